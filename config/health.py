@@ -1,0 +1,44 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from .celery import app as celery_app
+
+
+@require_GET
+def healthz(request):
+    """The process is up; says nothing about its dependencies."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database_ok() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure means "not ready", and says why
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None
+
+
+def _broker_ok() -> str | None:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None
+
+
+@require_GET
+def readyz(request):
+    """200 when the database and the broker answer; 503 naming each that does not."""
+    failing = {
+        name: error
+        for name, error in (("database", _database_ok()), ("broker", _broker_ok()))
+        if error
+    }
+    if failing:
+        return JsonResponse({"status": "unavailable", "failing": failing}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,33 @@
+"""Root URLs: the API under /api/v1/, its schema and docs, probes and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from crisis.api import BrandViewSet, LogoutView, TokenView
+from incidents.api import BrandSlaView, IncidentViewSet
+
+from .health import healthz, readyz
+
+router = DefaultRouter()
+router.register("brands", BrandViewSet, basename="brand")
+router.register("incidents", IncidentViewSet, basename="incident")
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
+    path("brands/<slug:slug>/sla/", BrandSlaView.as_view(), name="brand-sla"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
+]

@@ -1,0 +1,159 @@
+"""REST endpoints for auth tokens, brands, members and integration keys (API.md)."""
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from knox.models import AuthToken
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .errors import NotFound
+from .models import BrandKey, Membership, Role
+from .permissions import IsUser
+from .selectors import brand_for, brands_visible_to
+from .serializers import (
+    BrandInput,
+    BrandOutput,
+    IssuedKeyOutput,
+    KeyInput,
+    KeyOutput,
+    LoginInput,
+    MemberInput,
+    MemberOutput,
+    TokenOutput,
+)
+from .tenancy import Principal
+
+
+class TokenView(APIView):
+    """Trade a username and password for an expiring API token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=LoginInput, responses={200: TokenOutput})
+    def post(self, request):
+        data = LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request, username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            return Response(
+                {"detail": _("Invalid username or password."), "code": "authentication_failed"},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Token"},
+            )
+        token_row, token = AuthToken.objects.create(user=user)
+        return Response(TokenOutput({"token": token, "expiry": token_row.expiry}).data)
+
+
+class LogoutView(APIView):
+    """Revoke the token this request was made with."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if isinstance(request.auth, AuthToken):
+            request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IsSuperuserForCreate(BasePermission):
+    def has_permission(self, request, view):
+        return view.action != "create" or request.user.is_superuser
+
+
+class BrandViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Brands the caller belongs to; superusers see and create all."""
+
+    permission_classes = [IsUser, IsSuperuserForCreate]
+    serializer_class = BrandOutput
+    lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+
+    def get_queryset(self):
+        return brands_visible_to(self.principal)
+
+    @property
+    def principal(self) -> Principal:
+        return Principal.from_request(self.request)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "principal": self.principal}
+
+    def get_object(self):
+        return brand_for(self.principal, self.kwargs["slug"])
+
+    @extend_schema(request=BrandInput, responses={201: BrandOutput})
+    def create(self, request):
+        data = BrandInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        brand = services.brand_create(**data.validated_data)
+        return Response(self.get_serializer(brand).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: MemberOutput(many=True)})
+    @action(detail=True, methods=["get"], serializer_class=MemberOutput)
+    def members(self, request, slug):
+        brand = brand_for(self.principal, slug)
+        rows = Membership.objects.filter(brand=brand).select_related("user").order_by("user__username")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(MemberOutput(page, many=True).data)
+
+    @extend_schema(request=MemberInput, responses={201: MemberOutput, 200: MemberOutput})
+    @members.mapping.post
+    def add_member(self, request, slug):
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        data = MemberInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership, created = services.membership_set(brand=brand, **data.validated_data)
+        return Response(
+            MemberOutput(membership).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<username>[\w.@+-]+)")
+    def remove_member(self, request, slug, username):
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        membership = Membership.objects.filter(brand=brand, user__username=username).first()
+        if membership is None:
+            raise NotFound()
+        services.membership_remove(membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={200: KeyOutput(many=True)})
+    @action(detail=True, methods=["get"], serializer_class=KeyOutput)
+    def keys(self, request, slug):
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        page = self.paginate_queryset(BrandKey.objects.usable().filter(brand=brand))
+        return self.get_paginated_response(KeyOutput(page, many=True).data)
+
+    @extend_schema(request=KeyInput, responses={201: IssuedKeyOutput})
+    @keys.mapping.post
+    def issue_key(self, request, slug):
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        data = KeyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        key, plain = services.brand_key_issue(brand=brand, name=data.validated_data["name"])
+        key.key = plain
+        return Response(IssuedKeyOutput(key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"keys/(?P<key_id>[0-9]{1,18})")
+    def revoke_key(self, request, slug, key_id):
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        key = BrandKey.objects.usable().filter(brand=brand, pk=key_id).first()
+        if key is None:
+            raise NotFound()
+        services.brand_key_revoke(key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)

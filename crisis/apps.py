@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CrisisConfig(AppConfig):
+    name = "crisis"
+    verbose_name = _("Brands and access")

@@ -1,0 +1,74 @@
+"""
+Domain errors and the one exception handler that turns every error into JSON.
+
+Services raise `DomainError` subclasses; they know nothing of HTTP beyond the
+status each one maps to. The handler renders them as `{"detail", "code", …}`.
+"""
+
+import logging
+
+from django.db import DatabaseError, OperationalError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A request that is well-formed but cannot be carried out in the current state."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+    default_detail = _("The request conflicts with the current state.")
+
+    def __init__(self, detail=None, **extra):
+        self.detail = detail if detail is not None else self.default_detail
+        self.extra = extra
+        super().__init__(str(self.detail))
+
+    def as_data(self) -> dict:
+        return {"detail": str(self.detail), "code": self.code, **self.extra}
+
+
+class Conflict(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "permission_denied"
+    default_detail = _("You do not have permission to perform this action.")
+
+
+class NotFound(DomainError):
+    """Raised for rows that do not exist *or* belong to a brand the caller cannot see."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    default_detail = _("Not found.")
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus domain errors and a 503 when the database is unreachable."""
+    if isinstance(exc, DomainError):
+        return Response(exc.as_data(), status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        if isinstance(response.data, dict) and "detail" in response.data:
+            response.data.setdefault("code", getattr(exc.detail, "code", "error"))
+        return response
+    if isinstance(exc, OperationalError):
+        # Lost connection, lock timeout, database restarting: the client should
+        # retry; nothing was committed because the request's transaction failed.
+        logger.warning("database unavailable: %s", exc)
+        return Response(
+            {"detail": str(_("The database is unavailable; retry shortly.")),
+             "code": "unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error")
+    return None

@@ -1,0 +1,103 @@
+"""Brands (tenants), who belongs to them in which role, and their integration keys."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.crypto import KeyGenerator
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", _("Viewer")
+    RESPONDER = "responder", _("Responder")
+    MANAGER = "manager", _("Manager")
+
+
+# Roles are ordered: a manager may do whatever a responder may, and so on.
+ROLE_RANK = {Role.VIEWER: 1, Role.RESPONDER: 2, Role.MANAGER: 3}
+
+
+class Brand(models.Model):
+    """A client whose reputation is watched: every incident, key and policy belongs to one."""
+
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = _("brand")
+        verbose_name_plural = _("brands")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one brand; no membership means the brand does not exist for them."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "user"], name="membership_unique_brand_user"),
+        ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.brand.slug} ({self.role})"
+
+
+class BrandKeyQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class BrandKey(models.Model):
+    """
+    An integration key of one brand, for monitoring tools.
+
+    Only a SHA-512 digest is stored (djangorestframework-api-key's generator);
+    the plain key is shown once, when it is made. The prefix finds the row.
+    """
+
+    key_generator = KeyGenerator()
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=8, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=150, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BrandKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("integration key")
+        verbose_name_plural = _("integration keys")
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug}/{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, *, brand: Brand, name: str) -> tuple["BrandKey", str]:
+        """Create a key; returns the row and the plain key, which is not stored."""
+        plain, prefix, hashed = cls.key_generator.generate()
+        key = cls.objects.create(brand=brand, name=name, prefix=prefix, hashed_key=hashed)
+        return key, plain
+
+    @classmethod
+    def from_plain(cls, plain: str) -> "BrandKey | None":
+        """The usable key matching `plain`, or None."""
+        prefix, _dot, _secret = plain.partition(".")
+        key = cls.objects.usable().select_related("brand").filter(prefix=prefix).first()
+        if key is None or not cls.key_generator.verify(plain, key.hashed_key):
+            return None
+        return key

@@ -1,0 +1,1 @@
+"""The desk: incidents and their transitions, SLA clocks, timeline, idempotent filing, API."""

@@ -1,0 +1,143 @@
+"""
+Admin for incidents and SLA policies.
+
+State changes are admin actions that call the same services as the API; the
+actions that need words (resolve, review, reopen) ask for them on a form.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
+
+from crisis.errors import DomainError
+from crisis.models import Membership
+from crisis.tenancy import Principal
+
+from . import services
+from .models import Incident, SlaPolicy, TimelineEvent
+
+
+class TimelineInline(admin.TabularInline):
+    model = TimelineEvent
+    fields = ["at", "kind", "actor_label", "from_state", "to_state", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return TimelineEvent.all_brands.all()
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(label=_("Resolution"), widget=forms.Textarea, max_length=20000)
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea, max_length=20000)
+
+
+class ReviewForm(forms.Form):
+    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea, max_length=20000)
+    root_cause = forms.CharField(label=_("Root cause"), widget=forms.Textarea, max_length=20000)
+    lessons = forms.CharField(label=_("Lessons"), widget=forms.Textarea, max_length=20000)
+    follow_ups = forms.CharField(
+        label=_("Follow-ups, one per line"), widget=forms.Textarea, required=False,
+        max_length=20000,
+    )
+
+    def clean_follow_ups(self):
+        return [
+            {"title": line.strip(), "owner": "", "due_date": None}
+            for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()
+        ]
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "brand", "severity", "state", "assignee", "ack_due_at"]
+    list_filter = ["state", "severity", "category", "brand"]
+    search_fields = ["title", "dedup_key"]
+    list_select_related = ["brand", "assignee"]
+    inlines = [TimelineInline]
+    actions = ["claim", "investigate", "resolve", "review", "reopen"]
+    readonly_fields = [
+        "state", "assignee", "duplicate_count", "reported_by_user", "reported_by_key",
+        "created_at", "acknowledged_at", "investigated_at", "resolved_at", "reviewed_at",
+        "ack_due_at", "resolve_due_at", "escalation_level", "resolution", "review_notes",
+    ]
+
+    def get_queryset(self, request):
+        qs = Incident.objects.visible_to(Principal.for_user(request.user))
+        return qs.select_related("brand", "assignee")
+
+    def has_add_permission(self, request):
+        # Filing computes deadlines and writes the timeline: it goes through the API.
+        return False
+
+    def _run(self, request, queryset, service, **kwargs):
+        principal = Principal.for_user(request.user)
+        done = 0
+        for incident in queryset:
+            try:
+                service(incident_id=incident.pk, principal=principal, **kwargs)
+                done += 1
+            except (DomainError, ValidationError) as exc:
+                self.message_user(request, f"#{incident.pk}: {exc}", messages.ERROR)
+        if done:
+            self.message_user(request, _("%(n)d incident(s) updated.") % {"n": done})
+
+    def _with_form(self, request, queryset, form_class, service, title, to_kwargs):
+        if "apply" in request.POST:
+            form = form_class(request.POST)
+            if form.is_valid():
+                self._run(request, queryset, service, **to_kwargs(form.cleaned_data))
+                return None
+        else:
+            form = form_class()
+        return TemplateResponse(request, "admin/incidents/action_form.html", {
+            **self.admin_site.each_context(request),
+            "title": title, "form": form, "queryset": queryset,
+            "action": request.POST.get("action"), "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    @admin.action(description=_("Claim"))
+    def claim(self, request, queryset):
+        self._run(request, queryset, services.incident_claim)
+
+    @admin.action(description=_("Start investigating"))
+    def investigate(self, request, queryset):
+        self._run(request, queryset, services.incident_investigate)
+
+    @admin.action(description=_("Resolve…"))
+    def resolve(self, request, queryset):
+        return self._with_form(request, queryset, ResolveForm, services.incident_resolve,
+                               _("Resolve incidents"), lambda d: d)
+
+    @admin.action(description=_("Review…"))
+    def review(self, request, queryset):
+        return self._with_form(request, queryset, ReviewForm, services.incident_review,
+                               _("Review incidents"), lambda d: {"notes": d})
+
+    @admin.action(description=_("Reopen…"))
+    def reopen(self, request, queryset):
+        return self._with_form(request, queryset, ReopenForm, services.incident_reopen,
+                               _("Reopen incidents"), lambda d: d)
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["brand", "severity", "ack_seconds", "resolve_seconds"]
+    list_filter = ["brand"]
+
+
+admin.site.register(Membership, list_display=["user", "brand", "role"], list_filter=["role"])

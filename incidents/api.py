@@ -1,0 +1,200 @@
+"""REST endpoints of the desk (API.md "Incidents", brand SLA policy): parse, call one service, answer."""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crisis.models import Role
+from crisis.permissions import IsUser, IsUserOrIntegrationKey
+from crisis.selectors import brand_for
+from crisis.tenancy import Principal
+
+from . import idempotency, services
+from .filters import IncidentFilter
+from .selectors import incidents_for_display, sla_targets_for, timeline_of
+from .serializers import (
+    CommentInput,
+    IncidentInput,
+    IncidentOutput,
+    ReassignInput,
+    ReopenInput,
+    ResolveInput,
+    ReviewInput,
+    SlaPolicyInput,
+    TimelineEventOutput,
+)
+from .sla import SlaTarget
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="A retry with the same key and body replays the first response.",
+)
+
+
+class IncidentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Incidents of the caller's brands; keys see only what they filed."""
+
+    serializer_class = IncidentOutput
+    filterset_class = IncidentFilter
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def get_permissions(self):
+        # Integration keys file incidents and read what they filed; nothing else.
+        if self.action in ("create", "list", "retrieve"):
+            return [IsUserOrIntegrationKey()]
+        return [IsUser()]
+
+    @property
+    def principal(self) -> Principal:
+        return Principal.from_request(self.request)
+
+    def get_queryset(self):
+        return incidents_for_display(self.principal)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "principal": self.principal}
+
+    def _answer(self, incident, status_code=status.HTTP_200_OK) -> Response:
+        fresh = incidents_for_display(self.principal).get(pk=incident.pk)
+        return Response(self.get_serializer(fresh).data, status=status_code)
+
+    @extend_schema(
+        request=IncidentInput, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: IncidentOutput, 200: IncidentOutput},
+    )
+    def create(self, request):
+        data = IncidentInput(data=request.data, context={"principal": self.principal})
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return self._file(data.validated_data)
+        if not key or len(key) > idempotency.MAX_KEY_LENGTH:
+            raise ValidationError(
+                {"Idempotency-Key": [_("Must be 1 to 255 characters.")]}
+            )
+
+        def work():
+            response = self._file(data.validated_data)
+            return response.status_code, response.data
+
+        status_code, body = idempotency.run_once(
+            principal=self.principal, key=key, payload=request.data, work=work
+        )
+        return Response(body, status=status_code)
+
+    def _file(self, fields) -> Response:
+        filing = services.incident_file(principal=self.principal, **fields)
+        return self._answer(
+            filing.incident,
+            status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=None, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk):
+        return self._answer(services.incident_claim(incident_id=pk, principal=self.principal))
+
+    @extend_schema(request=None, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def investigate(self, request, pk):
+        return self._answer(
+            services.incident_investigate(incident_id=pk, principal=self.principal)
+        )
+
+    @extend_schema(request=ResolveInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk):
+        data = ResolveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.incident_resolve(
+            incident_id=pk, principal=self.principal, **data.validated_data
+        ))
+
+    @extend_schema(request=ReviewInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk):
+        data = ReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.incident_review(
+            incident_id=pk, principal=self.principal, notes=data.validated_data
+        ))
+
+    @extend_schema(request=ReopenInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk):
+        data = ReopenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.incident_reopen(
+            incident_id=pk, principal=self.principal, **data.validated_data
+        ))
+
+    @extend_schema(request=ReassignInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, pk):
+        data = ReassignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.incident_reassign(
+            incident_id=pk, principal=self.principal, **data.validated_data
+        ))
+
+    @extend_schema(request=None, responses={200: TimelineEventOutput(many=True)})
+    @action(detail=True, methods=["get"], filterset_class=None,
+            serializer_class=TimelineEventOutput)
+    def timeline(self, request, pk):
+        incident = self.get_object()
+        page = self.paginate_queryset(timeline_of(incident))
+        return self.get_paginated_response(TimelineEventOutput(page, many=True).data)
+
+    @extend_schema(request=CommentInput, responses={201: TimelineEventOutput})
+    @action(detail=True, methods=["post"])
+    def comments(self, request, pk):
+        data = CommentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = services.incident_comment(
+            incident_id=pk, principal=self.principal, **data.validated_data
+        )
+        return Response(TimelineEventOutput(event).data, status=status.HTTP_201_CREATED)
+
+
+SLA_SCHEMA = inline_serializer(
+    "SlaPolicy",
+    {sev: inline_serializer(f"SlaTarget_{sev}", {
+        "ack_seconds": serializers.IntegerField(), "resolve_seconds": serializers.IntegerField(),
+    }) for sev in ("critical", "high", "medium", "low")},
+)
+
+
+class BrandSlaView(APIView):
+    """A brand's SLA targets per severity; PUT (managers) applies to incidents filed afterwards."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(responses={200: SLA_SCHEMA})
+    def get(self, request, slug):
+        brand = brand_for(Principal.from_request(request), slug)
+        return Response(self._render(brand))
+
+    @extend_schema(request=SlaPolicyInput, responses={200: SLA_SCHEMA})
+    def put(self, request, slug):
+        brand = brand_for(Principal.from_request(request), slug, minimum_role=Role.MANAGER)
+        data = SlaPolicyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.sla_policy_set(
+            brand=brand,
+            targets={sev: SlaTarget(**target) for sev, target in data.validated_data.items()},
+        )
+        return Response(self._render(brand))
+
+    @staticmethod
+    def _render(brand) -> dict:
+        return {
+            severity: {"ack_seconds": t.ack_seconds, "resolve_seconds": t.resolve_seconds}
+            for severity, t in sla_targets_for(brand.pk).items()
+        }

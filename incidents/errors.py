@@ -1,0 +1,27 @@
+"""Domain errors of the desk, with the codes API.md promises."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+
+from crisis.errors import Conflict, DomainError
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    default_detail = _("This action is not allowed in the incident's current state.")
+
+
+class AlreadyClaimed(Conflict):
+    code = "already_claimed"
+    default_detail = _("Someone else has already claimed this incident.")
+
+
+class IdempotencyMismatch(DomainError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "idempotency_mismatch"
+    default_detail = _("This Idempotency-Key was used with a different request body.")
+
+
+class IdempotencyInProgress(Conflict):
+    code = "conflict"
+    default_detail = _("A request with this Idempotency-Key is still being processed.")

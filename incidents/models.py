@@ -1,0 +1,318 @@
+"""
+Incidents, their append-only timeline, per-brand SLA policy and idempotency records.
+
+The state field is protected: it changes only through the `@transition`
+methods below, and those are called only from `incidents.services`. The
+transitions set fields and nothing else: no I/O, no saving.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from crisis.models import Brand, BrandKey, Role
+from crisis.tenancy import Principal, TenantManager
+
+from . import sla
+
+
+class State(models.TextChoices):
+    DETECTED = "detected", _("Detected")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    INVESTIGATED = "investigated", _("Investigated")
+    RESOLVED = "resolved", _("Resolved")
+    REVIEWED = "reviewed", _("Reviewed")
+
+
+OPEN_STATES = (State.DETECTED, State.ACKNOWLEDGED, State.INVESTIGATED)
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", _("Critical")
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+# Most severe first; used to sort by severity.
+SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+
+
+class Category(models.TextChoices):
+    NEGATIVE_WAVE = "negative_wave", _("Wave of negative comments")
+    COMPETITOR_ATTACK = "competitor_attack", _("Competitor's black-PR attack")
+    FAKE_NEWS = "fake_news", _("Fake story")
+    STAFF_MISCONDUCT = "staff_misconduct", _("Staff post gone viral")
+    PLATFORM_BLOCK = "platform_block", _("Account blocked by a platform")
+    DATA_LEAK = "data_leak", _("Data leak")
+    SERVICE_FAILURE = "service_failure", _("Service failure")
+    OTHER = "other", _("Other")
+
+
+class Channel(models.TextChoices):
+    VK = "vk", "VK"
+    TELEGRAM = "telegram", "Telegram"
+    INSTAGRAM = "instagram", "Instagram"
+    FACEBOOK = "facebook", "Facebook"
+    X = "x", "X"
+    YOUTUBE = "youtube", "YouTube"
+    TIKTOK = "tiktok", "TikTok"
+    OK = "ok", _("Odnoklassniki")
+    DZEN = "dzen", _("Dzen")
+    REVIEWS = "reviews", _("Review sites")
+    MEDIA = "media", _("Media")
+    FORUM = "forum", _("Forums")
+    OTHER = "other", _("Other")
+
+
+# --- Transition permissions -----------------------------------------------------
+# django-fsm-2 calls these as permission(instance, user); our "user" is always a
+# `Principal`. The service checks them (has_transition_perm); the transition
+# methods themselves never do.
+
+def _responder_or_manager(incident: "Incident", principal: Principal) -> bool:
+    return principal.has_role(incident.brand_id, Role.RESPONDER)
+
+
+def _assignee_or_manager(incident: "Incident", principal: Principal) -> bool:
+    if principal.has_role(incident.brand_id, Role.MANAGER):
+        return True
+    return (
+        principal.has_role(incident.brand_id, Role.RESPONDER)
+        and principal.user_id is not None
+        and incident.assignee_id == principal.user_id
+    )
+
+
+def _manager(incident: "Incident", principal: Principal) -> bool:
+    return principal.has_role(incident.brand_id, Role.MANAGER)
+
+
+class Incident(ConcurrentTransitionMixin, models.Model):
+    """One crisis of one brand, from detection to review."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="incidents")
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    category = models.CharField(
+        _("category"), max_length=32, choices=Category.choices, default=Category.OTHER
+    )
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, default=Severity.MEDIUM
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, blank=True)
+    source_url = models.URLField(_("source URL"), max_length=2000, blank=True)
+    reach = models.PositiveBigIntegerField(_("reach"), default=0)
+    dedup_key = models.CharField(_("deduplication key"), max_length=255, blank=True)
+    duplicate_count = models.PositiveIntegerField(default=0)
+
+    state = FSMField(
+        _("state"), max_length=16, choices=State.choices, default=State.DETECTED, protected=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="assigned_incidents",
+    )
+    reported_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="reported_incidents",
+    )
+    reported_by_key = models.ForeignKey(
+        BrandKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+
+    # The clock starts when the complaint became public, not when we heard of it.
+    detected_at = models.DateTimeField(_("detected at"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    investigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    ack_due_at = models.DateTimeField()
+    resolve_due_at = models.DateTimeField()
+
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    resolution = models.TextField(blank=True)
+    # Summary, root cause, lessons and follow-ups written at review; `review` in the API.
+    review_notes = models.JSONField(null=True, blank=True)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The database, not a read-then-write in Python, keeps one open
+            # incident per dedup key: two monitoring tools racing with the same
+            # key cannot both create one.
+            models.UniqueConstraint(
+                fields=["brand", "dedup_key"],
+                condition=Q(state__in=OPEN_STATES) & ~Q(dedup_key=""),
+                name="incident_one_open_per_dedup_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "-created_at"], name="incident_brand_created"),
+            models.Index(fields=["brand", "state", "ack_due_at"], name="incident_brand_state_due"),
+        ]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def ack_breached(self) -> bool:
+        return sla.is_breached(due=self.ack_due_at, done=self.acknowledged_at, now=timezone.now())
+
+    @property
+    def resolve_breached(self) -> bool:
+        return sla.is_breached(due=self.resolve_due_at, done=self.resolved_at, now=timezone.now())
+
+    # --- Transitions: set fields only; services save and record them. ---------
+
+    @transition(state, source=State.DETECTED, target=State.ACKNOWLEDGED,
+                permission=_responder_or_manager)
+    def claim(self, *, by, at):
+        self.assignee = by
+        self.acknowledged_at = at
+
+    @transition(state, source=State.ACKNOWLEDGED, target=State.INVESTIGATED,
+                permission=_assignee_or_manager)
+    def investigate(self, *, at):
+        self.investigated_at = at
+
+    @transition(state, source=State.INVESTIGATED, target=State.RESOLVED,
+                permission=_assignee_or_manager)
+    def resolve(self, *, resolution, at):
+        self.resolution = resolution
+        self.resolved_at = at
+
+    @transition(state, source=State.RESOLVED, target=State.REVIEWED, permission=_manager)
+    def review(self, *, notes, at):
+        self.review_notes = notes
+        self.reviewed_at = at
+
+    @transition(state, source=State.RESOLVED, target=State.INVESTIGATED,
+                permission=_responder_or_manager)
+    def reopen(self):
+        # The ack clock is not restarted: acknowledged_at and ack_due_at stay.
+        self.resolved_at = None
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    DUPLICATE = "duplicate", _("Duplicate reported")
+    CLAIMED = "claimed", _("Claimed")
+    INVESTIGATING = "investigating", _("Investigating")
+    RESOLVED = "resolved", _("Resolved")
+    REVIEWED = "reviewed", _("Reviewed")
+    REOPENED = "reopened", _("Reopened")
+    REASSIGNED = "reassigned", _("Reassigned")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    ESCALATED = "escalated", _("Escalated")
+    NOTIFIED = "notified", _("Notified")
+    STEP_COMPLETED = "step_completed", _("Step completed")
+    COMMENT = "comment", _("Comment")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Timeline events are append-only; they cannot be updated.")
+
+    def delete(self):
+        raise TypeError("Timeline events are append-only; they cannot be deleted.")
+
+
+class TimelineManager(TenantManager.from_queryset(AppendOnlyQuerySet)):
+    pass
+
+
+class TimelineEvent(models.Model):
+    """One thing that happened to an incident. Written once, never changed or deleted."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who it was as the desk saw them then: a username, "key:<name>" or "system".
+    actor_label = models.CharField(max_length=160, blank=True)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = TimelineManager(brand_field="incident__brand")
+    all_brands = models.Manager.from_queryset(AppendOnlyQuerySet)()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at", "id"], name="event_incident_at")]
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Timeline events are append-only; they cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Timeline events are append-only; they cannot be deleted.")
+
+
+class SlaPolicy(models.Model):
+    """A brand's targets for one severity; a missing row means the default in `sla.py`."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="sla_policies")
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    ack_seconds = models.PositiveIntegerField()
+    resolve_seconds = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "severity"], name="sla_policy_unique"),
+            models.CheckConstraint(
+                condition=Q(ack_seconds__gte=sla.MIN_SECONDS, ack_seconds__lte=sla.MAX_SECONDS)
+                & Q(resolve_seconds__gte=sla.MIN_SECONDS, resolve_seconds__lte=sla.MAX_SECONDS),
+                name="sla_policy_seconds_in_range",
+            ),
+        ]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug}/{self.severity}"
+
+
+class IdempotencyRecord(models.Model):
+    """
+    The first response to a request sent with an `Idempotency-Key`.
+
+    `status_code` is null while the first request is still running.
+    """
+
+    scope = models.CharField(max_length=64)  # whose key: "user:<id>" or "key:<id>"
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of the canonical request body
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

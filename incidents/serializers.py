@@ -1,0 +1,180 @@
+"""Input and output shapes of the incident endpoints (API.md, "Incidents")."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from crisis.models import Brand
+from crisis.serializers import StrictInput
+
+from . import sla
+from .models import Category, Channel, Incident, Severity, TimelineEvent
+from .services import available_actions
+
+# A monitoring tool's clock may run a little ahead of ours; within this much,
+# a `detected_at` "in the future" is taken as now rather than refused.
+CLOCK_SKEW = timedelta(seconds=30)
+EARLIEST_DETECTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+TEXT_MAX = 20_000
+
+
+class IncidentInput(StrictInput):
+    brand = serializers.SlugField(max_length=50, required=False)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    category = serializers.ChoiceField(choices=Category.choices, default=Category.OTHER)
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
+    source_url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+    reach = serializers.IntegerField(min_value=0, max_value=10**15, default=0)
+    dedup_key = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    detected_at = serializers.DateTimeField(required=False)
+
+    def validate_detected_at(self, value):
+        now = timezone.now()
+        if value > now + CLOCK_SKEW:
+            raise serializers.ValidationError(_("Must not be in the future."))
+        if value < EARLIEST_DETECTED_AT:
+            raise serializers.ValidationError(_("Must not be before the year 2000."))
+        return min(value, now)
+
+    def validate(self, attrs):
+        principal = self.context["principal"]
+        slug = attrs.pop("brand", None)
+        if principal.key is not None:
+            if slug is not None and slug != principal.key.brand.slug:
+                raise serializers.ValidationError(
+                    {"brand": [_("This integration key belongs to another brand.")]}
+                )
+            attrs["brand"] = principal.key.brand
+            return attrs
+        if slug is None:
+            raise serializers.ValidationError({"brand": [_("This field is required.")]})
+        brand = Brand.objects.filter(slug=slug).first()
+        if brand is None or not principal.can_see(brand.pk):
+            raise serializers.ValidationError({"brand": [_("Unknown brand.")]})
+        attrs["brand"] = brand
+        return attrs
+
+
+class ResolveInput(StrictInput):
+    resolution = serializers.CharField(max_length=TEXT_MAX)
+
+
+class FollowUpInput(StrictInput):
+    title = serializers.CharField(max_length=500)
+    owner = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+
+    def to_internal_value(self, data):
+        # A plain string is accepted as a follow-up with only a title.
+        if isinstance(data, str):
+            data = {"title": data}
+        return super().to_internal_value(data)
+
+
+class ReviewInput(StrictInput):
+    summary = serializers.CharField(max_length=TEXT_MAX)
+    root_cause = serializers.CharField(max_length=TEXT_MAX)
+    lessons = serializers.CharField(max_length=TEXT_MAX)
+    follow_ups = FollowUpInput(many=True, max_length=100)
+
+    def validate(self, attrs):
+        attrs["follow_ups"] = [
+            {**item, "due_date": item["due_date"].isoformat() if item.get("due_date") else None}
+            for item in attrs["follow_ups"]
+        ]
+        return attrs
+
+
+class ReopenInput(StrictInput):
+    reason = serializers.CharField(max_length=TEXT_MAX)
+
+
+class ReassignInput(StrictInput):
+    assignee = serializers.CharField(max_length=150)
+
+
+class CommentInput(StrictInput):
+    body = serializers.CharField(max_length=TEXT_MAX)
+
+
+class IncidentOutput(serializers.ModelSerializer):
+    """An incident as API.md lists it. Needs `incidents_for_display` rows and a principal."""
+
+    brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reported_by = serializers.SerializerMethodField()
+    ack_breached = serializers.SerializerMethodField()
+    resolve_breached = serializers.SerializerMethodField()
+    review = serializers.JSONField(source="review_notes", read_only=True)
+    steps = serializers.SerializerMethodField()
+    available_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id", "brand", "title", "description", "category", "severity", "channel",
+            "source_url", "reach", "dedup_key", "duplicate_count", "state", "assignee",
+            "reported_by", "detected_at", "created_at", "acknowledged_at", "investigated_at",
+            "resolved_at", "reviewed_at", "ack_due_at", "ack_breached", "resolve_due_at",
+            "resolve_breached", "escalation_level", "resolution", "review", "steps",
+            "available_transitions",
+        ]
+        read_only_fields = fields
+
+    def _now(self):
+        # One "now" per response, so every row of a page is judged at the same instant.
+        if "now" not in self.context:
+            self.context["now"] = timezone.now()
+        return self.context["now"]
+
+    def get_reported_by(self, incident) -> str | None:
+        if incident.reported_by_key_id:
+            return f"key:{incident.reported_by_key.name}"
+        if incident.reported_by_user_id:
+            return incident.reported_by_user.get_username()
+        return None
+
+    def get_ack_breached(self, incident) -> bool:
+        return sla.is_breached(due=incident.ack_due_at, done=incident.acknowledged_at,
+                               now=self._now())
+
+    def get_resolve_breached(self, incident) -> bool:
+        return sla.is_breached(due=incident.resolve_due_at, done=incident.resolved_at,
+                               now=self._now())
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_steps(self, incident) -> list:
+        # The playbook checklist is attached by the playbooks work (issue 4); until
+        # then an incident has no steps.
+        return []
+
+    def get_available_transitions(self, incident) -> list[str]:
+        return available_actions(incident, self.context["principal"])
+
+
+class TimelineEventOutput(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label")
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["at", "kind", "actor", "from_state", "to_state", "data"]
+        read_only_fields = fields
+
+
+class SlaTargetField(StrictInput):
+    ack_seconds = serializers.IntegerField(min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS)
+    resolve_seconds = serializers.IntegerField(
+        min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS
+    )
+
+
+class SlaPolicyInput(StrictInput):
+    critical = SlaTargetField()
+    high = SlaTargetField()
+    medium = SlaTargetField()
+    low = SlaTargetField()

@@ -1,0 +1,278 @@
+"""
+The only writers of incidents: one function per action.
+
+Each action, in one transaction: lock the row, check the caller's role, check
+the state allows the transition, check the transition permission, transition,
+`save(update_fields=…)` (a full save would clobber columns a concurrent sweeper
+changed), and append the timeline event. Side effects go to `on_commit`.
+The API, the admin, tasks and commands all call these.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+from rest_framework.exceptions import ValidationError
+
+from crisis.errors import Conflict, Forbidden, NotFound
+from crisis.models import Brand, Role
+from crisis.tenancy import Principal
+
+from . import sla
+from .errors import AlreadyClaimed, InvalidTransition
+from .models import OPEN_STATES, EventKind, Incident, SlaPolicy, State
+from .selectors import incidents_visible_to, sla_targets_for
+from .timeline import timeline_record
+
+
+@dataclass(frozen=True)
+class Filing:
+    incident: Incident
+    created: bool  # False: the report was a duplicate of an open incident
+
+
+def incident_file(
+    *,
+    principal: Principal,
+    brand: Brand,
+    title: str,
+    detected_at: datetime | None = None,
+    description: str = "",
+    category: str = "other",
+    severity: str = "medium",
+    channel: str = "",
+    source_url: str = "",
+    reach: int = 0,
+    dedup_key: str = "",
+    now: datetime | None = None,
+) -> Filing:
+    """File an incident, or count a duplicate when an open one has the same `dedup_key`."""
+    if principal.key is None and not principal.has_role(brand.pk, Role.RESPONDER):
+        raise Forbidden(_("Viewers cannot file incidents."))
+    now = now or timezone.now()
+    detected_at = detected_at or now
+    with transaction.atomic():
+        if dedup_key:
+            existing = _open_incident_with_dedup_key(brand, dedup_key)
+            if existing is not None:
+                return Filing(_count_duplicate(existing, principal, source_url, reach), False)
+        target = sla_targets_for(brand.pk)[severity]
+        incident = Incident(
+            brand=brand, title=title, description=description, category=category,
+            severity=severity, channel=channel, source_url=source_url, reach=reach,
+            dedup_key=dedup_key, detected_at=detected_at, created_at=now,
+            ack_due_at=sla.due_at(detected_at, target.ack_seconds),
+            resolve_due_at=sla.due_at(detected_at, target.resolve_seconds),
+            reported_by_user=principal.user, reported_by_key=principal.key,
+        )
+        try:
+            # A savepoint: when another filer inserted the same dedup key a
+            # moment ago, the unique constraint fires here and we count a
+            # duplicate of theirs instead of failing the request.
+            with transaction.atomic():
+                incident.save(force_insert=True)
+        except IntegrityError:
+            existing = _open_incident_with_dedup_key(brand, dedup_key) if dedup_key else None
+            if existing is None:
+                raise
+            return Filing(_count_duplicate(existing, principal, source_url, reach), False)
+        timeline_record(
+            incident=incident, kind=EventKind.CREATED, principal=principal, at=now,
+            to_state=incident.state,
+            data={"severity": severity, "category": category, "channel": channel},
+        )
+    return Filing(incident, True)
+
+
+def _open_incident_with_dedup_key(brand: Brand, dedup_key: str) -> Incident | None:
+    return (
+        Incident.all_brands.select_for_update()
+        .filter(brand=brand, dedup_key=dedup_key, state__in=OPEN_STATES)
+        .first()
+    )
+
+
+def _count_duplicate(incident: Incident, principal: Principal, source_url: str, reach: int):
+    """Call while holding the incident's row lock."""
+    Incident.all_brands.filter(pk=incident.pk).update(duplicate_count=F("duplicate_count") + 1)
+    incident.refresh_from_db(fields=["duplicate_count"])
+    timeline_record(
+        incident=incident, kind=EventKind.DUPLICATE, principal=principal,
+        data={"duplicate_count": incident.duplicate_count, "source_url": source_url,
+              "reach": reach},
+    )
+    return incident
+
+
+@contextmanager
+def _locked_incident(incident_id: int, principal: Principal):
+    """The incident, row-locked for the enclosing transaction; 404 if the caller cannot see it."""
+    with transaction.atomic():
+        incident = (
+            incidents_visible_to(principal).select_for_update(of=("self",))
+            .filter(pk=incident_id).first()
+        )
+        if incident is None:
+            raise NotFound()
+        yield incident
+
+
+def _require_role(incident: Incident, principal: Principal, minimum: str) -> None:
+    if not principal.has_role(incident.brand_id, minimum):
+        raise Forbidden()
+
+
+def _apply(
+    incident: Incident, principal: Principal, method_name: str, *, kind: str,
+    fields: list[str], data: dict | None = None, **kwargs,
+) -> Incident:
+    """Run one transition and record it. Call while holding the row lock."""
+    method = getattr(incident, method_name)
+    if not can_proceed(method):
+        raise InvalidTransition(state=incident.state)
+    if not has_transition_perm(method, principal):
+        raise Forbidden()
+    from_state = incident.state
+    method(**kwargs)
+    incident.save(update_fields=["state", *fields])
+    timeline_record(
+        incident=incident, kind=kind, principal=principal, from_state=from_state,
+        to_state=incident.state, data=data,
+    )
+    return incident
+
+
+def incident_claim(*, incident_id: int, principal: Principal) -> Incident:
+    """detected → acknowledged, assigned to the caller. Claiming one's own claim again is a no-op."""
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.RESPONDER)
+        if incident.state == State.ACKNOWLEDGED:
+            if incident.assignee_id == principal.user_id:
+                return incident
+            raise AlreadyClaimed(state=incident.state)
+        now = timezone.now()
+        return _apply(
+            incident, principal, "claim", kind=EventKind.CLAIMED,
+            fields=["assignee", "acknowledged_at"], by=principal.user, at=now,
+            data={"ack_seconds": int((now - incident.detected_at).total_seconds()),
+                  "ack_breached": sla.is_breached(due=incident.ack_due_at, done=now, now=now)},
+        )
+
+
+def incident_investigate(*, incident_id: int, principal: Principal) -> Incident:
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.RESPONDER)
+        return _apply(
+            incident, principal, "investigate", kind=EventKind.INVESTIGATING,
+            fields=["investigated_at"], at=timezone.now(),
+        )
+
+
+def incident_resolve(*, incident_id: int, principal: Principal, resolution: str) -> Incident:
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.RESPONDER)
+        return _apply(
+            incident, principal, "resolve", kind=EventKind.RESOLVED,
+            fields=["resolution", "resolved_at"], resolution=resolution, at=timezone.now(),
+            data={"resolution": resolution},
+        )
+
+
+def incident_review(*, incident_id: int, principal: Principal, notes: dict) -> Incident:
+    """resolved → reviewed, with the post-incident review. The incident is closed after this."""
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.MANAGER)
+        return _apply(
+            incident, principal, "review", kind=EventKind.REVIEWED,
+            fields=["review_notes", "reviewed_at"], notes=notes, at=timezone.now(),
+            data={"summary": notes.get("summary", "")},
+        )
+
+
+def incident_reopen(*, incident_id: int, principal: Principal, reason: str) -> Incident:
+    """resolved → investigated. Refused (409) while another open incident holds the dedup key."""
+    try:
+        with _locked_incident(incident_id, principal) as incident:
+            _require_role(incident, principal, Role.RESPONDER)
+            return _apply(
+                incident, principal, "reopen", kind=EventKind.REOPENED,
+                fields=["resolved_at"], data={"reason": reason},
+            )
+    except IntegrityError:
+        raise Conflict(
+            _("Another open incident of this brand has the same dedup_key; work on that one.")
+        ) from None
+
+
+def incident_reassign(*, incident_id: int, principal: Principal, assignee: str) -> Incident:
+    """Hand a claimed incident to another responder or manager of its brand."""
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.RESPONDER)
+        if incident.state not in (State.ACKNOWLEDGED, State.INVESTIGATED):
+            raise InvalidTransition(state=incident.state)
+        if not (
+            principal.has_role(incident.brand_id, Role.MANAGER)
+            or incident.assignee_id == principal.user_id
+        ):
+            raise Forbidden(_("Only a manager or the current assignee can reassign."))
+        target = (
+            get_user_model().objects.filter(
+                username=assignee,
+                memberships__brand_id=incident.brand_id,
+                memberships__role__in=[Role.RESPONDER, Role.MANAGER],
+                is_active=True,
+            ).first()
+        )
+        if target is None:
+            raise ValidationError(
+                {"assignee": [_("Not a responder or manager of this brand.")]}
+            )
+        if target.pk == incident.assignee_id:
+            return incident
+        previous = incident.assignee.get_username() if incident.assignee_id else None
+        incident.assignee = target
+        incident.save(update_fields=["assignee"])
+        timeline_record(
+            incident=incident, kind=EventKind.REASSIGNED, principal=principal,
+            data={"from": previous, "to": target.get_username()},
+        )
+        return incident
+
+
+def incident_comment(*, incident_id: int, principal: Principal, body: str):
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.RESPONDER)
+        return timeline_record(
+            incident=incident, kind=EventKind.COMMENT, principal=principal, data={"body": body}
+        )
+
+
+def available_actions(incident: Incident, principal: Principal) -> list[str]:
+    """The actions this caller may take on the incident now (no queries: roles are cached)."""
+    actions = [
+        t.name for t in incident.get_available_user_state_transitions(principal)
+    ]
+    if incident.state in (State.ACKNOWLEDGED, State.INVESTIGATED) and (
+        principal.has_role(incident.brand_id, Role.MANAGER)
+        or (principal.user_id is not None and incident.assignee_id == principal.user_id)
+    ):
+        actions.append("reassign")
+    return actions
+
+
+def sla_policy_set(*, brand: Brand, targets: dict[str, sla.SlaTarget]) -> None:
+    """Replace the brand's SLA targets; applies to incidents filed afterwards."""
+    with transaction.atomic():
+        for severity, target in targets.items():
+            SlaPolicy.objects.update_or_create(
+                brand=brand, severity=severity,
+                defaults={"ack_seconds": target.ack_seconds,
+                          "resolve_seconds": target.resolve_seconds},
+            )
+

@@ -1,0 +1,30 @@
+"""The one writer of timeline events."""
+
+from django.utils import timezone
+
+from crisis.tenancy import Principal
+
+from .models import Incident, TimelineEvent
+
+
+def timeline_record(
+    *,
+    incident: Incident,
+    kind: str,
+    principal: Principal | None = None,
+    from_state: str = "",
+    to_state: str = "",
+    data: dict | None = None,
+    at=None,
+) -> TimelineEvent:
+    """Append an event; a missing principal means the desk itself (sweepers, tasks)."""
+    return TimelineEvent.all_brands.create(
+        incident=incident,
+        at=at or timezone.now(),
+        kind=kind,
+        actor=principal.user if principal is not None else None,
+        actor_label=principal.label if principal is not None else "system",
+        from_state=from_state,
+        to_state=to_state,
+        data=data or {},
+    )

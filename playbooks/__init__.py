@@ -1,0 +1,1 @@
+"""Playbooks, their steps, the checklist attached to an incident, response templates."""

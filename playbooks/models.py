@@ -1,0 +1,1 @@
+"""Playbooks and response templates (their issue has not landed yet)."""
