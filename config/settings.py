@@ -51,6 +51,10 @@ INSTALLED_APPS = [
     "playbooks",
     "incidents",
 ]
+# The benchmark's bare comparison endpoint (bench/filing.py); never on in production.
+BENCH_BARE_ENDPOINT = env.bool("BENCH_BARE_ENDPOINT", default=False)
+if BENCH_BARE_ENDPOINT:
+    INSTALLED_APPS.append("bench.bare")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -122,6 +126,7 @@ USE_TZ = True
 # --- Static files -------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

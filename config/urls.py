@@ -1,5 +1,6 @@
 """Root URLs: the API under /api/v1/, its schema and docs, probes and the admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -31,3 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
 ]
+
+# The benchmark's bare comparison endpoint (bench/filing.py); never on in production.
+if settings.BENCH_BARE_ENDPOINT:
+    urlpatterns.append(path("bench/bare/incidents/", include("bench.bare.urls")))

@@ -50,6 +50,10 @@ class NotFound(DomainError):
     default_detail = _("Not found.")
 
 
+# For errors Django raises itself (Http404, PermissionDenied), which carry no code.
+_CODE_BY_STATUS = {403: "permission_denied", 404: "not_found"}
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus domain errors and a 503 when the database is unreachable."""
     if isinstance(exc, DomainError):
@@ -57,7 +61,8 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None:
         if isinstance(response.data, dict) and "detail" in response.data:
-            response.data.setdefault("code", getattr(exc.detail, "code", "error"))
+            code = getattr(getattr(exc, "detail", None), "code", None)
+            response.data.setdefault("code", code or _CODE_BY_STATUS.get(response.status_code, "error"))
         return response
     if isinstance(exc, OperationalError):
         # Lost connection, lock timeout, database restarting: the client should

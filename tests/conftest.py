@@ -1,0 +1,163 @@
+"""
+Personas and clients shared by the suite.
+
+acme: alice (manager), bob (responder), dave (responder), carol (viewer).
+globex: mallory (manager). root is a superuser. Every client authenticates
+for real (a knox token or an integration key), so auth runs in every test.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from crisis.models import Brand, BrandKey, Membership, Role
+from crisis.tenancy import Principal
+from incidents import services
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without PostgreSQL, postgres-only tests skip — unless services are required, then they fail."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if REQUIRE_SERVICES and "postgresql" not in engine:
+        raise pytest.UsageError(
+            "REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL: refusing to run a weaker suite."
+        )
+    if "postgresql" in engine:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 is deliberately slow; tests hash many throwaway passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def acme(db):
+    return Brand.objects.create(slug="acme", name="Acme Coffee")
+
+
+@pytest.fixture
+def globex(db):
+    return Brand.objects.create(slug="globex", name="Globex Air")
+
+
+def make_user(username, brand=None, role=None, **extra):
+    user = get_user_model().objects.create_user(username=username, password="x-" + username, **extra)
+    if brand is not None:
+        Membership.objects.create(brand=brand, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def alice(acme):
+    return make_user("alice", acme, Role.MANAGER)
+
+
+@pytest.fixture
+def bob(acme):
+    return make_user("bob", acme, Role.RESPONDER)
+
+
+@pytest.fixture
+def dave(acme):
+    return make_user("dave", acme, Role.RESPONDER)
+
+
+@pytest.fixture
+def carol(acme):
+    return make_user("carol", acme, Role.VIEWER)
+
+
+@pytest.fixture
+def mallory(globex):
+    return make_user("mallory", globex, Role.MANAGER)
+
+
+@pytest.fixture
+def root(db):
+    return make_user("root", is_superuser=True, is_staff=True)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        _row, token = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def api():
+    """`api(user)` → a client with a real token for that user; `api(None)` → anonymous."""
+    return client_for
+
+
+@pytest.fixture
+def acme_key(acme):
+    key, plain = BrandKey.issue(brand=acme, name="youscan")
+    key.plain = plain
+    return key
+
+
+@pytest.fixture
+def key_client(acme_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {acme_key.plain}")
+    return client
+
+
+@pytest.fixture
+def file_incident(acme, alice):
+    """File an incident through the service (as alice unless told otherwise)."""
+
+    def _file(brand=None, by=None, **fields):
+        fields.setdefault("title", "Angry comments under the promo post")
+        return services.incident_file(
+            principal=Principal.for_user(by or alice), brand=brand or acme, **fields
+        ).incident
+
+    return _file
+
+
+def drive_to(incident, state, *, manager, responder):
+    """Walk an incident through the real services until it reaches `state`."""
+    path = ["detected", "acknowledged", "investigated", "resolved", "reviewed"]
+    steps = {
+        "acknowledged": lambda: services.incident_claim(
+            incident_id=incident.pk, principal=Principal.for_user(responder)),
+        "investigated": lambda: services.incident_investigate(
+            incident_id=incident.pk, principal=Principal.for_user(responder)),
+        "resolved": lambda: services.incident_resolve(
+            incident_id=incident.pk, principal=Principal.for_user(responder),
+            resolution="Replied to every comment; refund issued."),
+        "reviewed": lambda: services.incident_review(
+            incident_id=incident.pk, principal=Principal.for_user(manager),
+            notes={"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": []}),
+    }
+    for target in path[1: path.index(state) + 1]:
+        steps[target]()
+    incident.refresh_from_db()
+    return incident
+
+
+@pytest.fixture
+def incident_in():
+    """`incident_in(incident, state, manager=…, responder=…)` drives an incident to a state."""
+    return drive_to

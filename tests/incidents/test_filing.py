@@ -1,0 +1,230 @@
+"""Filing incidents: defaults and deadlines, dedup of open incidents, Idempotency-Key."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from incidents import idempotency
+from incidents.models import Incident, SlaPolicy, TimelineEvent
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_file_computes_deadlines_from_detected_at(api, bob):
+    detected = NOW - timedelta(minutes=5)
+    response = api(bob).post("/api/v1/incidents/", {
+        "brand": "acme", "title": "Fake story about mould in cups", "category": "fake_news",
+        "severity": "critical", "channel": "telegram", "reach": 120000,
+        "source_url": "https://t.me/some_channel/123", "detected_at": detected.isoformat(),
+    }, format="json")
+    assert response.status_code == 201, response.data
+    body = response.data
+    assert body["state"] == "detected"
+    assert body["reported_by"] == "bob"
+    assert body["detected_at"] == "2026-11-21T11:55:00Z"
+    assert body["created_at"] == "2026-11-21T12:00:00Z"
+    assert body["ack_due_at"] == "2026-11-21T12:05:00Z"  # critical: 600 s from detection
+    assert body["resolve_due_at"] == "2026-11-21T15:55:00Z"
+    assert body["ack_breached"] is False
+    assert body["available_transitions"] == ["claim"]
+    event = TimelineEvent.all_brands.get(incident_id=body["id"])
+    assert (event.kind, event.actor_label, event.to_state) == ("created", "bob", "detected")
+
+
+def test_brand_sla_policy_applies_to_incidents_filed_afterwards(api, alice, file_incident):
+    before = file_incident(severity="high")
+    response = api(alice).put("/api/v1/brands/acme/sla/", {
+        sev: {"ack_seconds": 120, "resolve_seconds": 3600}
+        for sev in ("critical", "high", "medium", "low")
+    }, format="json")
+    assert response.status_code == 200
+    assert response.data["high"] == {"ack_seconds": 120, "resolve_seconds": 3600}
+    after = file_incident(severity="high")
+    assert (after.ack_due_at - after.detected_at).total_seconds() == 120
+    before.refresh_from_db()
+    assert (before.ack_due_at - before.detected_at).total_seconds() == 900
+
+
+def test_sla_put_rejects_out_of_range_and_keeps_the_old_policy(api, alice):
+    good = {sev: {"ack_seconds": 600, "resolve_seconds": 3600}
+            for sev in ("critical", "high", "medium", "low")}
+    for bad in (0, -5, 604801, "ten", None, 1.5):
+        body = {**good, "critical": {"ack_seconds": bad, "resolve_seconds": 3600}}
+        response = api(alice).put("/api/v1/brands/acme/sla/", body, format="json")
+        assert response.status_code == 400, bad
+        assert "critical" in response.data
+    missing = {k: v for k, v in good.items() if k != "low"}
+    assert api(alice).put("/api/v1/brands/acme/sla/", missing, format="json").status_code == 400
+    assert not SlaPolicy.objects.exists()
+
+
+def test_sla_defaults(api, bob):
+    response = api(bob).get("/api/v1/brands/acme/sla/")
+    assert {sev: t["ack_seconds"] for sev, t in response.data.items()} == {
+        "critical": 600, "high": 900, "medium": 3600, "low": 14400}
+
+
+def test_integration_key_implies_brand_and_reports_itself(key_client, globex):
+    response = key_client.post("/api/v1/incidents/", {"title": "Spike of 1-star reviews"},
+                               format="json")
+    assert response.status_code == 201
+    assert (response.data["brand"], response.data["reported_by"]) == ("acme", "key:youscan")
+    other = key_client.post("/api/v1/incidents/", {"brand": "globex", "title": "x"},
+                            format="json")
+    assert other.status_code == 400
+    assert "brand" in other.data
+    assert Incident.all_brands.filter(brand=globex).count() == 0
+
+
+class TestDedup:
+    def test_same_key_while_open_counts_a_duplicate(self, api, bob):
+        client = api(bob)
+        body = {"brand": "acme", "title": "Wave on VK", "dedup_key": "vk-wave-42"}
+        first = client.post("/api/v1/incidents/", body, format="json")
+        second = client.post("/api/v1/incidents/", {**body, "title": "again"}, format="json")
+        third = client.post("/api/v1/incidents/", body, format="json")
+        assert (first.status_code, second.status_code, third.status_code) == (201, 200, 200)
+        assert first.data["id"] == second.data["id"] == third.data["id"]
+        assert (second.data["duplicate_count"], third.data["duplicate_count"]) == (1, 2)
+        assert second.data["title"] == "Wave on VK"
+        kinds = list(TimelineEvent.all_brands.filter(incident_id=first.data["id"])
+                     .values_list("kind", flat=True))
+        assert kinds == ["created", "duplicate", "duplicate"]
+
+    def test_after_resolve_the_same_key_opens_a_new_incident(self, api, bob, alice, incident_in):
+        client = api(bob)
+        body = {"brand": "acme", "title": "Wave on VK", "dedup_key": "vk-wave-42"}
+        first = client.post("/api/v1/incidents/", body, format="json")
+        incident_in(Incident.all_brands.get(pk=first.data["id"]), "resolved", manager=alice,
+                    responder=bob)
+        second = client.post("/api/v1/incidents/", body, format="json")
+        assert second.status_code == 201
+        assert second.data["id"] != first.data["id"]
+        assert second.data["duplicate_count"] == 0
+
+    def test_reopening_while_another_holds_the_key_is_409(self, api, bob, alice, incident_in):
+        client = api(bob)
+        body = {"brand": "acme", "title": "Wave on VK", "dedup_key": "vk-wave-42"}
+        first = client.post("/api/v1/incidents/", body, format="json")
+        incident_in(Incident.all_brands.get(pk=first.data["id"]), "resolved", manager=alice,
+                    responder=bob)
+        client.post("/api/v1/incidents/", body, format="json")
+        response = client.post(f"/api/v1/incidents/{first.data['id']}/reopen/",
+                               {"reason": "back"}, format="json")
+        assert response.status_code == 409
+        assert response.data["code"] == "conflict"
+        assert Incident.all_brands.get(pk=first.data["id"]).state == "resolved"
+
+    def test_same_key_in_another_brand_is_separate(self, api, bob, mallory):
+        a = api(bob).post("/api/v1/incidents/", {"brand": "acme", "title": "x",
+                                                 "dedup_key": "k"}, format="json")
+        b = api(mallory).post("/api/v1/incidents/", {"brand": "globex", "title": "x",
+                                                     "dedup_key": "k"}, format="json")
+        assert (a.status_code, b.status_code) == (201, 201)
+
+    def test_database_refuses_two_open_incidents_with_one_key(self, file_incident, acme):
+        from django.db import IntegrityError, transaction
+
+        incident = file_incident(dedup_key="k")
+        clone = Incident.all_brands.get(pk=incident.pk)
+        clone.pk = None
+        with pytest.raises(IntegrityError), transaction.atomic():
+            clone.save(force_insert=True)
+
+
+class TestIdempotency:
+    BODY = {"brand": "acme", "title": "Staff post went viral", "category": "staff_misconduct"}
+
+    def test_retry_replays_the_first_response(self, api, bob):
+        client = api(bob)
+        first = client.post("/api/v1/incidents/", self.BODY, format="json",
+                            HTTP_IDEMPOTENCY_KEY="retry-1")
+        again = client.post("/api/v1/incidents/", self.BODY, format="json",
+                            HTTP_IDEMPOTENCY_KEY="retry-1")
+        assert first.status_code == again.status_code == 201
+        assert first.json() == again.json()
+        assert Incident.all_brands.count() == 1
+        assert TimelineEvent.all_brands.count() == 1
+
+    def test_replay_of_a_dedup_hit_replays_its_200(self, api, bob):
+        client = api(bob)
+        body = {**self.BODY, "dedup_key": "d"}
+        client.post("/api/v1/incidents/", body, format="json")
+        hit = client.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="r")
+        replay = client.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="r")
+        assert hit.status_code == replay.status_code == 200
+        assert Incident.all_brands.get().duplicate_count == 1
+
+    def test_same_key_different_body_is_422(self, api, bob):
+        client = api(bob)
+        client.post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        response = client.post("/api/v1/incidents/", {**self.BODY, "title": "other"},
+                               format="json", HTTP_IDEMPOTENCY_KEY="k")
+        assert response.status_code == 422
+        assert response.data["code"] == "idempotency_mismatch"
+        assert Incident.all_brands.count() == 1
+
+    def test_keys_are_per_caller(self, api, bob, dave):
+        api(bob).post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        response = api(dave).post("/api/v1/incidents/", self.BODY, format="json",
+                                  HTTP_IDEMPOTENCY_KEY="k")
+        assert response.status_code == 201
+        assert Incident.all_brands.count() == 2
+
+    def test_while_the_first_is_running_a_retry_is_409(self, api, bob):
+        from crisis.tenancy import Principal
+
+        # Reserve the key as a request in flight would, then retry.
+        idempotency._reserve(idempotency.scope_of(Principal.for_user(bob)), "k",
+                             idempotency.fingerprint(self.BODY))
+        response = api(bob).post("/api/v1/incidents/", self.BODY, format="json",
+                                 HTTP_IDEMPOTENCY_KEY="k")
+        assert response.status_code == 409
+        assert response.data["code"] == "conflict"
+        assert Incident.all_brands.count() == 0
+
+    def test_a_failed_first_attempt_frees_the_key(self, api, carol, bob):
+        # carol is a viewer: her request is refused (403) and must not keep the key.
+        response = api(carol).post("/api/v1/incidents/", self.BODY, format="json",
+                                   HTTP_IDEMPOTENCY_KEY="k")
+        assert response.status_code == 403
+        assert not idempotency.IdempotencyRecord.objects.exists()
+
+    def test_invalid_key_header(self, api, bob):
+        response = api(bob).post("/api/v1/incidents/", self.BODY, format="json",
+                                 HTTP_IDEMPOTENCY_KEY="x" * 256)
+        assert response.status_code == 400
+        assert "Idempotency-Key" in response.data
+
+    @pytest.mark.postgres
+    @pytest.mark.django_db(transaction=True)
+    def test_concurrent_requests_with_one_key_create_one_incident(self, api, bob):
+        clients = [api(bob) for _ in range(8)]
+        barrier = threading.Barrier(len(clients))
+        results = []
+
+        def send(client):
+            barrier.wait()
+            try:
+                response = client.post("/api/v1/incidents/", self.BODY, format="json",
+                                       HTTP_IDEMPOTENCY_KEY="same")
+                results.append((response.status_code, response.json()))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(code for code, _ in results)
+        assert Incident.all_brands.count() == 1
+        assert codes.count(201) >= 1
+        assert set(codes) <= {201, 409}
+        assert all(body["code"] == "conflict" for code, body in results if code == 409)
+        ids = {body["id"] for code, body in results if code == 201}
+        assert len(ids) == 1
