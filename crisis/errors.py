@@ -7,7 +7,10 @@ status each one maps to. The handler renders them as `{"detail", "code", …}`.
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, OperationalError
+from django_fsm import ConcurrentTransition
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.response import Response
@@ -58,6 +61,17 @@ def exception_handler(exc, context):
     """DRF's handler, plus domain errors and a 503 when the database is unreachable."""
     if isinstance(exc, DomainError):
         return Response(exc.as_data(), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": str(_("The request body is larger than %(limit)d bytes."))
+             % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}, "code": "too_large"},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, ConcurrentTransition):
+        # Someone changed the state between our read and our write; services
+        # lock rows so this should not happen, but if it does it is a conflict.
+        return Response({"detail": str(Conflict.default_detail), "code": Conflict.code},
+                        status=status.HTTP_409_CONFLICT)
     response = drf_exception_handler(exc, context)
     if response is not None:
         if isinstance(response.data, dict) and "detail" in response.data:

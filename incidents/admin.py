@@ -61,6 +61,10 @@ class ReviewForm(forms.Form):
         ]
 
 
+def _is_member_or_superuser(user) -> bool:
+    return user.is_active and (user.is_superuser or bool(Principal.for_user(user).roles))
+
+
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "brand", "severity", "state", "assignee", "ack_due_at"]
@@ -69,11 +73,25 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ["brand", "assignee"]
     inlines = [TimelineInline]
     actions = ["claim", "investigate", "resolve", "review", "reopen"]
-    readonly_fields = [
-        "state", "assignee", "duplicate_count", "reported_by_user", "reported_by_key",
-        "created_at", "acknowledged_at", "investigated_at", "resolved_at", "reviewed_at",
-        "ack_due_at", "resolve_due_at", "escalation_level", "resolution", "review_notes",
-    ]
+
+    # Every field is read-only here: an edited severity would leave its deadlines
+    # wrong, an edited state would skip the timeline. Changes are the actions.
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Incident._meta.fields]
+
+    # Brand members reach the admin through their roles, not Django model
+    # permissions; the services check the role for each action.
+    def has_module_permission(self, request):
+        return _is_member_or_superuser(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_member_or_superuser(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return _is_member_or_superuser(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_queryset(self, request):
         qs = Incident.objects.visible_to(Principal.for_user(request.user))

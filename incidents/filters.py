@@ -2,7 +2,7 @@
 
 import django_filters
 from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
@@ -19,8 +19,8 @@ class IncidentFilter(django_filters.FilterSet):
     assignee = django_filters.CharFilter(
         method="filter_assignee", max_length=150, help_text="A username, `me` or `none`."
     )
-    breached = django_filters.BooleanFilter(
-        method="filter_breached",
+    breached = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_breached",
         help_text="Ack deadline passed unacknowledged, or acknowledged late.",
     )
     q = django_filters.CharFilter(field_name="title", lookup_expr="icontains", max_length=200)
@@ -48,7 +48,8 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(assignee__username=value)
 
     def filter_breached(self, queryset, name, value):
-        breached = Q(acknowledged_at__isnull=True, ack_due_at__lt=Now()) | Q(
+        # The application's clock, as `ack_breached` in the output uses, not the database's.
+        breached = Q(acknowledged_at__isnull=True, ack_due_at__lt=timezone.now()) | Q(
             acknowledged_at__gt=F("ack_due_at")
         )
-        return queryset.filter(breached) if value else queryset.exclude(breached)
+        return queryset.filter(breached) if value == "true" else queryset.exclude(breached)

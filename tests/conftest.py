@@ -22,6 +22,21 @@ from incidents import services
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+def pytest_sessionstart(session):
+    """With REQUIRE_SERVICES=1 (CI), a missing PostgreSQL or Redis fails the run instead of skipping."""
+    if not REQUIRE_SERVICES:
+        return
+    import redis
+
+    url = os.environ.get("REDIS_URL", "")
+    if not url.startswith("redis://"):
+        raise pytest.UsageError("REQUIRE_SERVICES=1 needs REDIS_URL=redis://…")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise pytest.UsageError(f"REQUIRE_SERVICES=1 but Redis at {url} does not answer: {exc}")
+
+
 def pytest_collection_modifyitems(config, items):
     """Without PostgreSQL, postgres-only tests skip — unless services are required, then they fail."""
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -38,9 +53,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
+def _test_settings(settings):
     # PBKDF2 is deliberately slow; tests hash many throwaway passwords.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Production serves collected, hashed static files; tests do not run collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture

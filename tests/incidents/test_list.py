@@ -1,0 +1,107 @@
+"""The incident list: scoping, filters, ordering, pagination and a fixed number of queries."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from crisis.tenancy import Principal
+from incidents import services
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def ids(response):
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.data["results"]]
+
+
+@pytest.mark.parametrize("page_size", [1, 10, 50])
+def test_list_runs_a_fixed_number_of_queries(page_size, api, bob, alice, dave, file_incident,
+                                             incident_in, django_assert_max_num_queries):
+    for i in range(60):
+        incident = file_incident(title=f"incident {i}", by=bob if i % 2 else alice)
+        if i % 3 == 0:
+            incident_in(incident, "investigated", manager=alice, responder=dave)
+    client = api(bob)
+    # auth (token + user + expired-token cleanup), roles, count, page.
+    with django_assert_max_num_queries(6):
+        response = client.get(f"/api/v1/incidents/?page_size={page_size}")
+    assert len(response.data["results"]) == page_size
+    assert response.data["count"] == 60
+
+
+def test_page_size_is_capped_at_200(api, bob, file_incident):
+    for i in range(3):
+        file_incident(title=str(i))
+    response = api(bob).get("/api/v1/incidents/?page_size=100000")
+    assert response.status_code == 200
+    assert len(response.data["results"]) == 3
+
+
+def test_filters(api, alice, bob, dave, file_incident, incident_in):
+    wave = file_incident(title="VK wave", severity="critical", category="negative_wave")
+    leak = incident_in(file_incident(title="Data leak", severity="high", category="data_leak"),
+                       "acknowledged", manager=alice, responder=bob)
+    fake = incident_in(file_incident(title="Fake news", severity="low", category="fake_news"),
+                       "investigated", manager=alice, responder=dave)
+    client = api(bob)
+    assert ids(client.get("/api/v1/incidents/?state=detected")) == [wave.pk]
+    assert set(ids(client.get("/api/v1/incidents/?state=acknowledged,investigated"))) == {
+        leak.pk, fake.pk}
+    assert ids(client.get("/api/v1/incidents/?severity=high")) == [leak.pk]
+    assert ids(client.get("/api/v1/incidents/?category=fake_news")) == [fake.pk]
+    assert ids(client.get("/api/v1/incidents/?assignee=me")) == [leak.pk]
+    assert ids(client.get("/api/v1/incidents/?assignee=dave")) == [fake.pk]
+    assert ids(client.get("/api/v1/incidents/?assignee=none")) == [wave.pk]
+    assert ids(client.get("/api/v1/incidents/?q=leak")) == [leak.pk]
+    assert set(ids(client.get("/api/v1/incidents/?brand=acme"))) == {wave.pk, leak.pk, fake.pk}
+    assert ids(client.get("/api/v1/incidents/?brand=globex")) == []
+
+
+def test_ordering(api, bob, file_incident):
+    with time_machine.travel(NOW, tick=False):
+        low = file_incident(title="low", severity="low")
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        critical = file_incident(title="critical", severity="critical")
+    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+        medium = file_incident(title="medium", severity="medium")
+    client = api(bob)
+    assert ids(client.get("/api/v1/incidents/")) == [medium.pk, critical.pk, low.pk]
+    assert ids(client.get("/api/v1/incidents/?ordering=severity")) == [
+        critical.pk, medium.pk, low.pk]
+    # ack deadlines: critical 12:01+10m, medium 12:02+60m, low 12:00+4h
+    assert ids(client.get("/api/v1/incidents/?ordering=ack_due_at")) == [
+        critical.pk, medium.pk, low.pk]
+
+
+def test_breached_filter(api, alice, bob, file_incident):
+    with time_machine.travel(NOW, tick=False):
+        late_open = file_incident(title="nobody came", severity="critical")
+        late_claimed = file_incident(title="claimed late", severity="critical")
+        on_time = file_incident(title="claimed on time", severity="critical")
+        fresh = file_incident(title="still has time", severity="low")
+    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+        services.incident_claim(incident_id=on_time.pk, principal=Principal.for_user(bob))
+    with time_machine.travel(NOW + timedelta(minutes=11), tick=False):
+        services.incident_claim(incident_id=late_claimed.pk, principal=Principal.for_user(bob))
+    with time_machine.travel(NOW + timedelta(minutes=20)):
+        client = api(bob)
+        assert set(ids(client.get("/api/v1/incidents/?breached=true"))) == {
+            late_open.pk, late_claimed.pk}
+        assert set(ids(client.get("/api/v1/incidents/?breached=false"))) == {on_time.pk, fresh.pk}
+        detail = client.get(f"/api/v1/incidents/{late_claimed.pk}/").data
+        assert detail["ack_breached"] is True
+
+
+def test_superuser_sees_every_brand(api, root, globex, mallory, file_incident):
+    mine = file_incident()
+    theirs = file_incident(brand=globex, by=mallory)
+    assert set(ids(api(root).get("/api/v1/incidents/"))) == {mine.pk, theirs.pk}
+
+
+def test_key_sees_only_what_it_filed(key_client, file_incident):
+    file_incident(title="filed by a person")
+    filed = key_client.post("/api/v1/incidents/", {"title": "filed by the key"}, format="json")
+    assert ids(key_client.get("/api/v1/incidents/")) == [filed.data["id"]]
+    assert key_client.get(f"/api/v1/incidents/{filed.data['id']}/").status_code == 200

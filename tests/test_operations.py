@@ -1,0 +1,102 @@
+"""Probes, the OpenAPI schema and the admin's transition actions."""
+
+import pytest
+from django.test import Client
+
+from incidents.models import Incident
+
+
+def test_healthz(db):
+    assert Client().get("/healthz").status_code == 200
+
+
+def test_readyz_when_everything_answers(db):
+    response = Client().get("/readyz")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_names_the_broker_when_it_is_down(db, settings):
+    from config.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        response = Client().get("/readyz")
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    assert set(response.json()["failing"]) == {"broker"}
+
+
+def test_schema_names_every_contract_path(db):
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in [
+        "/api/v1/auth/token/", "/api/v1/auth/logout/", "/api/v1/brands/",
+        "/api/v1/brands/{slug}/", "/api/v1/brands/{slug}/members/",
+        "/api/v1/brands/{slug}/members/{username}/", "/api/v1/brands/{slug}/sla/",
+        "/api/v1/brands/{slug}/keys/", "/api/v1/brands/{slug}/keys/{key_id}/",
+        "/api/v1/incidents/", "/api/v1/incidents/{id}/", "/api/v1/incidents/{id}/claim/",
+        "/api/v1/incidents/{id}/investigate/", "/api/v1/incidents/{id}/resolve/",
+        "/api/v1/incidents/{id}/review/", "/api/v1/incidents/{id}/reopen/",
+        "/api/v1/incidents/{id}/reassign/", "/api/v1/incidents/{id}/timeline/",
+        "/api/v1/incidents/{id}/comments/",
+    ]:
+        assert path in paths, path
+    incident = response.json()["components"]["schemas"]["IncidentOutput"]
+    assert "state" in incident["properties"]
+    assert incident["properties"]["state"].get("readOnly") is True
+
+
+def test_docs_page_is_served_without_a_cdn(db):
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    assert b"cdn.jsdelivr" not in response.content
+    assert b"unpkg.com" not in response.content
+
+
+@pytest.fixture
+def admin_client_for(client):
+    def _login(user):
+        user.is_staff = True
+        user.save()
+        client.force_login(user)
+        return client
+    return _login
+
+
+def test_admin_claim_action_goes_through_the_service(admin_client_for, bob, file_incident):
+    incident = file_incident()
+    client = admin_client_for(bob)
+    response = client.post("/admin/incidents/incident/", {
+        "action": "claim", "_selected_action": [incident.pk]}, follow=True)
+    assert response.status_code == 200
+    incident.refresh_from_db()
+    assert (incident.state, incident.assignee) == ("acknowledged", bob)
+    assert incident.events.model.all_brands.filter(incident=incident, kind="claimed").exists()
+
+
+def test_admin_resolve_action_asks_for_a_resolution(admin_client_for, alice, bob, file_incident,
+                                                    incident_in):
+    incident = incident_in(file_incident(), "investigated", manager=alice, responder=bob)
+    client = admin_client_for(alice)
+    form = client.post("/admin/incidents/incident/", {
+        "action": "resolve", "_selected_action": [incident.pk]})
+    assert form.status_code == 200
+    assert b"resolution" in form.content
+    client.post("/admin/incidents/incident/", {
+        "action": "resolve", "_selected_action": [incident.pk], "apply": "1",
+        "resolution": "Published a clarification"}, follow=True)
+    incident = Incident.all_brands.get(pk=incident.pk)
+    assert (incident.state, incident.resolution) == ("resolved", "Published a clarification")
+
+
+def test_admin_refuses_actions_a_role_may_not_take(admin_client_for, carol, file_incident):
+    incident = file_incident()
+    client = admin_client_for(carol)
+    client.post("/admin/incidents/incident/", {
+        "action": "claim", "_selected_action": [incident.pk]}, follow=True)
+    incident.refresh_from_db()
+    assert incident.state == "detected"
