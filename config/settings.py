@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ if (BASE_DIR / ".env").exists():
     env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Everything the embedded mode writes (SQLite file, broker folders, beat state).
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = BASE_DIR / env.str("VAR_DIR", default="var")  # relative paths are under the project
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -93,6 +94,9 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the live-worker tests run a Celery worker in another
+    # process, and it must see the test database.
+    DATABASES["default"]["TEST"].setdefault("NAME", str(VAR_DIR / "test.sqlite3"))
     # WAL lets readers run while one writer writes; IMMEDIATE takes the write
     # lock when a transaction starts, so two writers queue on the busy timeout
     # instead of one failing with "database is locked" half-way through.
@@ -210,6 +214,9 @@ if REDIS_URL:
         # (the database is the clock), so an hour only bounds redelivery of
         # messages held by a dead worker.
         "visibility_timeout": 3600,
+        # Fail fast when Redis is unreachable instead of hanging a request.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
     }
 else:
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
@@ -228,13 +235,60 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("escalations"), Queue("notifications")]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "incidents.tasks.sweep": {"queue": "escalations"},
+    "incidents.tasks.fire_due_timers": {"queue": "escalations"},
+    "incidents.tasks.deliver_notification": {"queue": "notifications"},
+}
+# A task publish must never hold up a request: one try, and on failure the
+# sweeper picks the work up from the database (see incidents/publish.py).
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- The clock (incidents/clock.py) -------------------------------------------
+# How often beat runs the sweeper; an escalation lands at most one tick late
+# even when every ETA task is lost.
+ESCALATION_TICK_SECONDS = env.float("ESCALATION_TICK_SECONDS", default=5.0)
+if not 0.2 <= ESCALATION_TICK_SECONDS <= 60:
+    raise ImproperlyConfigured("ESCALATION_TICK_SECONDS must be between 0.2 and 60.")
+# Share of the ack window after which responders get an `sla_warning`.
+SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.8)
+# ETA tasks are published only for deadlines this close; the rest wait in the
+# database, so a worker holds at most this window's worth of ETA messages and
+# none outlives the broker's visibility timeout.
+ESCALATION_ETA_WINDOW_SECONDS = env.float(
+    "ESCALATION_ETA_WINDOW_SECONDS", default=max(2 * ESCALATION_TICK_SECONDS, 10.0)
+)
+# /readyz fails when the sweeper has not run for this many ticks.
+HEARTBEAT_STALE_TICKS = 3
+READYZ_CHECKS_BEAT = env.bool("READYZ_CHECKS_BEAT", default=True)
 CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "incidents.tasks.sweep",
+        "schedule": ESCALATION_TICK_SECONDS,
+        # A tick that could not run in time is replaced by the next one.
+        "options": {"expires": ESCALATION_TICK_SECONDS * 2},
+    },
     "housekeeping": {
         "task": "incidents.tasks.housekeeping",
         "schedule": env.int("HOUSEKEEPING_SECONDS", default=600),
     },
 }
+
+# --- Notifications (incidents/outbox.py) ---------------------------------------
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+NOTIFICATION_BACKOFF_SECONDS = env.float("NOTIFICATION_BACKOFF_SECONDS", default=5.0)
+NOTIFICATION_BACKOFF_MAX_SECONDS = env.float("NOTIFICATION_BACKOFF_MAX_SECONDS", default=900.0)
+# A pending notification whose task was lost is published again after this long.
+NOTIFICATION_REPUBLISH_SECONDS = env.float("NOTIFICATION_REPUBLISH_SECONDS", default=60.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Webhooks to private, loopback or link-local addresses are refused unless allowed
+# (a desk inside a private network that posts to its own chat bridge, or tests).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crisis-desk@localhost")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Logging ------------------------------------------------------------------
 LOGGING = {

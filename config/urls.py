@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from crisis.api import BrandViewSet, LogoutView, TokenView
-from incidents.api import BrandSlaView, IncidentViewSet
+from incidents.api import BrandEscalationView, BrandSlaView, IncidentViewSet
 
 from .health import healthz, readyz
 
@@ -20,6 +20,8 @@ api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("brands/<slug:slug>/sla/", BrandSlaView.as_view(), name="brand-sla"),
+    path("brands/<slug:slug>/escalation/", BrandEscalationView.as_view(),
+         name="brand-escalation"),
     path("", include(router.urls)),
 ]
 

@@ -41,6 +41,9 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    # A key communicator (SMM lead, PR head, top manager): escalation chains
+    # can name "executive" to reach these people whatever their role.
+    is_executive = models.BooleanField(_("executive"), default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -44,12 +44,13 @@ class MemberOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["username", "email", "role", "created_at"]
+        fields = ["username", "email", "role", "is_executive", "created_at"]
 
 
 class MemberInput(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
     role = serializers.ChoiceField(choices=Role.choices)
+    is_executive = serializers.BooleanField(required=False, default=False)
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     password = serializers.CharField(
         required=False, allow_blank=True, max_length=4096, trim_whitespace=False,

@@ -20,7 +20,8 @@ def brand_create(*, slug: str, name: str) -> Brand:
 
 @transaction.atomic
 def membership_set(
-    *, brand: Brand, username: str, role: str, email: str = "", password: str = ""
+    *, brand: Brand, username: str, role: str, is_executive: bool = False, email: str = "",
+    password: str = "",
 ) -> tuple[Membership, bool]:
     """Give `username` a role in `brand`, creating the user if needed; returns (membership, created)."""
     user = User.objects.filter(username=username).first()
@@ -44,11 +45,14 @@ def membership_set(
         )
     membership = Membership.objects.select_for_update().filter(brand=brand, user=user).first()
     if membership is None:
-        return Membership.objects.create(brand=brand, user=user, role=role), True
+        created = Membership.objects.create(
+            brand=brand, user=user, role=role, is_executive=is_executive
+        )
+        return created, True
     if membership.role == Role.MANAGER and role != Role.MANAGER:
         _refuse_losing_last_manager(brand, membership)
-    membership.role = role
-    membership.save(update_fields=["role"])
+    membership.role, membership.is_executive = role, is_executive
+    membership.save(update_fields=["role", "is_executive"])
     return membership, False
 
 

@@ -14,11 +14,12 @@ from crisis.permissions import IsUser, IsUserOrIntegrationKey
 from crisis.selectors import brand_for
 from crisis.tenancy import Principal
 
-from . import idempotency, services
+from . import clock, idempotency, services
 from .filters import IncidentFilter
 from .selectors import incidents_for_display, sla_targets_for, timeline_of
 from .serializers import (
     CommentInput,
+    EscalationChainInput,
     IncidentInput,
     IncidentOutput,
     ReassignInput,
@@ -198,3 +199,22 @@ class BrandSlaView(APIView):
             severity: {"ack_seconds": t.ack_seconds, "resolve_seconds": t.resolve_seconds}
             for severity, t in sla_targets_for(brand.pk).items()
         }
+
+
+class BrandEscalationView(APIView):
+    """A brand's escalation chain; PUT (managers) applies to incidents filed afterwards."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(responses={200: EscalationChainInput})
+    def get(self, request, slug):
+        brand = brand_for(Principal.from_request(request), slug)
+        return Response(clock.chain_for(brand.pk))
+
+    @extend_schema(request=EscalationChainInput, responses={200: EscalationChainInput})
+    def put(self, request, slug):
+        brand = brand_for(Principal.from_request(request), slug, minimum_role=Role.MANAGER)
+        data = EscalationChainInput(data=request.data, context={"brand": brand})
+        data.is_valid(raise_exception=True)
+        services.escalation_policy_set(brand=brand, chain=data.validated_data)
+        return Response(clock.chain_for(brand.pk))

@@ -134,7 +134,14 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     ack_due_at = models.DateTimeField()
     resolve_due_at = models.DateTimeField()
 
+    # The clock (DESIGN.md, "the database is the clock"). Each column is the
+    # next moment a timer is due, or null when nothing is pending; the sweeper
+    # finds due rows through partial indexes on exactly the non-null rows.
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalation_chain = models.JSONField(default=dict, blank=True)  # snapshot taken at filing
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    sla_warning_at = models.DateTimeField(null=True, blank=True)
+    resolve_escalation_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
     # Summary, root cause, lessons and follow-ups written at review; `review` in the API.
     review_notes = models.JSONField(null=True, blank=True)
@@ -155,6 +162,12 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["next_escalation_at"], name="incident_escalation_due",
+                         condition=Q(next_escalation_at__isnull=False)),
+            models.Index(fields=["sla_warning_at"], name="incident_warning_due",
+                         condition=Q(sla_warning_at__isnull=False)),
+            models.Index(fields=["resolve_escalation_at"], name="incident_resolve_alert_due",
+                         condition=Q(resolve_escalation_at__isnull=False)),
             models.Index(fields=["brand", "-created_at"], name="incident_brand_created"),
             models.Index(fields=["brand", "state", "ack_due_at"], name="incident_brand_state_due"),
         ]
@@ -183,6 +196,10 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     def claim(self, *, by, at):
         self.assignee = by
         self.acknowledged_at = at
+        # Acknowledged: the ack escalation and warning stop; the resolve clock runs on.
+        self.next_escalation_at = None
+        self.sla_warning_at = None
+        self.resolve_escalation_at = self.resolve_due_at
 
     @transition(state, source=State.ACKNOWLEDGED, target=State.INVESTIGATED,
                 permission=_assignee_or_manager)
@@ -194,6 +211,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     def resolve(self, *, resolution, at):
         self.resolution = resolution
         self.resolved_at = at
+        self.resolve_escalation_at = None
 
     @transition(state, source=State.RESOLVED, target=State.REVIEWED, permission=_manager)
     def review(self, *, notes, at):
@@ -202,9 +220,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
 
     @transition(state, source=State.RESOLVED, target=State.INVESTIGATED,
                 permission=_responder_or_manager)
-    def reopen(self):
+    def reopen(self, *, resolve_alert_sent):
         # The ack clock is not restarted: acknowledged_at and ack_due_at stay.
+        # The resolve deadline still stands; managers hear of it once at most.
         self.resolved_at = None
+        self.resolve_escalation_at = None if resolve_alert_sent else self.resolve_due_at
 
 
 class EventKind(models.TextChoices):
@@ -316,3 +336,130 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"
+
+
+class EscalationPolicy(models.Model):
+    """A brand's escalation chain (see `incidents.chain`); no row means `chain.DEFAULT_CHAIN`."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="escalation_policy")
+    chain = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("escalation policy")
+        verbose_name_plural = _("escalation policies")
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug} escalation"
+
+
+class EscalationKind(models.TextChoices):
+    ACK = "ack", _("Not acknowledged in time")
+    RESOLVE = "resolve", _("Not resolved in time")
+
+
+class Escalation(models.Model):
+    """
+    One level of escalation that fired. Unique per (incident, kind, level): the
+    database refuses a second record even if two workers raced past every other check.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="escalations")
+    kind = models.CharField(max_length=16, choices=EscalationKind.choices)
+    level = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField()
+    fired_at = models.DateTimeField()
+    notified = models.JSONField(default=list)  # usernames
+
+    objects = TenantManager(brand_field="incident__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "kind", "level"],
+                                    name="escalation_once_per_level"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} {self.kind} L{self.level}"
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    WEBHOOK = "webhook", _("Signed webhook")
+    APPRISE = "apprise", _("Chat (Apprise URL: Telegram, Slack, …)")
+
+
+class ContactChannel(models.Model):
+    """Where a user wants to hear about incidents. Without any, their account e-mail is used."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="contact_channels")
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    target = models.CharField(max_length=2000)  # address, URL or Apprise URL
+    # Webhooks are signed with HMAC-SHA256 under this secret (shown to the owner).
+    secret = models.CharField(max_length=64, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind}"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class Notification(models.Model):
+    """
+    The outbox: one message to one recipient over one channel.
+
+    Written in the same transaction as the event that caused it; delivered by
+    a task after commit. `next_attempt_at` is when the sweeper (re)publishes
+    it if it is still pending; `leased_until` keeps two workers from sending it
+    at once. Delivery is at least once; receivers dedupe on `idempotency_key`.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    channel = models.CharField(max_length=16, choices=ChannelKind.choices)
+    target = models.CharField(max_length=2000)
+    secret = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=32)  # the event kind that caused it
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    payload = models.JSONField(default=dict)  # what a webhook receives
+    idempotency_key = models.UUIDField(unique=True)
+    status = models.CharField(max_length=16, choices=NotificationStatus.choices,
+                              default=NotificationStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True)
+    leased_until = models.DateTimeField(null=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="notification_due",
+                         condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.target} ({self.status})"
+
+
+class ClockHeartbeat(models.Model):
+    """When a periodic job last ran; `/readyz` fails when the sweeper's is stale."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.beat_at:%H:%M:%S}"

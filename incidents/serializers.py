@@ -10,7 +10,7 @@ from rest_framework import serializers
 from crisis.models import Brand
 from crisis.serializers import StrictInput
 
-from . import sla
+from . import chain, sla
 from .models import Category, Channel, Incident, Severity, TimelineEvent
 from .services import available_actions
 
@@ -178,3 +178,36 @@ class SlaPolicyInput(StrictInput):
     high = SlaTargetField()
     medium = SlaTargetField()
     low = SlaTargetField()
+
+
+class EscalationLevelInput(StrictInput):
+    after_seconds = serializers.IntegerField(min_value=0, max_value=sla.MAX_SECONDS)
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=chain.LEVEL_ROLES), max_length=4, default=list
+    )
+    users = serializers.ListField(
+        child=serializers.CharField(max_length=150), max_length=50, default=list
+    )
+
+    def validate(self, attrs):
+        if not attrs["roles"] and not attrs["users"]:
+            raise serializers.ValidationError(_("A level must name at least one role or user."))
+        return attrs
+
+
+class EscalationChainInput(StrictInput):
+    levels = EscalationLevelInput(many=True, allow_empty=False, max_length=chain.MAX_LEVELS)
+    repeat = serializers.IntegerField(min_value=0, max_value=chain.MAX_REPEAT, default=0)
+
+    def validate(self, attrs):
+        brand = self.context["brand"]
+        named = {user for level in attrs["levels"] for user in level["users"]}
+        known = set(
+            brand.memberships.filter(user__username__in=named)
+            .values_list("user__username", flat=True)
+        )
+        if named - known:
+            raise serializers.ValidationError({"levels": [
+                _("Not members of this brand: %s") % ", ".join(sorted(named - known))[:500]
+            ]})
+        return attrs

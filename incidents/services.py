@@ -24,9 +24,18 @@ from crisis.errors import Conflict, Forbidden, NotFound
 from crisis.models import Brand, Role
 from crisis.tenancy import Principal
 
-from . import sla
+from . import clock, sla
 from .errors import AlreadyClaimed, InvalidTransition
-from .models import OPEN_STATES, EventKind, Incident, SlaPolicy, State
+from .models import (
+    OPEN_STATES,
+    Escalation,
+    EscalationKind,
+    EscalationPolicy,
+    EventKind,
+    Incident,
+    SlaPolicy,
+    State,
+)
 from .selectors import incidents_visible_to, sla_targets_for
 from .timeline import timeline_record
 
@@ -63,13 +72,15 @@ def incident_file(
             if existing is not None:
                 return Filing(_count_duplicate(existing, principal, source_url, reach), False)
         target = sla_targets_for(brand.pk)[severity]
+        ack_due_at = sla.due_at(detected_at, target.ack_seconds)
         incident = Incident(
             brand=brand, title=title, description=description, category=category,
             severity=severity, channel=channel, source_url=source_url, reach=reach,
             dedup_key=dedup_key, detected_at=detected_at, created_at=now,
-            ack_due_at=sla.due_at(detected_at, target.ack_seconds),
-            resolve_due_at=sla.due_at(detected_at, target.resolve_seconds),
+            ack_due_at=ack_due_at, resolve_due_at=sla.due_at(detected_at, target.resolve_seconds),
             reported_by_user=principal.user, reported_by_key=principal.key,
+            **clock.initial_timers(detected_at=detected_at, ack_due_at=ack_due_at,
+                                   chain=clock.chain_for(brand.pk)),
         )
         try:
             # A savepoint: when another filer inserted the same dedup key a
@@ -87,6 +98,7 @@ def incident_file(
             to_state=incident.state,
             data={"severity": severity, "category": category, "channel": channel},
         )
+        clock.schedule_fast_path(incident, now=now)
     return Filing(incident, True)
 
 
@@ -145,6 +157,8 @@ def _apply(
         incident=incident, kind=kind, principal=principal, from_state=from_state,
         to_state=incident.state, data=data,
     )
+    # A transition may have started a timer (claim starts the resolve clock).
+    clock.schedule_fast_path(incident, now=timezone.now())
     return incident
 
 
@@ -159,7 +173,9 @@ def incident_claim(*, incident_id: int, principal: Principal) -> Incident:
         now = timezone.now()
         return _apply(
             incident, principal, "claim", kind=EventKind.CLAIMED,
-            fields=["assignee", "acknowledged_at"], by=principal.user, at=now,
+            fields=["assignee", "acknowledged_at", "next_escalation_at", "sla_warning_at",
+                    "resolve_escalation_at"],
+            by=principal.user, at=now,
             data={"ack_seconds": int((now - incident.detected_at).total_seconds()),
                   "ack_breached": sla.is_breached(due=incident.ack_due_at, done=now, now=now)},
         )
@@ -179,7 +195,8 @@ def incident_resolve(*, incident_id: int, principal: Principal, resolution: str)
         _require_role(incident, principal, Role.RESPONDER)
         return _apply(
             incident, principal, "resolve", kind=EventKind.RESOLVED,
-            fields=["resolution", "resolved_at"], resolution=resolution, at=timezone.now(),
+            fields=["resolution", "resolved_at", "resolve_escalation_at"],
+            resolution=resolution, at=timezone.now(),
             data={"resolution": resolution},
         )
 
@@ -200,10 +217,14 @@ def incident_reopen(*, incident_id: int, principal: Principal, reason: str) -> I
     try:
         with _locked_incident(incident_id, principal) as incident:
             _require_role(incident, principal, Role.RESPONDER)
-            return _apply(
+            alerted = Escalation.all_brands.filter(
+                incident=incident, kind=EscalationKind.RESOLVE).exists()
+            reopened = _apply(
                 incident, principal, "reopen", kind=EventKind.REOPENED,
-                fields=["resolved_at"], data={"reason": reason},
+                fields=["resolved_at", "resolve_escalation_at"], data={"reason": reason},
+                resolve_alert_sent=alerted,
             )
+            return reopened
     except IntegrityError:
         raise Conflict(
             _("Another open incident of this brand has the same dedup_key; work on that one.")
@@ -264,6 +285,11 @@ def available_actions(incident: Incident, principal: Principal) -> list[str]:
     ):
         actions.append("reassign")
     return actions
+
+
+def escalation_policy_set(*, brand: Brand, chain: dict) -> None:
+    """Replace the brand's chain; running incidents keep the snapshot they opened with."""
+    EscalationPolicy.objects.update_or_create(brand=brand, defaults={"chain": chain})
 
 
 def sla_policy_set(*, brand: Brand, targets: dict[str, sla.SlaTarget]) -> None:

@@ -6,9 +6,30 @@ from celery import shared_task
 from django.utils import timezone
 from knox.models import AuthToken
 
+from . import clock, outbox
 from .idempotency import purge_expired
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def sweep() -> dict:
+    """Beat's tick: fire every due timer and republish lost notifications."""
+    result = clock.sweep()
+    if result["fired"] or result["republished"]:
+        logger.info("sweep: %s", result)
+    return result
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def fire_due_timers(incident_id: int) -> int:
+    """The ETA fast path for one incident; duplicates and early arrivals do nothing."""
+    return clock.fire_due_timers(incident_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def deliver_notification(notification_id: int) -> str:
+    return outbox.deliver(notification_id)
 
 
 @shared_task(ignore_result=True)

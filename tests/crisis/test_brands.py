@@ -31,7 +31,8 @@ def test_manager_adds_a_new_member_with_a_password(api, alice):
         "password": "long-enough-passphrase-42"}, format="json")
     assert response.status_code == 201
     assert response.data == {"username": "erin", "email": "erin@example.com",
-                             "role": "responder", "created_at": response.data["created_at"]}
+                             "role": "responder", "is_executive": False,
+                             "created_at": response.data["created_at"]}
     login = APIClient().post("/api/v1/auth/token/", {"username": "erin",
                              "password": "long-enough-passphrase-42"}, format="json")
     assert login.status_code == 200

@@ -1,0 +1,241 @@
+"""
+The clock: SLA warnings, ack escalation levels and resolve-overdue alerts.
+
+DESIGN.md, "the database is the clock": every pending timer is a column of
+the incident (`sla_warning_at`, `next_escalation_at`, `resolve_escalation_at`).
+`sweep()`, run by beat every tick, fires every due timer; `fire_due_timers()`
+does the same for one incident when its ETA task arrives. Both end in the same
+compare-and-set per timer, so a timer fires once however many sweepers,
+ETA tasks and redeliveries race for it.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import chain as chains
+from . import outbox
+from .models import (
+    OPEN_STATES,
+    ClockHeartbeat,
+    Escalation,
+    EscalationKind,
+    EscalationPolicy,
+    EventKind,
+    Incident,
+    State,
+)
+from .publish import publish_on_commit, publish_now
+from .timeline import timeline_record
+
+logger = logging.getLogger(__name__)
+
+TIMER_COLUMNS = ("sla_warning_at", "next_escalation_at", "resolve_escalation_at")
+SWEEP_BATCH = 500
+HEARTBEAT = "sweeper"
+
+
+# --- At filing ----------------------------------------------------------------------
+
+def chain_for(brand_id: int) -> dict:
+    """The brand's chain, to be snapshotted onto a new incident."""
+    policy = EscalationPolicy.objects.filter(brand_id=brand_id).first()
+    return policy.chain if policy is not None else chains.DEFAULT_CHAIN
+
+
+def initial_timers(*, detected_at: datetime, ack_due_at: datetime, chain: dict) -> dict:
+    """The timer columns of a newly filed incident."""
+    return {
+        "escalation_chain": chain,
+        "next_escalation_at": chains.due_at_level(chain, ack_due_at, 0),
+        "sla_warning_at": chains.warning_at(detected_at, ack_due_at, settings.SLA_WARNING_SHARE),
+    }
+
+
+def schedule_fast_path(incident: Incident, *, now: datetime) -> None:
+    """After commit, publish an ETA task for the incident's next timer if it is due soon."""
+    from .tasks import fire_due_timers
+
+    due = min((t for t in (getattr(incident, c) for c in TIMER_COLUMNS) if t), default=None)
+    window = timedelta(seconds=settings.ESCALATION_ETA_WINDOW_SECONDS)
+    if due is not None and due <= now + window:
+        publish_on_commit(fire_due_timers, args=(incident.pk,), eta=max(due, now))
+
+
+# --- Firing --------------------------------------------------------------------------
+
+def fire_due_timers(incident_id: int, *, now: datetime | None = None) -> int:
+    """Fire whatever is due on one incident; a no-op if another worker holds it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = (Incident.all_brands.select_related("brand")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .filter(pk=incident_id).first())
+        if incident is None:
+            return 0
+        return _fire(incident, now)
+
+
+def sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> dict:
+    """Fire every due timer, in batches; then publish ETA tasks for the next tick's timers."""
+    now = now or timezone.now()
+    fired = 0
+    due = Q()
+    for column in TIMER_COLUMNS:
+        due |= Q(**{f"{column}__lte": now})
+    for _round in range(1000):  # bounded: a row that keeps coming back must not spin us forever
+        with transaction.atomic():
+            # skip_locked: concurrent sweepers (or an ETA task) split the rows
+            # instead of queueing behind each other's locks.
+            rows = list(Incident.all_brands.select_related("brand")
+                        .select_for_update(skip_locked=True, of=("self",))
+                        .filter(due).order_by("pk")[:batch])
+            fired += sum(_fire(incident, now) for incident in rows)
+        if len(rows) < batch:
+            break
+    upcoming = _publish_upcoming(now)
+    republished = outbox.republish_due(now=now)
+    ClockHeartbeat.objects.update_or_create(name=HEARTBEAT, defaults={"beat_at": timezone.now()})
+    return {"fired": fired, "eta_published": upcoming, "republished": republished}
+
+
+def _publish_upcoming(now: datetime) -> int:
+    """ETA tasks for timers due before the next tick, so they land on time, not a tick late."""
+    from .tasks import fire_due_timers
+
+    horizon = now + timedelta(seconds=settings.ESCALATION_TICK_SECONDS)
+    due_at: dict[int, datetime] = {}
+    for column in TIMER_COLUMNS:
+        rows = Incident.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
+        for pk, at in rows.values_list("pk", column):
+            due_at[pk] = min(at, due_at.get(pk, at))
+    for pk, at in due_at.items():
+        publish_now(fire_due_timers, args=(pk,), eta=at)
+    return len(due_at)
+
+
+def _fire(incident: Incident, now: datetime) -> int:
+    """Fire the due timers of a row-locked incident. Call inside a transaction."""
+    fired = 0
+    if incident.sla_warning_at and incident.sla_warning_at <= now:
+        fired += _fire_warning(incident, now)
+    # Several levels may be overdue (the workers were down): fire them in order.
+    while incident.next_escalation_at and incident.next_escalation_at <= now:
+        if not _fire_ack_level(incident, now):
+            break
+        fired += 1
+    if incident.resolve_escalation_at and incident.resolve_escalation_at <= now:
+        fired += _fire_resolve_alert(incident, now)
+    if fired:
+        schedule_fast_path(incident, now=now)
+    return fired
+
+
+def _fire_warning(incident: Incident, now: datetime) -> int:
+    due = incident.sla_warning_at
+    won = Incident.all_brands.filter(
+        pk=incident.pk, state=State.DETECTED, sla_warning_at=due
+    ).update(sla_warning_at=None)
+    incident.sla_warning_at = None
+    if not won:
+        return 0
+    users = outbox.recipients(brand_id=incident.brand_id, roles=["responder"])
+    left = max(0, int((incident.ack_due_at - now).total_seconds()))
+    subject = _("[%(brand)s] Unclaimed for too long: %(title)s") % {
+        "brand": incident.brand.name, "title": incident.title}
+    _notify(incident, users, EventKind.SLA_WARNING, subject, now,
+            extra={"seconds_left": left})
+    timeline_record(incident=incident, kind=EventKind.SLA_WARNING, at=now,
+                    data={"seconds_left": left,
+                          "notified": [u.get_username() for u in users]})
+    return 1
+
+
+def _fire_ack_level(incident: Incident, now: datetime) -> bool:
+    steps = chains.steps(incident.escalation_chain)
+    level = incident.escalation_level
+    if level >= len(steps):
+        Incident.all_brands.filter(pk=incident.pk).update(next_escalation_at=None)
+        incident.next_escalation_at = None
+        return False
+    step = steps[level]
+    following = chains.due_at_level(incident.escalation_chain, incident.ack_due_at, level + 1)
+    # The compare-and-set of DESIGN.md: only the caller that moves the level
+    # from k to k+1 writes the record and the notifications.
+    won = Incident.all_brands.filter(
+        pk=incident.pk, state=State.DETECTED, escalation_level=level
+    ).update(escalation_level=level + 1, next_escalation_at=following)
+    if not won:
+        incident.refresh_from_db(fields=["state", "escalation_level", "next_escalation_at"])
+        return False
+    incident.escalation_level, incident.next_escalation_at = level + 1, following
+    users = outbox.recipients(brand_id=incident.brand_id, roles=step.roles,
+                              usernames=step.users)
+    names = [u.get_username() for u in users]
+    Escalation.all_brands.create(
+        incident=incident, kind=EscalationKind.ACK, level=step.level, fired_at=now,
+        due_at=incident.ack_due_at + timedelta(seconds=step.offset_seconds), notified=names,
+    )
+    subject = _("[%(brand)s] Escalation level %(level)d: %(title)s") % {
+        "brand": incident.brand.name, "level": step.level, "title": incident.title}
+    _notify(incident, users, EventKind.ESCALATED, subject, now, extra={"level": step.level})
+    timeline_record(incident=incident, kind=EventKind.ESCALATED, at=now,
+                    data={"level": step.level, "notified": names})
+    return True
+
+
+def _fire_resolve_alert(incident: Incident, now: datetime) -> int:
+    due = incident.resolve_escalation_at
+    won = Incident.all_brands.filter(
+        pk=incident.pk, state__in=[s for s in OPEN_STATES if s != State.DETECTED],
+        resolve_escalation_at=due,
+    ).update(resolve_escalation_at=None)
+    incident.resolve_escalation_at = None
+    if not won:
+        return 0
+    users = outbox.recipients(brand_id=incident.brand_id, roles=["manager"])
+    names = [u.get_username() for u in users]
+    Escalation.all_brands.create(incident=incident, kind=EscalationKind.RESOLVE, level=1,
+                                 due_at=incident.resolve_due_at, fired_at=now, notified=names)
+    subject = _("[%(brand)s] Not resolved in time: %(title)s") % {
+        "brand": incident.brand.name, "title": incident.title}
+    _notify(incident, users, EventKind.ESCALATED, subject, now,
+            extra={"reason": "resolve_overdue"})
+    timeline_record(incident=incident, kind=EventKind.ESCALATED, at=now,
+                    data={"level": None, "reason": "resolve_overdue", "notified": names})
+    return 1
+
+
+def _notify(incident: Incident, users, reason: str, subject: str, now: datetime, *,
+            extra: dict) -> None:
+    link = f"{settings.SITE_URL.rstrip('/')}/api/v1/incidents/{incident.pk}/"
+    body = _(
+        "%(title)s\n\nBrand: %(brand)s\nSeverity: %(severity)s\nState: %(state)s\n"
+        "Detected: %(detected)s\nAcknowledge by: %(ack_due)s\n\n%(link)s"
+    ) % {"title": incident.title, "brand": incident.brand.name,
+         "severity": incident.get_severity_display(), "state": incident.get_state_display(),
+         "detected": f"{incident.detected_at:%Y-%m-%d %H:%M:%S} UTC",
+         "ack_due": f"{incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC", "link": link}
+    payload = {
+        "event": reason, **extra,
+        "incident": {"id": incident.pk, "brand": incident.brand.slug, "title": incident.title,
+                     "severity": incident.severity, "state": incident.state,
+                     "detected_at": incident.detected_at.isoformat(),
+                     "ack_due_at": incident.ack_due_at.isoformat(), "url": link},
+        "at": now.isoformat(),
+    }
+    outbox.enqueue(incident=incident, users=users, reason=reason, subject=subject, body=body,
+                   payload=payload, now=now)
+
+
+def heartbeat_age(now: datetime | None = None) -> float | None:
+    """Seconds since the sweeper last ran, or None if it never has."""
+    row = ClockHeartbeat.objects.filter(name=HEARTBEAT).first()
+    if row is None:
+        return None
+    return ((now or timezone.now()) - row.beat_at).total_seconds()

@@ -1,0 +1,43 @@
+"""
+Publishing Celery tasks after commit, best effort.
+
+Every task we publish is a fast path for work the database already records
+(a due timer, a pending notification): if the broker is down the sweeper
+does the work a tick later. So a failed publish is logged and swallowed, and
+after one failure we stop trying for a few seconds, so that a dead broker costs
+requests nothing while it is away.
+"""
+
+import logging
+import threading
+import time
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+BREAKER_OPEN_SECONDS = 5.0
+_breaker = {"open_until": 0.0}
+_lock = threading.Lock()
+
+
+def publish_on_commit(task, *, args=(), eta=None) -> None:
+    """Publish `task` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: publish_now(task, args=args, eta=eta), robust=True)
+
+
+def publish_now(task, *, args=(), eta=None) -> bool:
+    if time.monotonic() < _breaker["open_until"]:
+        return False
+    try:
+        task.apply_async(args=args, eta=eta, retry=False)
+    except Exception as exc:  # broker unreachable, connection reset, …
+        with _lock:
+            _breaker["open_until"] = time.monotonic() + BREAKER_OPEN_SECONDS
+        logger.warning("publish of %s failed, the sweeper will cover it: %s", task.name, exc)
+        return False
+    return True
+
+
+def reset_breaker() -> None:
+    _breaker["open_until"] = 0.0
