@@ -200,6 +200,21 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
     return done.stdout
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def background_load(seconds: float = 2.0) -> float:
+    """How busy the machine is before we start, in cores (0 to 2 here)."""
+    busy0, total0 = cpu_times()
+    time.sleep(seconds)
+    busy1, total1 = cpu_times()
+    return (busy1 - busy0) / max(total1 - total0, 1) * (os.cpu_count() or 1)
+
+
 # --- Setup: database, fixtures, server -----------------------------------------------
 
 def django_env(database: str, var_dir: Path, redis_url: str) -> dict[str, str]:
@@ -481,6 +496,10 @@ def main(argv=None) -> int:
         print(f"Crisis Desk filing benchmark: {args.duration} s per run, clients {args.client_counts}, "
               f"budget {budget} s")
         print(f"database {args.database} (dropped and created), redis {args.redis_url}, work dir {work}")
+        idle_load = background_load()
+        print(f"background load before start: {idle_load:.2f} cores busy")
+        if idle_load > 0.15:
+            print("!!! the machine is not idle: the figures will be low and noisy; run again when it is")
         recreate_database(args.database)
         flush_redis(args.redis_url)
         manage(env, "migrate", "--no-input")

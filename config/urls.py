@@ -8,13 +8,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from crisis.api import BrandViewSet, LogoutView, TokenView
-from incidents.api import BrandEscalationView, BrandSlaView, IncidentViewSet
+from incidents.api import (
+    BrandEscalationView,
+    BrandSlaView,
+    ContactChannelViewSet,
+    IncidentViewSet,
+)
 
 from .health import healthz, readyz
 
 router = DefaultRouter()
 router.register("brands", BrandViewSet, basename="brand")
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("me/channels", ContactChannelViewSet, basename="contact-channel")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -10,8 +10,8 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, OperationalError
-from django_fsm import ConcurrentTransition
 from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransition
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler

@@ -16,9 +16,12 @@ from crisis.tenancy import Principal
 
 from . import clock, idempotency, services
 from .filters import IncidentFilter
+from .models import ContactChannel
 from .selectors import incidents_for_display, sla_targets_for, timeline_of
 from .serializers import (
     CommentInput,
+    ContactChannelInput,
+    ContactChannelOutput,
     EscalationChainInput,
     IncidentInput,
     IncidentOutput,
@@ -218,3 +221,24 @@ class BrandEscalationView(APIView):
         data.is_valid(raise_exception=True)
         services.escalation_policy_set(brand=brand, chain=data.validated_data)
         return Response(clock.chain_for(brand.pk))
+
+
+class ContactChannelViewSet(
+    mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The caller's own notification channels: e-mail, signed webhooks, Apprise chat URLs."""
+
+    permission_classes = [IsUser]
+    serializer_class = ContactChannelOutput
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def get_queryset(self):
+        return ContactChannel.objects.filter(user=self.request.user)
+
+    @extend_schema(request=ContactChannelInput, responses={201: ContactChannelOutput})
+    def create(self, request):
+        data = ContactChannelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        channel = services.contact_channel_add(user=request.user, **data.validated_data)
+        return Response(ContactChannelOutput(channel).data, status=status.HTTP_201_CREATED)

@@ -14,6 +14,7 @@ Everything here is pure: no database, time passed in.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 # Roles a level may name: the brand roles, plus members marked as executives
 # (the seeds' "key communicators", from the SMM lead to top management).
@@ -45,7 +46,7 @@ def steps(chain: dict) -> list[Step]:
     if not levels:
         return []
     offsets = [lvl["after_seconds"] for lvl in levels]
-    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False) if b > a]
+    gaps = [b - a for a, b in pairwise(offsets) if b > a]
     step = offsets[0] if offsets[0] > 0 else min(gaps, default=DEFAULT_CYCLE_STEP_SECONDS)
     cycle = offsets[-1] + step
     result = []

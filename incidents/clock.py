@@ -30,7 +30,7 @@ from .models import (
     Incident,
     State,
 )
-from .publish import publish_on_commit, publish_now
+from .publish import publish_now, publish_on_commit
 from .timeline import timeline_record
 
 logger = logging.getLogger(__name__)

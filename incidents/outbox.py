@@ -32,7 +32,7 @@ from crisis.models import Membership
 
 from .models import ChannelKind, ContactChannel, EventKind, Incident, Notification
 from .models import NotificationStatus as Status
-from .publish import publish_on_commit, publish_now
+from .publish import publish_now, publish_on_commit
 from .timeline import timeline_record
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def deliver(notification_id: int, *, now=None) -> str:
 
 
 def backoff_seconds(attempts: int) -> float:
-    """Exponential: base, 2×base, 4×base, … capped."""
+    """Exponential: base, twice that, four times, … capped."""
     return min(settings.NOTIFICATION_BACKOFF_SECONDS * 2 ** (attempts - 1),
                settings.NOTIFICATION_BACKOFF_MAX_SECONDS)
 
@@ -225,6 +225,10 @@ def send_webhook(notification: Notification) -> None:
     # Server trouble and throttling may pass; a redirect or a refusal will not.
     retryable = response.status_code >= 500 or response.status_code in (408, 429)
     raise DeliveryError(f"webhook answered {response.status_code}", retryable=retryable)
+
+
+def apprise_url_is_valid(url: str) -> bool:
+    return bool(apprise.Apprise().add(url))
 
 
 def send_apprise(notification: Notification) -> None:

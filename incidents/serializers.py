@@ -11,7 +11,15 @@ from crisis.models import Brand
 from crisis.serializers import StrictInput
 
 from . import chain, sla
-from .models import Category, Channel, Incident, Severity, TimelineEvent
+from .models import (
+    Category,
+    Channel,
+    ChannelKind,
+    ContactChannel,
+    Incident,
+    Severity,
+    TimelineEvent,
+)
 from .services import available_actions
 
 # A monitoring tool's clock may run a little ahead of ours; within this much,
@@ -211,3 +219,31 @@ class EscalationChainInput(StrictInput):
                 _("Not members of this brand: %s") % ", ".join(sorted(named - known))[:500]
             ]})
         return attrs
+
+
+class ContactChannelInput(StrictInput):
+    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    target = serializers.CharField(max_length=2000)
+
+    def validate(self, attrs):
+        from . import outbox
+
+        kind, target = attrs["kind"], attrs["target"]
+        if kind == ChannelKind.EMAIL:
+            serializers.EmailField().run_validation(target)
+        elif kind == ChannelKind.WEBHOOK:
+            serializers.URLField().run_validation(target)
+            try:
+                outbox.check_webhook_target(target)
+            except outbox.DeliveryError as exc:
+                raise serializers.ValidationError({"target": [str(exc)]}) from None
+        elif not outbox.apprise_url_is_valid(target):
+            raise serializers.ValidationError({"target": [_("Not a usable Apprise URL.")]})
+        return attrs
+
+
+class ContactChannelOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ContactChannel
+        fields = ["id", "kind", "target", "secret", "is_active", "created_at"]
+        read_only_fields = fields

@@ -24,10 +24,12 @@ from crisis.errors import Conflict, Forbidden, NotFound
 from crisis.models import Brand, Role
 from crisis.tenancy import Principal
 
-from . import clock, sla
+from . import clock, outbox, sla
 from .errors import AlreadyClaimed, InvalidTransition
 from .models import (
     OPEN_STATES,
+    ChannelKind,
+    ContactChannel,
     Escalation,
     EscalationKind,
     EscalationPolicy,
@@ -285,6 +287,11 @@ def available_actions(incident: Incident, principal: Principal) -> list[str]:
     ):
         actions.append("reassign")
     return actions
+
+
+def contact_channel_add(*, user, kind: str, target: str) -> ContactChannel:
+    secret = outbox.new_webhook_secret() if kind == ChannelKind.WEBHOOK else ""
+    return ContactChannel.objects.create(user=user, kind=kind, target=target, secret=secret)
 
 
 def escalation_policy_set(*, brand: Brand, chain: dict) -> None:

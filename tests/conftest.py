@@ -34,7 +34,7 @@ def pytest_sessionstart(session):
     try:
         redis.Redis.from_url(url, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
-        raise pytest.UsageError(f"REQUIRE_SERVICES=1 but Redis at {url} does not answer: {exc}")
+        raise pytest.UsageError(f"REQUIRE_SERVICES=1 but Redis at {url} does not answer: {exc}") from exc
 
 
 def pytest_collection_modifyitems(config, items):

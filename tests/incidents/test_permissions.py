@@ -1,5 +1,5 @@
 """
-The permission matrix: role × endpoint → status.
+The permission matrix: role by endpoint gives a status.
 
 Personas: carol viewer, bob responder, alice manager (all acme), mallory
 manager of globex, an acme integration key, and nobody. The incident is an

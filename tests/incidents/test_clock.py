@@ -1,0 +1,221 @@
+"""
+The clock with frozen time: warnings, escalation levels, resolve alerts, exactly once.
+
+These call the sweeper and the ETA task body directly; the same paths against a
+live worker and a real broker are in test_live_clock.py.
+"""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection
+
+from crisis.models import Membership, Role
+from crisis.tenancy import Principal
+from incidents import clock, services
+from incidents.models import Escalation, Incident, Notification, TimelineEvent
+from tests.conftest import make_user
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def team(acme, alice, bob, dave, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    for user in (alice, bob, dave):
+        user.email = f"{user.username}@acme.test"
+        user.save()
+    ceo = make_user("ceo", acme, Role.VIEWER, email="ceo@acme.test")
+    Membership.objects.filter(user=ceo).update(is_executive=True)
+    return {"alice": alice, "bob": bob, "dave": dave, "ceo": ceo}
+
+
+def sweep_at(moment):
+    with time_machine.travel(moment, tick=False):
+        return clock.sweep()
+
+
+def escalations(incident):
+    return list(Escalation.all_brands.filter(incident=incident).order_by("level")
+                .values_list("kind", "level", "notified"))
+
+
+def events(incident, kind):
+    return list(TimelineEvent.all_brands.filter(incident=incident, kind=kind)
+                .values_list("data", flat=True))
+
+
+@pytest.fixture
+def critical(team, file_incident):
+    """A critical incident detected at T0: warning at +480 s, ack deadline at +600 s."""
+    with time_machine.travel(T0, tick=False):
+        return file_incident(severity="critical", title="Blocked on Instagram")
+
+
+def test_timers_at_filing(critical):
+    assert critical.sla_warning_at == T0 + timedelta(seconds=480)
+    assert critical.next_escalation_at == critical.ack_due_at == T0 + timedelta(seconds=600)
+    assert critical.resolve_escalation_at is None
+    assert critical.escalation_chain["levels"][0]["roles"] == ["manager"]
+
+
+def test_warning_fires_once_at_eighty_percent_to_responders(critical):
+    sweep_at(T0 + timedelta(seconds=479))
+    assert events(critical, "sla_warning") == []
+    sweep_at(T0 + timedelta(seconds=480))
+    sweep_at(T0 + timedelta(seconds=490))
+    assert events(critical, "sla_warning") == [{"seconds_left": 120, "notified": ["bob", "dave"]}]
+    assert sorted(Notification.objects.filter(reason="sla_warning")
+                  .values_list("target", flat=True)) == ["bob@acme.test", "dave@acme.test"]
+
+
+def test_level_one_fires_at_the_deadline_once_never_early(critical):
+    sweep_at(T0 + timedelta(seconds=599))
+    assert escalations(critical) == []
+    for _ in range(3):
+        sweep_at(T0 + timedelta(seconds=600))
+    assert escalations(critical) == [("ack", 1, ["alice"])]
+    assert events(critical, "escalated") == [{"level": 1, "notified": ["alice"]}]
+    critical.refresh_from_db()
+    assert critical.escalation_level == 1
+    assert critical.next_escalation_at == T0 + timedelta(seconds=1200)
+    fired = Escalation.all_brands.get(incident=critical)
+    assert fired.fired_at - fired.due_at == timedelta(0)
+
+
+def test_levels_fire_in_order_with_their_delays(critical):
+    sweep_at(T0 + timedelta(seconds=600))
+    sweep_at(T0 + timedelta(seconds=1199))
+    assert [lvl for _, lvl, _ in escalations(critical)] == [1]
+    sweep_at(T0 + timedelta(seconds=1200))
+    assert escalations(critical) == [("ack", 1, ["alice"]), ("ack", 2, ["ceo"])]
+    critical.refresh_from_db()
+    assert critical.next_escalation_at is None  # chain exhausted
+
+
+def test_overdue_levels_all_fire_in_order_when_the_workers_come_back(critical):
+    sweep_at(T0 + timedelta(hours=2))
+    assert [lvl for _, lvl, _ in escalations(critical)] == [1, 2]
+    assert [e["level"] for e in events(critical, "escalated")] == [1, 2]
+
+
+def test_repeat_runs_the_chain_again(acme, alice, team, file_incident):
+    services.escalation_policy_set(brand=acme, chain={
+        "levels": [{"after_seconds": 0, "roles": ["manager"], "users": []},
+                   {"after_seconds": 300, "roles": [], "users": ["ceo"]}], "repeat": 1})
+    with time_machine.travel(T0, tick=False):
+        incident = file_incident(severity="critical")
+    for seconds in (600, 900, 1200, 1500, 3000):
+        sweep_at(T0 + timedelta(seconds=seconds))
+    assert escalations(incident) == [("ack", 1, ["alice"]), ("ack", 2, ["ceo"]),
+                                     ("ack", 3, ["alice"]), ("ack", 4, ["ceo"])]
+
+
+def test_claimed_incident_never_escalates(critical, bob):
+    with time_machine.travel(T0 + timedelta(seconds=300), tick=False):
+        services.incident_claim(incident_id=critical.pk, principal=Principal.for_user(bob))
+    sweep_at(T0 + timedelta(hours=1))
+    assert escalations(critical) == []
+    assert events(critical, "sla_warning") == []
+
+
+def test_running_incident_keeps_its_chain_snapshot(acme, critical):
+    services.escalation_policy_set(brand=acme, chain={
+        "levels": [{"after_seconds": 0, "roles": ["responder"], "users": []}], "repeat": 0})
+    sweep_at(T0 + timedelta(seconds=600))
+    assert escalations(critical) == [("ack", 1, ["alice"])]
+
+
+def test_the_same_task_ten_times_gives_one_record_and_one_set_of_notifications(critical):
+    with time_machine.travel(T0 + timedelta(seconds=600), tick=False):
+        for _ in range(10):
+            clock.fire_due_timers(critical.pk)
+    assert escalations(critical) == [("ack", 1, ["alice"])]
+    assert Notification.objects.filter(reason="escalated").count() == 1
+
+
+def test_early_task_does_nothing(critical):
+    with time_machine.travel(T0 + timedelta(seconds=470), tick=False):
+        assert clock.fire_due_timers(critical.pk) == 0
+    with time_machine.travel(T0 + timedelta(seconds=590), tick=False):
+        assert clock.fire_due_timers(critical.pk) == 1  # the warning, not the escalation
+    assert escalations(critical) == []
+
+
+def test_resolve_overdue_alerts_managers_once(critical, bob, alice):
+    with time_machine.travel(T0 + timedelta(seconds=60), tick=False):
+        services.incident_claim(incident_id=critical.pk, principal=Principal.for_user(bob))
+    critical.refresh_from_db()
+    assert critical.resolve_escalation_at == critical.resolve_due_at == T0 + timedelta(hours=4)
+    sweep_at(T0 + timedelta(hours=4, seconds=-1))
+    assert escalations(critical) == []
+    sweep_at(T0 + timedelta(hours=4))
+    sweep_at(T0 + timedelta(hours=5))
+    assert escalations(critical) == [("resolve", 1, ["alice"])]
+    # Resolving and reopening does not alert again.
+    with time_machine.travel(T0 + timedelta(hours=5), tick=False):
+        services.incident_investigate(incident_id=critical.pk, principal=Principal.for_user(bob))
+        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
+                                  resolution="done")
+        services.incident_reopen(incident_id=critical.pk, principal=Principal.for_user(bob),
+                                 reason="back")
+    sweep_at(T0 + timedelta(hours=6))
+    assert escalations(critical) == [("resolve", 1, ["alice"])]
+
+
+def test_resolved_in_time_never_alerts(critical, bob):
+    with time_machine.travel(T0 + timedelta(seconds=60), tick=False):
+        for action in (services.incident_claim, services.incident_investigate):
+            action(incident_id=critical.pk, principal=Principal.for_user(bob))
+        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
+                                  resolution="done")
+    sweep_at(T0 + timedelta(hours=10))
+    assert escalations(critical) == []
+
+
+def test_notifications_are_delivered_and_recorded(critical):
+    from incidents import outbox
+
+    sweep_at(T0 + timedelta(seconds=600))
+    notification = Notification.objects.get(reason="escalated")
+    assert outbox.deliver(notification.pk) == "sent"
+    assert outbox.deliver(notification.pk) == "skipped"  # a duplicate task
+    assert len(mail.outbox) == 1
+    assert "Escalation level 1" in mail.outbox[0].subject
+    assert mail.outbox[0].to == ["alice@acme.test"]
+    assert events(critical, "notified")[-1]["outcome"] == "sent"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_three_sweepers_over_two_hundred_due_incidents(acme, alice, team):
+    principal = Principal.for_user(alice)
+    with time_machine.travel(T0, tick=False):
+        for i in range(200):
+            services.incident_file(principal=principal, brand=acme, title=f"wave {i}",
+                                   severity="critical")
+    barrier = threading.Barrier(3)
+    results = []
+
+    def run():
+        barrier.wait()
+        try:
+            with time_machine.travel(T0 + timedelta(seconds=601), tick=False):
+                results.append(clock.sweep(batch=20)["fired"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Each incident also had its 80 % warning due: 200 warnings + 200 level-1 escalations.
+    assert sum(results) == 400
+    assert Escalation.all_brands.filter(kind="ack", level=1).count() == 200
+    assert TimelineEvent.all_brands.filter(kind="escalated").count() == 200
+    assert Notification.objects.filter(reason="escalated").count() == 200
+    assert Incident.all_brands.filter(escalation_level=1).count() == 200
