@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -214,17 +214,27 @@ if REDIS_URL:
         # (the database is the clock), so an hour only bounds redelivery of
         # messages held by a dead worker.
         "visibility_timeout": 3600,
-        # Fail fast when Redis is unreachable instead of hanging a request.
+        # Fail fast when Redis is unreachable instead of hanging a request: one
+        # connection attempt per publish (kombu's default is a backoff of seconds).
+        # Workers reconnect with their own retry loop (broker_connection_retry).
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.1,
+        "interval_max": 0.2,
     }
 else:
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "config.filesystem_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
         "control_folder": str(BROKER_DIR / "control"),
+        # The virtual transport sleeps this long whenever it cannot hand out a
+        # message (the default, 1 s, caps a worker at a couple of tasks a second).
+        "polling_interval": 0.05,
     }
     (BROKER_DIR / "control").mkdir(exist_ok=True)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -235,10 +245,17 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_QUEUES = [Queue("celery"), Queue("escalations"), Queue("notifications")]
+# One direct exchange per queue, so a worker started without -Q consumes all three
+# and a message lands in exactly one of them.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("celery", "clock", "escalations", "notifications")
+]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
-    "incidents.tasks.sweep": {"queue": "escalations"},
+    # The sweeper is the guarantee: it has a queue of its own, so that it never
+    # waits behind a backlog of fast-path tasks.
+    "incidents.tasks.sweep": {"queue": "clock"},
     "incidents.tasks.fire_due_timers": {"queue": "escalations"},
     "incidents.tasks.deliver_notification": {"queue": "notifications"},
 }
@@ -253,6 +270,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 ESCALATION_TICK_SECONDS = env.float("ESCALATION_TICK_SECONDS", default=5.0)
 if not 0.2 <= ESCALATION_TICK_SECONDS <= 60:
     raise ImproperlyConfigured("ESCALATION_TICK_SECONDS must be between 0.2 and 60.")
+# Due rows claimed per sweeper transaction.
+ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
 # Share of the ack window after which responders get an `sla_warning`.
 SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.8)
 # ETA tasks are published only for deadlines this close; the rest wait in the

@@ -36,7 +36,6 @@ from .timeline import timeline_record
 logger = logging.getLogger(__name__)
 
 TIMER_COLUMNS = ("sla_warning_at", "next_escalation_at", "resolve_escalation_at")
-SWEEP_BATCH = 500
 HEARTBEAT = "sweeper"
 
 
@@ -81,9 +80,10 @@ def fire_due_timers(incident_id: int, *, now: datetime | None = None) -> int:
         return _fire(incident, now)
 
 
-def sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> dict:
+def sweep(*, now: datetime | None = None, batch: int | None = None) -> dict:
     """Fire every due timer, in batches; then publish ETA tasks for the next tick's timers."""
     now = now or timezone.now()
+    batch = batch or settings.ESCALATION_SWEEP_BATCH
     fired = 0
     due = Q()
     for column in TIMER_COLUMNS:

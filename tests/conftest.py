@@ -44,12 +44,13 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(
             "REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL: refusing to run a weaker suite."
         )
-    if "postgresql" in engine:
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    no_postgres = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    no_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL)")
     for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+        if "postgres" in item.keywords and "postgresql" not in engine:
+            item.add_marker(no_postgres)
+        if "redis" in item.keywords and not os.environ.get("REDIS_URL"):
+            item.add_marker(no_redis)
 
 
 @pytest.fixture(autouse=True)
