@@ -197,6 +197,10 @@ SPECTACULAR_SETTINGS = {
     # Serve Swagger UI from our own static files: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "incidents.models.ChannelKind",
+        "EventKindEnum": "incidents.models.EventKind",
+    },
 }
 
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)

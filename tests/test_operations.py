@@ -39,12 +39,12 @@ def test_readyz_fails_when_the_sweeper_is_stale(db, settings):
 def test_readyz_names_the_broker_when_it_is_down(db, settings):
     from config.celery import app
 
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    original = app.conf.broker_url, app.conf.broker_transport
+    app.conf.broker_url, app.conf.broker_transport = "redis://127.0.0.1:1/0", None  # port 1: nobody
     try:
         response = Client().get("/readyz")
     finally:
-        app.conf.broker_url = original
+        app.conf.broker_url, app.conf.broker_transport = original
     assert response.status_code == 503
     assert "broker" in response.json()["failing"]
     assert "database" not in response.json()["failing"]
@@ -121,3 +121,39 @@ def test_admin_refuses_actions_a_role_may_not_take(admin_client_for, carol, file
         "action": "claim", "_selected_action": [incident.pk]}, follow=True)
     incident.refresh_from_db()
     assert incident.state == "detected"
+
+
+def test_errors_speak_russian_when_asked(api, bob, file_incident, incident_in, alice):
+    incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
+    response = api(bob).post(f"/api/v1/incidents/{incident.pk}/claim/", HTTP_ACCEPT_LANGUAGE="ru")
+    assert response.status_code == 409
+    assert response.data["detail"] == "В текущем состоянии инцидента это действие недоступно."
+    english = api(bob).post(f"/api/v1/incidents/{incident.pk}/claim/")
+    assert english.data["detail"] == "This action is not allowed in the incident's current state."
+
+
+def test_production_settings_pass_check_deploy():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 60 + "-production-like-secret-key-0123456789",
+           "DEBUG": "false", "ALLOWED_HOSTS": "desk.example.com", "VAR_DIR": "var/test"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=root, capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", "DEBUG": "false", "VAR_DIR": "var/test"}, timeout=60)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
