@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -59,6 +61,7 @@ OURS_PATH = "/api/v1/incidents/"
 BARE_PATH = "/bench/bare/incidents/"
 SERVER_CORE, CLIENT_CORE = "0", "1"
 TARGET_RATIO, TARGET_P99_MS, TARGET_P99_CLIENTS = 0.6, 100.0, 8
+BUSY_CORES = 0.15  # more CPU than this used by others during a run makes its figures suspect
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Result:
     non_2xx: int = 0
     socket_errors: dict[str, int] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=dict)
+    foreign_cores: float = 0.0  # CPU used by other processes during the run
 
     @property
     def rps(self) -> float:
@@ -205,6 +209,51 @@ def cpu_times() -> tuple[int, int]:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
+
+
+def process_ticks(server_session: int | None) -> int:
+    """CPU ticks of the processes a run legitimately uses: the server's session and PostgreSQL."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # it exited meanwhile
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2:].split()
+        if comm.startswith("postgres") or (server_session is not None and int(rest[3]) == server_session):
+            ticks += int(rest[11]) + int(rest[12])  # utime + stime
+    return ticks
+
+
+class ForeignLoad:
+    """CPU that neither the server, PostgreSQL, wrk nor this script used during a run, in cores."""
+
+    def __init__(self, server_session: int):
+        self.server_session = server_session
+
+    def __enter__(self):
+        self.busy, self.total = cpu_times()
+        self.ours = process_ticks(self.server_session)
+        self.children = _children_cpu()
+        self.cores = 0.0
+        return self
+
+    def __exit__(self, *exc):
+        busy, total = cpu_times()
+        hz = os.sysconf("SC_CLK_TCK")
+        ours = process_ticks(self.server_session) - self.ours + (_children_cpu() - self.children) * hz
+        elapsed = (total - self.total) / (os.cpu_count() or 1)
+        self.cores = max(0.0, (busy - self.busy - ours) / max(elapsed, 1))
+
+
+def _children_cpu() -> float:
+    """Seconds of CPU of our finished children (wrk) and of this script."""
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return child.ru_utime + child.ru_stime + me.ru_utime + me.ru_stime
 
 
 def background_load(seconds: float = 2.0) -> float:
@@ -390,7 +439,7 @@ def report(results: list[Result], clients: list[int]) -> str:
     """The table, the ours/bare ratios per N and the verdict against the issue's targets."""
     out = [
         f"{'scenario':<9}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'non-2xx':>9}{'errors':>8}  status mix",
+        f"{'non-2xx':>9}{'errors':>8}{'other':>7}  status mix",
     ]
     by_key = {(r.scenario.name, r.clients): r for r in results}
     for n in clients:
@@ -401,9 +450,11 @@ def report(results: list[Result], clients: list[int]) -> str:
             mix = " ".join(f"{code}:{count}" for code, count in sorted(r.statuses.items()))
             errors = sum(r.socket_errors.values())
             flag = "  <<< UNEXPECTED RESPONSES: do not trust this row" if r.unexpected else ""
+            if r.foreign_cores > BUSY_CORES:
+                flag += "  <<< other processes used the CPU: noisy"
             out.append(
                 f"{scenario.name:<9}{n:>8}{r.rps:>10.1f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
-                f"{r.non_2xx:>9}{errors:>8}  {mix}{flag}"
+                f"{r.non_2xx:>9}{errors:>8}{r.foreign_cores:>7.2f}  {mix}{flag}"
             )
     out += ["", f"{'clients':>7}{'new/bare':>10} {'dedup/bare':>12}   req/s ratio, target >= {TARGET_RATIO}"]
     ratios_met = True
@@ -417,7 +468,8 @@ def report(results: list[Result], clients: list[int]) -> str:
                 continue
             ratio = ours.rps / bare.rps
             ratios_met &= ratio >= TARGET_RATIO
-            row += f"{ratio:>{width}.2f}" + ("*" if ratio < TARGET_RATIO else " ")
+            shown = math.floor(ratio * 100) / 100  # truncated: 0.599 must not read as 0.60
+            row += f"{shown:>{width}.2f}" + ("*" if ratio < TARGET_RATIO else " ")
         out.append(row)
     out += ["", f"throughput target (ours >= {TARGET_RATIO} x bare at every N): "
                 f"{'met' if ratios_met else 'MISSED (* above)'}"]
@@ -427,6 +479,8 @@ def report(results: list[Result], clients: list[int]) -> str:
             verdict = "met" if r.p99_ms < TARGET_P99_MS else "MISSED"
             out.append(f"p99 target (< {TARGET_P99_MS:.0f} ms at {TARGET_P99_CLIENTS} clients), {name}: "
                        f"{r.p99_ms:.1f} ms, {verdict}")
+    out.append(f"('other': cores used by processes other than gunicorn, PostgreSQL and wrk during the run;"
+               f" above {BUSY_CORES} the row is flagged)")
     return "\n".join(out)
 
 
@@ -498,7 +552,7 @@ def main(argv=None) -> int:
         print(f"database {args.database} (dropped and created), redis {args.redis_url}, work dir {work}")
         idle_load = background_load()
         print(f"background load before start: {idle_load:.2f} cores busy")
-        if idle_load > 0.15:
+        if idle_load > BUSY_CORES:
             print("!!! the machine is not idle: the figures will be low and noisy; run again when it is")
         recreate_database(args.database)
         flush_redis(args.redis_url)
@@ -533,12 +587,16 @@ def main(argv=None) -> int:
         for n in args.client_counts:
             for scenario in SCENARIOS:
                 script = script_for(scenario, f"c{n}")
-                output = run_wrk(base + scenario.path, script, n, args.duration)
+                with ForeignLoad(server.pid) as foreign:
+                    output = run_wrk(base + scenario.path, script, n, args.duration)
                 result = parse_wrk(output, Result(scenario, n))
+                result.foreign_cores = foreign.cores
                 results.append(result)
                 print(f"  {scenario.name:<6} {n:>3} clients: {result.rps:8.1f} req/s  "
                       f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  {result.statuses}"
-                      + (f"  socket errors {result.socket_errors}" if result.socket_errors else ""))
+                      + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
+                      + (f"  other load {result.foreign_cores:.2f} cores"
+                         if result.foreign_cores > BUSY_CORES else ""))
                 if result.unexpected:
                     print(f"!!! {scenario.name} at {n} clients: UNEXPECTED RESPONSES\n{output}")
                 time.sleep(1)

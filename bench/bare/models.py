@@ -39,6 +39,10 @@ class BareIncident(models.Model):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     resolution = models.TextField(blank=True)
     review_notes = models.JSONField(null=True, blank=True)
+    escalation_chain = models.JSONField(default=dict, blank=True)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    sla_warning_at = models.DateTimeField(null=True, blank=True)
+    resolve_escalation_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
