@@ -321,4 +321,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587; the embedded
+# default prints mail to the worker's console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+if "EMAIL_BACKEND" in env:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
