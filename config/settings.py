@@ -200,6 +200,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChannelKindEnum": "incidents.models.ChannelKind",
         "EventKindEnum": "incidents.models.EventKind",
+        "SeverityEnum": "crisis.models.Severity",
+        "MemberRoleEnum": "crisis.models.Role",
+        "StepRoleEnum": "playbooks.models.STEP_ROLES",
+        "EscalationRoleEnum": "incidents.chain.LEVEL_ROLES",
     },
 }
 

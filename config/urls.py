@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
@@ -13,7 +13,9 @@ from incidents.api import (
     BrandSlaView,
     ContactChannelViewSet,
     IncidentViewSet,
+    RenderTemplateView,
 )
+from playbooks.api import PlaybookViewSet, ResponseTemplateViewSet
 
 from .health import healthz, readyz
 
@@ -21,6 +23,8 @@ router = DefaultRouter()
 router.register("brands", BrandViewSet, basename="brand")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("me/channels", ContactChannelViewSet, basename="contact-channel")
+router.register("playbooks", PlaybookViewSet, basename="playbook")
+router.register("response-templates", ResponseTemplateViewSet, basename="response-template")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
@@ -28,6 +32,8 @@ api_v1 = [
     path("brands/<slug:slug>/sla/", BrandSlaView.as_view(), name="brand-sla"),
     path("brands/<slug:slug>/escalation/", BrandEscalationView.as_view(),
          name="brand-escalation"),
+    re_path(r"^response-templates/(?P<pk>[0-9]{1,18})/render/$", RenderTemplateView.as_view(),
+            name="response-template-render"),
     path("", include(router.urls)),
 ]
 

@@ -17,11 +17,37 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.VIEWER: 1, Role.RESPONDER: 2, Role.MANAGER: 3}
 
 
+# What kind of crisis, and how bad: shared by incidents, playbooks and detection.
+class Severity(models.TextChoices):
+    CRITICAL = "critical", _("Critical")
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+# Most severe first; used to sort by severity.
+SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+
+
+class Category(models.TextChoices):
+    NEGATIVE_WAVE = "negative_wave", _("Wave of negative comments")
+    COMPETITOR_ATTACK = "competitor_attack", _("Competitor's black-PR attack")
+    FAKE_NEWS = "fake_news", _("Fake story")
+    STAFF_MISCONDUCT = "staff_misconduct", _("Staff post gone viral")
+    PLATFORM_BLOCK = "platform_block", _("Account blocked by a platform")
+    DATA_LEAK = "data_leak", _("Data leak")
+    SERVICE_FAILURE = "service_failure", _("Service failure")
+    OTHER = "other", _("Other")
+
+
 class Brand(models.Model):
     """A client whose reputation is watched: every incident, key and policy belongs to one."""
 
     slug = models.SlugField(_("slug"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    # The language of the shared playbooks and templates this brand gets.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
+                                default="en")
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Input and output shapes of the brands, members, keys and auth endpoints."""
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -21,7 +22,7 @@ class BrandOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Brand
-        fields = ["slug", "name", "created_at", "role"]
+        fields = ["slug", "name", "language", "created_at", "role"]
 
     def get_role(self, brand) -> str | None:
         principal = self.context.get("principal")
@@ -31,6 +32,7 @@ class BrandOutput(serializers.ModelSerializer):
 class BrandInput(serializers.Serializer):
     slug = serializers.SlugField(max_length=50)
     name = serializers.CharField(max_length=200)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, default="en")
 
     def validate_slug(self, value):
         if Brand.objects.filter(slug=value).exists():

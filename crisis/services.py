@@ -14,8 +14,8 @@ from .models import Brand, BrandKey, Membership, Role
 User = get_user_model()
 
 
-def brand_create(*, slug: str, name: str) -> Brand:
-    return Brand.objects.create(slug=slug, name=name)
+def brand_create(*, slug: str, name: str, language: str = "en") -> Brand:
+    return Brand.objects.create(slug=slug, name=name, language=language)
 
 
 @transaction.atomic

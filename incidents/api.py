@@ -9,16 +9,25 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crisis.errors import NotFound
 from crisis.models import Role
 from crisis.permissions import IsUser, IsUserOrIntegrationKey
 from crisis.selectors import brand_for
 from crisis.tenancy import Principal
+from playbooks.services import templates_visible_to
 
 from . import clock, idempotency, services
 from .filters import IncidentFilter
 from .models import ContactChannel
-from .selectors import incidents_for_display, sla_targets_for, timeline_of
+from .selectors import (
+    incidents_for_display,
+    incidents_visible_to,
+    reply_render,
+    sla_targets_for,
+    timeline_of,
+)
 from .serializers import (
+    AttachPlaybookInput,
     CommentInput,
     ContactChannelInput,
     ContactChannelOutput,
@@ -26,10 +35,13 @@ from .serializers import (
     IncidentInput,
     IncidentOutput,
     ReassignInput,
+    RenderInput,
+    RenderOutput,
     ReopenInput,
     ResolveInput,
     ReviewInput,
     SlaPolicyInput,
+    StepCompleteInput,
     TimelineEventOutput,
 )
 from .sla import SlaTarget
@@ -156,6 +168,24 @@ class IncidentViewSet(
         page = self.paginate_queryset(timeline_of(incident))
         return self.get_paginated_response(TimelineEventOutput(page, many=True).data)
 
+    @extend_schema(request=StepCompleteInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"], url_path=r"steps/(?P<step_id>[0-9]{1,18})/complete")
+    def complete_step(self, request, pk, step_id):
+        data = StepCompleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.incident_step_complete(
+            incident_id=pk, step_id=step_id, principal=self.principal, **data.validated_data
+        ))
+
+    @extend_schema(request=AttachPlaybookInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def playbooks(self, request, pk):
+        data = AttachPlaybookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.incident_attach_playbook(
+            incident_id=pk, principal=self.principal, playbook_id=data.validated_data["playbook"]
+        ))
+
     @extend_schema(request=CommentInput, responses={201: TimelineEventOutput})
     @action(detail=True, methods=["post"])
     def comments(self, request, pk):
@@ -244,3 +274,24 @@ class ContactChannelViewSet(
         data.is_valid(raise_exception=True)
         channel = services.contact_channel_add(user=request.user, **data.validated_data)
         return Response(ContactChannelOutput(channel).data, status=status.HTTP_201_CREATED)
+
+
+class RenderTemplateView(APIView):
+    """`POST /response-templates/{id}/render/`: a reply for one incident, to be edited before use."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(request=RenderInput, responses={200: RenderOutput})
+    def post(self, request, pk):
+        principal = Principal.from_request(request)
+        template = templates_visible_to(principal).filter(pk=pk).first()
+        if template is None:
+            raise NotFound()
+        data = RenderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = (incidents_visible_to(principal).select_related("brand", "assignee")
+                    .filter(pk=data.validated_data["incident"]).first())
+        if incident is None or (template.brand_id not in (None, incident.brand_id)):
+            raise ValidationError({"incident": [_("Unknown incident.")]})
+        return Response(reply_render(template=template, incident=incident,
+                                     values=data.validated_data["values"]))

@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from playbooks.models import ChecklistStep
+
 from . import chain as chains
 from . import outbox
 from .models import (
@@ -98,6 +100,7 @@ def sweep(*, now: datetime | None = None, batch: int | None = None) -> dict:
             fired += sum(_fire(incident, now) for incident in rows)
         if len(rows) < batch:
             break
+    fired += _remind_overdue_steps(now)
     upcoming = _publish_upcoming(now)
     republished = outbox.republish_due(now=now)
     ClockHeartbeat.objects.update_or_create(name=HEARTBEAT, defaults={"beat_at": timezone.now()})
@@ -231,6 +234,34 @@ def _notify(incident: Incident, users, reason: str, subject: str, now: datetime,
     }
     outbox.enqueue(incident=incident, users=users, reason=reason, subject=subject, body=body,
                    payload=payload, now=now)
+
+
+def _remind_overdue_steps(now: datetime) -> int:
+    """One reminder per open checklist step past its due time, to the assignee."""
+    reminded = 0
+    overdue = (ChecklistStep.objects.filter(due_at__lte=now, completed_at__isnull=True,
+                                            reminded_at__isnull=True)
+               .exclude(incident__state=State.REVIEWED)
+               .select_related("incident__brand", "incident__assignee").order_by("due_at"))
+    for step in overdue[:settings.ESCALATION_SWEEP_BATCH]:
+        with transaction.atomic():
+            # Compare-and-set: of two sweepers, one reminds.
+            if not ChecklistStep.objects.filter(pk=step.pk, reminded_at__isnull=True).update(
+                    reminded_at=now):
+                continue
+            incident = step.incident
+            users = ([incident.assignee] if incident.assignee_id else
+                     outbox.recipients(brand_id=incident.brand_id, roles=["responder"]))
+            subject = _("[%(brand)s] Step overdue: %(step)s (%(title)s)") % {
+                "brand": incident.brand.name, "step": step.title, "title": incident.title}
+            _notify(incident, users, EventKind.STEP_OVERDUE, subject, now,
+                    extra={"step": {"id": step.pk, "title": step.title,
+                                    "due_at": step.due_at.isoformat()}})
+            timeline_record(incident=incident, kind=EventKind.STEP_OVERDUE, at=now,
+                            data={"step": step.pk, "title": step.title,
+                                  "notified": [u.get_username() for u in users]})
+            reminded += 1
+    return reminded
 
 
 def heartbeat_age(now: datetime | None = None) -> float | None:

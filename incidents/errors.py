@@ -25,3 +25,8 @@ class IdempotencyMismatch(DomainError):
 class IdempotencyInProgress(Conflict):
     code = "conflict"
     default_detail = _("A request with this Idempotency-Key is still being processed.")
+
+
+class StepsIncomplete(Conflict):
+    code = "steps_incomplete"
+    default_detail = _("Required playbook steps are still open.")

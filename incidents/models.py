@@ -13,10 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from crisis.models import Brand, BrandKey, Role
+from crisis.models import SEVERITY_RANK, Brand, BrandKey, Category, Role, Severity
 from crisis.tenancy import Principal, TenantManager
 
 from . import sla
+
+__all__ = ["SEVERITY_RANK", "Category", "Severity"]  # kinds of crisis live in crisis/
 
 
 class State(models.TextChoices):
@@ -28,28 +30,6 @@ class State(models.TextChoices):
 
 
 OPEN_STATES = (State.DETECTED, State.ACKNOWLEDGED, State.INVESTIGATED)
-
-
-class Severity(models.TextChoices):
-    CRITICAL = "critical", _("Critical")
-    HIGH = "high", _("High")
-    MEDIUM = "medium", _("Medium")
-    LOW = "low", _("Low")
-
-
-# Most severe first; used to sort by severity.
-SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
-
-
-class Category(models.TextChoices):
-    NEGATIVE_WAVE = "negative_wave", _("Wave of negative comments")
-    COMPETITOR_ATTACK = "competitor_attack", _("Competitor's black-PR attack")
-    FAKE_NEWS = "fake_news", _("Fake story")
-    STAFF_MISCONDUCT = "staff_misconduct", _("Staff post gone viral")
-    PLATFORM_BLOCK = "platform_block", _("Account blocked by a platform")
-    DATA_LEAK = "data_leak", _("Data leak")
-    SERVICE_FAILURE = "service_failure", _("Service failure")
-    OTHER = "other", _("Other")
 
 
 class Channel(models.TextChoices):
@@ -240,6 +220,8 @@ class EventKind(models.TextChoices):
     ESCALATED = "escalated", _("Escalated")
     NOTIFIED = "notified", _("Notified")
     STEP_COMPLETED = "step_completed", _("Step completed")
+    STEP_OVERDUE = "step_overdue", _("Step overdue")
+    PLAYBOOK_ATTACHED = "playbook_attached", _("Playbook attached")
     COMMENT = "comment", _("Comment")
 
 

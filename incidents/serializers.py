@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from crisis.models import Brand
 from crisis.serializers import StrictInput
+from playbooks.serializers import ChecklistStepOutput
 
 from . import chain, sla
 from .models import (
@@ -155,11 +156,9 @@ class IncidentOutput(serializers.ModelSerializer):
         return sla.is_breached(due=incident.resolve_due_at, done=incident.resolved_at,
                                now=self._now())
 
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    @extend_schema_field(ChecklistStepOutput(many=True))
     def get_steps(self, incident) -> list:
-        # The playbook checklist is attached by the playbooks work (issue 4); until
-        # then an incident has no steps.
-        return []
+        return ChecklistStepOutput(incident.checklist.all(), many=True).data
 
     def get_available_transitions(self, incident) -> list[str]:
         return available_actions(incident, self.context["principal"])
@@ -247,3 +246,30 @@ class ContactChannelOutput(serializers.ModelSerializer):
         model = ContactChannel
         fields = ["id", "kind", "target", "secret", "is_active", "created_at"]
         read_only_fields = fields
+
+
+class StepCompleteInput(StrictInput):
+    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True,
+                                 default="")
+
+
+class AttachPlaybookInput(StrictInput):
+    playbook = serializers.IntegerField(min_value=1, max_value=2**62)
+
+
+class RenderInput(StrictInput):
+    incident = serializers.IntegerField(min_value=1, max_value=2**62)
+    values = serializers.DictField(child=serializers.CharField(max_length=5000, allow_blank=True),
+                                   required=False, default=dict)
+
+    def validate_values(self, value):
+        if len(value) > 50:
+            raise serializers.ValidationError(_("At most 50 values."))
+        return value
+
+
+class RenderOutput(serializers.Serializer):
+    text = serializers.CharField()
+    placeholders = serializers.ListField(child=serializers.CharField())
+    filled_from_incident = serializers.ListField(child=serializers.CharField())
+    filled_from_values = serializers.ListField(child=serializers.CharField())

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
@@ -23,9 +23,11 @@ from rest_framework.exceptions import ValidationError
 from crisis.errors import Conflict, Forbidden, NotFound
 from crisis.models import Brand, Role
 from crisis.tenancy import Principal
+from playbooks import services as playbooks
+from playbooks.models import ChecklistStep
 
 from . import clock, outbox, sla
-from .errors import AlreadyClaimed, InvalidTransition
+from .errors import AlreadyClaimed, InvalidTransition, StepsIncomplete
 from .models import (
     OPEN_STATES,
     ChannelKind,
@@ -95,10 +97,15 @@ def incident_file(
             if existing is None:
                 raise
             return Filing(_count_duplicate(existing, principal, source_url, reach), False)
+        playbook = playbooks.playbook_for(brand=brand, category=category, severity=severity)
+        if playbook is not None:
+            ChecklistStep.objects.bulk_create(
+                playbooks.checklist_from(playbook, incident=incident, detected_at=detected_at))
         timeline_record(
             incident=incident, kind=EventKind.CREATED, principal=principal, at=now,
             to_state=incident.state,
-            data={"severity": severity, "category": category, "channel": channel},
+            data={"severity": severity, "category": category, "channel": channel,
+                  "playbook": playbook.name if playbook else None},
         )
         clock.schedule_fast_path(incident, now=now)
     return Filing(incident, True)
@@ -144,14 +151,21 @@ def _require_role(incident: Incident, principal: Principal, minimum: str) -> Non
 
 def _apply(
     incident: Incident, principal: Principal, method_name: str, *, kind: str,
-    fields: list[str], data: dict | None = None, **kwargs,
+    fields: list[str], data: dict | None = None, precondition=None, **kwargs,
 ) -> Incident:
-    """Run one transition and record it. Call while holding the row lock."""
+    """
+    Run one transition and record it. Call while holding the row lock.
+
+    Checks, in order: the state allows it (409), the caller may (403), then the
+    action's own `precondition` (raises its own error), then transitions.
+    """
     method = getattr(incident, method_name)
     if not can_proceed(method):
         raise InvalidTransition(state=incident.state)
     if not has_transition_perm(method, principal):
         raise Forbidden()
+    if precondition is not None:
+        precondition(incident)
     from_state = incident.state
     method(**kwargs)
     incident.save(update_fields=["state", *fields])
@@ -193,14 +207,24 @@ def incident_investigate(*, incident_id: int, principal: Principal) -> Incident:
 
 
 def incident_resolve(*, incident_id: int, principal: Principal, resolution: str) -> Incident:
+    """investigated → resolved; refused (409 steps_incomplete) while required steps are open."""
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.RESPONDER)
         return _apply(
             incident, principal, "resolve", kind=EventKind.RESOLVED,
+            precondition=_required_steps_done,
             fields=["resolution", "resolved_at", "resolve_escalation_at"],
             resolution=resolution, at=timezone.now(),
             data={"resolution": resolution},
         )
+
+
+def _required_steps_done(incident: Incident) -> None:
+    open_steps = list(
+        ChecklistStep.objects.filter(incident=incident, required=True, completed_at__isnull=True)
+        .order_by("position", "id").values("id", "title"))
+    if open_steps:
+        raise StepsIncomplete(steps=open_steps)
 
 
 def incident_review(*, incident_id: int, principal: Principal, notes: dict) -> Incident:
@@ -265,6 +289,49 @@ def incident_reassign(*, incident_id: int, principal: Principal, assignee: str) 
             incident=incident, kind=EventKind.REASSIGNED, principal=principal,
             data={"from": previous, "to": target.get_username()},
         )
+        return incident
+
+
+def incident_step_complete(*, incident_id: int, step_id: int, principal: Principal,
+                           note: str = "") -> Incident:
+    """Tick off a checklist step; doing it again changes nothing."""
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.RESPONDER)
+        step = ChecklistStep.objects.filter(incident=incident, pk=step_id).first()
+        if step is None:
+            raise NotFound()
+        if step.completed_at is not None:
+            return incident
+        if incident.state == State.REVIEWED:
+            raise InvalidTransition(state=incident.state)
+        now = timezone.now()
+        ChecklistStep.objects.filter(pk=step.pk).update(
+            completed_at=now, completed_by=principal.user, note=note)
+        timeline_record(
+            incident=incident, kind=EventKind.STEP_COMPLETED, principal=principal, at=now,
+            data={"step": step.pk, "title": step.title, "note": note,
+                  "late": now > step.due_at},
+        )
+        return incident
+
+
+def incident_attach_playbook(*, incident_id: int, principal: Principal,
+                             playbook_id: int) -> Incident:
+    """A manager adds another playbook's steps to an incident's checklist."""
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.MANAGER)
+        if not incident.is_open:
+            raise InvalidTransition(state=incident.state)
+        playbook = playbooks.playbooks_visible_to(principal).filter(
+            Q(brand__isnull=True) | Q(brand_id=incident.brand_id), pk=playbook_id).first()
+        if playbook is None:
+            raise ValidationError({"playbook": [_("Unknown playbook.")]})
+        last = ChecklistStep.objects.filter(incident=incident).order_by("-position").first()
+        ChecklistStep.objects.bulk_create(playbooks.checklist_from(
+            playbook, incident=incident, detected_at=incident.detected_at,
+            first_position=(last.position + 1) if last else 0))
+        timeline_record(incident=incident, kind=EventKind.PLAYBOOK_ATTACHED, principal=principal,
+                        data={"playbook": playbook.pk, "name": playbook.name})
         return incident
 
 

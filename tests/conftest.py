@@ -157,6 +157,16 @@ def file_incident(acme, alice):
     return _file
 
 
+def complete_required_steps(incident, user):
+    """Tick off the incident's open required checklist steps through the service."""
+    from playbooks.models import ChecklistStep
+
+    for step in ChecklistStep.objects.filter(incident=incident, required=True,
+                                             completed_at__isnull=True):
+        services.incident_step_complete(incident_id=incident.pk, step_id=step.pk,
+                                        principal=Principal.for_user(user), note="done")
+
+
 def drive_to(incident, state, *, manager, responder):
     """Walk an incident through the real services until it reaches `state`."""
     path = ["detected", "acknowledged", "investigated", "resolved", "reviewed"]
@@ -165,9 +175,12 @@ def drive_to(incident, state, *, manager, responder):
             incident_id=incident.pk, principal=Principal.for_user(responder)),
         "investigated": lambda: services.incident_investigate(
             incident_id=incident.pk, principal=Principal.for_user(responder)),
-        "resolved": lambda: services.incident_resolve(
-            incident_id=incident.pk, principal=Principal.for_user(responder),
-            resolution="Replied to every comment; refund issued."),
+        "resolved": lambda: (
+            complete_required_steps(incident, responder),
+            services.incident_resolve(
+                incident_id=incident.pk, principal=Principal.for_user(responder),
+                resolution="Replied to every comment; refund issued."),
+        ),
         "reviewed": lambda: services.incident_review(
             incident_id=incident.pk, principal=Principal.for_user(manager),
             notes={"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": []}),

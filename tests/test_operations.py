@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from incidents.models import Incident
+from tests.conftest import complete_required_steps
 
 
 def test_healthz(db):
@@ -102,6 +103,7 @@ def test_admin_claim_action_goes_through_the_service(admin_client_for, bob, file
 def test_admin_resolve_action_asks_for_a_resolution(admin_client_for, alice, bob, file_incident,
                                                     incident_in):
     incident = incident_in(file_incident(), "investigated", manager=alice, responder=bob)
+    complete_required_steps(incident, bob)
     client = admin_client_for(alice)
     form = client.post("/admin/incidents/incident/", {
         "action": "resolve", "_selected_action": [incident.pk]})

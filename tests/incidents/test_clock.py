@@ -17,7 +17,7 @@ from crisis.models import Membership, Role
 from crisis.tenancy import Principal
 from incidents import clock, services
 from incidents.models import Escalation, Incident, Notification, TimelineEvent
-from tests.conftest import make_user
+from tests.conftest import complete_required_steps, make_user
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -158,6 +158,7 @@ def test_resolve_overdue_alerts_managers_once(critical, bob, alice):
     # Resolving and reopening does not alert again.
     with time_machine.travel(T0 + timedelta(hours=5), tick=False):
         services.incident_investigate(incident_id=critical.pk, principal=Principal.for_user(bob))
+        complete_required_steps(critical, bob)
         services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
                                   resolution="done")
         services.incident_reopen(incident_id=critical.pk, principal=Principal.for_user(bob),
@@ -170,6 +171,7 @@ def test_resolved_in_time_never_alerts(critical, bob):
     with time_machine.travel(T0 + timedelta(seconds=60), tick=False):
         for action in (services.incident_claim, services.incident_investigate):
             action(incident_id=critical.pk, principal=Principal.for_user(bob))
+        complete_required_steps(critical, bob)
         services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
                                   resolution="done")
     sweep_at(T0 + timedelta(hours=10))

@@ -3,6 +3,7 @@
 import pytest
 
 from incidents.models import EventKind, TimelineEvent
+from tests.conftest import complete_required_steps
 
 STATES = ["detected", "acknowledged", "investigated", "resolved", "reviewed"]
 BODIES = {
@@ -32,6 +33,8 @@ EVENT_OF = {"claim": "claimed", "investigate": "investigating", "resolve": "reso
 @pytest.mark.parametrize("action", list(BODIES))
 def test_state_action_table(state, action, api, file_incident, incident_in, alice, bob, dave):
     incident = incident_in(file_incident(), state, manager=alice, responder=bob)
+    if action == "resolve" and state == "investigated":
+        complete_required_steps(incident, bob)
     events_before = TimelineEvent.all_brands.filter(incident=incident).count()
 
     response = api(alice).post(f"/api/v1/incidents/{incident.pk}/{action}/", BODIES[action],
