@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crisis.models import Brand, Category, Severity
@@ -14,21 +15,23 @@ TEXT_MAX = 20_000
 MAX_STEP_SECONDS = 90 * 24 * 3600
 
 
-class BrandSlugField(serializers.SlugField):
-    """A brand the caller can see, by slug; null means shared."""
+@extend_schema_field({"type": "string", "nullable": True, "description": "brand slug; null = shared"})
+class BrandSlugField(serializers.Field):
+    """A brand the caller can see, given by slug; null means shared."""
 
     def __init__(self, **kwargs):
-        super().__init__(max_length=50, allow_null=True, default=None, **kwargs)
+        super().__init__(allow_null=True, default=None, **kwargs)
 
     def to_internal_value(self, data):
-        if data is None:
-            return None
-        slug = super().to_internal_value(data)
-        brand = Brand.objects.filter(slug=slug).first()
-        principal = self.context["principal"]
-        if brand is None or not principal.can_see(brand.pk):
+        if not isinstance(data, str) or len(data) > 50:
+            raise serializers.ValidationError(_("Unknown brand."))
+        brand = Brand.objects.filter(slug=data).first()
+        if brand is None or not self.context["principal"].can_see(brand.pk):
             raise serializers.ValidationError(_("Unknown brand."))
         return brand
+
+    def to_representation(self, value):
+        return value.slug if value else None
 
 
 class PlaybookStepInput(StrictInput):
