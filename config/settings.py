@@ -288,6 +288,8 @@ SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.8)
 ESCALATION_ETA_WINDOW_SECONDS = env.float(
     "ESCALATION_ETA_WINDOW_SECONDS", default=max(2 * ESCALATION_TICK_SECONDS, 10.0)
 )
+# Managers are reminded of a resolved incident not reviewed within this long.
+REVIEW_REMINDER_SECONDS = env.int("REVIEW_REMINDER_SECONDS", default=7 * 24 * 3600)
 # /readyz fails when the sweeper has not run for this many ticks.
 HEARTBEAT_STALE_TICKS = 3
 READYZ_CHECKS_BEAT = env.bool("READYZ_CHECKS_BEAT", default=True)

@@ -55,10 +55,8 @@ class ReviewForm(forms.Form):
     )
 
     def clean_follow_ups(self):
-        return [
-            {"title": line.strip(), "owner": "", "due_date": None}
-            for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()
-        ]
+        return [{"title": line.strip()}
+                for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()]
 
 
 def _is_member_or_superuser(user) -> bool:
@@ -144,7 +142,7 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.action(description=_("Review…"))
     def review(self, request, queryset):
         return self._with_form(request, queryset, ReviewForm, services.incident_review,
-                               _("Review incidents"), lambda d: {"notes": d})
+                               _("Review incidents"), lambda d: d)
 
     @admin.action(description=_("Reopen…"))
     def reopen(self, request, queryset):

@@ -139,8 +139,15 @@ class IncidentViewSet(
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         return self._answer(services.incident_review(
-            incident_id=pk, principal=self.principal, notes=data.validated_data
+            incident_id=pk, principal=self.principal, **data.validated_data
         ))
+
+    @extend_schema(request=None, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"],
+            url_path=r"follow-ups/(?P<follow_up_id>[0-9]{1,18})/complete")
+    def complete_follow_up(self, request, pk, follow_up_id):
+        return self._answer(services.incident_follow_up_done(
+            incident_id=pk, follow_up_id=follow_up_id, principal=self.principal))
 
     @extend_schema(request=ReopenInput, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])

@@ -37,7 +37,8 @@ from .timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
-TIMER_COLUMNS = ("sla_warning_at", "next_escalation_at", "resolve_escalation_at")
+TIMER_COLUMNS = ("sla_warning_at", "next_escalation_at", "resolve_escalation_at",
+                 "review_reminder_at")
 HEARTBEAT = "sweeper"
 
 
@@ -134,6 +135,8 @@ def _fire(incident: Incident, now: datetime) -> int:
         fired += 1
     if incident.resolve_escalation_at and incident.resolve_escalation_at <= now:
         fired += _fire_resolve_alert(incident, now)
+    if incident.review_reminder_at and incident.review_reminder_at <= now:
+        fired += _fire_review_reminder(incident, now)
     if fired:
         schedule_fast_path(incident, now=now)
     return fired
@@ -211,6 +214,23 @@ def _fire_resolve_alert(incident: Incident, now: datetime) -> int:
             extra={"reason": "resolve_overdue"})
     timeline_record(incident=incident, kind=EventKind.ESCALATED, at=now,
                     data={"level": None, "reason": "resolve_overdue", "notified": names})
+    return 1
+
+
+def _fire_review_reminder(incident: Incident, now: datetime) -> int:
+    due = incident.review_reminder_at
+    won = Incident.all_brands.filter(
+        pk=incident.pk, state=State.RESOLVED, review_reminder_at=due
+    ).update(review_reminder_at=None)
+    incident.review_reminder_at = None
+    if not won:
+        return 0
+    users = outbox.recipients(brand_id=incident.brand_id, roles=["manager"])
+    subject = _("[%(brand)s] Review is due: %(title)s") % {
+        "brand": incident.brand.name, "title": incident.title}
+    _notify(incident, users, EventKind.REVIEW_REMINDER, subject, now, extra={})
+    timeline_record(incident=incident, kind=EventKind.REVIEW_REMINDER, at=now,
+                    data={"notified": [u.get_username() for u in users]})
     return 1
 
 

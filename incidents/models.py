@@ -6,6 +6,8 @@ methods below, and those are called only from `incidents.services`. The
 transitions set fields and nothing else: no I/O, no saving.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -122,6 +124,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     next_escalation_at = models.DateTimeField(null=True, blank=True)
     sla_warning_at = models.DateTimeField(null=True, blank=True)
     resolve_escalation_at = models.DateTimeField(null=True, blank=True)
+    review_reminder_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
     # Summary, root cause, lessons and follow-ups written at review; `review` in the API.
     review_notes = models.JSONField(null=True, blank=True)
@@ -148,7 +151,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
                          condition=Q(sla_warning_at__isnull=False)),
             models.Index(fields=["resolve_escalation_at"], name="incident_resolve_alert_due",
                          condition=Q(resolve_escalation_at__isnull=False)),
+            models.Index(fields=["review_reminder_at"], name="incident_review_reminder_due",
+                         condition=Q(review_reminder_at__isnull=False)),
             models.Index(fields=["brand", "-created_at"], name="incident_brand_created"),
+            # Reports filter a brand's incidents by detection time.
+            models.Index(fields=["brand", "detected_at"], name="incident_brand_detected"),
             models.Index(fields=["brand", "state", "ack_due_at"], name="incident_brand_state_due"),
         ]
         verbose_name = _("incident")
@@ -192,11 +199,14 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.resolution = resolution
         self.resolved_at = at
         self.resolve_escalation_at = None
+        # Managers are reminded if the review has not happened by then.
+        self.review_reminder_at = at + timedelta(seconds=settings.REVIEW_REMINDER_SECONDS)
 
     @transition(state, source=State.RESOLVED, target=State.REVIEWED, permission=_manager)
     def review(self, *, notes, at):
         self.review_notes = notes
         self.reviewed_at = at
+        self.review_reminder_at = None
 
     @transition(state, source=State.RESOLVED, target=State.INVESTIGATED,
                 permission=_responder_or_manager)
@@ -205,6 +215,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         # The resolve deadline still stands; managers hear of it once at most.
         self.resolved_at = None
         self.resolve_escalation_at = None if resolve_alert_sent else self.resolve_due_at
+        self.review_reminder_at = None
 
 
 class EventKind(models.TextChoices):
@@ -221,6 +232,8 @@ class EventKind(models.TextChoices):
     NOTIFIED = "notified", _("Notified")
     STEP_COMPLETED = "step_completed", _("Step completed")
     STEP_OVERDUE = "step_overdue", _("Step overdue")
+    REVIEW_REMINDER = "review_reminder", _("Review reminder")
+    FOLLOW_UP_DONE = "follow_up_done", _("Follow-up done")
     PLAYBOOK_ATTACHED = "playbook_attached", _("Playbook attached")
     COMMENT = "comment", _("Comment")
 
@@ -318,6 +331,28 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"
+
+
+class FollowUp(models.Model):
+    """An action agreed at review, with an owner and a due date, tracked until done."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="follow_ups")
+    position = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(_("title"), max_length=500)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="follow_ups")
+    due_date = models.DateField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["incident", "position", "id"]
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class EscalationPolicy(models.Model):

@@ -8,7 +8,7 @@ from crisis.tenancy import Principal
 from playbooks import placeholders
 from playbooks.models import ChecklistStep, ResponseTemplate
 
-from .models import SEVERITY_RANK, Incident, SlaPolicy, TimelineEvent
+from .models import SEVERITY_RANK, FollowUp, Incident, SlaPolicy, TimelineEvent
 from .sla import DEFAULT_TARGETS, SlaTarget
 
 
@@ -26,7 +26,9 @@ def incidents_for_display(principal: Principal) -> QuerySet[Incident]:
                      .order_by("position", "id"))
     return incidents_visible_to(principal).select_related(
         "brand", "assignee", "reported_by_user", "reported_by_key"
-    ).prefetch_related(steps).annotate(
+    ).prefetch_related(
+        steps, Prefetch("follow_ups", queryset=FollowUp.objects.select_related("owner"))
+    ).annotate(
         severity_rank=Case(
             *(When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_RANK.items()),
             output_field=IntegerField(),

@@ -17,6 +17,7 @@ from .models import (
     Channel,
     ChannelKind,
     ContactChannel,
+    FollowUp,
     Incident,
     Severity,
     TimelineEvent,
@@ -91,12 +92,6 @@ class ReviewInput(StrictInput):
     lessons = serializers.CharField(max_length=TEXT_MAX)
     follow_ups = FollowUpInput(many=True, max_length=100)
 
-    def validate(self, attrs):
-        attrs["follow_ups"] = [
-            {**item, "due_date": item["due_date"].isoformat() if item.get("due_date") else None}
-            for item in attrs["follow_ups"]
-        ]
-        return attrs
 
 
 class ReopenInput(StrictInput):
@@ -119,7 +114,7 @@ class IncidentOutput(serializers.ModelSerializer):
     reported_by = serializers.SerializerMethodField()
     ack_breached = serializers.SerializerMethodField()
     resolve_breached = serializers.SerializerMethodField()
-    review = serializers.JSONField(source="review_notes", read_only=True)
+    review = serializers.SerializerMethodField()
     steps = serializers.SerializerMethodField()
     available_transitions = serializers.SerializerMethodField()
 
@@ -160,8 +155,28 @@ class IncidentOutput(serializers.ModelSerializer):
     def get_steps(self, incident) -> list:
         return ChecklistStepOutput(incident.checklist.all(), many=True).data
 
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_review(self, incident) -> dict | None:
+        if incident.review_notes is None:
+            return None
+        return {**incident.review_notes,
+                "follow_ups": FollowUpOutput(incident.follow_ups.all(), many=True).data}
+
     def get_available_transitions(self, incident) -> list[str]:
         return available_actions(incident, self.context["principal"])
+
+
+class FollowUpOutput(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FollowUp
+        fields = ["id", "title", "owner", "due_date", "status", "done_at"]
+        read_only_fields = fields
+
+    def get_status(self, follow_up) -> str:
+        return "done" if follow_up.done_at else "open"
 
 
 class TimelineEventOutput(serializers.ModelSerializer):

@@ -36,6 +36,7 @@ from .models import (
     EscalationKind,
     EscalationPolicy,
     EventKind,
+    FollowUp,
     Incident,
     SlaPolicy,
     State,
@@ -213,7 +214,7 @@ def incident_resolve(*, incident_id: int, principal: Principal, resolution: str)
         return _apply(
             incident, principal, "resolve", kind=EventKind.RESOLVED,
             precondition=_required_steps_done,
-            fields=["resolution", "resolved_at", "resolve_escalation_at"],
+            fields=["resolution", "resolved_at", "resolve_escalation_at", "review_reminder_at"],
             resolution=resolution, at=timezone.now(),
             data={"resolution": resolution},
         )
@@ -227,15 +228,80 @@ def _required_steps_done(incident: Incident) -> None:
         raise StepsIncomplete(steps=open_steps)
 
 
-def incident_review(*, incident_id: int, principal: Principal, notes: dict) -> Incident:
-    """resolved → reviewed, with the post-incident review. The incident is closed after this."""
+def incident_review(*, incident_id: int, principal: Principal, summary: str, root_cause: str,
+                    lessons: str, follow_ups: list[dict]) -> Incident:
+    """
+    resolved → reviewed: the post-incident review. Closes the incident.
+
+    The review carries the figures of the incident's own response, computed
+    now from its timestamps, escalations and checklist, so later readers see
+    what the reviewers saw.
+    """
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.MANAGER)
-        return _apply(
+        owners = _follow_up_owners(incident, follow_ups)
+        now = timezone.now()
+        notes = {"summary": summary, "root_cause": root_cause, "lessons": lessons,
+                 "figures": response_figures(incident)}
+        reviewed = _apply(
             incident, principal, "review", kind=EventKind.REVIEWED,
-            fields=["review_notes", "reviewed_at"], notes=notes, at=timezone.now(),
-            data={"summary": notes.get("summary", "")},
+            fields=["review_notes", "reviewed_at", "review_reminder_at"], notes=notes, at=now,
+            data={"summary": summary, "follow_ups": len(follow_ups)},
         )
+        FollowUp.objects.bulk_create(
+            FollowUp(incident=incident, position=i, title=item["title"],
+                     owner=owners.get(item.get("owner") or ""), due_date=item.get("due_date"))
+            for i, item in enumerate(follow_ups)
+        )
+        return reviewed
+
+
+def _follow_up_owners(incident: Incident, follow_ups: list[dict]) -> dict:
+    names = {item["owner"] for item in follow_ups if item.get("owner")}
+    users = {u.get_username(): u for u in get_user_model().objects.filter(
+        username__in=names, memberships__brand_id=incident.brand_id)}
+    unknown = sorted(names - set(users))
+    if unknown:
+        raise ValidationError({"follow_ups": [
+            _("Not members of this brand: %s") % ", ".join(unknown)[:500]]})
+    return users
+
+
+def response_figures(incident: Incident) -> dict:
+    """How this incident's response went, in numbers (for its review)."""
+    def seconds(later):
+        return round((later - incident.detected_at).total_seconds(), 3) if later else None
+
+    steps = list(ChecklistStep.objects.filter(incident=incident).values("due_at", "completed_at"))
+    return {
+        "time_to_acknowledge_seconds": seconds(incident.acknowledged_at),
+        "time_to_resolve_seconds": seconds(incident.resolved_at),
+        "ack_sla_met": not sla.is_breached(due=incident.ack_due_at, done=incident.acknowledged_at,
+                                           now=incident.resolved_at or timezone.now()),
+        "resolve_sla_met": not sla.is_breached(due=incident.resolve_due_at,
+                                               done=incident.resolved_at, now=timezone.now()),
+        "escalations": Escalation.all_brands.filter(incident=incident).count(),
+        "duplicates": incident.duplicate_count,
+        "steps_total": len(steps),
+        "steps_done": sum(1 for s in steps if s["completed_at"]),
+        "steps_done_late": sum(1 for s in steps if s["completed_at"] and s["completed_at"] > s["due_at"]),
+    }
+
+
+def incident_follow_up_done(*, incident_id: int, follow_up_id: int,
+                            principal: Principal) -> Incident:
+    """Mark a review follow-up done; again changes nothing."""
+    with _locked_incident(incident_id, principal) as incident:
+        _require_role(incident, principal, Role.RESPONDER)
+        follow_up = FollowUp.objects.filter(incident=incident, pk=follow_up_id).first()
+        if follow_up is None:
+            raise NotFound()
+        if follow_up.done_at is None:
+            now = timezone.now()
+            FollowUp.objects.filter(pk=follow_up.pk).update(done_at=now, done_by=principal.user)
+            timeline_record(incident=incident, kind=EventKind.FOLLOW_UP_DONE, principal=principal,
+                            at=now, data={"follow_up": follow_up.pk, "title": follow_up.title})
+        return incident
 
 
 def incident_reopen(*, incident_id: int, principal: Principal, reason: str) -> Incident:
@@ -247,7 +313,8 @@ def incident_reopen(*, incident_id: int, principal: Principal, reason: str) -> I
                 incident=incident, kind=EscalationKind.RESOLVE).exists()
             reopened = _apply(
                 incident, principal, "reopen", kind=EventKind.REOPENED,
-                fields=["resolved_at", "resolve_escalation_at"], data={"reason": reason},
+                fields=["resolved_at", "resolve_escalation_at", "review_reminder_at"],
+                data={"reason": reason},
                 resolve_alert_sent=alerted,
             )
             return reopened

@@ -183,7 +183,7 @@ def drive_to(incident, state, *, manager, responder):
         ),
         "reviewed": lambda: services.incident_review(
             incident_id=incident.pk, principal=Principal.for_user(manager),
-            notes={"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": []}),
+            summary="s", root_cause="r", lessons="l", follow_ups=[]),
     }
     for target in path[1: path.index(state) + 1]:
         steps[target]()

@@ -24,8 +24,9 @@ def test_list_runs_a_fixed_number_of_queries(page_size, api, bob, alice, dave, f
         if i % 3 == 0:
             incident_in(incident, "investigated", manager=alice, responder=dave)
     client = api(bob)
-    # auth (token + user + expired-token cleanup), roles, count, page.
-    with django_assert_max_num_queries(6):
+    # auth (token with user, expired-token cleanup), roles, count, page, and one
+    # prefetch each for checklist steps and review follow-ups.
+    with django_assert_max_num_queries(7):
         response = client.get(f"/api/v1/incidents/?page_size={page_size}")
     assert len(response.data["results"]) == page_size
     assert response.data["count"] == 60

@@ -98,21 +98,42 @@ def test_review_needs_every_field(api, file_incident, incident_in, alice, bob):
     assert {"root_cause", "lessons", "follow_ups"} <= set(response.data)
 
 
-def test_review_stores_the_document(api, file_incident, incident_in, alice, bob):
+def test_review_stores_the_document_and_its_figures(api, file_incident, incident_in, alice,
+                                                     bob):
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
     response = api(alice).post(f"/api/v1/incidents/{incident.pk}/review/", {
         **BODIES["review"],
         "follow_ups": ["Update FAQ", {"title": "Brief couriers", "owner": "bob",
                                       "due_date": "2026-12-01"}],
     }, format="json")
-    assert response.status_code == 200
-    assert response.data["review"]["root_cause"] == "Courier delay"
-    assert response.data["review"]["follow_ups"] == [
-        {"title": "Update FAQ", "due_date": None},
-        {"title": "Brief couriers", "owner": "bob", "due_date": "2026-12-01"},
-    ]
+    assert response.status_code == 200, response.data
+    review = response.data["review"]
+    assert review["root_cause"] == "Courier delay"
+    assert [(f["title"], f["owner"], f["due_date"], f["status"]) for f in review["follow_ups"]] == [
+        ("Update FAQ", None, None, "open"), ("Brief couriers", "bob", "2026-12-01", "open")]
+    figures = review["figures"]
+    assert figures["ack_sla_met"] is True and figures["escalations"] == 0
+    assert figures["steps_done"] == figures["steps_total"] - len(
+        [s for s in response.data["steps"] if s["completed_at"] is None])
+    assert figures["time_to_acknowledge_seconds"] >= 0
     assert response.data["reviewed_at"] is not None
     assert response.data["available_transitions"] == []
+
+    done = api(bob).post(f"/api/v1/incidents/{incident.pk}/follow-ups/"
+                         f"{review['follow_ups'][1]['id']}/complete/")
+    assert done.status_code == 200
+    assert done.data["review"]["follow_ups"][1]["status"] == "done"
+
+
+def test_review_follow_up_owner_must_be_a_member(api, file_incident, incident_in, alice, bob,
+                                                 mallory):
+    incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
+    response = api(alice).post(f"/api/v1/incidents/{incident.pk}/review/", {
+        **BODIES["review"], "follow_ups": [{"title": "x", "owner": "mallory"}]}, format="json")
+    assert response.status_code == 400
+    assert "follow_ups" in response.data
+    incident.refresh_from_db()
+    assert incident.state == "resolved"
 
 
 def test_reopen_keeps_the_ack_clock(api, file_incident, incident_in, alice, bob):
