@@ -14,6 +14,8 @@ from incidents.api import (
     ContactChannelViewSet,
     IncidentViewSet,
     RenderTemplateView,
+    ResponseTimeReportView,
+    TimelineExportView,
 )
 from playbooks.api import PlaybookViewSet, ResponseTemplateViewSet
 
@@ -34,6 +36,9 @@ api_v1 = [
          name="brand-escalation"),
     re_path(r"^response-templates/(?P<pk>[0-9]{1,18})/render/$", RenderTemplateView.as_view(),
             name="response-template-render"),
+    path("reports/response-times/", ResponseTimeReportView.as_view(),
+         name="report-response-times"),
+    path("reports/timeline/", TimelineExportView.as_view(), name="report-timeline"),
     path("", include(router.urls)),
 ]
 

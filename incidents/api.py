@@ -1,5 +1,11 @@
 """REST endpoints of the desk (API.md "Incidents", brand SLA policy): parse, call one service, answer."""
 
+import csv
+import io
+import json
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -7,18 +13,20 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from crisis.errors import NotFound
-from crisis.models import Role
+from crisis.errors import Forbidden, NotFound
+from crisis.models import Brand, Role
 from crisis.permissions import IsUser, IsUserOrIntegrationKey
+from crisis.renderers import CSVRenderer, csv_cell
 from crisis.selectors import brand_for
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
-from . import clock, idempotency, services
+from . import clock, idempotency, reports, services
 from .filters import IncidentFilter
-from .models import ContactChannel
+from .models import ContactChannel, TimelineEvent
 from .selectors import (
     incidents_for_display,
     incidents_visible_to,
@@ -38,6 +46,8 @@ from .serializers import (
     RenderInput,
     RenderOutput,
     ReopenInput,
+    ReportOutput,
+    ReportQuery,
     ResolveInput,
     ReviewInput,
     SlaPolicyInput,
@@ -169,10 +179,16 @@ class IncidentViewSet(
 
     @extend_schema(request=None, responses={200: TimelineEventOutput(many=True)})
     @action(detail=True, methods=["get"], filterset_class=None,
-            serializer_class=TimelineEventOutput)
+            serializer_class=TimelineEventOutput,
+            renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer])
     def timeline(self, request, pk):
+        """The incident's events in order; `?format=csv` exports all of them at once."""
         incident = self.get_object()
-        page = self.paginate_queryset(timeline_of(incident))
+        events = timeline_of(incident)
+        if request.accepted_renderer.format == "csv":
+            self.csv_columns = TIMELINE_COLUMNS
+            return Response(TimelineEventOutput(events, many=True).data)
+        page = self.paginate_queryset(events)
         return self.get_paginated_response(TimelineEventOutput(page, many=True).data)
 
     @extend_schema(request=StepCompleteInput, responses={200: IncidentOutput})
@@ -302,3 +318,99 @@ class RenderTemplateView(APIView):
             raise ValidationError({"incident": [_("Unknown incident.")]})
         return Response(reply_render(template=template, incident=incident,
                                      values=data.validated_data["values"]))
+
+
+TIMELINE_COLUMNS = ["at", "kind", "actor", "from_state", "to_state", "data"]
+
+
+def _manager_brand_ids(principal: Principal, slug: str | None) -> set[int]:
+    """The brands whose reports the caller may read: those they manage (all, for superusers)."""
+    if slug:
+        brand = Brand.objects.filter(slug=slug).first()
+        if brand is None or not principal.can_see(brand.pk):
+            raise ValidationError({"brand": [_("Unknown brand.")]})
+        if not principal.has_role(brand.pk, Role.MANAGER):
+            raise Forbidden(_("Reports are for the brand's managers."))
+        return {brand.pk}
+    if principal.is_superuser:
+        return set(Brand.objects.values_list("pk", flat=True))
+    managed = {pk for pk, role in principal.roles.items() if role == Role.MANAGER}
+    if not managed:
+        raise Forbidden(_("Reports are for the brand's managers."))
+    return managed
+
+
+class ResponseTimeReportView(APIView):
+    """`GET /reports/response-times/`: MTTA, percentiles, MTTR and SLA counts per group."""
+
+    permission_classes = [IsUser]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+    csv_columns = ["key", *reports.METRICS]
+
+    @extend_schema(parameters=[ReportQuery], responses={200: ReportOutput})
+    def get(self, request):
+        query = ReportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        principal = Principal.from_request(request)
+        report = reports.response_times(
+            brand_ids=_manager_brand_ids(principal, q.get("brand")), since=q["since"],
+            until=q["until"], group_by=q["group_by"], now=timezone.now())
+        if request.accepted_renderer.format == "csv":
+            return Response(report["groups"])
+        return Response(ReportOutput(report).data)
+
+
+class TimelineExportView(APIView):
+    """`GET /reports/timeline/`: every event of the managed brands' incidents in a period."""
+
+    permission_classes = [IsUser]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+
+    @extend_schema(parameters=[ReportQuery], responses={200: TimelineEventOutput(many=True)})
+    def get(self, request):
+        query = ReportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        brand_ids = _manager_brand_ids(Principal.from_request(request), q.get("brand"))
+        events = (TimelineEvent.all_brands
+                  .filter(incident__brand_id__in=brand_ids, at__gte=q["since"], at__lt=q["until"])
+                  .select_related("incident__brand").order_by("at", "id"))
+        as_csv = request.accepted_renderer.format == "csv"
+        # Streamed: a year of a busy brand's events must not be built in memory.
+        response = StreamingHttpResponse(
+            _stream_csv(events) if as_csv else _stream_json(events),
+            content_type="text/csv; charset=utf-8" if as_csv else "application/json")
+        response["Content-Disposition"] = (
+            f'attachment; filename="timeline.{"csv" if as_csv else "json"}"')
+        return response
+
+
+EXPORT_COLUMNS = ["incident", "brand", *TIMELINE_COLUMNS]
+
+
+def _export_row(event) -> dict:
+    return {"incident": event.incident_id, "brand": event.incident.brand.slug,
+            "at": event.at.isoformat(), "kind": event.kind, "actor": event.actor_label,
+            "from_state": event.from_state, "to_state": event.to_state, "data": event.data}
+
+
+def _stream_csv(events):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for event in events.iterator(chunk_size=2000):
+        row = _export_row(event)
+        writer.writerow([csv_cell(row[c]) for c in EXPORT_COLUMNS])
+        if buffer.tell() > 65536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _stream_json(events):
+    yield "["
+    for i, event in enumerate(events.iterator(chunk_size=2000)):
+        yield ("," if i else "") + json.dumps(_export_row(event), ensure_ascii=False)
+    yield "]"

@@ -11,7 +11,7 @@ from crisis.models import Brand
 from crisis.serializers import StrictInput
 from playbooks.serializers import ChecklistStepOutput
 
-from . import chain, sla
+from . import chain, reports, sla
 from .models import (
     Category,
     Channel,
@@ -288,3 +288,45 @@ class RenderOutput(serializers.Serializer):
     placeholders = serializers.ListField(child=serializers.CharField())
     filled_from_incident = serializers.ListField(child=serializers.CharField())
     filled_from_values = serializers.ListField(child=serializers.CharField())
+
+
+class ReportQuery(serializers.Serializer):
+    """Query parameters of the reports; the period defaults to the last 30 days."""
+
+    brand = serializers.SlugField(max_length=50, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    group_by = serializers.ChoiceField(choices=reports.GROUP_BY, default="brand")
+    format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
+
+    def validate(self, attrs):
+        until = attrs.get("until") or timezone.now()
+        since = attrs.get("since") or until - timedelta(days=30)
+        if since >= until:
+            raise serializers.ValidationError({"since": [_("Must be before until.")]})
+        attrs["since"], attrs["until"] = since, until
+        return attrs
+
+
+class ReportRow(serializers.Serializer):
+    incidents = serializers.IntegerField()
+    acknowledged = serializers.IntegerField()
+    mtta_seconds = serializers.FloatField(allow_null=True)
+    ack_p50_seconds = serializers.FloatField(allow_null=True)
+    ack_p90_seconds = serializers.FloatField(allow_null=True)
+    mttr_seconds = serializers.FloatField(allow_null=True)
+    ack_sla_met = serializers.IntegerField()
+    ack_sla_breached = serializers.IntegerField()
+    ack_sla_met_ratio = serializers.FloatField(allow_null=True)
+    escalations = serializers.IntegerField()
+
+
+class ReportGroup(ReportRow):
+    key = serializers.CharField(allow_null=True)
+
+
+class ReportOutput(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    total = ReportRow()
+    groups = ReportGroup(many=True)

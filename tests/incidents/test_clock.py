@@ -221,3 +221,32 @@ def test_three_sweepers_over_two_hundred_due_incidents(acme, alice, team):
     assert TimelineEvent.all_brands.filter(kind="escalated").count() == 200
     assert Notification.objects.filter(reason="escalated").count() == 200
     assert Incident.all_brands.filter(escalation_level=1).count() == 200
+
+
+def test_unreviewed_resolved_incident_reminds_managers_once(critical, alice, bob, settings):
+    settings.REVIEW_REMINDER_SECONDS = 7 * 24 * 3600
+    with time_machine.travel(T0 + timedelta(seconds=60), tick=False):
+        for action in (services.incident_claim, services.incident_investigate):
+            action(incident_id=critical.pk, principal=Principal.for_user(bob))
+        complete_required_steps(critical, bob)
+        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
+                                  resolution="done")
+    week = timedelta(days=7, seconds=60)
+    sweep_at(T0 + week - timedelta(seconds=1))
+    assert events(critical, "review_reminder") == []
+    sweep_at(T0 + week)
+    sweep_at(T0 + week + timedelta(hours=1))
+    assert events(critical, "review_reminder") == [{"notified": ["alice"]}]
+
+
+def test_reviewed_in_time_is_never_reminded(critical, alice, bob):
+    with time_machine.travel(T0 + timedelta(seconds=60), tick=False):
+        for action in (services.incident_claim, services.incident_investigate):
+            action(incident_id=critical.pk, principal=Principal.for_user(bob))
+        complete_required_steps(critical, bob)
+        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
+                                  resolution="done")
+        services.incident_review(incident_id=critical.pk, principal=Principal.for_user(alice),
+                                 summary="s", root_cause="r", lessons="l", follow_ups=[])
+    sweep_at(T0 + timedelta(days=30))
+    assert events(critical, "review_reminder") == []
