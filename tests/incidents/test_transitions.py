@@ -171,3 +171,16 @@ def test_reassign_moves_the_incident(api, file_incident, incident_in, alice, bob
     # bob is no longer the assignee: he cannot move it on any more.
     response = api(bob).post(f"/api/v1/incidents/{incident.pk}/investigate/")
     assert response.status_code == 403
+
+
+def test_review_is_the_only_way_into_reviewed(api, alice, bob, file_incident, incident_in):
+    incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
+    with pytest.raises(AttributeError):
+        incident.state = "reviewed"  # protected: only a transition may change it
+    response = api(alice).post("/api/v1/incidents/", {"brand": "acme", "title": "t",
+                                                      "state": "reviewed"}, format="json")
+    assert response.status_code == 400  # and no endpoint accepts it as input
+    assert api(alice).patch(f"/api/v1/incidents/{incident.pk}/", {"state": "reviewed"},
+                            format="json").status_code == 405
+    incident.refresh_from_db()
+    assert incident.state == "resolved"
