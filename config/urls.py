@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -49,7 +48,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("incidents.console.urls")),
 ]
 
 # The benchmark's bare comparison endpoint (bench/filing.py); never on in production.
