@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
 
-.PHONY: run test setup lint bench-filing clean
+.PHONY: run test setup browser lint bench-filing clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ run: setup
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile.embedded --port $(PORT)
 
-test: setup
+# The browser tests drive Debian's Chromium; install it when we can (root, apt).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium is not installed: browser tests will be skipped (and fail in CI)"; }
+
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -1,0 +1,130 @@
+"""
+The console in a real browser: headless Chromium (Debian's package) driven by
+Playwright. Screenshots of the queue and an incident page are saved under
+`var/test/screenshots/` (VAR_DIR/screenshots).
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from crisis.tenancy import Principal
+from incidents import services
+from incidents.models import Incident, SlaPolicy
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM
+# calls are ordinary blocking calls, which Django would otherwise refuse.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+SHOTS = settings.VAR_DIR / "screenshots"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        message = "Debian's chromium is not installed (make test installs it when run as root)"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_for(browser, live_server):
+    contexts = []
+
+    def _open(user, password=None, locale="en-US"):
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", password or f"x-{user.username}")
+        page.click("#sign-in")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def test_responder_claims_works_the_checklist_and_resolves(page_for, live_server, bob, alice):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = page_for(bob)
+    assert page.locator("h1").inner_text() == "Open incidents"
+    incident = services.incident_file(
+        principal=Principal.for_user(alice), brand=alice.memberships.get().brand,
+        title="Wave of angry comments under the promo post", severity="critical",
+        category="negative_wave", channel="vk").incident
+    # No reload: htmx refreshes the rows every few seconds.
+    row = page.wait_for_selector(f'tr[data-incident="{incident.pk}"]', timeout=12_000)
+    assert "Wave of angry comments" in row.inner_text()
+    page.wait_for_function("document.querySelector('.countdown').textContent.includes(':')")
+    page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
+
+    page.click(f'tr[data-incident="{incident.pk}"] a')
+    page.click('button[data-action="claim"]')
+    assert page.locator(".state").inner_text() == "Acknowledged"
+    assert page.locator(".assignee").inner_text() == "bob"
+    for step in incident.checklist.filter(required=True):
+        page.click(f'button[data-complete="{step.pk}"]')
+    page.click('button[data-action="investigate"]')
+    page.fill("textarea[name=resolution]", "Apologised in the thread; the courier issue is fixed.")
+    page.screenshot(path=str(SHOTS / "incident.png"), full_page=True)
+    page.click('button[data-action="resolve"]')
+    assert page.locator(".state").inner_text() == "Resolved"
+    assert Incident.all_brands.get(pk=incident.pk).state == "resolved"
+    assert (SHOTS / "queue.png").stat().st_size > 10_000
+
+
+def test_manager_changes_an_sla_target(page_for, live_server, alice):
+    page = page_for(alice)
+    page.goto(f"{live_server.url}/brands/acme/settings/")
+    page.fill("#id_critical_ack_seconds", "0")
+    page.click("#sla-form button[type=submit]")
+    error = page.locator(".field.invalid .errorlist")
+    assert "greater than or equal to 1" in error.inner_text()
+    assert not SlaPolicy.objects.exists()
+    page.fill("#id_critical_ack_seconds", "300")
+    page.click("#sla-form button[type=submit]")
+    assert "SLA targets saved." in page.locator(".messages").inner_text()
+    assert SlaPolicy.objects.get(brand__slug="acme", severity="critical").ack_seconds == 300
+
+
+def test_switch_to_russian(page_for, live_server, bob, file_incident):
+    file_incident(title="Фейк о плесени в стаканах", severity="high")
+    page = page_for(bob)
+    page.click('button[data-lang="ru"]')
+    page.wait_for_selector("text=Открытые инциденты")
+    assert page.locator("h1").inner_text() == "Открытые инциденты"
+    assert "Фейк о плесени в стаканах" in page.locator("table.queue").inner_text()
+    assert "Высокий" in page.locator("table.queue").inner_text()
+    page.screenshot(path=str(SHOTS / "queue-ru.png"), full_page=True)
+
+
+def test_a_phone_sized_screen_shows_the_queue(browser, live_server, bob, file_incident):
+    file_incident(title="Blocked on Instagram", severity="critical")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", "x-bob")
+    page.click("#sign-in")
+    page.wait_for_selector("text=Blocked on Instagram")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    assert width <= 400  # no sideways scrolling on a phone
