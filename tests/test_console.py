@@ -106,3 +106,13 @@ def test_console_speaks_russian(web, bob, file_incident):
 def test_dashboard_renders_for_managers(web, alice, bob, file_incident):
     file_incident()
     assert web(alice).get("/brands/acme/dashboard/").status_code == 200
+
+
+def test_rejected_form_shows_its_errors_next_to_the_field(web, bob, alice, file_incident,
+                                                         incident_in):
+    incident = incident_in(file_incident(), "investigated", manager=alice, responder=bob)
+    response = web(bob).post(f"/incidents/{incident.pk}/resolve/", {"resolution": ""})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert page.index("errorlist") < page.index('data-action="resolve"')
+    assert "This field is required." in page

@@ -75,7 +75,8 @@ def _incident(request, pk):
 
 
 @login_required
-def incident_page(request, pk):
+def incident_page(request, pk, bound_forms=None):
+    """The incident; `bound_forms` re-shows a rejected form with its errors next to the fields."""
     principal = _principal(request)
     incident = _incident(request, pk)
     actions = services.available_actions(incident, principal)
@@ -88,15 +89,18 @@ def incident_page(request, pk):
         category=incident.category).order_by("-language")
     replies = [{"template": t, "text": _draft(t, incident)}
                for t in templates if t.language in (language, request.LANGUAGE_CODE)]
+    forms_in_page = {
+        "resolve_form": forms.ResolveForm(), "reopen_form": forms.ReopenForm(),
+        "review_form": forms.ReviewForm(), "comment_form": forms.CommentForm(),
+        "reassign_form": forms.ReassignForm(candidates=candidates), **(bound_forms or {}),
+    }
     return render(request, "console/incident.html", {
-        "incident": incident, "actions": actions, "now": timezone.now(),
+        **forms_in_page, "incident": incident, "actions": actions, "now": timezone.now(),
         "events": timeline_of(incident).select_related("actor"),
         "is_manager": principal.has_role(incident.brand_id, Role.MANAGER),
         "can_work": principal.has_role(incident.brand_id, Role.RESPONDER),
-        "resolve_form": forms.ResolveForm(), "reopen_form": forms.ReopenForm(),
-        "review_form": forms.ReviewForm(), "comment_form": forms.CommentForm(),
-        "reassign_form": forms.ReassignForm(candidates=candidates), "replies": replies,
-    })
+        "replies": replies,
+    }, status=400 if bound_forms else 200)
 
 
 def _draft(template, incident) -> str:
@@ -133,10 +137,7 @@ def incident_action(request, pk, action):
             if form_class is forms.ReassignForm else {}
         form = form_class(request.POST, **form_kwargs)
         if not form.is_valid():
-            for field, errors in form.errors.items():
-                messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: "
-                                        f"{' '.join(errors)}")
-            return redirect("console:incident", pk=pk)
+            return incident_page(request, pk, bound_forms={f"{action}_form": form})
         kwargs = form.cleaned_data
     _run(request, lambda: service(incident_id=pk, principal=_principal(request), **kwargs))
     return redirect("console:incident", pk=pk)
