@@ -206,6 +206,7 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "incidents.models.ChannelKind",
         "EventKindEnum": "incidents.models.EventKind",
         "SeverityEnum": "crisis.models.Severity",
+        "ChannelEnum": "crisis.models.Channel",
         "MemberRoleEnum": "crisis.models.Role",
         "StepRoleEnum": "playbooks.models.STEP_ROLES",
         "EscalationRoleEnum": "incidents.chain.LEVEL_ROLES",

@@ -12,6 +12,7 @@ from incidents.api import (
     BrandSlaView,
     ContactChannelViewSet,
     IncidentViewSet,
+    MentionIntakeView,
     RenderTemplateView,
     ResponseTimeReportView,
     TimelineExportView,
@@ -38,6 +39,7 @@ api_v1 = [
     path("reports/response-times/", ResponseTimeReportView.as_view(),
          name="report-response-times"),
     path("reports/timeline/", TimelineExportView.as_view(), name="report-timeline"),
+    path("mentions/", MentionIntakeView.as_view(), name="mentions"),
     path("", include(router.urls)),
 ]
 

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import detection, services
 from .errors import NotFound
 from .models import BrandKey, Membership, Role
 from .permissions import IsUser
@@ -18,6 +18,7 @@ from .selectors import brand_for, brands_visible_to
 from .serializers import (
     BrandInput,
     BrandOutput,
+    DetectionPolicySerializer,
     IssuedKeyOutput,
     KeyInput,
     KeyOutput,
@@ -130,6 +131,22 @@ class BrandViewSet(
             raise NotFound()
         services.membership_remove(membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={200: DetectionPolicySerializer})
+    @action(detail=True, methods=["get"], serializer_class=DetectionPolicySerializer)
+    def detection(self, request, slug):
+        """The brand's wave-detection thresholds (crisis/detection.py)."""
+        brand = brand_for(self.principal, slug)
+        return Response(DetectionPolicySerializer(detection.policy_for(brand)).data)
+
+    @extend_schema(request=DetectionPolicySerializer, responses={200: DetectionPolicySerializer})
+    @detection.mapping.put
+    def set_detection(self, request, slug):
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        data = DetectionPolicySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.detection_policy_set(brand=brand, **data.validated_data)
+        return Response(DetectionPolicySerializer(policy).data)
 
     @extend_schema(responses={200: KeyOutput(many=True)})
     @action(detail=True, methods=["get"], serializer_class=KeyOutput)

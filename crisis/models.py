@@ -40,6 +40,22 @@ class Category(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class Channel(models.TextChoices):
+    VK = "vk", "VK"
+    TELEGRAM = "telegram", "Telegram"
+    INSTAGRAM = "instagram", "Instagram"
+    FACEBOOK = "facebook", "Facebook"
+    X = "x", "X"
+    YOUTUBE = "youtube", "YouTube"
+    TIKTOK = "tiktok", "TikTok"
+    OK = "ok", _("Odnoklassniki")
+    DZEN = "dzen", _("Dzen")
+    REVIEWS = "reviews", _("Review sites")
+    MEDIA = "media", _("Media")
+    FORUM = "forum", _("Forums")
+    OTHER = "other", _("Other")
+
+
 class Brand(models.Model):
     """A client whose reputation is watched: every incident, key and policy belongs to one."""
 
@@ -130,3 +146,61 @@ class BrandKey(models.Model):
         if key is None or not cls.key_generator.verify(plain, key.hashed_key):
             return None
         return key
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative", _("Negative")
+    NEUTRAL = "neutral", _("Neutral")
+    POSITIVE = "positive", _("Positive")
+
+
+class Mention(models.Model):
+    """One post, comment or review about a brand, as a monitoring tool reported it."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="mentions")
+    platform = models.CharField(_("platform"), max_length=16, choices=Channel.choices)
+    external_id = models.CharField(_("external id"), max_length=255)
+    url = models.URLField(max_length=2000, blank=True)
+    author = models.CharField(max_length=255, blank=True)
+    author_followers = models.PositiveBigIntegerField(default=0)
+    text = models.TextField(blank=True)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices)
+    reach = models.PositiveBigIntegerField(default=0)
+    published_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # A monitoring tool's retry of the same post is a duplicate, not a new mention.
+            models.UniqueConstraint(fields=["brand", "platform", "external_id"],
+                                    name="mention_unique_per_brand"),
+        ]
+        indexes = [
+            # Detection counts a brand's negative mentions in time windows.
+            models.Index(fields=["brand", "sentiment", "published_at"],
+                         name="mention_brand_sentiment_time"),
+        ]
+        verbose_name = _("mention")
+        verbose_name_plural = _("mentions")
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
+class DetectionPolicy(models.Model):
+    """A brand's wave-detection thresholds (see `crisis.detection`); no row means the defaults."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="detection")
+    enabled = models.BooleanField(default=True)
+    window_seconds = models.PositiveIntegerField(default=600)
+    baseline_seconds = models.PositiveIntegerField(default=24 * 3600)
+    min_count = models.PositiveIntegerField(default=10)
+    ratio = models.FloatField(default=3.0)
+    follower_threshold = models.PositiveBigIntegerField(default=100_000)
+
+    class Meta:
+        verbose_name = _("detection policy")
+        verbose_name_plural = _("detection policies")
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug} detection"

@@ -1,10 +1,13 @@
 """Input and output shapes of the brands, members, keys and auth endpoints."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .models import Brand, BrandKey, Membership, Role
+from .models import Brand, BrandKey, Category, Channel, DetectionPolicy, Membership, Role, Sentiment
 
 
 class LoginInput(serializers.Serializer):
@@ -88,3 +91,50 @@ class StrictInput(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name[:100]: [_("Unknown field.")] for name in unknown[:20]})
         return value
+
+
+MENTION_TEXT_MAX = 10_000
+MENTION_BATCH_MAX = 1000
+CLOCK_SKEW = timedelta(seconds=30)
+
+
+class MentionInput(StrictInput):
+    """One mention as a monitoring tool reports it."""
+
+    brand = serializers.SlugField(max_length=50, required=False)
+    external_id = serializers.CharField(max_length=255)
+    platform = serializers.ChoiceField(choices=Channel.choices)
+    url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
+    author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    author_followers = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
+    text = serializers.CharField(max_length=MENTION_TEXT_MAX, required=False, allow_blank=True,
+                                 default="", trim_whitespace=False)
+    sentiment = serializers.ChoiceField(choices=Sentiment.choices)
+    reach = serializers.IntegerField(min_value=0, max_value=10**15, default=0)
+    published_at = serializers.DateTimeField()
+    # Optional: attach to an incident directly, by id or by its dedup key.
+    incident = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
+    dedup_key = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+
+    def validate_published_at(self, value):
+        now = timezone.now()
+        if value > now + CLOCK_SKEW:
+            raise serializers.ValidationError(_("Must not be in the future."))
+        if value < datetime(2000, 1, 1, tzinfo=UTC):
+            raise serializers.ValidationError(_("Must not be before the year 2000."))
+        return min(value, now)
+
+
+class DetectionPolicySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DetectionPolicy
+        fields = ["enabled", "window_seconds", "baseline_seconds", "min_count", "ratio",
+                  "follower_threshold"]
+        extra_kwargs = {
+            "window_seconds": {"min_value": 60, "max_value": 24 * 3600},
+            "baseline_seconds": {"min_value": 3600, "max_value": 30 * 24 * 3600},
+            "min_count": {"min_value": 1, "max_value": 100_000},
+            "ratio": {"min_value": 1.0, "max_value": 1000.0},
+            "follower_threshold": {"min_value": 1, "max_value": 10**12},
+        }

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
 from .errors import Conflict
-from .models import Brand, BrandKey, Membership, Role
+from .models import Brand, BrandKey, DetectionPolicy, Membership, Role
 
 User = get_user_model()
 
@@ -75,3 +75,8 @@ def brand_key_issue(*, brand: Brand, name: str) -> tuple[BrandKey, str]:
 
 def brand_key_revoke(*, key: BrandKey) -> None:
     BrandKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def detection_policy_set(*, brand: Brand, **thresholds) -> DetectionPolicy:
+    policy, _created = DetectionPolicy.objects.update_or_create(brand=brand, defaults=thresholds)
+    return policy

@@ -21,10 +21,11 @@ from crisis.models import Brand, Role
 from crisis.permissions import IsUser, IsUserOrIntegrationKey
 from crisis.renderers import CSVRenderer, csv_cell
 from crisis.selectors import brand_for
+from crisis.serializers import MENTION_BATCH_MAX, MentionInput
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
-from . import clock, idempotency, reports, services
+from . import clock, idempotency, mentions, reports, services
 from .filters import IncidentFilter
 from .models import ContactChannel, TimelineEvent
 from .selectors import (
@@ -33,6 +34,7 @@ from .selectors import (
     reply_render,
     sla_targets_for,
     timeline_of,
+    wave_figures,
 )
 from .serializers import (
     AttachPlaybookInput,
@@ -42,6 +44,7 @@ from .serializers import (
     EscalationChainInput,
     IncidentInput,
     IncidentOutput,
+    MentionIntakeOutput,
     ReassignInput,
     RenderInput,
     RenderOutput,
@@ -53,6 +56,7 @@ from .serializers import (
     SlaPolicyInput,
     StepCompleteInput,
     TimelineEventOutput,
+    WaveOutput,
 )
 from .sla import SlaTarget
 
@@ -208,6 +212,12 @@ class IncidentViewSet(
         return self._answer(services.incident_attach_playbook(
             incident_id=pk, principal=self.principal, playbook_id=data.validated_data["playbook"]
         ))
+
+    @extend_schema(request=None, responses={200: WaveOutput})
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def wave(self, request, pk):
+        """The mentions behind the incident, and the negative share before and after the response."""
+        return Response(wave_figures(self.get_object(), now=timezone.now()))
 
     @extend_schema(request=CommentInput, responses={201: TimelineEventOutput})
     @action(detail=True, methods=["post"])
@@ -414,3 +424,38 @@ def _stream_json(events):
     for i, event in enumerate(events.iterator(chunk_size=2000)):
         yield ("," if i else "") + json.dumps(_export_row(event), ensure_ascii=False)
     yield "]"
+
+
+class MentionIntakeView(APIView):
+    """`POST /mentions/`: one mention or up to 1,000; stored once, detection runs on them."""
+
+    permission_classes = [IsUserOrIntegrationKey]
+
+    @extend_schema(request=MentionInput(many=True), responses={202: MentionIntakeOutput})
+    def post(self, request):
+        payload = request.data
+        batch = payload if isinstance(payload, list) else [payload]
+        data = MentionInput(data=batch, many=True, max_length=MENTION_BATCH_MAX)
+        data.is_valid(raise_exception=True)
+        principal = Principal.from_request(request)
+        brand = _mention_brand(principal, data.validated_data)
+        items = [{k: v for k, v in item.items() if k != "brand"} for item in data.validated_data]
+        intake = mentions.mentions_receive(principal=principal, brand=brand, items=items,
+                                           now=timezone.now())
+        return Response({"accepted": intake.accepted, "duplicates": intake.duplicates,
+                         "incidents": intake.incidents}, status=status.HTTP_202_ACCEPTED)
+
+
+def _mention_brand(principal: Principal, items: list[dict]) -> Brand:
+    """One brand per batch: the key's, or the one every item names."""
+    slugs = {item.get("brand") for item in items}
+    if principal.key is not None:
+        if slugs - {None, principal.key.brand.slug}:
+            raise ValidationError({"brand": [_("This integration key belongs to another brand.")]})
+        return principal.key.brand
+    if len(slugs) != 1 or None in slugs:
+        raise ValidationError({"brand": [_("Name one brand, the same in every mention.")]})
+    brand = Brand.objects.filter(slug=slugs.pop()).first()
+    if brand is None or not principal.can_see(brand.pk):
+        raise ValidationError({"brand": [_("Unknown brand.")]})
+    return brand

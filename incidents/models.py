@@ -15,12 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from crisis.models import SEVERITY_RANK, Brand, BrandKey, Category, Role, Severity
+from crisis.models import SEVERITY_RANK, Brand, BrandKey, Category, Channel, Role, Severity
 from crisis.tenancy import Principal, TenantManager
 
 from . import sla
 
-__all__ = ["SEVERITY_RANK", "Category", "Severity"]  # kinds of crisis live in crisis/
+__all__ = ["SEVERITY_RANK", "Category", "Channel", "Severity"]  # kinds of crisis live in crisis/
 
 
 class State(models.TextChoices):
@@ -32,22 +32,6 @@ class State(models.TextChoices):
 
 
 OPEN_STATES = (State.DETECTED, State.ACKNOWLEDGED, State.INVESTIGATED)
-
-
-class Channel(models.TextChoices):
-    VK = "vk", "VK"
-    TELEGRAM = "telegram", "Telegram"
-    INSTAGRAM = "instagram", "Instagram"
-    FACEBOOK = "facebook", "Facebook"
-    X = "x", "X"
-    YOUTUBE = "youtube", "YouTube"
-    TIKTOK = "tiktok", "TikTok"
-    OK = "ok", _("Odnoklassniki")
-    DZEN = "dzen", _("Dzen")
-    REVIEWS = "reviews", _("Review sites")
-    MEDIA = "media", _("Media")
-    FORUM = "forum", _("Forums")
-    OTHER = "other", _("Other")
 
 
 # --- Transition permissions -----------------------------------------------------
@@ -480,3 +464,18 @@ class ClockHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.beat_at:%H:%M:%S}"
+
+
+class WaveMention(models.Model):
+    """A mention counted as part of an incident's wave (attached by `incidents.mentions`)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="wave")
+    mention = models.OneToOneField("crisis.Mention", on_delete=models.CASCADE,
+                                   related_name="wave_link")
+    attached_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["incident", "attached_at"], name="wave_incident")]
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} ← {self.mention_id}"

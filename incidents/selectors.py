@@ -1,5 +1,7 @@
 """Reads of incidents, always scoped to what the caller may see."""
 
+from datetime import timedelta
+
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
@@ -76,3 +78,53 @@ def reply_render(*, template: ResponseTemplate, incident: Incident,
         raise ValidationError({"values": errors})
     return {"text": placeholders.fill(template.body, filled), "placeholders": names,
             "filled_from_incident": sources["incident"], "filled_from_values": sources["values"]}
+
+
+WAVE_BUCKET_SECONDS = 300
+
+
+def wave_figures(incident: Incident, *, now) -> dict:
+    """
+    The wave behind an incident, and whether the response helped: the brand's
+    share of negative mentions before the claim, between claim and resolve,
+    and after the resolve (for as long as the claim-to-resolve stretch, at most a day).
+    """
+    from django.db.models import Count, Q, Sum
+
+    from crisis.models import Mention
+
+    attached = Mention.objects.filter(wave_link__incident=incident)
+    stats = attached.aggregate(n=Count("id"), reach=Sum("reach"),
+                               negative=Count("id", filter=Q(sentiment="negative")))
+    start = incident.detected_at
+    claimed, resolved = incident.acknowledged_at, incident.resolved_at
+    after_end = (min(resolved + max(resolved - (claimed or start), timedelta(minutes=30)),
+                     resolved + timedelta(days=1)) if resolved else None)
+    brand_mentions = Mention.objects.filter(brand_id=incident.brand_id)
+
+    def share(since, until):
+        if since is None or until is None or until <= since:
+            return None
+        rows = brand_mentions.filter(published_at__gte=since, published_at__lt=until).aggregate(
+            n=Count("id"), negative=Count("id", filter=Q(sentiment="negative")))
+        return {"mentions": rows["n"], "negative": rows["negative"],
+                "negative_share": round(rows["negative"] / rows["n"], 4) if rows["n"] else None}
+
+    end = min(after_end or now, now)
+    series: dict[int, dict] = {}
+    for published_at, sentiment in (brand_mentions.filter(published_at__gte=start,
+                                                          published_at__lt=end)
+                                    .values_list("published_at", "sentiment")[:200_000]):
+        bucket = int((published_at - start).total_seconds() // WAVE_BUCKET_SECONDS)
+        row = series.setdefault(bucket, {"mentions": 0, "negative": 0})
+        row["mentions"] += 1
+        row["negative"] += sentiment == "negative"
+    return {
+        "mentions": stats["n"], "total_reach": stats["reach"] or 0,
+        "negative_share": round(stats["negative"] / stats["n"], 4) if stats["n"] else None,
+        "before_claim": share(start, claimed or now),
+        "after_claim": share(claimed, resolved or now) if claimed else None,
+        "after_resolve": share(resolved, min(after_end, now)) if resolved else None,
+        "series": [{"at": start + timedelta(seconds=b * WAVE_BUCKET_SECONDS), **row}
+                   for b, row in sorted(series.items())],
+    }

@@ -330,3 +330,31 @@ class ReportOutput(serializers.Serializer):
     until = serializers.DateTimeField()
     total = ReportRow()
     groups = ReportGroup(many=True)
+
+
+class MentionIntakeOutput(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    incidents = serializers.ListField(child=serializers.IntegerField())
+
+
+class WaveShare(serializers.Serializer):
+    mentions = serializers.IntegerField()
+    negative = serializers.IntegerField()
+    negative_share = serializers.FloatField(allow_null=True)
+
+
+class WavePoint(serializers.Serializer):
+    at = serializers.DateTimeField()
+    mentions = serializers.IntegerField()
+    negative = serializers.IntegerField()
+
+
+class WaveOutput(serializers.Serializer):
+    mentions = serializers.IntegerField()
+    total_reach = serializers.IntegerField()
+    negative_share = serializers.FloatField(allow_null=True)
+    before_claim = WaveShare(allow_null=True)
+    after_claim = WaveShare(allow_null=True)
+    after_resolve = WaveShare(allow_null=True)
+    series = WavePoint(many=True)

@@ -41,7 +41,7 @@ from .models import (
     SlaPolicy,
     State,
 )
-from .selectors import incidents_visible_to, sla_targets_for
+from .selectors import incidents_visible_to, sla_targets_for, wave_figures
 from .timeline import timeline_record
 
 
@@ -285,7 +285,16 @@ def response_figures(incident: Incident) -> dict:
         "steps_total": len(steps),
         "steps_done": sum(1 for s in steps if s["completed_at"]),
         "steps_done_late": sum(1 for s in steps if s["completed_at"] and s["completed_at"] > s["due_at"]),
+        "wave": _wave_summary(incident),
     }
+
+
+def _wave_summary(incident: Incident) -> dict | None:
+    """The wave's evidence for the review: did the negative share go down after we acted?"""
+    figures = wave_figures(incident, now=timezone.now())
+    if not figures["mentions"]:
+        return None
+    return {key: value for key, value in figures.items() if key != "series"}
 
 
 def incident_follow_up_done(*, incident_id: int, follow_up_id: int,

@@ -1,0 +1,148 @@
+"""
+Mention intake: store what monitoring tools report, and act on detection.
+
+`crisis.detection` decides whether a wave is on; this module opens the wave's
+incident (through `services.incident_file`, like any other filing) or attaches
+the new mentions to the wave already open. At most one detection-opened wave
+per brand is open at a time: it carries the dedup key `WAVE_KEY`, and the
+database allows one open incident per key.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
+
+from crisis import detection
+from crisis.errors import Forbidden
+from crisis.models import Brand, Mention, Role, Sentiment
+from crisis.tenancy import Principal
+
+from . import services
+from .models import OPEN_STATES, Incident, WaveMention
+
+WAVE_KEY = "mention-wave"
+
+
+@dataclass(frozen=True)
+class Intake:
+    accepted: int
+    duplicates: int
+    incidents: list[int]
+
+
+def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict],
+                     now: datetime) -> Intake:
+    """Store new mentions (a retry of a stored one is a duplicate), then detect and attach."""
+    if principal.key is None and not principal.has_role(brand.pk, Role.RESPONDER):
+        raise Forbidden(_("Viewers cannot report mentions."))
+    named = _named_incidents(brand, items)
+    with transaction.atomic():
+        fresh, duplicates = _store(brand, items, now)
+        touched: set[int] = set()
+        by_target: dict[int, list[Mention]] = {}
+        loose = []
+        for mention, item in fresh:
+            target = named.get(item.get("incident")) or named.get(("key", item.get("dedup_key")))
+            if target is not None:
+                by_target.setdefault(target.pk, []).append(mention)
+            else:
+                loose.append(mention)
+        for incident_id, mentions in by_target.items():
+            _attach(incident_id, mentions, now)
+            touched.add(incident_id)
+        if loose:
+            wave = _open_wave(brand)
+            if wave is None:
+                decision = detection.detect(brand=brand, fresh=loose, now=now)
+                if decision is not None:
+                    category = next((i["category"] for i in items if i.get("category")),
+                                    "negative_wave")
+                    wave = _file_wave(principal, brand, decision, loose, now, category)
+            if wave is not None:
+                negatives = [m for m in loose if m.sentiment == Sentiment.NEGATIVE]
+                _attach(wave.pk, negatives, now)
+                touched.add(wave.pk)
+    return Intake(len(fresh), duplicates, sorted(touched))
+
+
+def _named_incidents(brand: Brand, items: list[dict]) -> dict:
+    """Open incidents that items name by id or dedup key; a named id that is not one is a 400."""
+    ids = {item["incident"] for item in items if item.get("incident")}
+    keys = {item["dedup_key"] for item in items if item.get("dedup_key")}
+    found = {}
+    if ids:
+        rows = Incident.all_brands.filter(brand=brand, pk__in=ids, state__in=OPEN_STATES)
+        found.update({i.pk: i for i in rows})
+        missing = sorted(ids - set(found))
+        if missing:
+            raise ValidationError({"incident": [
+                _("Not an open incident of this brand: %s") % ", ".join(map(str, missing))[:300]]})
+    if keys:
+        rows = Incident.all_brands.filter(brand=brand, dedup_key__in=keys, state__in=OPEN_STATES)
+        found.update({("key", i.dedup_key): i for i in rows})
+    return found
+
+
+def _store(brand: Brand, items: list[dict], now: datetime):
+    """Insert the mentions not stored yet; returns [(mention, item)] and the duplicate count."""
+    for _attempt in range(2):
+        existing = set(Mention.objects.filter(
+            brand=brand, external_id__in={i["external_id"] for i in items},
+        ).values_list("platform", "external_id"))
+        fresh, seen = [], set()
+        for item in items:
+            key = (item["platform"], item["external_id"])
+            if key in existing or key in seen:
+                continue
+            seen.add(key)
+            fields = {k: v for k, v in item.items() if k not in ("incident", "dedup_key",
+                                                                 "category")}
+            fresh.append((Mention(brand=brand, received_at=now, **fields), item))
+        try:
+            # A savepoint: a concurrent batch may have stored some of these a moment
+            # ago; then the unique constraint fires and we look again.
+            with transaction.atomic():
+                Mention.objects.bulk_create([m for m, _item in fresh])
+        except IntegrityError:
+            continue
+        return fresh, len(items) - len(fresh)
+    raise ValidationError({"non_field_errors": [_("Concurrent duplicate batch; retry.")]})
+
+
+def _open_wave(brand: Brand) -> Incident | None:
+    return (Incident.all_brands.select_for_update()
+            .filter(brand=brand, dedup_key=WAVE_KEY, state__in=OPEN_STATES).first())
+
+
+def _file_wave(principal, brand, decision: detection.Wave, loose, now, category) -> Incident:
+    first = min((m for m in loose if m.sentiment == Sentiment.NEGATIVE),
+                key=lambda m: m.published_at)
+    title = (_("Wave of negative mentions: %(count)d in %(minutes)d min")
+             % {"count": decision.negatives_in_window,
+                "minutes": detection.policy_for(brand).window_seconds // 60}
+             if decision.reason == "volume"
+             else _("Negative post by %(author)s (%(followers)d followers)")
+             % {"author": first.author or "?", "followers": first.author_followers})
+    filing = services.incident_file(
+        principal=principal, brand=brand, title=title[:200],
+        description=(first.text or "")[:20000], category=category,
+        severity=decision.severity, channel=first.platform, source_url=first.url,
+        reach=decision.reach_in_window, dedup_key=WAVE_KEY,
+        detected_at=min(decision.first_published_at, now), now=now,
+    )
+    # The wave began before this batch: the negatives already in the window belong to it.
+    window = timedelta(seconds=detection.policy_for(brand).window_seconds)
+    earlier = Mention.objects.filter(
+        brand=brand, sentiment=Sentiment.NEGATIVE, published_at__gt=now - window,
+        published_at__lte=now, wave_link__isnull=True)
+    _attach(filing.incident.pk, list(earlier), now)
+    return filing.incident
+
+
+def _attach(incident_id: int, mentions, now: datetime) -> None:
+    WaveMention.objects.bulk_create(
+        [WaveMention(incident_id=incident_id, mention=m, attached_at=now) for m in mentions],
+        ignore_conflicts=True)

@@ -1,0 +1,165 @@
+"""Mention intake and crisis detection."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from crisis.models import DetectionPolicy, Mention
+from incidents.models import Incident, WaveMention
+
+T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+
+
+def mention(i, at, sentiment="neutral", **extra):
+    return {"external_id": f"post-{i}", "platform": "vk", "url": f"https://vk.com/wall-1_{i}",
+            "author": f"user{i}", "author_followers": 150, "text": f"Mention {i}",
+            "sentiment": sentiment, "reach": 500, "published_at": at.isoformat(), **extra}
+
+
+def post(client, body, at):
+    with time_machine.travel(at, tick=False):
+        return client.post("/api/v1/mentions/", body, format="json")
+
+
+def stream(burst: bool):
+    """500 mentions: a calm day (a few negatives), then, if `burst`, 50 negatives in 8 minutes."""
+    rng = random.Random(7)
+    calm = [(T0 + timedelta(minutes=2.7 * i), "negative" if rng.random() < 0.08 else
+             rng.choice(["neutral", "positive"])) for i in range(450)]
+    calm = [(at, s if at < T0 + timedelta(hours=18) else "neutral") for at, s in calm]
+    start = T0 + timedelta(hours=21)
+    tail = [(start + timedelta(seconds=10 * i), "negative" if burst else "neutral")
+            for i in range(50)]
+    return [mention(i, at, s) for i, (at, s) in enumerate(calm + tail)]
+
+
+def test_a_burst_opens_exactly_one_incident_at_the_right_moment(key_client, acme):
+    opened_at = None
+    for item in stream(burst=True):
+        response = post(key_client, item, datetime.fromisoformat(item["published_at"]))
+        assert response.status_code == 202, response.data
+        if response.data["incidents"] and opened_at is None:
+            opened_at = item["published_at"]
+    incident = Incident.all_brands.get(brand=acme)
+    burst = [m for m in stream(burst=True)[450:]]
+    # The 10th negative of the window trips the default threshold (min_count 10).
+    assert opened_at == burst[9]["published_at"]
+    assert incident.detected_at.isoformat() == burst[0]["published_at"]
+    assert (incident.category, incident.state, incident.dedup_key) == (
+        "negative_wave", "detected", "mention-wave")
+    # Severity is judged when the wave opens: 10 negatives, 5,000 reach → medium.
+    assert incident.severity == "medium"
+    assert WaveMention.objects.filter(incident=incident).count() == 50
+    assert Mention.objects.filter(brand=acme).count() == 500
+
+
+def test_a_quiet_stream_opens_nothing(key_client, acme):
+    for item in stream(burst=False):
+        assert post(key_client, item, datetime.fromisoformat(item["published_at"])).status_code == 202
+    assert not Incident.all_brands.exists()
+
+
+def test_a_loud_author_opens_an_incident_alone(key_client, acme):
+    at = T0 + timedelta(hours=1)
+    response = post(key_client, mention(1, at, "negative", author_followers=250_000), at)
+    incident = Incident.all_brands.get(pk=response.data["incidents"][0])
+    assert incident.severity == "high"
+    assert "250000" in incident.title
+
+
+def test_replaying_a_batch_changes_nothing(key_client, acme):
+    at = T0 + timedelta(hours=2)
+    batch = [mention(i, at - timedelta(seconds=i), "negative") for i in range(12)]
+    first = post(key_client, batch, at)
+    again = post(key_client, batch, at)
+    assert (first.data["accepted"], first.data["duplicates"]) == (12, 0)
+    assert (again.data["accepted"], again.data["duplicates"]) == (0, 12)
+    assert again.data["incidents"] == []  # a replay touches no incident
+    assert Mention.objects.count() == 12
+    assert Incident.all_brands.count() == 1
+    assert WaveMention.objects.count() == 12
+
+
+def test_a_batch_of_1001_is_refused_and_nothing_is_stored(key_client, acme):
+    at = T0 + timedelta(hours=2)
+    response = post(key_client, [mention(i, at) for i in range(1001)], at)
+    assert response.status_code == 400
+    assert "1000" in str(response.data)
+    assert not Mention.objects.exists()
+
+
+@pytest.mark.parametrize("bad", [
+    {"text": "x" * 10_001}, {"sentiment": "furious"}, {"platform": "myspace"},
+    {"published_at": "2999-01-01T00:00:00Z"}, {"reach": -1}, {"external_id": ""},
+    {"url": "javascript:alert(1)"}, {"incident": 999999}, {"extra": 1},
+])
+def test_bad_mentions_are_400_and_nothing_is_stored(bad, key_client, acme):
+    at = T0 + timedelta(hours=2)
+    response = post(key_client, [mention(1, at), {**mention(2, at), **bad}], at)
+    assert response.status_code == 400, response.data
+    assert not Mention.objects.exists()
+
+
+def test_a_huge_body_is_413(key_client, acme, settings):
+    at = T0 + timedelta(hours=2)
+    batch = [mention(i, at, text="y" * 9_000) for i in range(300)]  # about 2.8 MB
+    assert post(key_client, batch, at).status_code == 413
+    assert not Mention.objects.exists()
+
+
+def test_a_key_of_brand_a_cannot_post_for_brand_b(key_client, acme, globex):
+    at = T0 + timedelta(hours=2)
+    response = post(key_client, mention(1, at, brand="globex"), at)
+    assert response.status_code == 400
+    assert "brand" in response.data
+    assert not Mention.objects.exists()
+
+
+def test_members_post_with_a_brand_and_viewers_cannot(api, bob, carol, acme):
+    at = T0 + timedelta(hours=2)
+    assert post(api(bob), mention(1, at, brand="acme"), at).status_code == 202
+    assert post(api(carol), mention(2, at, brand="acme"), at).status_code == 403
+    assert post(api(bob), mention(3, at), at).status_code == 400  # no brand named
+
+
+def test_a_mention_can_name_its_incident(key_client, api, alice, acme, file_incident):
+    incident = file_incident(dedup_key="store-42-queue")
+    at = T0 + timedelta(hours=2)
+    post(key_client, [mention(1, at, incident=incident.pk),
+                      mention(2, at, dedup_key="store-42-queue")], at)
+    assert WaveMention.objects.filter(incident=incident).count() == 2
+
+
+def test_wave_figures_show_whether_the_response_helped(key_client, api, bob, alice, acme,
+                                                       incident_in):
+    start = T0 + timedelta(hours=2)
+    burst = [mention(i, start + timedelta(seconds=i), "negative") for i in range(10)]
+    incident_id = post(key_client, burst, start + timedelta(seconds=10)).data["incidents"][0]
+    incident = Incident.all_brands.get(pk=incident_id)
+    with time_machine.travel(start + timedelta(minutes=5), tick=False):
+        incident_in(incident, "acknowledged", manager=alice, responder=bob)
+    calmer = [mention(100 + i, start + timedelta(minutes=6, seconds=i),
+                      "negative" if i < 2 else "neutral") for i in range(10)]
+    post(key_client, calmer, start + timedelta(minutes=7))
+    with time_machine.travel(start + timedelta(minutes=8), tick=False):
+        figures = api(bob).get(f"/api/v1/incidents/{incident_id}/wave/").data
+    assert figures["mentions"] == 12  # the wave's negatives; neutral ones are not attached
+    assert figures["before_claim"]["negative_share"] == 1.0
+    assert figures["after_claim"]["negative_share"] == 0.2
+    assert sum(p["mentions"] for p in figures["series"]) == 20
+
+
+def test_thresholds_per_brand(api, alice, bob, key_client, acme):
+    assert api(bob).get("/api/v1/brands/acme/detection/").data["min_count"] == 10
+    body = {"enabled": True, "window_seconds": 600, "baseline_seconds": 86400, "min_count": 3,
+            "ratio": 2.0, "follower_threshold": 1_000_000}
+    assert api(bob).put("/api/v1/brands/acme/detection/", body, format="json").status_code == 403
+    assert api(alice).put("/api/v1/brands/acme/detection/", {**body, "min_count": 0},
+                          format="json").status_code == 400
+    assert api(alice).put("/api/v1/brands/acme/detection/", body, format="json").status_code == 200
+    assert DetectionPolicy.objects.get(brand=acme).min_count == 3
+    at = T0 + timedelta(hours=2)
+    response = post(key_client, [mention(i, at, "negative") for i in range(3)], at)
+    assert len(response.data["incidents"]) == 1
