@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import Brand, BrandKey, Membership
+from .models import Brand, BrandKey, DetectionPolicy, Membership, Mention
 
 
 class MembershipInline(admin.TabularInline):
@@ -44,3 +44,20 @@ class BrandKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for key in queryset:
             services.brand_key_revoke(key=key)
+
+
+@admin.register(DetectionPolicy)
+class DetectionPolicyAdmin(admin.ModelAdmin):
+    list_display = ["brand", "enabled", "window_seconds", "min_count", "ratio",
+                    "follower_threshold"]
+
+
+@admin.register(Mention)
+class MentionAdmin(admin.ModelAdmin):
+    list_display = ["published_at", "brand", "platform", "sentiment", "author", "reach"]
+    list_filter = ["brand", "platform", "sentiment"]
+    search_fields = ["text", "author", "external_id"]
+    date_hierarchy = "published_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # what a monitoring tool reported is evidence; it is not edited here
