@@ -111,6 +111,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A request waiting on a lock gives up (503) instead of piling up behind it, and
+    # a connection left idle inside a transaction is cut before it blocks the sweeper.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={env.int('PG_LOCK_TIMEOUT_MS', default=5000)}"
+        f" -c idle_in_transaction_session_timeout="
+        f"{env.int('PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', default=60000)}"
+        f" -c statement_timeout={env.int('PG_STATEMENT_TIMEOUT_MS', default=0)}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------------
