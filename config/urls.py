@@ -20,6 +20,7 @@ from incidents.api import (
 from playbooks.api import PlaybookViewSet, ResponseTemplateViewSet
 
 from .health import healthz, readyz
+from .observability import metrics
 
 router = DefaultRouter()
 router.register("brands", BrandViewSet, basename="brand")
@@ -49,6 +50,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("incidents.console.urls")),

@@ -1,6 +1,9 @@
 """REST endpoints for auth tokens, brands, members and integration keys (API.md)."""
 
+from axes.exceptions import AxesBackendPermissionDenied
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
@@ -28,6 +31,16 @@ from .serializers import (
     TokenOutput,
 )
 from .tenancy import Principal
+from .throttling import LoginRateThrottle
+
+
+def lockout_response(request, *args, **kwargs):
+    """django-axes' answer once a username and address are locked out: JSON, 429, Retry-After."""
+    return JsonResponse(
+        {"detail": str(_("Too many failed logins; try again later.")), "code": "locked_out"},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))},
+    )
 
 
 class TokenView(APIView):
@@ -35,15 +48,20 @@ class TokenView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginRateThrottle]
 
     @extend_schema(request=LoginInput, responses={200: TokenOutput})
     def post(self, request):
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request, username=data.validated_data["username"],
-            password=data.validated_data["password"],
-        )
+        try:
+            # django-axes counts failures per username and address (settings.AXES_*).
+            user = authenticate(
+                request._request, username=data.validated_data["username"],
+                password=data.validated_data["password"],
+            )
+        except AxesBackendPermissionDenied:
+            return lockout_response(request)
         if user is None:
             return Response(
                 {"detail": _("Invalid username or password."), "code": "authentication_failed"},

@@ -10,6 +10,7 @@ ETA tasks and redeliveries race for it.
 """
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -85,6 +86,7 @@ def fire_due_timers(incident_id: int, *, now: datetime | None = None) -> int:
 
 def sweep(*, now: datetime | None = None, batch: int | None = None) -> dict:
     """Fire every due timer, in batches; then publish ETA tasks for the next tick's timers."""
+    started = time.perf_counter()
     now = now or timezone.now()
     batch = batch or settings.ESCALATION_SWEEP_BATCH
     fired = 0
@@ -104,7 +106,8 @@ def sweep(*, now: datetime | None = None, batch: int | None = None) -> dict:
     fired += _remind_overdue_steps(now)
     upcoming = _publish_upcoming(now)
     republished = outbox.republish_due(now=now)
-    ClockHeartbeat.objects.update_or_create(name=HEARTBEAT, defaults={"beat_at": timezone.now()})
+    ClockHeartbeat.objects.update_or_create(name=HEARTBEAT, defaults={
+        "beat_at": timezone.now(), "duration_seconds": time.perf_counter() - started})
     return {"fired": fired, "eta_published": upcoming, "republished": republished}
 
 

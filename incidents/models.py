@@ -461,6 +461,7 @@ class ClockHeartbeat(models.Model):
 
     name = models.CharField(max_length=32, primary_key=True)
     beat_at = models.DateTimeField()
+    duration_seconds = models.FloatField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} {self.beat_at:%H:%M:%S}"
