@@ -59,3 +59,8 @@ urlpatterns = [
 # The benchmark's bare comparison endpoint (bench/filing.py); never on in production.
 if settings.BENCH_BARE_ENDPOINT:
     urlpatterns.append(path("bench/bare/incidents/", include("bench.bare.urls")))
+
+# API paths answer errors in JSON even when no view was reached.
+handler400 = "config.health.bad_request"
+handler404 = "config.health.not_found"
+handler500 = "config.health.server_error"

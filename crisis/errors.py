@@ -9,10 +9,11 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -59,6 +60,11 @@ _CODE_BY_STATUS = {403: "permission_denied", 404: "not_found"}
 
 def exception_handler(exc, context):
     """DRF's handler, plus domain errors and a 503 when the database is unreachable."""
+    request = context.get("request")
+    if request is not None and getattr(request, "accepted_renderer", None) is not None \
+            and request.accepted_renderer.format == "csv":
+        # Errors are JSON even when the caller asked for a CSV export.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
     if isinstance(exc, DomainError):
         return Response(exc.as_data(), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
@@ -78,7 +84,7 @@ def exception_handler(exc, context):
             code = getattr(getattr(exc, "detail", None), "code", None)
             response.data.setdefault("code", code or _CODE_BY_STATUS.get(response.status_code, "error"))
         return response
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError | InterfaceError):
         # Lost connection, lock timeout, database restarting: the client should
         # retry; nothing was committed because the request's transaction failed.
         logger.warning("database unavailable: %s", exc)
@@ -91,3 +97,25 @@ def exception_handler(exc, context):
     if isinstance(exc, DatabaseError):
         logger.exception("database error")
     return None
+
+
+class EmptyQueryParameterMiddleware:
+    """
+    `?severity=` on the API is a 400, not a silently ignored filter.
+
+    An empty value is almost always a client bug (an unset variable in a URL
+    template); answering as if it were absent would return every incident.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method in ("GET", "HEAD") and request.path.startswith("/api/v1/"):
+            empty = sorted({name for name, value in request.GET.items() if value == ""})
+            if empty:
+                from django.http import JsonResponse
+
+                return JsonResponse({name[:100]: [str(_("May not be empty."))] for name in empty[:20]},
+                                    status=400)
+        return self.get_response(request)

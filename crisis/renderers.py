@@ -23,9 +23,9 @@ class CSVRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         view = (renderer_context or {}).get("view")
         response = (renderer_context or {}).get("response")
-        if response is not None and response.status_code >= 400:
-            # Errors stay JSON-shaped, as plain text: a CSV of an error helps nobody.
-            return json.dumps(data, ensure_ascii=False).encode()
+        if (response is not None and response.status_code >= 400) or not isinstance(data, list):
+            # Errors (and OPTIONS metadata) stay JSON-shaped: a CSV of them helps nobody.
+            return json.dumps(data, ensure_ascii=False, default=str).encode()
         columns = getattr(view, "csv_columns", None) or (list(data[0]) if data else [])
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")

@@ -12,8 +12,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from crisis.errors import Forbidden, NotFound
@@ -27,7 +27,7 @@ from playbooks.services import templates_visible_to
 
 from . import clock, idempotency, mentions, reports, services
 from .filters import IncidentFilter
-from .models import ContactChannel, TimelineEvent
+from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
     incidents_for_display,
     incidents_visible_to,
@@ -60,6 +60,9 @@ from .serializers import (
 )
 from .sla import SlaTarget
 
+_STATE = "(" + "|".join(State.values) + ")"
+STATE_LIST_PATTERN = f"^{_STATE}(,{_STATE})*$"
+
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
     description="A retry with the same key and body replays the first response.",
@@ -74,6 +77,12 @@ class IncidentViewSet(
     serializer_class = IncidentOutput
     filterset_class = IncidentFilter
     lookup_value_regex = r"[0-9]{1,18}"
+
+    @extend_schema(parameters=[OpenApiParameter(
+        "state", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
+        description="Comma-separated states.", pattern=STATE_LIST_PATTERN)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def get_permissions(self):
         # Integration keys file incidents and read what they filed; nothing else.
@@ -181,10 +190,12 @@ class IncidentViewSet(
             incident_id=pk, principal=self.principal, **data.validated_data
         ))
 
-    @extend_schema(request=None, responses={200: TimelineEventOutput(many=True)})
+    @extend_schema(request=None, responses={
+        (200, "application/json"): TimelineEventOutput(many=True),
+        (200, "text/csv"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"], filterset_class=None,
             serializer_class=TimelineEventOutput,
-            renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer])
+            renderer_classes=[JSONRenderer, CSVRenderer])
     def timeline(self, request, pk):
         """The incident's events in order; `?format=csv` exports all of them at once."""
         incident = self.get_object()
@@ -354,10 +365,11 @@ class ResponseTimeReportView(APIView):
     """`GET /reports/response-times/`: MTTA, percentiles, MTTR and SLA counts per group."""
 
     permission_classes = [IsUser]
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer]
     csv_columns = ["key", *reports.METRICS]
 
-    @extend_schema(parameters=[ReportQuery], responses={200: ReportOutput})
+    @extend_schema(parameters=[ReportQuery], responses={
+        (200, "application/json"): ReportOutput, (200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
         query = ReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -375,9 +387,11 @@ class TimelineExportView(APIView):
     """`GET /reports/timeline/`: every event of the managed brands' incidents in a period."""
 
     permission_classes = [IsUser]
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer]
 
-    @extend_schema(parameters=[ReportQuery], responses={200: TimelineEventOutput(many=True)})
+    @extend_schema(parameters=[ReportQuery], responses={
+        (200, "application/json"): TimelineEventOutput(many=True),
+        (200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
         query = ReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

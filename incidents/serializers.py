@@ -110,7 +110,11 @@ class IncidentOutput(serializers.ModelSerializer):
     """An incident as API.md lists it. Needs `incidents_for_display` rows and a principal."""
 
     brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                            allow_null=True)
+    # Plain strings in the output: both may be blank, which their input types forbid.
+    channel = serializers.CharField(read_only=True)
+    source_url = serializers.CharField(read_only=True)
     reported_by = serializers.SerializerMethodField()
     ack_breached = serializers.SerializerMethodField()
     resolve_breached = serializers.SerializerMethodField()
@@ -167,7 +171,7 @@ class IncidentOutput(serializers.ModelSerializer):
 
 
 class FollowUpOutput(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     status = serializers.SerializerMethodField()
 
     class Meta:
@@ -297,7 +301,7 @@ class ReportQuery(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     group_by = serializers.ChoiceField(choices=reports.GROUP_BY, default="brand")
-    format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
+    format = serializers.ChoiceField(choices=["json", "csv"], required=False)
 
     def validate(self, attrs):
         until = attrs.get("until") or timezone.now()

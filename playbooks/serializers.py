@@ -64,7 +64,7 @@ class PlaybookStepOutput(serializers.ModelSerializer):
 
 
 class PlaybookOutput(serializers.ModelSerializer):
-    brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    brand = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     steps = PlaybookStepOutput(many=True, read_only=True)
 
     class Meta:
@@ -90,7 +90,7 @@ class ResponseTemplateInput(StrictInput):
 
 
 class ResponseTemplateOutput(serializers.ModelSerializer):
-    brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    brand = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     placeholders = serializers.SerializerMethodField()
 
     class Meta:
@@ -104,7 +104,8 @@ class ResponseTemplateOutput(serializers.ModelSerializer):
 
 
 class ChecklistStepOutput(serializers.ModelSerializer):
-    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                                allow_null=True)
 
     class Meta:
         model = ChecklistStep
