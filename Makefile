@@ -25,11 +25,13 @@ run: setup
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile.embedded --port $(PORT)
 
-# The browser tests drive Debian's Chromium; install it when we can (root, apt).
+# The browser tests drive Debian's Chromium and the burst test uses wrk; install
+# them when we can (root, apt). Without them those tests skip (and fail in CI).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "chromium is not installed: browser tests will be skipped (and fail in CI)"; }
+	@{ command -v chromium && command -v wrk; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
+	  && command -v apt-get >/dev/null && (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null) \
+	  || echo "chromium or wrk is not installed: browser and burst tests will not run"; }
 
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
