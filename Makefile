@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
 
-.PHONY: run test setup browser lint bench-filing clean
+.PHONY: run test setup browser lint audit bench-filing clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: setup browser
 
 lint: setup
 	$(BIN)/ruff check .
+
+# Known-vulnerable dependencies (needs PyPI's JSON API or OSV to be reachable).
+audit: setup
+	$(BIN)/pip-audit --progress-spinner off
+	$(BIN)/bandit -q -r config crisis incidents playbooks -ll -x '*/migrations/*'
 
 bench-filing: setup
 	$(BIN)/python bench/filing.py

@@ -211,32 +211,45 @@ def cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def process_ticks(server_session: int | None) -> int:
-    """CPU ticks of the processes a run legitimately uses: the server's session and PostgreSQL."""
+# "postgres: 15/main: <user> <database> <host>(<port>) <activity>": a client backend's title.
+PG_BACKEND = re.compile(r"postgres: [^:]+: \S+ (\S+) (?:\S+\(\d+\)|\[local\])")
+
+
+def process_ticks(server_session: int, database: str) -> int:
+    """
+    CPU ticks of the processes a run legitimately uses: the server's session, the
+    PostgreSQL backends of our database and PostgreSQL's background processes.
+    """
     ticks = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-        except OSError:
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            rest = stat[stat.rindex(")") + 2:].split()
+            if comm.startswith("postgres"):
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                backend = PG_BACKEND.match(title)
+                if backend is not None and backend.group(1) != database:
+                    continue  # someone else's database
+            elif int(rest[3]) != server_session:
+                continue
+        except (OSError, ValueError):
             continue  # it exited meanwhile
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        rest = stat[stat.rindex(")") + 2:].split()
-        if comm.startswith("postgres") or (server_session is not None and int(rest[3]) == server_session):
-            ticks += int(rest[11]) + int(rest[12])  # utime + stime
+        ticks += int(rest[11]) + int(rest[12])  # utime + stime
     return ticks
 
 
 class ForeignLoad:
     """CPU that neither the server, PostgreSQL, wrk nor this script used during a run, in cores."""
 
-    def __init__(self, server_session: int):
-        self.server_session = server_session
+    def __init__(self, server_session: int, database: str):
+        self.server_session, self.database = server_session, database
 
     def __enter__(self):
         self.busy, self.total = cpu_times()
-        self.ours = process_ticks(self.server_session)
+        self.ours = process_ticks(self.server_session, self.database)
         self.children = _children_cpu()
         self.cores = 0.0
         return self
@@ -244,7 +257,8 @@ class ForeignLoad:
     def __exit__(self, *exc):
         busy, total = cpu_times()
         hz = os.sysconf("SC_CLK_TCK")
-        ours = process_ticks(self.server_session) - self.ours + (_children_cpu() - self.children) * hz
+        ours = process_ticks(self.server_session, self.database) - self.ours
+        ours += (_children_cpu() - self.children) * hz
         elapsed = (total - self.total) / (os.cpu_count() or 1)
         self.cores = max(0.0, (busy - self.busy - ours) / max(elapsed, 1))
 
@@ -479,8 +493,8 @@ def report(results: list[Result], clients: list[int]) -> str:
             verdict = "met" if r.p99_ms < TARGET_P99_MS else "MISSED"
             out.append(f"p99 target (< {TARGET_P99_MS:.0f} ms at {TARGET_P99_CLIENTS} clients), {name}: "
                        f"{r.p99_ms:.1f} ms, {verdict}")
-    out.append(f"('other': cores used by processes other than gunicorn, PostgreSQL and wrk during the run;"
-               f" above {BUSY_CORES} the row is flagged)")
+    out.append(f"('other': cores used during the run by anything but gunicorn, wrk and PostgreSQL working"
+               f" for the benchmark's database; above {BUSY_CORES} the row is flagged)")
     return "\n".join(out)
 
 
@@ -587,7 +601,7 @@ def main(argv=None) -> int:
         for n in args.client_counts:
             for scenario in SCENARIOS:
                 script = script_for(scenario, f"c{n}")
-                with ForeignLoad(server.pid) as foreign:
+                with ForeignLoad(server.pid, args.database) as foreign:
                     output = run_wrk(base + scenario.path, script, n, args.duration)
                 result = parse_wrk(output, Result(scenario, n))
                 result.foreign_cores = foreign.cores

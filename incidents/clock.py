@@ -180,7 +180,9 @@ def _fire_ack_level(incident: Incident, now: datetime) -> bool:
         pk=incident.pk, state=State.DETECTED, escalation_level=level
     ).update(escalation_level=level + 1, next_escalation_at=following)
     if not won:
-        incident.refresh_from_db(fields=["state", "escalation_level", "next_escalation_at"])
+        # Someone else moved it (claimed, or fired this level): nothing more to do here.
+        # (No refresh_from_db: django-fsm-2 makes it unsafe across threads.)
+        incident.next_escalation_at = None
         return False
     incident.escalation_level, incident.next_escalation_at = level + 1, following
     users = outbox.recipients(brand_id=incident.brand_id, roles=step.roles,

@@ -121,9 +121,14 @@ def _open_incident_with_dedup_key(brand: Brand, dedup_key: str) -> Incident | No
 
 
 def _count_duplicate(incident: Incident, principal: Principal, source_url: str, reach: int):
-    """Call while holding the incident's row lock."""
+    """
+    Call while holding the incident's row lock (so the count read with it is current).
+
+    Not refresh_from_db(): django-fsm-2 lifts the state field's protection for the
+    whole class while refreshing, which races with other threads of a gthread worker.
+    """
     Incident.all_brands.filter(pk=incident.pk).update(duplicate_count=F("duplicate_count") + 1)
-    incident.refresh_from_db(fields=["duplicate_count"])
+    incident.duplicate_count += 1
     timeline_record(
         incident=incident, kind=EventKind.DUPLICATE, principal=principal,
         data={"duplicate_count": incident.duplicate_count, "source_url": source_url,

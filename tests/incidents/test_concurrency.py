@@ -46,3 +46,31 @@ def test_twenty_concurrent_claims_one_winner(acme, file_incident):
     assert claimed.count() == 1
     assert claimed.get().actor_label == winner
     assert Membership.objects.filter(brand=acme).count() == 21
+
+
+def test_concurrent_duplicates_of_different_incidents_never_fail(acme, alice, file_incident):
+    """Dedup hits on several incidents at once (a gthread worker's threads): all 200."""
+    keys = [f"wave-{i}" for i in range(4)]
+    for key in keys:
+        file_incident(dedup_key=key)
+    clients = [client_for(alice) for _ in range(16)]
+    barrier = threading.Barrier(len(clients))
+    codes = []
+
+    def post(i, client):
+        barrier.wait()
+        try:
+            for _ in range(5):
+                response = client.post("/api/v1/incidents/", {
+                    "brand": "acme", "title": "again", "dedup_key": keys[i % 4]}, format="json")
+                codes.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(i, c)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 80
+    assert sum(Incident.all_brands.filter(brand=acme).values_list("duplicate_count", flat=True)) == 80
