@@ -1,6 +1,7 @@
 """Authentication schemes of the API: hashed expiring user tokens and hashed brand keys."""
 
 from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
@@ -19,6 +20,15 @@ class TokenAuthentication(KnoxTokenAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         return super().authenticate_credentials(token)
+
+    def _cleanup_token(self, auth_token) -> bool:
+        # knox walks all the user's tokens on every request to delete expired ones
+        # (a query per request, growing with the user's sessions); here only the
+        # presented token is judged, and housekeeping purges the rest.
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False
 
 
 class IntegrationKeyAuthentication(BaseAuthentication):

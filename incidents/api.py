@@ -4,6 +4,7 @@ import csv
 import io
 import json
 
+from django.db.models import prefetch_related_objects
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +30,7 @@ from . import clock, idempotency, mentions, reports, services
 from .filters import IncidentFilter
 from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
+    display_prefetches,
     incidents_for_display,
     incidents_visible_to,
     reply_render,
@@ -130,10 +132,13 @@ class IncidentViewSet(
 
     def _file(self, fields) -> Response:
         filing = services.incident_file(principal=self.principal, **fields)
-        return self._answer(
-            filing.incident,
-            status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK,
-        )
+        if not filing.created:
+            return self._answer(filing.incident, status.HTTP_200_OK)
+        # A new incident already holds its brand and reporter, and has no review (so
+        # no follow-ups are read): only its checklist needs reading, not the whole
+        # display query again.
+        prefetch_related_objects([filing.incident], display_prefetches()[0])
+        return Response(self.get_serializer(filing.incident).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])

@@ -22,15 +22,20 @@ def incidents_visible_to(principal: Principal) -> QuerySet[Incident]:
     return incidents
 
 
+def display_prefetches() -> list[Prefetch]:
+    """The related rows the output serializer reads besides the joined ones."""
+    return [
+        Prefetch("checklist", queryset=ChecklistStep.objects.select_related("completed_by")
+                 .order_by("position", "id")),
+        Prefetch("follow_ups", queryset=FollowUp.objects.select_related("owner")),
+    ]
+
+
 def incidents_for_display(principal: Principal) -> QuerySet[Incident]:
     """Visible incidents with everything the output serializer reads, in a fixed number of queries."""
-    steps = Prefetch("checklist", queryset=ChecklistStep.objects.select_related("completed_by")
-                     .order_by("position", "id"))
     return incidents_visible_to(principal).select_related(
         "brand", "assignee", "reported_by_user", "reported_by_key"
-    ).prefetch_related(
-        steps, Prefetch("follow_ups", queryset=FollowUp.objects.select_related("owner"))
-    ).annotate(
+    ).prefetch_related(*display_prefetches()).annotate(
         severity_rank=Case(
             *(When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_RANK.items()),
             output_field=IntegerField(),
