@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "incidents.console.context.managed_brands",
             ],
         },
     },
@@ -214,6 +215,8 @@ REST_FRAMEWORK = {
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_CLASSES": ["crisis.throttling.CallerRateThrottle"],
+    # Trust X-Forwarded-For only as far as our own proxies (throttles key on the address).
+    "NUM_PROXIES": env.int("PROXY_COUNT", default=0),
     "DATETIME_FORMAT": "iso-8601",
 }
 REST_KNOX = {
@@ -396,5 +399,6 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587; the embedded
 # default prints mail to the worker's console.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 if "EMAIL_BACKEND" in env:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND")

@@ -134,11 +134,9 @@ class BrandViewSet(
         brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
         data = MemberInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership, created = services.membership_set(brand=brand, **data.validated_data)
-        return Response(
-            MemberOutput(membership).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        membership, _created = services.membership_set(brand=brand, **data.validated_data)
+        # 201 whether the membership is new or its role changed: API.md names one answer.
+        return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"members/(?P<username>[\w.@+-]+)")

@@ -57,13 +57,16 @@ def detect(*, brand: Brand, fresh: list[Mention], now: datetime) -> Wave | None:
     if not policy.enabled or not negatives:
         return None
     window = timedelta(seconds=policy.window_seconds)
-    negative = Mention.objects.filter(brand=brand, sentiment=Sentiment.NEGATIVE)
+    # Mentions already counted in a wave (even one just resolved) do not start another.
+    negative = Mention.objects.filter(brand=brand, sentiment=Sentiment.NEGATIVE,
+                                      wave_link__isnull=True)
     in_window = negative.filter(published_at__gt=now - window, published_at__lte=now)
     stats = in_window.aggregate(first=Min("published_at"), reach=Sum("reach"))
     count = in_window.count()
     reach = stats["reach"] or 0
 
-    loud = [m for m in negatives if m.author_followers >= policy.follower_threshold]
+    loud = [m for m in negatives if m.author_followers >= policy.follower_threshold
+            and m.published_at > now - window]
     if loud:
         first = min(m.published_at for m in loud)
         return Wave("reach", first, count, reach,

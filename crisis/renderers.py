@@ -9,8 +9,12 @@ from rest_framework.renderers import BaseRenderer
 
 def csv_cell(value):
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return "" if value is None else value
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value  # a spreadsheet must not run a username or comment as a formula
+    return value
 
 
 class CSVRenderer(BaseRenderer):

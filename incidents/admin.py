@@ -91,6 +91,11 @@ class IncidentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_model(self, request, obj, form, change):
+        # Every field is read-only here; a full save() would still write back columns
+        # the sweeper may have changed meanwhile (DESIGN.md: update_fields only).
+        return
+
     def get_queryset(self, request):
         qs = Incident.objects.visible_to(Principal.for_user(request.user))
         return qs.select_related("brand", "assignee")

@@ -88,7 +88,7 @@ class IncidentViewSet(
 
     def get_permissions(self):
         # Integration keys file incidents and read what they filed; nothing else.
-        if self.action in ("create", "list", "retrieve"):
+        if self.action in ("create", "list", "retrieve", "timeline"):
             return [IsUserOrIntegrationKey()]
         return [IsUser()]
 
@@ -103,7 +103,11 @@ class IncidentViewSet(
         return {**super().get_serializer_context(), "principal": self.principal}
 
     def _answer(self, incident, status_code=status.HTTP_200_OK) -> Response:
-        fresh = incidents_for_display(self.principal).get(pk=incident.pk)
+        # The service already checked access; read it back by its brand, not by what
+        # the caller may list (a key that hits another filer's open incident with its
+        # dedup_key gets that incident, as API.md says).
+        fresh = incidents_for_display(Principal(is_superuser=True)).get(
+            pk=incident.pk, brand_id=incident.brand_id)
         return Response(self.get_serializer(fresh).data, status=status_code)
 
     @extend_schema(

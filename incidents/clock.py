@@ -100,7 +100,8 @@ def sweep(*, now: datetime | None = None, batch: int | None = None) -> dict:
             rows = list(Incident.all_brands.select_related("brand")
                         .select_for_update(skip_locked=True, of=("self",))
                         .filter(due).order_by("pk")[:batch])
-            fired += sum(_fire(incident, now) for incident in rows)
+            for incident in rows:
+                fired += _fire_isolated(incident, now)
         if len(rows) < batch:
             break
     fired += _remind_overdue_steps(now)
@@ -124,6 +125,16 @@ def _publish_upcoming(now: datetime) -> int:
     for pk, at in due_at.items():
         publish_now(fire_due_timers, args=(pk,), eta=at)
     return len(due_at)
+
+
+def _fire_isolated(incident: Incident, now: datetime) -> int:
+    """`_fire` in a savepoint: a row that fails is logged and skipped, not the whole tick."""
+    try:
+        with transaction.atomic():
+            return _fire(incident, now)
+    except Exception:
+        logger.exception("sweeper: incident %s could not be processed; skipped", incident.pk)
+        return 0
 
 
 def _fire(incident: Incident, now: datetime) -> int:

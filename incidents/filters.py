@@ -44,7 +44,8 @@ class IncidentFilter(django_filters.FilterSet):
         if value == "none":
             return queryset.filter(assignee__isnull=True)
         if value == "me":
-            return queryset.filter(assignee_id=Principal.from_request(self.request).user_id)
+            user_id = Principal.from_request(self.request).user_id
+            return queryset.filter(assignee_id=user_id) if user_id else queryset.none()
         return queryset.filter(assignee__username=value)
 
     def filter_breached(self, queryset, name, value):

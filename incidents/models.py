@@ -240,8 +240,10 @@ class TimelineEvent(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)
     kind = models.CharField(max_length=32, choices=EventKind.choices)
+    # PROTECT: the timeline is append-only (a trigger refuses updates on PostgreSQL), so
+    # a user who ever acted is deactivated, not deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # Who it was as the desk saw them then: a username, "key:<name>" or "system".
     actor_label = models.CharField(max_length=160, blank=True)

@@ -115,7 +115,7 @@ def deliver(notification_id: int, *, now=None) -> str:
         error, retryable = str(exc)[:1000], exc.retryable
     except Exception as exc:  # an adapter bug must not leave the row leased forever
         logger.exception("notification %s: adapter crashed", notification_id)
-        error, retryable = f"{type(exc).__name__}: {exc}"[:1000], True
+        error, retryable = f"{type(exc).__name__}"[:1000], True
     else:
         error, retryable = "", False
 
@@ -195,8 +195,8 @@ def check_webhook_target(url: str) -> None:
         return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise DeliveryError(f"cannot resolve {parts.hostname}: {exc}") from exc
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        raise DeliveryError(f"cannot resolve {parts.hostname[:100]}: {type(exc).__name__}") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
@@ -219,7 +219,8 @@ def send_webhook(notification: Notification) -> None:
         response = requests.post(notification.target, data=body, headers=headers,
                                  timeout=settings.WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
     except requests.RequestException as exc:
-        raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}") from exc
+        # The class only: the message repeats the URL, whose path may be a secret token.
+        raise DeliveryError(f"webhook: {type(exc).__name__}") from exc
     if 200 <= response.status_code < 300:
         return
     # Server trouble and throttling may pass; a redirect or a refusal will not.
@@ -227,11 +228,24 @@ def send_webhook(notification: Notification) -> None:
     raise DeliveryError(f"webhook answered {response.status_code}", retryable=retryable)
 
 
-def apprise_url_is_valid(url: str) -> bool:
-    return bool(apprise.Apprise().add(url))
+# Apprise's generic notifiers post to any host the URL names: the same address
+# rules as webhooks apply to them. Service schemes (tgram, slack, …) go to the
+# services' own public hosts.
+GENERIC_APPRISE = {"json": "http", "jsons": "https", "xml": "http", "xmls": "https",
+                   "form": "http", "forms": "https"}
+
+
+def check_apprise_target(url: str) -> None:
+    """Refuse an unusable Apprise URL, or a generic one aimed at a refused address."""
+    if not apprise.Apprise().add(url):
+        raise DeliveryError("not a usable Apprise URL", retryable=False)
+    scheme, _sep, rest = url.partition("://")
+    if scheme.lower() in GENERIC_APPRISE:
+        check_webhook_target(f"{GENERIC_APPRISE[scheme.lower()]}://{rest}")
 
 
 def send_apprise(notification: Notification) -> None:
+    check_apprise_target(notification.target)
     sender = apprise.Apprise()
     if not sender.add(notification.target):
         raise DeliveryError("not a usable Apprise URL", retryable=False)

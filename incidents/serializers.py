@@ -247,16 +247,18 @@ class ContactChannelInput(StrictInput):
         from . import outbox
 
         kind, target = attrs["kind"], attrs["target"]
-        if kind == ChannelKind.EMAIL:
-            serializers.EmailField().run_validation(target)
-        elif kind == ChannelKind.WEBHOOK:
-            serializers.URLField().run_validation(target)
-            try:
+        try:
+            if kind == ChannelKind.EMAIL:
+                serializers.EmailField().run_validation(target)
+            elif kind == ChannelKind.WEBHOOK:
+                serializers.URLField().run_validation(target)
                 outbox.check_webhook_target(target)
-            except outbox.DeliveryError as exc:
-                raise serializers.ValidationError({"target": [str(exc)]}) from None
-        elif not outbox.apprise_url_is_valid(target):
-            raise serializers.ValidationError({"target": [_("Not a usable Apprise URL.")]})
+            else:
+                outbox.check_apprise_target(target)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"target": exc.detail}) from None
+        except outbox.DeliveryError as exc:
+            raise serializers.ValidationError({"target": [str(exc)]}) from None
         return attrs
 
 
@@ -304,6 +306,10 @@ class ReportQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "csv"], required=False)
 
     def validate(self, attrs):
+        for name in ("since", "until"):
+            if attrs.get(name) and not EARLIEST_DETECTED_AT <= attrs[name] <= datetime(
+                    2100, 1, 1, tzinfo=UTC):
+                raise serializers.ValidationError({name: [_("Must be between 2000 and 2100.")]})
         until = attrs.get("until") or timezone.now()
         since = attrs.get("since") or until - timedelta(days=30)
         if since >= until:

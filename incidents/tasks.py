@@ -27,7 +27,9 @@ def fire_due_timers(incident_id: int) -> int:
     return clock.fire_due_timers(incident_id)
 
 
-@shared_task(ignore_result=True, acks_late=True)
+# Killed before the outbox lease (60 s) runs out, so a hung channel cannot make a
+# second worker send the same message while the first is still stuck.
+@shared_task(ignore_result=True, acks_late=True, soft_time_limit=40, time_limit=50)
 def deliver_notification(notification_id: int) -> str:
     return outbox.deliver(notification_id)
 

@@ -116,3 +116,13 @@ def test_rejected_form_shows_its_errors_next_to_the_field(web, bob, alice, file_
     page = response.content.decode()
     assert page.index("errorlist") < page.index('data-action="resolve"')
     assert "This field is required." in page
+
+
+def test_hostile_console_input_is_not_a_500(web, alice, bob):
+    client = web(alice)
+    assert client.get("/?brand=%00&state=x").status_code == 200
+    response = client.post("/brands/acme/settings/", {"section": "revoke-key", "key": "abc"})
+    assert response.status_code == 302
+    response = client.post("/brands/acme/settings/", {"section": "remove-member",
+                                                      "username": "bo\x00b"})
+    assert response.status_code == 302

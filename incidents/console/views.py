@@ -22,7 +22,13 @@ from playbooks.services import templates_visible_to
 
 from .. import clock, reports, services
 from ..models import OPEN_STATES, State
-from ..selectors import incidents_for_display, reply_render, sla_targets_for, timeline_of
+from ..selectors import (
+    incidents_for_display,
+    incidents_visible_to,
+    reply_render,
+    sla_targets_for,
+    timeline_of,
+)
 from . import forms
 
 QUEUE_FILTERS = ("brand", "state", "severity", "assignee")
@@ -44,8 +50,11 @@ def _http(exc: DomainError):
 def queue(request):
     """Open incidents of my brands, soonest deadline first; htmx refreshes the rows."""
     principal = _principal(request)
-    incidents = incidents_for_display(principal).filter(state__in=OPEN_STATES)
-    chosen = {name: request.GET.get(name, "") for name in QUEUE_FILTERS}
+    # The queue shows no checklist or review: the plain joined rows are enough.
+    incidents = (incidents_visible_to(principal).filter(state__in=OPEN_STATES)
+                 .select_related("brand", "assignee"))
+    # Filters are matched against known values only; anything else (a NUL byte…) is ignored.
+    chosen = {name: request.GET.get(name, "")[:50].replace("\x00", "") for name in QUEUE_FILTERS}
     if chosen["brand"]:
         incidents = incidents.filter(brand__slug=chosen["brand"])
     if chosen["state"] in State.values:
@@ -96,7 +105,7 @@ def incident_page(request, pk, bound_forms=None):
     }
     return render(request, "console/incident.html", {
         **forms_in_page, "incident": incident, "actions": actions, "now": timezone.now(),
-        "events": timeline_of(incident).select_related("actor"),
+        "events": timeline_of(incident),
         "is_manager": principal.has_role(incident.brand_id, Role.MANAGER),
         "can_work": principal.has_role(incident.brand_id, Role.RESPONDER),
         "replies": replies,
@@ -212,8 +221,8 @@ def brand_settings(request, slug):
             messages.success(request, _("Member saved."))
             return redirect("console:brand-settings", slug=slug)
     elif request.method == "POST" and section == "remove-member":
-        membership = Membership.objects.filter(brand=brand,
-                                               user__username=request.POST.get("username")).first()
+        username = request.POST.get("username", "")[:150].replace("\x00", "")
+        membership = Membership.objects.filter(brand=brand, user__username=username).first()
         if membership is not None and _run(
                 request, lambda: crisis_services.membership_remove(membership=membership)):
             messages.success(request, _("Member removed."))
@@ -227,7 +236,9 @@ def brand_settings(request, slug):
                              % {"key": plain})
             return redirect("console:brand-settings", slug=slug)
     elif request.method == "POST" and section == "revoke-key":
-        key = BrandKey.objects.usable().filter(brand=brand, pk=request.POST.get("key") or 0)
+        raw = request.POST.get("key", "")
+        key_id = int(raw) if raw.isdigit() and len(raw) < 18 else 0
+        key = BrandKey.objects.usable().filter(brand=brand, pk=key_id)
         if key.exists():
             crisis_services.brand_key_revoke(key=key.get())
             messages.success(request, _("Key revoked."))

@@ -58,7 +58,7 @@ def test_existing_user_gets_a_role_but_not_a_new_password(api, alice, mallory):
     assert added.status_code == 201
     again = api(alice).post("/api/v1/brands/acme/members/",
                             {"username": "mallory", "role": "responder"}, format="json")
-    assert again.status_code == 200
+    assert again.status_code == 201
     assert Membership.objects.get(user=mallory, brand__slug="acme").role == "responder"
 
 

@@ -192,3 +192,19 @@ def test_webhook_channel_gets_a_secret(api, bob, settings):
                              "target": "http://127.0.0.1:9/hook"}, format="json")
     assert response.status_code == 201
     assert len(response.data["secret"]) == 64
+
+
+@pytest.mark.parametrize("target", [
+    "json://127.0.0.1:6379/x", "jsons://169.254.169.254/latest", "form://10.0.0.5/hook",
+])
+def test_generic_apprise_urls_obey_the_address_rules(target, api, bob):
+    response = api(bob).post("/api/v1/me/channels/", {"kind": "apprise", "target": target},
+                             format="json")
+    assert response.status_code == 400
+    assert "target" in response.data
+
+
+def test_a_webhook_host_that_is_not_a_name_is_400(api, bob):
+    response = api(bob).post("/api/v1/me/channels/", {
+        "kind": "webhook", "target": "http://ab\u3002\u3002c.com/x"}, format="json")
+    assert response.status_code == 400

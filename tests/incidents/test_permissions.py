@@ -31,7 +31,7 @@ MATRIX = {
                [403, 200, 200, 404, 403, 401]),
     "reassign": ("post", "{id}/reassign/", {"assignee": "dave"}, "acknowledged",
                  [403, 200, 200, 404, 403, 401]),
-    "timeline": ("get", "{id}/timeline/", None, "detected", [200, 200, 200, 404, 403, 401]),
+    "timeline": ("get", "{id}/timeline/", None, "detected", [200, 200, 200, 404, 404, 401]),
     "comment": ("post", "{id}/comments/", {"body": "Checking logs"}, "detected",
                 [403, 201, 201, 404, 403, 401]),
 }
@@ -130,3 +130,14 @@ def test_unknown_incident_and_other_brands_incident_look_the_same(api, file_inci
     foreign = client.get(f"/api/v1/incidents/{theirs.pk}/")
     assert missing.status_code == foreign.status_code == 404
     assert missing.data == foreign.data
+
+
+def test_a_key_reads_what_it_filed_including_a_dedup_hit_on_someone_elses(key_client,
+                                                                           file_incident):
+    mine = key_client.post("/api/v1/incidents/", {"title": "from the tool"}, format="json")
+    assert key_client.get(f"/api/v1/incidents/{mine.data['id']}/timeline/").status_code == 200
+    theirs = file_incident(dedup_key="shared-key")
+    hit = key_client.post("/api/v1/incidents/", {"title": "same", "dedup_key": "shared-key"},
+                          format="json")
+    assert hit.status_code == 200  # API.md: the existing incident, whoever filed it
+    assert (hit.data["id"], hit.data["duplicate_count"]) == (theirs.pk, 1)

@@ -154,3 +154,10 @@ def test_timeline_rows_cannot_be_changed_with_raw_sql(file_incident):
                 connection.cursor() as cursor:
             cursor.execute(sql, [event.pk])
     assert TimelineEvent.all_brands.get(pk=event.pk).kind == "created"
+
+
+@pytest.mark.parametrize("params", [{"until": "0001-01-01T00:00:00Z"},
+                                    {"since": "9999-12-31T23:59:59Z"}])
+def test_absurd_report_periods_are_400(params, api, alice):
+    assert api(alice).get("/api/v1/reports/response-times/", params).status_code == 400
+    assert api(alice).get("/api/v1/reports/timeline/", params).status_code == 400
