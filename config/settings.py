@@ -310,6 +310,7 @@ CELERY_TASK_ROUTES = {
     # The sweeper is the guarantee: it has a queue of its own, so that it never
     # waits behind a backlog of fast-path tasks.
     "incidents.tasks.sweep": {"queue": "clock"},
+    "incidents.tasks.sweep_early": {"queue": "clock"},
     "incidents.tasks.fire_due_timers": {"queue": "escalations"},
     "incidents.tasks.deliver_notification": {"queue": "notifications"},
 }

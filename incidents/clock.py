@@ -10,6 +10,7 @@ ETA tasks and redeliveries race for it.
 """
 
 import logging
+import math
 import time
 from datetime import datetime, timedelta
 
@@ -84,8 +85,13 @@ def fire_due_timers(incident_id: int, *, now: datetime | None = None) -> int:
         return _fire(incident, now)
 
 
-def sweep(*, now: datetime | None = None, batch: int | None = None) -> dict:
-    """Fire every due timer, in batches; then publish ETA tasks for the next tick's timers."""
+def sweep(*, now: datetime | None = None, batch: int | None = None,
+          plan_ahead: bool = True) -> dict:
+    """
+    Fire every due timer, in batches. Beat's tick (`plan_ahead`) then schedules early
+    sweeps for the timers due before the next tick; those early sweeps do not plan
+    again, or each would schedule the next ones once more.
+    """
     started = time.perf_counter()
     now = now or timezone.now()
     batch = batch or settings.ESCALATION_SWEEP_BATCH
@@ -105,26 +111,40 @@ def sweep(*, now: datetime | None = None, batch: int | None = None) -> dict:
         if len(rows) < batch:
             break
     fired += _remind_overdue_steps(now)
-    upcoming = _publish_upcoming(now)
+    upcoming = _publish_upcoming(now) if plan_ahead else 0
     republished = outbox.republish_due(now=now)
     ClockHeartbeat.objects.update_or_create(name=HEARTBEAT, defaults={
         "beat_at": timezone.now(), "duration_seconds": time.perf_counter() - started})
     return {"fired": fired, "eta_published": upcoming, "republished": republished}
 
 
+# Timers due within this much of each other share one early sweep.
+UPCOMING_BUCKET_SECONDS = 0.25
+MAX_UPCOMING_SWEEPS = 40
+
+
 def _publish_upcoming(now: datetime) -> int:
-    """ETA tasks for timers due before the next tick, so they land on time, not a tick late."""
-    from .tasks import fire_due_timers
+    """
+    Early sweeps for the timers due before the next tick, so they land on time.
+
+    One sweep task per moment that timers fall due (in 250 ms buckets), not one
+    task per incident: a thousand incidents due at once are then fired in a few
+    batches by one sweep, instead of a thousand single-row tasks queued behind
+    each other (measured: 27 s for 1,000 that way).
+    """
+    from .tasks import sweep_early
 
     horizon = now + timedelta(seconds=settings.ESCALATION_TICK_SECONDS)
-    due_at: dict[int, datetime] = {}
+    moments: set[datetime] = set()
     for column in TIMER_COLUMNS:
-        rows = Incident.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
-        for pk, at in rows.values_list("pk", column):
-            due_at[pk] = min(at, due_at.get(pk, at))
-    for pk, at in due_at.items():
-        publish_now(fire_due_timers, args=(pk,), eta=at)
-    return len(due_at)
+        rows = (Incident.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
+                .values_list(column, flat=True).distinct()[:1000])
+        for at in rows:
+            bucket = math.ceil(at.timestamp() / UPCOMING_BUCKET_SECONDS) * UPCOMING_BUCKET_SECONDS
+            moments.add(datetime.fromtimestamp(bucket, tz=at.tzinfo))
+    for at in sorted(moments)[:MAX_UPCOMING_SWEEPS]:
+        publish_now(sweep_early, eta=at)
+    return len(moments)
 
 
 def _fire_isolated(incident: Incident, now: datetime) -> int:

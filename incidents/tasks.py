@@ -22,6 +22,12 @@ def sweep() -> dict:
 
 
 @shared_task(ignore_result=True, acks_late=True)
+def sweep_early() -> dict:
+    """A sweep scheduled by the last tick for the moment timers fall due."""
+    return clock.sweep(plan_ahead=False)
+
+
+@shared_task(ignore_result=True, acks_late=True)
 def fire_due_timers(incident_id: int) -> int:
     """The ETA fast path for one incident; duplicates and early arrivals do nothing."""
     return clock.fire_due_timers(incident_id)
