@@ -325,8 +325,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 ESCALATION_TICK_SECONDS = env.float("ESCALATION_TICK_SECONDS", default=5.0)
 if not 0.2 <= ESCALATION_TICK_SECONDS <= 60:
     raise ImproperlyConfigured("ESCALATION_TICK_SECONDS must be between 0.2 and 60.")
-# Due rows claimed per sweeper transaction.
-ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
+# Due rows claimed per sweeper transaction: small enough that escalations commit
+# (and become visible) in a steady stream rather than all at the end of a big batch.
+ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=100)
+# Early sweeps started together at the moment timers fall due (about one per worker process).
+ESCALATION_PARALLEL_SWEEPS = env.int("ESCALATION_PARALLEL_SWEEPS", default=2)
 # Share of the ack window after which responders get an `sla_warning`.
 SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.8)
 # ETA tasks are published only for deadlines this close; the rest wait in the

@@ -143,7 +143,10 @@ def _publish_upcoming(now: datetime) -> int:
             bucket = math.ceil(at.timestamp() / UPCOMING_BUCKET_SECONDS) * UPCOMING_BUCKET_SECONDS
             moments.add(datetime.fromtimestamp(bucket, tz=at.tzinfo))
     for at in sorted(moments)[:MAX_UPCOMING_SWEEPS]:
-        publish_now(sweep_early, eta=at)
+        # Several at once: skip_locked splits the due rows between them, so every
+        # worker process fires a share instead of one doing all.
+        for _copy in range(settings.ESCALATION_PARALLEL_SWEEPS):
+            publish_now(sweep_early, eta=at)
     return len(moments)
 
 
