@@ -3,6 +3,7 @@ Real processes for the live tests: a Celery worker (with beat), a gunicorn web
 server and a private redis-server, all pointed at the test database.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -148,3 +149,14 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def purge_broker() -> None:
+    """Drop tasks left in the broker by earlier tests, so a new worker starts on this test's."""
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in app.conf.task_queues:
+            with contextlib.suppress(Exception):  # a queue not declared yet holds nothing
+                channel.queue_purge(queue.name)

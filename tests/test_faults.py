@@ -19,9 +19,24 @@ from crisis.tenancy import Principal
 from incidents import services
 from incidents.models import Escalation, Incident, Notification, TimelineEvent
 from incidents.sla import SlaTarget
-from tests.live import ROOT, Process, base_env, broker_env, free_port, start_web, start_worker, wait_until
+from tests.live import (
+    ROOT,
+    Process,
+    base_env,
+    broker_env,
+    free_port,
+    purge_broker,
+    start_web,
+    start_worker,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.hostile, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _clean_broker():
+    purge_broker()
 
 
 @pytest.fixture

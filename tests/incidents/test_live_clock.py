@@ -18,11 +18,16 @@ from incidents import services, tasks
 from incidents.models import Escalation, Incident, Notification, TimelineEvent
 from incidents.sla import SlaTarget
 from tests.conftest import make_user
-from tests.live import TICK, RedisServer, free_port, start_web, start_worker, wait_until
+from tests.live import TICK, RedisServer, free_port, purge_broker, start_web, start_worker, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 ACK_SECONDS = 2
+
+
+@pytest.fixture(autouse=True)
+def _clean_broker():
+    purge_broker()
 
 
 @pytest.fixture
