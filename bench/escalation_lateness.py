@@ -1,0 +1,270 @@
+"""
+Benchmark: how late do escalations land when N incidents fall due at the same moment?
+
+    .venv/bin/python bench/escalation_lateness.py [--quick] [--sizes 1000,10000] [--tick 5] [--phase 0.5]
+
+The issue's target: one worker with embedded beat on PostgreSQL + Redis, 1,000 and
+10,000 incidents whose ack deadline is the same moment -> p99 of (escalated − deadline)
+<= 2 s at 1,000 and <= 5 s at 10,000, and none early.
+
+Per size N, from scratch: database `crisis_bench_clock` dropped, created and migrated;
+Redis db 14 flushed; one brand with one manager who has an e-mail (so every level-1
+escalation writes one notification; the worker uses Django's dummy e-mail backend);
+ONE `celery -A config worker -B --concurrency 2 --loglevel WARNING` (default tick 5 s)
+is started and waited for (first sweeper heartbeat). Then N incidents are bulk-inserted
+with the columns the filing service sets (`clock.initial_timers`, `chain.DEFAULT_CHAIN`:
+level 1 at +0 s to managers, level 2 at +600 s, so only level 1 falls due here), all
+with the same `ack_due_at` = `next_escalation_at` ~25 s ahead, and `sla_warning_at`
+set to NULL so that only escalation is measured.
+
+Where the deadline falls between two sweeper ticks matters: the sweeper publishes the
+ETA tasks of the fast path only for deadlines within the next tick, so a deadline just
+after a tick gets them published just before it's due. `--phase` places the deadline
+at that fraction of a tick after a sweep (beat ticks every `tick` s from its first run;
+the heartbeat row tells when a sweep ran): 0.5, the average case, by default; 0.05 is
+close to the worst case for the fast path.
+
+Two lateness figures:
+- fired: `Escalation.fired_at − due_at`, the `now` the firing code took. A sweep takes
+  one `now` for its whole run, so for rows it fires this understates when they landed;
+- landed: when the row was committed (seen by this script polling every 100 ms) minus
+  the deadline: what a manager waiting for the page would see (±0.1 s).
+Also: when the last of the N landed, a timeline of the broker's queues, how long the
+worker then takes to deliver the N notifications (bounded wait), and a split by path.
+The split is a heuristic: a sweep stamps all its rows with one `fired_at`, an ETA task
+stamps one row with its own, so rows sharing a `fired_at` are counted as the sweeper's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import math
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import clock_common as common
+
+DATABASE = "crisis_bench_clock"
+TARGET_P99 = {1_000: 2.0, 10_000: 5.0}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated incident counts")
+    parser.add_argument("--quick", action="store_true", help="only N = 1,000, 20 s lead")
+    parser.add_argument("--lead", type=float, default=25.0,
+                        help="seconds from the insert to the common deadline")
+    parser.add_argument("--tick", type=float, default=5.0, help="ESCALATION_TICK_SECONDS")
+    parser.add_argument("--phase", type=float, default=0.5,
+                        help="where the deadline falls between two sweeper ticks, as a fraction "
+                             "of the tick (0 = just after a tick, the fast path's worst case)")
+    parser.add_argument("--max-wait", type=float, default=240.0,
+                        help="seconds past the deadline to wait for all escalations")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.quick:
+        args.sizes, args.lead = [1_000], 20.0
+    return args
+
+
+def insert_incidents(brand, n: int, deadline) -> None:
+    from django.utils import timezone
+
+    from incidents import chain, clock
+    from incidents.models import Incident
+
+    now = timezone.now()
+    detected_at = now
+    timers = clock.initial_timers(detected_at=detected_at, ack_due_at=deadline,
+                                  chain=chain.DEFAULT_CHAIN)
+    timers["sla_warning_at"] = None  # measure escalation only
+    rows = [
+        Incident(brand=brand, title=f"Same-moment crisis {i}", severity="high",
+                 detected_at=detected_at, created_at=now, ack_due_at=deadline,
+                 resolve_due_at=deadline + timedelta(hours=4), **timers)
+        for i in range(n)
+    ]
+    Incident.all_brands.bulk_create(rows, batch_size=2000)
+
+
+def watch(n: int, deadline, max_wait: float) -> tuple[dict[int, float], list[tuple]]:
+    """
+    Poll until N level-1 escalations are committed.
+
+    Returns {escalation id: seconds past the deadline when first seen}, and a timeline
+    sampled about once a second: (seconds past deadline, rows landed, messages waiting in
+    Redis on the clock / escalations / notifications queues, messages the worker holds
+    unacknowledged: ETA tasks it keeps until due, and the ones it is running).
+    """
+    from django.utils import timezone
+
+    from incidents.models import Escalation
+
+    seen: dict[int, float] = {}
+    timeline: list[tuple] = []
+    give_up = deadline + timedelta(seconds=max_wait)
+    last_sample = -1e9
+    while timezone.now() < give_up:
+        ids = Escalation.all_brands.filter(kind="ack", level=1).values_list("pk", flat=True)
+        at = (timezone.now() - deadline).total_seconds()
+        for pk in ids:
+            seen.setdefault(pk, at)
+        if at - last_sample >= 1.0 or len(seen) >= n:
+            last_sample = at
+            queues = common.redis_summary()
+            timeline.append((at, len(seen), queues["clock"], queues["escalations"],
+                             queues["notifications"], queues["unacked"]))
+        if len(seen) >= n:
+            break
+        time.sleep(0.1)
+    return seen, timeline
+
+
+def run_one(n: int, args, work: Path) -> dict:
+    from django.utils import timezone
+
+    from incidents.models import ClockHeartbeat, Escalation, Incident, Notification
+
+    common.flush_redis()
+    common.recreate_database(DATABASE)
+    common.migrate()
+    brand = common.make_brand()
+    log = work / f"worker-{n}.log"
+    env = common.bench_env(DATABASE, work / f"var-{n}", ESCALATION_TICK_SECONDS=str(args.tick))
+    started_at = timezone.now()
+    worker = common.start_worker(env, log)
+    try:
+        ready = common.wait_for_sweeper(worker, log, started_at)
+        # Beat's interval schedule ticks every `tick` seconds: put the deadline at `phase`
+        # of a tick after one. The heartbeat is written as a sweep ends; the first sweep
+        # may have waited for the pool to boot, so the phase is taken from the second.
+        first = ClockHeartbeat.objects.get(name="sweeper").beat_at
+        common.wait_for_sweeper(worker, log, first)
+        t0 = time.monotonic()
+        beat_at = ClockHeartbeat.objects.get(name="sweeper").beat_at
+        ticks = math.ceil((args.lead + (timezone.now() - beat_at).total_seconds()) / args.tick)
+        deadline = beat_at + timedelta(seconds=(ticks + args.phase) * args.tick)
+        insert_incidents(brand, n, deadline)
+        inserted = time.monotonic() - t0
+        margin = (deadline - timezone.now()).total_seconds()
+        seen, timeline = watch(n, deadline, args.max_wait)
+        all_landed = max(seen.values()) if len(seen) >= n else None
+        sent_then = Notification.objects.filter(status="sent").count()
+        redis_then = common.redis_summary()
+        # The deliveries of the N notifications that escalation wrote, bounded.
+        deliver_started = time.monotonic()
+        while (time.monotonic() - deliver_started < 90
+               and Notification.objects.filter(status="pending").exists()):
+            time.sleep(0.5)
+        delivered_after = (timezone.now() - deadline).total_seconds()
+        pending_left = Notification.objects.filter(status="pending").count()
+    finally:
+        common.stop_worker(worker)
+    rows = list(Escalation.all_brands.filter(kind="ack").values_list("level", "due_at", "fired_at"))
+    fired = [(f - d).total_seconds() for level, d, f in rows if level == 1]
+    by_stamp = collections.Counter(f for level, _d, f in rows if level == 1)
+    sweeper_fired = [(f - d).total_seconds() for level, d, f in rows if level == 1 and by_stamp[f] > 1]
+    eta_fired = [(f - d).total_seconds() for level, d, f in rows if level == 1 and by_stamp[f] == 1]
+    return {
+        "n": n, "phase": args.phase, "ready": ready, "inserted": inserted, "margin": margin,
+        "fired": fired, "landed": list(seen.values()), "all_landed": all_landed,
+        "sweeper": sum(c for c in by_stamp.values() if c > 1),
+        "eta": sum(c for c in by_stamp.values() if c == 1),
+        "sweeps": sum(1 for c in by_stamp.values() if c > 1),
+        "sweeper_fired": sweeper_fired, "eta_fired": eta_fired, "timeline": timeline,
+        "levels": collections.Counter(level for level, _d, _f in rows),
+        "incidents_at_level1": Incident.all_brands.filter(escalation_level=1).count(),
+        "notifications": Notification.objects.count(),
+        "sent_then": sent_then, "redis_then": redis_then,
+        "delivered_after": delivered_after, "pending_left": pending_left,
+        "problems": common.log_problems(log), "log": log,
+    }
+
+
+def fmt(values: list[float]) -> str:
+    if not values:
+        return "no data"
+    return (f"p50 {common.percentile(values, 0.50):7.3f} s   p99 {common.percentile(values, 0.99):7.3f} s   "
+            f"max {max(values):7.3f} s   min {min(values):7.3f} s")
+
+
+def report(r: dict, tick: float) -> bool:
+    n = r["n"]
+    target = TARGET_P99.get(n)
+    print(f"\n=== N = {n:,} incidents due at the same moment (tick {tick:g} s, phase {r['phase']:g}) ===")
+    print(f"worker ready (first sweep) after {r['ready']:.1f} s; {n:,} incidents inserted in "
+          f"{r['inserted']:.2f} s; deadline was {r['margin']:.1f} s after the insert ended")
+    print(f"fired  = Escalation.fired_at − due_at      : {fmt(r['fired'])}")
+    print(f"landed = row committed (100 ms poll) − due : {fmt(r['landed'])}")
+    if r["all_landed"] is None:
+        print(f"!!! only {len(r['landed']):,} of {n:,} escalations landed within the wait")
+    else:
+        print(f"all {n:,} landed by deadline + {r['all_landed']:.2f} s")
+    print(f"by path (heuristic, shared fired_at = one sweep): sweeper {r['sweeper']:,} rows in "
+          f"{r['sweeps']} sweep(s), ETA fast path {r['eta']:,} rows")
+    print(f"   fired lateness, sweeper rows : {fmt(r['sweeper_fired'])}")
+    print(f"   fired lateness, ETA rows     : {fmt(r['eta_fired'])}")
+    # The quiet samples before anything was published say nothing: keep the last of them.
+    timeline = r["timeline"]
+    quiet = [i for i, (t, *counts) in enumerate(timeline) if t < 0 and not any(counts)]
+    timeline = timeline[quiet[-1]:] if quiet and quiet == list(range(len(quiet))) else timeline
+    print("timeline, s past deadline: landed / in Redis: clock, escalations, notifications queues "
+          "/ unacked held by the worker:")
+    print("   " + "  ".join(f"{t:+.0f}:{k}/{c},{e},{n}/{u}" for t, k, c, e, n, u in timeline))
+    print(f"escalation rows by level {dict(r['levels'])}; incidents at level 1: "
+          f"{r['incidents_at_level1']:,}; notifications written {r['notifications']:,}, sent when the "
+          f"last escalation landed {r['sent_then']:,}; redis then {r['redis_then']}")
+    print(f"notifications: pending left {r['pending_left']:,} at deadline + {r['delivered_after']:.1f} s")
+    early = sum(1 for v in r["fired"] if v < 0)
+    ok = True
+    if early:
+        print(f"!!! {early} escalation(s) fired EARLY")
+        ok = False
+    if target is not None and r["landed"]:
+        p99_fired = common.percentile(r["fired"], 0.99)
+        p99_landed = common.percentile(r["landed"], 0.99)
+        verdict = "met" if p99_landed <= target and len(r["landed"]) >= n else "MISSED"
+        print(f"target p99 <= {target:g} s: fired p99 {p99_fired:.3f} s, landed p99 {p99_landed:.3f} s "
+              f"-> {verdict} (judged on landed)")
+    if r["problems"]:
+        print(f"worker log ({r['log']}) has problems, first lines:")
+        for line in r["problems"]:
+            print("   ", line)
+    return ok and len(r["landed"]) >= n
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    with common.exclusive():
+        return run(args)
+
+
+def run(args) -> int:
+    common.arm_budget(int(sum(90 + args.lead + args.max_wait + 90 for _ in args.sizes)))
+    work = Path(tempfile.mkdtemp(prefix="bench-lateness-"))
+    env = common.bench_env(DATABASE, work / "var", ESCALATION_TICK_SECONDS=str(args.tick))
+    common.setup_django(env)
+    print(f"escalation lateness: sizes {args.sizes}, tick {args.tick:g} s, lead ~{args.lead:g} s, "
+          f"deadline at phase {args.phase:g} of a tick after a sweep, "
+          f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}")
+    common.report_load()
+    ok = True
+    try:
+        for n in args.sizes:
+            ok &= report(run_one(n, args, work), args.tick)
+    finally:
+        common.flush_redis()
+        if not args.keep_db:
+            common.drop_database(DATABASE)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

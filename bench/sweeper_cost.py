@@ -1,0 +1,568 @@
+"""
+Benchmark: what one sweeper tick costs with 100,000 open incidents among 1,000,000.
+
+    .venv/bin/python bench/sweeper_cost.py [--quick] [--reps 20] [--keep-db]
+
+The issue's target: one tick <= 50 ms, the due rows found by index scans.
+
+Setup: database `crisis_bench_sweep` (dropped, created, migrated); one brand with a
+manager who has an e-mail; then, with `INSERT … SELECT … FROM generate_series`:
+900,000 closed incidents (resolved/reviewed, every timer column NULL) with the
+lowest ids, then 100,000 open ones: 60 % detected (`next_escalation_at` = ack deadline
+and `sla_warning_at` 10 min before it, 1–5 h ahead) and 40 % acknowledged/investigated
+(`resolve_escalation_at` 1–5 h ahead), so nothing is due and nothing falls within the
+next tick. 100 of the detected ones, spread over the open id range, are the probes:
+parked 10 h ahead for the empty tick, made due (deadline 2 s ago, level 0) for the
+busy tick. `VACUUM ANALYZE` afterwards.
+
+Measured in this process (Django pointed at that database, PostgreSQL + Redis db 14,
+no worker running; what the sweeper publishes just piles up in Redis and is flushed):
+- empty tick: `clock.sweep()` repeated, warm; median, min, max, and the queries of one tick;
+- busy tick: the 100 probes reset to due before each repetition (outside the timing),
+  then `clock.sweep()` timed, 100 escalations fired each time;
+- `EXPLAIN (ANALYZE, BUFFERS)` of the statements the tick ran (captured from Django):
+  the `SELECT … FOR UPDATE OF … SKIP LOCKED` claim over the timer columns OR-ed
+  together (`clock.TIMER_COLUMNS`), the `_publish_upcoming` range queries, the
+  checklist-reminder query and the outbox query;
+- a backlog: `--backlog` more open rows made due at once (workers were down, or a
+  burst of deadlines), the claim's plan and time with the statistics ANALYZE saw
+  before (nothing due) and after a fresh ANALYZE, next to a prototype of the claim as
+  one query per partial index (UNION); and one batch claimed and fired per row, as
+  `sweep()` does, next to a set-based sketch (`fire_batch_setbased`), both rolled back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import clock_common as common
+
+DATABASE = "crisis_bench_sweep"
+TARGET_MS = 50.0
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--total", type=int, default=1_000_000, help="incidents in the table")
+    parser.add_argument("--open", type=int, default=100_000, help="of which open")
+    parser.add_argument("--due", type=int, default=100, help="probes made due for the busy tick")
+    parser.add_argument("--reps", type=int, default=20, help="timed repetitions per case")
+    parser.add_argument("--backlog", type=int, default=10_000,
+                        help="open rows made due at the end, to see the claim's plan under a backlog")
+    parser.add_argument("--plans", action="store_true", help="print every plan in full")
+    parser.add_argument("--quick", action="store_true", help="200,000 rows (20,000 open), 5 reps")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.total, args.open, args.reps, args.backlog = 200_000, 20_000, 5, 2_000
+    return args
+
+
+# --- Data ------------------------------------------------------------------------------
+
+COLUMNS = """brand_id, title, description, category, severity, channel, source_url, reach, dedup_key,
+    duplicate_count, state, detected_at, created_at, acknowledged_at, investigated_at, resolved_at,
+    reviewed_at, ack_due_at, resolve_due_at, escalation_level, resolution, review_notes,
+    escalation_chain, next_escalation_at, sla_warning_at, resolve_escalation_at"""
+
+CLOSED = f"""
+INSERT INTO incidents_incident ({COLUMNS})
+SELECT %(brand)s, 'closed crisis ' || g, '', 'other', 'medium', 'vk', '', 0, '', 0,
+       CASE WHEN g %% 10 = 0 THEN 'resolved' ELSE 'reviewed' END,
+       t.d, t.d, t.d + interval '5 min', t.d + interval '10 min', t.d + interval '2 hours',
+       CASE WHEN g %% 10 = 0 THEN NULL ELSE t.d + interval '1 day' END,
+       t.d + interval '15 min', t.d + interval '4 hours', 0, 'done', NULL,
+       %(chain)s::jsonb, NULL, NULL, NULL
+FROM generate_series(1, %(n)s) AS g,
+     LATERAL (SELECT now() - interval '400 days' + g * interval '30 seconds' AS d) AS t
+"""
+
+OPEN = f"""
+INSERT INTO incidents_incident ({COLUMNS})
+SELECT %(brand)s, 'open crisis ' || g, '', 'other', 'high', 'telegram', '', 0, '', 0,
+       CASE WHEN g %% 5 < 3 THEN 'detected' WHEN g %% 5 = 3 THEN 'acknowledged'
+            ELSE 'investigated' END,
+       now() - interval '5 min', now() - interval '5 min',
+       CASE WHEN g %% 5 < 3 THEN NULL ELSE now() END,
+       CASE WHEN g %% 5 = 4 THEN now() ELSE NULL END, NULL, NULL,
+       t.due, t.due + interval '4 hours', 0, '', NULL, %(chain)s::jsonb,
+       CASE WHEN g %% 5 < 3 THEN t.due END,
+       CASE WHEN g %% 5 < 3 THEN t.due - interval '10 min' END,
+       CASE WHEN g %% 5 < 3 THEN NULL ELSE t.due END
+FROM generate_series(1, %(n)s) AS g,
+     LATERAL (SELECT now() + interval '1 hour'
+                     + ((g * 7919) %% 14400) * interval '1 second' AS due) AS t
+"""
+
+PARK = """
+UPDATE incidents_incident SET ack_due_at = now() + interval '10 hours',
+       next_escalation_at = now() + interval '10 hours', sla_warning_at = NULL,
+       resolve_escalation_at = NULL, escalation_level = 0, state = 'detected'
+WHERE id = ANY(%(ids)s)
+"""
+
+MAKE_DUE = """
+UPDATE incidents_incident SET ack_due_at = now() - interval '2 seconds',
+       next_escalation_at = now() - interval '2 seconds', sla_warning_at = NULL,
+       resolve_escalation_at = NULL, escalation_level = 0, state = 'detected'
+WHERE id = ANY(%(ids)s)
+"""
+
+# Timeline events are append-only (a trigger refuses DELETE): the probes' pile up, 100 a tick.
+FORGET = [
+    "DELETE FROM incidents_notification WHERE incident_id = ANY(%(ids)s)",
+    "DELETE FROM incidents_escalation WHERE incident_id = ANY(%(ids)s)",
+]
+
+
+def build(args) -> list[int]:
+    import json
+
+    import psycopg
+
+    from incidents import chain
+
+    brand = common.make_brand()
+    conninfo = f"host={common.HOST} port=5432 user=postgres dbname={DATABASE}"
+    params = {"brand": brand.pk, "chain": json.dumps(chain.DEFAULT_CHAIN)}
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        t0 = time.monotonic()
+        conn.execute(CLOSED, {**params, "n": args.total - args.open})
+        conn.execute(OPEN, {**params, "n": args.open})
+        open_ids = [r[0] for r in conn.execute(
+            "SELECT id FROM incidents_incident WHERE state = 'detected' ORDER BY id")]
+        step = max(1, len(open_ids) // args.due)
+        probes = open_ids[step // 2::step][:args.due]
+        conn.execute(PARK, {"ids": probes})
+        loaded = time.monotonic() - t0
+        conn.execute("VACUUM ANALYZE")
+        counts = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE state IN ('detected','acknowledged','investigated')),"
+            " count(next_escalation_at), count(sla_warning_at), count(resolve_escalation_at),"
+            " pg_size_pretty(pg_total_relation_size('incidents_incident'))"
+            " FROM incidents_incident").fetchone()
+    print(f"loaded in {loaded:.1f} s (+ VACUUM ANALYZE): {counts[0]:,} incidents, {counts[1]:,} open; "
+          f"non-null next_escalation_at {counts[2]:,}, sla_warning_at {counts[3]:,}, "
+          f"resolve_escalation_at {counts[4]:,}; table + indexes {counts[5]}; {len(probes)} probes")
+    return probes
+
+
+def raw(statement: str, params: dict | None = None) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or {})
+
+
+def reset_probes(probes: list[int], *, due: bool) -> None:
+    for statement in FORGET:
+        raw(statement, {"ids": probes})
+    raw(MAKE_DUE if due else PARK, {"ids": probes})
+
+
+# --- Timing ----------------------------------------------------------------------------
+
+def time_ticks(probes: list[int], reps: int, *, due: bool) -> tuple[list[float], list[dict]]:
+    from incidents import clock
+
+    times, results = [], []
+    for _ in range(reps):
+        if due:
+            reset_probes(probes, due=True)
+        t0 = time.perf_counter()
+        result = clock.sweep()
+        times.append((time.perf_counter() - t0) * 1000)
+        results.append(result)
+    if due:
+        reset_probes(probes, due=False)
+    return times, results
+
+
+def captured_tick(probes: list[int], *, due: bool) -> list[dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents import clock
+
+    reset_probes(probes, due=due)
+    with CaptureQueriesContext(connection) as captured:
+        clock.sweep()
+    reset_probes(probes, due=False)
+    return captured.captured_queries
+
+
+def explain(statement: str) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) in a transaction that is rolled back (the claim locks rows)."""
+    from django.db import connection, transaction
+
+    lines: list[str] = []
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)  # no params: no % formatting
+            lines = [row[0] for row in cursor.fetchall()]
+            raise _Rollback
+    except _Rollback:
+        pass
+    return lines
+
+
+class _Rollback(Exception):
+    pass
+
+
+def scans(plan: list[str]) -> str:
+    """The scan nodes of a plan, e.g. 'Bitmap Index Scan on incident_escalation_due'."""
+    found = re.findall(r"(Seq Scan on \w+|Bitmap Heap Scan on \w+|"
+                       r"(?:Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)?"
+                       r"(?: using \w+)? on \w+)", "\n".join(plan))
+    return ", ".join(dict.fromkeys(found)) or "?"
+
+
+def exec_time(plan: list[str]) -> str:
+    for line in plan:
+        if line.startswith("Execution Time"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def tick_queries(captured: list[dict]) -> dict[str, str]:
+    """The interesting statements of one tick, by role."""
+    wanted: dict[str, str] = {}
+    for query in captured:
+        text = query["sql"]
+        if "FOR UPDATE" in text and "incidents_incident" in text:
+            wanted.setdefault("claim (sweep batch, FOR UPDATE SKIP LOCKED)", text)
+        elif (text.startswith(("SELECT \"incidents_incident\"", "SELECT DISTINCT \"incidents_incident\""))
+              and "FOR UPDATE" not in text and re.search(r'"incidents_incident"\."\w+" >', text)):
+            column = re.search(r'"incidents_incident"\."(\w+)" >', text)
+            wanted[f"_publish_upcoming: {column.group(1) if column else '?'}"] = text
+        elif "incidents_notification" in text and "next_attempt_at" in text and text.startswith("SELECT"):
+            wanted["outbox.republish_due"] = text
+        elif text.startswith('SELECT "playbooks_checkliststep"'):
+            wanted["_remind_overdue_steps"] = text
+    return wanted
+
+
+# --- The suggested claim, for comparison -----------------------------------------------------
+
+def claim_union_sql(columns: tuple[str, ...]) -> str:
+    """
+    The claim as one query per partial index: each arm is an index range scan that
+    stops after `batch` entries; only then are the rows joined, re-checked and locked.
+    """
+    arms = "\n    UNION\n".join(
+        f"    (SELECT id FROM incidents_incident WHERE {c} <= %(now)s ORDER BY {c} LIMIT %(batch)s)"
+        for c in columns)
+    recheck = " OR ".join(f"i.{c} <= %(now)s" for c in columns)
+    return (f"SELECT i.id FROM incidents_incident i WHERE i.id IN (\n{arms}\n) AND ({recheck})\n"
+            "ORDER BY i.id LIMIT %(batch)s FOR UPDATE OF i SKIP LOCKED")
+
+
+def claim_queryset(now, batch: int):
+    """The sweeper's claim, as `clock.sweep()` builds it."""
+    from django.db.models import Q
+
+    from incidents.clock import TIMER_COLUMNS
+    from incidents.models import Incident
+
+    due = Q()
+    for column in TIMER_COLUMNS:
+        due |= Q(**{f"{column}__lte": now})
+    return (Incident.all_brands.select_related("brand")
+            .select_for_update(skip_locked=True, of=("self",)).filter(due).order_by("pk")[:batch])
+
+
+def captured_tick_claim_only(batch: int) -> str:
+    """The SQL of the claim for now (as Django sends it)."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        list(claim_queryset(timezone.now(), batch))
+        transaction.set_rollback(True)
+    return next(q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"])
+
+
+def time_claims(union: str, reps: int, batch: int) -> dict[str, list[float]]:
+    """The claim alone (rows selected and locked, then rolled back): as the sweeper writes it,
+    and as the UNION of one query per partial index followed by the same row fetch."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from incidents.models import Incident
+
+    out: dict[str, list[float]] = {"current OR query": [], "UNION prototype": []}
+    counts = set()
+    for _ in range(reps):
+        now = timezone.now()
+        with transaction.atomic():
+            t0 = time.perf_counter()
+            rows = list(claim_queryset(now, batch))
+            out["current OR query"].append((time.perf_counter() - t0) * 1000)
+            transaction.set_rollback(True)
+        counts.add(len(rows))
+        with transaction.atomic():
+            t0 = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(union, {"now": now, "batch": batch})
+                ids = [r[0] for r in cursor.fetchall()]
+            rows = list(Incident.all_brands.select_related("brand").filter(pk__in=ids).order_by("pk"))
+            out["UNION prototype"].append((time.perf_counter() - t0) * 1000)
+            transaction.set_rollback(True)
+        counts.add(len(rows))
+    if len(counts) != 1:
+        print(f"!!! the two claims returned different row counts: {counts}")
+    return out
+
+
+# --- A set-based firing of one batch, for comparison ----------------------------------------
+
+ADVANCE = """
+UPDATE incidents_incident
+SET escalation_level = %(next_level)s,
+    next_escalation_at = CASE WHEN %(offset)s::float8 IS NULL THEN NULL
+                              ELSE ack_due_at + make_interval(secs => %(offset)s::float8) END
+WHERE id = ANY(%(ids)s) AND state = 'detected' AND escalation_level = %(level)s
+RETURNING id
+"""
+
+
+def fire_batch_setbased(rows, now) -> int:
+    """
+    A sketch of firing a claimed batch set-wise (ack levels only, which is what is due
+    here): per (brand, level, chain) group one compare-and-set UPDATE … RETURNING for
+    all rows, the recipients and their channels looked up once, and the escalation,
+    notification and timeline rows written with one bulk INSERT each. Same rows,
+    same texts as `clock._fire_ack_level`; not a drop-in replacement.
+    """
+    import collections
+    import json
+    import uuid
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db import connection
+
+    from incidents import chain as chains
+    from incidents import outbox
+    from incidents.models import (
+        Escalation,
+        EscalationKind,
+        EventKind,
+        Notification,
+        State,
+        TimelineEvent,
+    )
+
+    groups = collections.defaultdict(list)
+    for incident in rows:
+        if (incident.state == State.DETECTED and incident.next_escalation_at
+                and incident.next_escalation_at <= now):
+            key = (incident.brand_id, incident.escalation_level,
+                   json.dumps(incident.escalation_chain, sort_keys=True))
+            groups[key].append(incident)
+    fired = 0
+    for (brand_id, level, _chain), group in groups.items():
+        steps = chains.steps(group[0].escalation_chain)
+        if level >= len(steps):
+            continue
+        step = steps[level]
+        following = steps[level + 1].offset_seconds if level + 1 < len(steps) else None
+        with connection.cursor() as cursor:
+            cursor.execute(ADVANCE, {"next_level": level + 1, "offset": following, "level": level,
+                                     "ids": [i.pk for i in group]})
+            won = {r[0] for r in cursor.fetchall()}
+        users = outbox.recipients(brand_id=brand_id, roles=step.roles, usernames=step.users)
+        channels = outbox.channels_of(users)
+        names = [u.get_username() for u in users]
+        escalations, notifications, events = [], [], []
+        for incident in group:
+            if incident.pk not in won:
+                continue
+            escalations.append(Escalation(
+                incident=incident, kind=EscalationKind.ACK, level=step.level, fired_at=now,
+                due_at=incident.ack_due_at + timedelta(seconds=step.offset_seconds), notified=names))
+            link = f"{settings.SITE_URL.rstrip('/')}/api/v1/incidents/{incident.pk}/"
+            subject = f"[{incident.brand.name}] Escalation level {step.level}: {incident.title}"
+            body = (f"{incident.title}\n\nBrand: {incident.brand.name}\nSeverity: {incident.severity}\n"
+                    f"State: {incident.state}\nDetected: {incident.detected_at:%Y-%m-%d %H:%M:%S} UTC\n"
+                    f"Acknowledge by: {incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC\n\n{link}")
+            payload = {"event": EventKind.ESCALATED, "level": step.level,
+                       "incident": {"id": incident.pk, "brand": incident.brand.slug,
+                                    "title": incident.title, "severity": incident.severity,
+                                    "state": incident.state,
+                                    "detected_at": incident.detected_at.isoformat(),
+                                    "ack_due_at": incident.ack_due_at.isoformat(), "url": link},
+                       "at": now.isoformat()}
+            notifications += [
+                Notification(incident=incident, recipient=user, channel=kind, target=target,
+                             secret=secret, reason=EventKind.ESCALATED, subject=subject[:300],
+                             body=body, payload=payload, idempotency_key=uuid.uuid4(), created_at=now,
+                             next_attempt_at=now + timedelta(
+                                 seconds=settings.NOTIFICATION_REPUBLISH_SECONDS))
+                for user in users for kind, target, secret in channels[user.pk]]
+            events.append(TimelineEvent(incident=incident, at=now, kind=EventKind.ESCALATED,
+                                        actor_label="system",
+                                        data={"level": step.level, "notified": names}))
+        Escalation.all_brands.bulk_create(escalations)
+        Notification.objects.bulk_create(notifications)
+        TimelineEvent.all_brands.bulk_create(events)
+        fired += len(escalations)
+    return fired
+
+
+def time_fire_batch(batch: int, reps: int) -> dict[str, list[float]]:
+    """One claimed batch fired per-row (as `sweep()` does) and set-wise, each rolled back,
+    so neither pays a commit nor publishes its tasks (`on_commit` never runs)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from incidents import clock
+
+    # As `sweep()` fires each row (in a savepoint, where the code has one).
+    fire_one = getattr(clock, "_fire_isolated", clock._fire)
+    out: dict[str, list[float]] = {"current, per row": [], "set-based sketch": []}
+    fired: dict[str, set] = {k: set() for k in out}
+    for _ in range(reps):
+        for label in out:
+            with transaction.atomic():
+                now = timezone.now()
+                t0 = time.perf_counter()
+                rows = list(claim_queryset(now, batch))
+                if label.startswith("current"):
+                    n = sum(fire_one(incident, now) for incident in rows)
+                else:
+                    n = fire_batch_setbased(rows, now)
+                out[label].append((time.perf_counter() - t0) * 1000)
+                fired[label].add(n)
+                transaction.set_rollback(True)
+    for label, counts in fired.items():
+        print(f"   {label}: fired {sorted(counts)} per batch")
+    return out
+
+
+def summary(values: list[float]) -> str:
+    return (f"median {statistics.median(values):7.2f} ms   min {min(values):7.2f} ms   "
+            f"max {max(values):7.2f} ms   (n={len(values)})")
+
+
+BACKLOG = """
+UPDATE incidents_incident SET next_escalation_at = now() - interval '1 minute'
+WHERE id IN (SELECT id FROM incidents_incident WHERE state = 'detected' AND next_escalation_at IS NOT NULL
+             AND NOT id = ANY(%(probes)s) ORDER BY id LIMIT %(n)s)
+"""
+
+
+def show_plan(title: str, plan: list[str], *, full: bool) -> bool:
+    """Print a plan (or its one-line summary); True when it scans the incidents table sequentially."""
+    seq = any("Seq Scan on incidents_incident" in line for line in plan)
+    print(f"-- {title}: {scans(plan)}; execution {exec_time(plan)}"
+          + ("   !!! SEQUENTIAL SCAN of incidents" if seq else ""))
+    if full:
+        for line in plan:
+            print("   " + line)
+    return seq
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    with common.exclusive():
+        return run(args)
+
+
+def run(args) -> int:
+    common.arm_budget(1800)
+    work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    env = common.bench_env(DATABASE, work / "var")
+    common.setup_django(env)
+    from django.conf import settings
+    from django.utils import timezone
+
+    from incidents.clock import TIMER_COLUMNS
+
+    batch = settings.ESCALATION_SWEEP_BATCH
+    print(f"sweeper cost: {args.total:,} incidents, {args.open:,} open, {args.due} due in the busy tick; "
+          f"{args.reps} repetitions; tick {settings.ESCALATION_TICK_SECONDS:g} s, batch {batch}; "
+          f"timer columns {', '.join(TIMER_COLUMNS)}; database {DATABASE}, redis {common.REDIS_URL}")
+    common.report_load()
+    ok = True
+    try:
+        common.flush_redis()
+        common.recreate_database(DATABASE)
+        common.migrate()
+        probes = build(args)
+
+        time_ticks(probes, 3, due=False)  # warm: connections, caches, broker connection
+        empty, results = time_ticks(probes, args.reps, due=False)
+        print(f"\nempty tick (nothing due)        : {summary(empty)}   result {results[-1]}")
+        busy, results = time_ticks(probes, max(3, args.reps // 2), due=True)
+        fired = sorted({r["fired"] for r in results})
+        print(f"busy tick ({args.due} due, fired {fired}): {summary(busy)}   "
+              f"= {statistics.median(busy) / args.due:.2f} ms per escalation")
+        verdict = "met" if statistics.median(empty) <= TARGET_MS else "MISSED"
+        print(f"target: empty tick <= {TARGET_MS:g} ms -> {verdict}")
+        ok &= verdict == "met"
+
+        print()
+        for label, due in (("empty", False), ("busy", True)):
+            captured = captured_tick(probes, due=due)
+            total = sum(float(q["time"]) for q in captured) * 1000
+            print(f"queries of one {label} tick: {len(captured)}, {total:.0f} ms in the database driver "
+                  "(Django's timer, 1 ms resolution)")
+            if label == "empty":
+                for q in captured:
+                    print(f"   {float(q['time']) * 1000:4.0f} ms  {q['sql'][:100]}")
+        print("\nplans (EXPLAIN (ANALYZE, BUFFERS) of the statements the tick ran, captured from Django):")
+        for label, due in (("empty", False), ("busy", True)):
+            for role, statement in tick_queries(captured_tick(probes, due=due)).items():
+                reset_probes(probes, due=due)
+                plan = explain(statement)
+                claim = role.startswith("claim")
+                if claim or (label == "empty" and role.endswith("next_escalation_at")):
+                    head = statement[:statement.find(" ")]  # SELECT or SELECT DISTINCT …
+                    if statement.startswith("SELECT DISTINCT"):
+                        head = statement[:statement.find(" FROM ")]
+                    print(f"\n   {head} …{statement[statement.find(' FROM '):][:420]}")
+                ok &= not show_plan(f"{label} tick, {role}", plan, full=claim or args.plans)
+            reset_probes(probes, due=False)
+
+        # A backlog (workers were down, or a burst of deadlines): many rows due at once,
+        # first with the statistics ANALYZE saw (nothing due), then analysed again.
+        union = claim_union_sql(TIMER_COLUMNS)
+        raw(BACKLOG, {"probes": probes, "n": args.backlog})
+        reset_probes(probes, due=True)
+        print(f"\nbacklog: {args.backlog + len(probes):,} rows due at once")
+        for stats in ("stale statistics", "after ANALYZE"):
+            if stats == "after ANALYZE":
+                raw("ANALYZE incidents_incident")
+            captured = captured_tick_claim_only(batch)
+            show_plan(f"backlog, {stats}, current claim (OR)", explain(captured), full=True)
+            now_sql = f"'{timezone.now().isoformat()}'::timestamptz"
+            show_plan(f"backlog, {stats}, UNION prototype", explain(
+                union.replace("%(now)s", now_sql).replace("%(batch)s", str(batch))), full=args.plans)
+            claims = time_claims(union, args.reps, batch)
+            for label, values in claims.items():
+                print(f"   claim alone, {label:<17}: {summary(values)}")
+            if stats == "stale statistics":
+                print(f"one batch of {batch} claimed and fired, rolled back (no commit, no publishing):")
+                for label, values in time_fire_batch(batch, max(3, args.reps // 4)).items():
+                    print(f"   {label:<17}: {summary(values)}   = "
+                          f"{statistics.median(values) / batch:.2f} ms per escalation")
+    finally:
+        common.flush_redis()
+        if not args.keep_db:
+            common.drop_database(DATABASE)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
