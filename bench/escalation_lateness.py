@@ -17,9 +17,9 @@ level 1 at +0 s to managers, level 2 at +600 s, so only level 1 falls due here),
 with the same `ack_due_at` = `next_escalation_at` ~25 s ahead, and `sla_warning_at`
 set to NULL so that only escalation is measured.
 
-Where the deadline falls between two sweeper ticks matters: the sweeper publishes the
-ETA tasks of the fast path only for deadlines within the next tick, so a deadline just
-after a tick gets them published just before it's due. `--phase` places the deadline
+Where the deadline falls between two sweeper ticks can matter: each tick publishes the
+fast path (ETA tasks) only for deadlines before the next tick, so a deadline just after
+a tick gets it published just before it is due. `--phase` places the deadline
 at that fraction of a tick after a sweep (beat ticks every `tick` s from its first run;
 the heartbeat row tells when a sweep ran): 0.5, the average case, by default; 0.05 is
 close to the worst case for the fast path.
@@ -31,8 +31,9 @@ Two lateness figures:
   the deadline: what a manager waiting for the page would see (±0.1 s).
 Also: when the last of the N landed, a timeline of the broker's queues, how long the
 worker then takes to deliver the N notifications (bounded wait), and a split by path.
-The split is a heuristic: a sweep stamps all its rows with one `fired_at`, an ETA task
-stamps one row with its own, so rows sharing a `fired_at` are counted as the sweeper's.
+The split is a heuristic: a sweep (beat's tick or an early sweep) stamps all its rows
+with one `fired_at`, a single-incident `fire_due_timers` task stamps one row with its
+own, so rows sharing a `fired_at` are counted as fired by sweeps.
 """
 
 from __future__ import annotations
@@ -207,10 +208,10 @@ def report(r: dict, tick: float) -> bool:
         print(f"!!! only {len(r['landed']):,} of {n:,} escalations landed within the wait")
     else:
         print(f"all {n:,} landed by deadline + {r['all_landed']:.2f} s")
-    print(f"by path (heuristic, shared fired_at = one sweep): sweeper {r['sweeper']:,} rows in "
-          f"{r['sweeps']} sweep(s), ETA fast path {r['eta']:,} rows")
-    print(f"   fired lateness, sweeper rows : {fmt(r['sweeper_fired'])}")
-    print(f"   fired lateness, ETA rows     : {fmt(r['eta_fired'])}")
+    print(f"by path (heuristic, shared fired_at = one sweep): sweeps {r['sweeper']:,} rows in "
+          f"{r['sweeps']} sweep(s), single-incident tasks {r['eta']:,} rows")
+    print(f"   fired lateness, rows of sweeps      : {fmt(r['sweeper_fired'])}")
+    print(f"   fired lateness, single-incident rows: {fmt(r['eta_fired'])}")
     # The quiet samples before anything was published say nothing: keep the last of them.
     timeline = r["timeline"]
     quiet = [i for i, (t, *counts) in enumerate(timeline) if t < 0 and not any(counts)]

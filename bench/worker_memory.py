@@ -19,11 +19,11 @@ PSS does not. Cases:
           (= `next_escalation_at`) spread evenly over the next 1–4 h, `sla_warning_at`
           10 min before each; nothing falls due during the run, so the ETA window
           only ever covers a handful;
-- burst   (extra, `--burst`, on by default): `--count` detected incidents all due within
-          ~30 s (deadlines spread evenly over 15–45 s after the insert), `sla_warning_at`
-          NULL: every tick publishes ETA tasks for all the next tick's deadlines and
-          the worker fires as many escalations as it can. The worker does not finish
-          them within the run; how many it fired is printed.
+- burst   (extra, on by default, `--no-burst` skips it): `--count` detected incidents
+          all due within ~30 s (deadlines spread evenly over 15–45 s after the insert),
+          `sla_warning_at` NULL: every tick plans the fast path for the next tick's
+          deadlines and the worker fires as many escalations as it can. It does not
+          finish them within the run; how many it fired is printed.
 """
 
 from __future__ import annotations

@@ -137,8 +137,10 @@ def _publish_upcoming(now: datetime) -> int:
     horizon = now + timedelta(seconds=settings.ESCALATION_TICK_SECONDS)
     moments: set[datetime] = set()
     for column in TIMER_COLUMNS:
+        # order_by(column): the model's default ordering would make DISTINCT useless
+        # and keep the newest incidents' moments instead of the earliest.
         rows = (Incident.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
-                .values_list(column, flat=True).distinct()[:1000])
+                .order_by(column).values_list(column, flat=True).distinct()[:1000])
         for at in rows:
             bucket = math.ceil(at.timestamp() / UPCOMING_BUCKET_SECONDS) * UPCOMING_BUCKET_SECONDS
             moments.add(datetime.fromtimestamp(bucket, tz=at.tzinfo))
