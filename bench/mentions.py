@@ -50,6 +50,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -308,9 +309,8 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
 
 # --- CPU accounting --------------------------------------------------------------------
 
-def split_ticks(server_session: int | None, database: str) -> tuple[int, int]:
-    """CPU ticks (utime + stime) of the server's session, and of PostgreSQL for our database."""
-    server = pg = 0
+def tick_rows(server_session: int | None, database: str):
+    """(kind, pid, CPU ticks) of the server's processes and of PostgreSQL working for our database."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -318,17 +318,16 @@ def split_ticks(server_session: int | None, database: str) -> tuple[int, int]:
             stat = (entry / "stat").read_text()
             comm = stat[stat.index("(") + 1:stat.rindex(")")]
             rest = stat[stat.rindex(")") + 2:].split()
-            ticks = int(rest[11]) + int(rest[12])
+            ticks = int(rest[11]) + int(rest[12])  # utime + stime
             if comm.startswith("postgres"):
                 title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                 backend = PG_BACKEND.match(title)
                 if backend is None or backend.group(1) == database:  # background process or ours
-                    pg += ticks
+                    yield "pg", int(entry.name), ticks
             elif server_session is not None and int(rest[3]) == server_session:
-                server += ticks
+                yield "server", int(entry.name), ticks
         except (OSError, ValueError):
             continue  # it exited meanwhile
-    return server, pg
 
 
 def own_cpu() -> tuple[float, float]:
@@ -339,27 +338,52 @@ def own_cpu() -> tuple[float, float]:
 
 
 class Meter:
-    """Cores used during a block: server, PostgreSQL (our database), client (children), others."""
+    """
+    Cores used during a block: server, PostgreSQL (our database), client (children), others.
+
+    Processes are sampled every second, per pid, so that a PostgreSQL backend that exits
+    during the run (CONN_MAX_AGE recycles connections) still counts as ours, up to its
+    last second, instead of going negative here and into `other`.
+    """
 
     def __init__(self, server_session: int | None, database: str):
         self.session, self.database = server_session, database
+        self.first: dict[tuple[str, int], int] = {}
+        self.last: dict[tuple[str, int], int] = {}
+
+    def _sample(self, initial: bool = False) -> None:
+        for kind, pid, ticks in tick_rows(self.session, self.database):
+            self.first.setdefault((kind, pid), ticks if initial else 0)  # new processes: all of it
+            self.last[(kind, pid)] = ticks
+
+    def _loop(self) -> None:
+        while not self.stop.wait(1.0):
+            self._sample()
 
     def __enter__(self):
         self.busy, self.total = cpu_times()
-        self.server, self.pg = split_ticks(self.session, self.database)
+        self._sample(initial=True)
         self.me, self.children = own_cpu()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
         return self
 
     def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
         hz = os.sysconf("SC_CLK_TCK")
         busy, total = cpu_times()
-        server, pg = split_ticks(self.session, self.database)
+        self._sample()
         me, children = own_cpu()
+        used = {"server": 0, "pg": 0}
+        for (kind, pid), ticks in self.last.items():
+            used[kind] += ticks - self.first[(kind, pid)]
         elapsed = max((total - self.total) / (os.cpu_count() or 1), 1) / hz  # seconds
-        self.server_cores = (server - self.server) / hz / elapsed
-        self.pg_cores = (pg - self.pg) / hz / elapsed
+        self.server_cores = used["server"] / hz / elapsed
+        self.pg_cores = used["pg"] / hz / elapsed
         self.client_cores = (children - self.children) / elapsed
-        ours = (server - self.server) + (pg - self.pg) + (me - self.me + children - self.children) * hz
+        ours = used["server"] + used["pg"] + (me - self.me + children - self.children) * hz
         self.other_cores = max(0.0, (busy - self.busy - ours) / hz / elapsed)
 
     def fill(self, run: Run) -> Run:
