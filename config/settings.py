@@ -312,7 +312,7 @@ CELERY_TASK_ROUTES = {
     "incidents.tasks.sweep": {"queue": "clock"},
     "incidents.tasks.sweep_early": {"queue": "clock"},
     "incidents.tasks.fire_due_timers": {"queue": "escalations"},
-    "incidents.tasks.deliver_notification": {"queue": "notifications"},
+    "incidents.tasks.deliver_notifications": {"queue": "notifications"},
 }
 # A task publish must never hold up a request: one try, and on failure the
 # sweeper picks the work up from the database (see incidents/publish.py).

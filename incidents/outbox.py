@@ -16,6 +16,7 @@ import secrets
 import socket
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -74,25 +75,43 @@ def channels_of(users) -> dict[int, list[tuple[str, str, str]]]:
 
 # --- Writing to the outbox -----------------------------------------------------------
 
-def enqueue(*, incident: Incident, users, reason: str, subject: str, body: str,
-            payload: dict, now) -> list[Notification]:
-    """Write one notification per user and channel. Call inside the causing transaction."""
-    channels = channels_of(users)
+@dataclass
+class Message:
+    """What to tell `users` about `incident`; one notification per user and channel."""
+
+    incident: Incident
+    users: list
+    reason: str
+    subject: str
+    body: str
+    payload: dict
+
+
+# Notifications handed to one delivery task: a burst of escalations becomes a few
+# hundred tasks instead of tens of thousands, each still leased and retried per row.
+DELIVERY_CHUNK = 20
+
+
+def enqueue(messages: list[Message], *, now) -> list[Notification]:
+    """Write the messages' notifications. Call inside the causing transaction."""
+    channels = channels_of(list({user.pk: user for m in messages for user in m.users}.values()))
+    retry_at = now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS)
     rows = [
         Notification(
-            incident=incident, recipient=user, channel=kind, target=target, secret=secret,
-            reason=reason, subject=subject[:300], body=body, payload=payload,
-            idempotency_key=uuid.uuid4(), created_at=now,
-            next_attempt_at=now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS),
+            incident=m.incident, recipient=user, channel=kind, target=target, secret=secret,
+            reason=m.reason, subject=m.subject[:300], body=m.body, payload=m.payload,
+            idempotency_key=uuid.uuid4(), created_at=now, next_attempt_at=retry_at,
         )
-        for user in users
+        for m in messages
+        for user in m.users
         for kind, target, secret in channels[user.pk]
     ]
     Notification.objects.bulk_create(rows)
-    from .tasks import deliver_notification
+    from .tasks import deliver_notifications
 
-    for row in rows:
-        publish_on_commit(deliver_notification, args=(row.pk,))
+    ids = [row.pk for row in rows]
+    for start in range(0, len(ids), DELIVERY_CHUNK):
+        publish_on_commit(deliver_notifications, args=(ids[start:start + DELIVERY_CHUNK],))
     return rows
 
 
@@ -148,21 +167,20 @@ def backoff_seconds(attempts: int) -> float:
 
 def republish_due(*, now, limit: int = 1000) -> int:
     """Publish again the pending notifications whose task was lost or whose retry is due."""
-    from .tasks import deliver_notification
+    from .tasks import deliver_notifications
 
     due = list(
         Notification.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at").values_list("pk", "next_attempt_at")[:limit]
     )
-    published = 0
-    for pk, previous in due:
-        # Compare-and-set, so that two sweepers do not both publish it.
-        later = now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS)
-        if Notification.objects.filter(pk=pk, next_attempt_at=previous).update(
-                next_attempt_at=later):
-            publish_now(deliver_notification, args=(pk,))
-            published += 1
-    return published
+    later = now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS)
+    # Compare-and-set per row, so that two sweepers do not both publish it.
+    ids = [pk for pk, previous in due
+           if Notification.objects.filter(pk=pk, next_attempt_at=previous).update(
+               next_attempt_at=later)]
+    for start in range(0, len(ids), DELIVERY_CHUNK):
+        publish_now(deliver_notifications, args=(ids[start:start + DELIVERY_CHUNK],))
+    return len(ids)
 
 
 def _username(user_id):

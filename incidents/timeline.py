@@ -28,3 +28,12 @@ def timeline_record(
         to_state=to_state,
         data=data or {},
     )
+
+
+def timeline_system_events(events: list[tuple[Incident, str, dict]], *, at) -> None:
+    """Append (incident, kind, data) events by the desk itself with one INSERT (the clock)."""
+    TimelineEvent.all_brands.bulk_create([
+        TimelineEvent(incident=incident, at=at, kind=kind, actor=None, actor_label="system",
+                      data=data)
+        for incident, kind, data in events
+    ])

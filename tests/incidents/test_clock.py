@@ -5,13 +5,14 @@ These call the sweeper and the ETA task body directly; the same paths against a
 live worker and a real broker are in test_live_clock.py.
 """
 
+import collections
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 
 from crisis.models import Membership, Role
 from crisis.tenancy import Principal
@@ -189,6 +190,46 @@ def test_notifications_are_delivered_and_recorded(critical):
     assert "Escalation level 1" in mail.outbox[0].subject
     assert mail.outbox[0].to == ["alice@acme.test"]
     assert events(critical, "notified")[-1]["outcome"] == "sent"
+
+
+def test_a_batch_fires_set_wise_in_a_fixed_number_of_queries(
+        acme, globex, mallory, team, file_incident, django_assert_max_num_queries):
+    mallory.email = "mallory@globex.test"
+    mallory.save()
+    with time_machine.travel(T0, tick=False):
+        for i in range(30):
+            file_incident(severity="critical", title=f"acme {i}")
+        for i in range(10):
+            file_incident(brand=globex, by=mallory, severity="critical", title=f"globex {i}")
+    # 40 warnings and 40 level-1 escalations in ~50 queries (savepoints included), the
+    # same for 4 or 400 incidents of two brands; row by row this took over 400.
+    with django_assert_max_num_queries(60):
+        assert sweep_at(T0 + timedelta(seconds=600))["fired"] == 80
+    notified = collections.Counter(
+        (e.incident.brand.slug, tuple(e.notified))
+        for e in Escalation.all_brands.select_related("incident__brand"))
+    assert notified == {("acme", ("alice",)): 30, ("globex", ("mallory",)): 10}
+    assert sorted(Notification.objects.filter(reason="escalated")
+                  .values_list("target", flat=True).distinct()) == [
+        "alice@acme.test", "mallory@globex.test"]
+    assert TimelineEvent.all_brands.filter(kind="escalated").count() == 40
+
+
+def test_rows_fired_elsewhere_meanwhile_are_not_fired_again(acme, team, file_incident):
+    with time_machine.travel(T0, tick=False):
+        first = file_incident(severity="critical", title="first")
+        second = file_incident(severity="critical", title="second")
+    # Read before the ETA task fires `first`: the batch below holds a stale copy of it.
+    stale = list(Incident.all_brands.select_related("brand").filter(pk__in=[first.pk, second.pk])
+                 .order_by("pk"))
+    due = T0 + timedelta(seconds=600)
+    with time_machine.travel(due, tick=False):
+        assert clock.fire_due_timers(first.pk) == 2  # its warning and level 1
+    with transaction.atomic():
+        assert clock._fire(stale, due) == 2  # only the second incident's two timers
+    assert escalations(first) == escalations(second) == [("ack", 1, ["alice"])]
+    assert Notification.objects.filter(reason="escalated").count() == 2
+    assert len(events(first, "sla_warning")) == len(events(second, "sla_warning")) == 1
 
 
 @pytest.mark.postgres
