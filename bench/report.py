@@ -255,7 +255,7 @@ INSERT INTO incidents_incident (
     brand_id, title, description, category, severity, channel, source_url, reach, dedup_key,
     duplicate_count, state, assignee_id, detected_at, created_at, acknowledged_at,
     investigated_at, resolved_at, reviewed_at, ack_due_at, resolve_due_at, escalation_level,
-    escalation_chain, resolution)
+    escalation_count, escalation_chain, resolution)
 SELECT (%(brands)s::bigint[])[1 + least(%(nbrands)s - 1, floor(power(r_brand, 1.4) * %(nbrands)s))::int],
        'Crisis ' || g, '',
        (%(categories)s::text[])[1 + floor(r_cat * %(ncategories)s)::int],
@@ -274,7 +274,7 @@ SELECT (%(brands)s::bigint[])[1 + least(%(nbrands)s - 1, floor(power(r_brand, 1.
        res_at,
        CASE WHEN res_at IS NOT NULL AND r_state < 0.7 AND res_at + interval '1 day' <= %(now)s
             THEN res_at + interval '1 day' END,
-       d + ack_s * interval '1 second', d + res_s * interval '1 second', 0,
+       d + ack_s * interval '1 second', d + res_s * interval '1 second', 0, 0,
        '{}'::jsonb, CASE WHEN res_at IS NOT NULL THEN 'Handled.' ELSE '' END
 FROM final
 ORDER BY g
@@ -321,7 +321,8 @@ def generate(rows: int, now) -> None:
                        "WHERE acknowledged_at IS NULL OR acknowledged_at > ack_due_at")
         candidates = cursor.fetchone()[0]
         cursor.execute(ESCALATIONS, {"fraction": min(1.0, 0.05 * rows / max(candidates, 1))})
-        cursor.execute("UPDATE incidents_incident i SET escalation_level = 1 FROM incidents_escalation e "
+        cursor.execute("UPDATE incidents_incident i SET escalation_level = 1, escalation_count = 1 "
+                       "FROM incidents_escalation e "
                        "WHERE e.incident_id = i.id")
     with psycopg.connect(PG_BENCH, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
