@@ -65,6 +65,9 @@ class Brand(models.Model):
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
                                 default="en")
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    # Bumped by every change to what filing reads about the brand (SLA, chain, playbooks):
+    # processes cache that setup keyed by this number (incidents/brand_setup.py).
+    setup_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]

@@ -27,6 +27,7 @@ from playbooks import services as playbooks
 from playbooks.models import ChecklistStep
 
 from . import clock, outbox, sla
+from .brand_setup import brand_setup
 from .errors import AlreadyClaimed, InvalidTransition, StepsIncomplete
 from .models import (
     OPEN_STATES,
@@ -41,7 +42,7 @@ from .models import (
     SlaPolicy,
     State,
 )
-from .selectors import incidents_visible_to, sla_targets_for, wave_figures
+from .selectors import incidents_visible_to, wave_figures
 from .timeline import timeline_record
 
 
@@ -76,7 +77,8 @@ def incident_file(
             existing = _open_incident_with_dedup_key(brand, dedup_key)
             if existing is not None:
                 return Filing(_count_duplicate(existing, principal, source_url, reach), False)
-        target = sla_targets_for(brand.pk)[severity]
+        setup = brand_setup(brand)
+        target = setup.sla[severity]
         ack_due_at = sla.due_at(detected_at, target.ack_seconds)
         incident = Incident(
             brand=brand, title=title, description=description, category=category,
@@ -85,23 +87,26 @@ def incident_file(
             ack_due_at=ack_due_at, resolve_due_at=sla.due_at(detected_at, target.resolve_seconds),
             reported_by_user=principal.user, reported_by_key=principal.key,
             **clock.initial_timers(detected_at=detected_at, ack_due_at=ack_due_at,
-                                   chain=clock.chain_for(brand.pk)),
+                                   chain=setup.chain),
         )
-        try:
-            # A savepoint: when another filer inserted the same dedup key a
-            # moment ago, the unique constraint fires here and we count a
-            # duplicate of theirs instead of failing the request.
-            with transaction.atomic():
-                incident.save(force_insert=True)
-        except IntegrityError:
-            existing = _open_incident_with_dedup_key(brand, dedup_key) if dedup_key else None
-            if existing is None:
-                raise
-            return Filing(_count_duplicate(existing, principal, source_url, reach), False)
-        playbook = playbooks.playbook_for(brand=brand, category=category, severity=severity)
+        if not dedup_key:
+            incident.save(force_insert=True)
+        else:
+            try:
+                # A savepoint: when another filer inserted the same dedup key a
+                # moment ago, the unique constraint fires here and we count a
+                # duplicate of theirs instead of failing the request.
+                with transaction.atomic():
+                    incident.save(force_insert=True)
+            except IntegrityError:
+                existing = _open_incident_with_dedup_key(brand, dedup_key)
+                if existing is None:
+                    raise
+                return Filing(_count_duplicate(existing, principal, source_url, reach), False)
+        playbook, steps = setup.playbook(brand, category, severity)
         if playbook is not None:
-            ChecklistStep.objects.bulk_create(
-                playbooks.checklist_from(playbook, incident=incident, detected_at=detected_at))
+            ChecklistStep.objects.bulk_create(playbooks.checklist_from(
+                playbook, steps=steps, incident=incident, detected_at=detected_at))
         timeline_record(
             incident=incident, kind=EventKind.CREATED, principal=principal, at=now,
             to_state=incident.state,

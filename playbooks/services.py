@@ -48,15 +48,15 @@ def playbook_for(*, brand: Brand, category: str, severity: str) -> Playbook | No
 
 
 def checklist_from(playbook: Playbook, *, incident, detected_at: datetime,
-                   first_position: int = 0) -> list[ChecklistStep]:
-    """Unsaved checklist steps copied from `playbook`, due from `detected_at`."""
+                   first_position: int = 0, steps=None) -> list[ChecklistStep]:
+    """Unsaved checklist steps copied from `playbook` (or its `steps` if given), due from `detected_at`."""
     return [
         ChecklistStep(
             incident=incident, playbook=playbook, position=first_position + i, title=s.title,
             description=s.description, role=s.role, required=s.required,
             due_at=detected_at + timedelta(seconds=s.due_after_seconds),
         )
-        for i, s in enumerate(playbook.steps.order_by("position", "id"))
+        for i, s in enumerate(steps if steps is not None else playbook.steps.order_by("position", "id"))
     ]
 
 

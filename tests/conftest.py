@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from crisis.models import Brand, BrandKey, Membership, Role
 from crisis.tenancy import Principal
-from incidents import services
+from incidents import brand_setup, services
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -62,6 +62,9 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Each test's database starts over (brand ids and setup versions repeat): so does
+    # the per-process cache of brand setups.
+    brand_setup._cache.clear()
 
 
 @pytest.fixture
