@@ -498,14 +498,13 @@ def captured_queries(brand_ids, since, until, group_by) -> list[str]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from incidents.reports import REPORT_WORK_MEM
+    from incidents.reports import PLANNER_SETTINGS, REPORT_WORK_MEM
 
     with CaptureQueriesContext(connection) as ctx:
         run_report(brand_ids, since, until, group_by)
-    # The report sets work_mem and jit for its own transaction; the statements are
+    # The report makes its planner settings for its own transaction; the statements are
     # explained and timed one by one, so the same settings are made for the session.
-    execute(f"SET work_mem = '{REPORT_WORK_MEM}'", fetch=False)
-    execute("SET jit = off", fetch=False)
+    execute(PLANNER_SETTINGS.replace("true)", "false)"), [REPORT_WORK_MEM])
     return [q["sql"] for q in ctx.captured_queries
             if q["sql"].startswith("SELECT") and "set_config(" not in q["sql"]]
 

@@ -67,7 +67,7 @@ class Brand(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     # Bumped by every change to what filing reads about the brand (SLA, chain, playbooks):
     # processes cache that setup keyed by this number (incidents/brand_setup.py).
-    setup_version = models.PositiveIntegerField(default=0, editable=False)
+    setup_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]

@@ -131,7 +131,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     # Escalation records of this incident (ack levels and resolve alerts), counted by the
     # clock in the same UPDATE that fires them, so reports need not join escalations.
-    escalation_count = models.PositiveIntegerField(default=0)
+    escalation_count = models.PositiveIntegerField(default=0, db_default=0)
     escalation_chain = models.JSONField(default=dict, blank=True)  # snapshot taken at filing
     next_escalation_at = models.DateTimeField(null=True, blank=True)
     sla_warning_at = models.DateTimeField(null=True, blank=True)
