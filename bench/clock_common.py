@@ -130,12 +130,24 @@ def make_brand():
 
 # --- The worker ------------------------------------------------------------------------
 
-def start_worker(env: dict[str, str], log: Path, *, concurrency: int = 2) -> subprocess.Popen:
+def start_worker(env: dict[str, str], log: Path, *, concurrency: int = 2,
+                 embedded_beat: bool = True) -> subprocess.Popen:
     """`celery -A config worker -B`, in its own session so that stopping it reaches its children.
 
-    Beat keeps its schedule file under the environment's VAR_DIR (a fresh one per run)."""
-    command = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-B", "--concurrency",
-               str(concurrency), "--loglevel", "WARNING"]
+    Beat keeps its schedule file under the environment's VAR_DIR (a fresh one per run).
+    Without `embedded_beat`, the worker alone (as the Procfile runs it): start
+    `start_beat` next to it."""
+    command = [str(VENV_BIN / "celery"), "-A", "config", "worker",
+               *(["-B"] if embedded_beat else []), "--concurrency", str(concurrency),
+               "--loglevel", "WARNING"]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def start_beat(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`celery -A config beat` on its own (the Procfile's `beat`), in its own session."""
+    command = [str(VENV_BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING"]
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)

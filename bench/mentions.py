@@ -563,7 +563,7 @@ def timed(name, fn):
 
 mentions._named_incidents = timed("_named_incidents", mentions._named_incidents)
 mentions._store = timed("_store (total)", mentions._store)
-mentions._open_wave = timed("_open_wave (SELECT ... FOR UPDATE)", mentions._open_wave)
+mentions._open_wave_id = timed("_open_wave_id (SELECT pk)", mentions._open_wave_id)
 mentions._attach = timed("_attach (WaveMention bulk_create)", mentions._attach)
 mentions._file_wave = timed("_file_wave", mentions._file_wave)
 detection.detect = timed("detection.detect", detection.detect)

@@ -7,7 +7,9 @@ The issue's target: bounded, RSS < 300 MB, with 100,000 pending deadlines.
 
 Per case, from scratch: database `crisis_bench_memory` dropped, created and migrated;
 Redis db 14 flushed; one brand with a manager who has an e-mail; ONE
-`celery -A config worker -B --concurrency 2 --loglevel WARNING` (tick 5 s), waited for
+`celery -A config worker -B --concurrency 2 --loglevel WARNING` (tick 5 s; with
+`--separate-beat` the worker without -B and `celery -A config beat` beside it, as the
+Procfile runs them, and only the worker's processes summed), waited for
 (first sweeper heartbeat); then the open incidents are inserted with one SQL
 `INSERT … SELECT … FROM generate_series`, and the worker's memory is sampled every
 0.5 s for `--duration` seconds: VmRSS and PSS (from smaps_rollup) of every process in
@@ -61,6 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-burst", dest="burst", action="store_false",
                         help="skip the all-due-within-30-s case")
     parser.add_argument("--quick", action="store_true", help="20 s per case")
+    parser.add_argument("--separate-beat", action="store_true",
+                        help="the worker without -B and beat as a process of its own (the "
+                             "Procfile's layout); only the worker's processes are summed")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -131,7 +136,8 @@ def run_case(name: str, slug: str, args, work: Path, *, start: float, span: floa
     log = work / f"worker-{slug}.log"
     env = common.bench_env(DATABASE, work / f"var-{slug}")
     since = timezone.now()
-    worker = common.start_worker(env, log)
+    worker = common.start_worker(env, log, embedded_beat=not args.separate_beat)
+    beat = common.start_beat(env, work / f"beat-{slug}.log") if args.separate_beat else None
     try:
         common.wait_for_sweeper(worker, log, since)
         idle = sum(common.memory_kb(pid)[0] for pid in common.group_pids(worker.pid))
@@ -140,6 +146,7 @@ def run_case(name: str, slug: str, args, work: Path, *, start: float, span: floa
         result["redis"] = common.redis_summary()
     finally:
         common.stop_worker(worker)
+        common.stop_worker(beat)
     result.update(name=name, idle=idle, inserted=inserted,
                   fired=Escalation.all_brands.count(), problems=common.log_problems(log), log=log)
     return result
@@ -178,7 +185,8 @@ def run(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     common.setup_django(common.bench_env(DATABASE, work / "var"))
     print(f"worker memory: {args.count:,} pending deadlines, {args.duration:g} s sampled per case, "
-          f"one worker -B --concurrency 2, database {DATABASE}, redis {common.REDIS_URL}, work dir {work}")
+          f"one worker {'and a separate beat' if args.separate_beat else '-B'} --concurrency 2, "
+          f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}")
     common.report_load()
     ok = True
     try:

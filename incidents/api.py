@@ -136,13 +136,14 @@ class IncidentViewSet(
 
     def _file(self, fields) -> Response:
         filing = services.incident_file(principal=self.principal, **fields)
-        if not filing.created:
-            return self._answer(filing.incident, status.HTTP_200_OK)
-        # A new incident already holds its brand and reporter, and has no review (so
-        # no follow-ups are read): only its checklist needs reading, not the whole
-        # display query again.
-        prefetch_related_objects([filing.incident], display_prefetches()[0])
-        return Response(self.get_serializer(filing.incident).data, status=status.HTTP_201_CREATED)
+        # The incident the service returns (new, or the open one a duplicate counted
+        # on) already holds its brand, assignee and reporter: only its checklist, and
+        # follow-ups if it was ever reviewed, need reading, not the display query again.
+        checklist, follow_ups = display_prefetches()
+        prefetch_related_objects([filing.incident], checklist,
+                                 *([follow_ups] if filing.incident.review_notes else []))
+        return Response(self.get_serializer(filing.incident).data,
+                        status=status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])

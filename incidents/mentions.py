@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
@@ -54,17 +55,17 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict],
             _attach(incident_id, mentions, now)
             touched.add(incident_id)
         if loose:
-            wave = _open_wave(brand)
-            if wave is None:
+            wave_id = _open_wave_id(brand)
+            if wave_id is None:
                 decision = detection.detect(brand=brand, fresh=loose, now=now)
                 if decision is not None:
                     category = next((i["category"] for i in items if i.get("category")),
                                     "negative_wave")
-                    wave = _file_wave(principal, brand, decision, loose, now, category)
-            if wave is not None:
+                    wave_id = _file_wave(principal, brand, decision, loose, now, category).pk
+            if wave_id is not None:
                 negatives = [m for m in loose if m.sentiment == Sentiment.NEGATIVE]
-                _attach(wave.pk, negatives, now)
-                touched.add(wave.pk)
+                _attach(wave_id, negatives, now)
+                touched.add(wave_id)
     return Intake(len(fresh), duplicates, sorted(touched))
 
 
@@ -88,10 +89,17 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
 
 def _store(brand: Brand, items: list[dict], now: datetime):
     """Insert the mentions not stored yet; returns [(mention, item)] and the duplicate count."""
+    # Asked per platform, so that the lookup is a probe of the unique (brand, platform,
+    # external_id) index; by external id alone it walked all of the brand's mentions.
+    ids_by_platform: dict[str, set[str]] = {}
+    for item in items:
+        ids_by_platform.setdefault(item["platform"], set()).add(item["external_id"])
+    stored = Q()
+    for platform, external_ids in ids_by_platform.items():
+        stored |= Q(platform=platform, external_id__in=external_ids)
     for _attempt in range(2):
-        existing = set(Mention.objects.filter(
-            brand=brand, external_id__in={i["external_id"] for i in items},
-        ).values_list("platform", "external_id"))
+        existing = set(Mention.objects.filter(stored, brand=brand)
+                       .values_list("platform", "external_id"))
         fresh, seen = [], set()
         for item in items:
             key = (item["platform"], item["external_id"])
@@ -112,9 +120,15 @@ def _store(brand: Brand, items: list[dict], now: datetime):
     raise ValidationError({"non_field_errors": [_("Concurrent duplicate batch; retry.")]})
 
 
-def _open_wave(brand: Brand) -> Incident | None:
-    return (Incident.all_brands.select_for_update()
-            .filter(brand=brand, dedup_key=WAVE_KEY, state__in=OPEN_STATES).first())
+def _open_wave_id(brand: Brand) -> int | None:
+    """
+    The brand's open wave, if any. Not locked: attaching mentions to a wave that is
+    being resolved meanwhile is harmless, and two batches that both find none and both
+    open one end with one incident and a duplicate count (the dedup key's constraint).
+    Locking it made every mention of a storm queue behind the one before.
+    """
+    return (Incident.all_brands.filter(brand=brand, dedup_key=WAVE_KEY, state__in=OPEN_STATES)
+            .values_list("pk", flat=True).first())
 
 
 def _file_wave(principal, brand, decision: detection.Wave, loose, now, category) -> Incident:

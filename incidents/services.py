@@ -118,8 +118,11 @@ def incident_file(
 
 
 def _open_incident_with_dedup_key(brand: Brand, dedup_key: str) -> Incident | None:
+    # With the rows the response shows joined in (only the incident's row is locked),
+    # so that a storm of duplicate reports does not read the incident twice.
     return (
-        Incident.all_brands.select_for_update()
+        Incident.all_brands.select_for_update(of=("self",))
+        .select_related("brand", "assignee", "reported_by_user", "reported_by_key")
         .filter(brand=brand, dedup_key=dedup_key, state__in=OPEN_STATES)
         .first()
     )
