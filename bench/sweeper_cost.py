@@ -21,14 +21,13 @@ no worker running; what the sweeper publishes just piles up in Redis and is flus
 - busy tick: the 100 probes reset to due before each repetition (outside the timing),
   then `clock.sweep()` timed, 100 escalations fired each time;
 - `EXPLAIN (ANALYZE, BUFFERS)` of the statements the tick ran (captured from Django):
-  the `SELECT … FOR UPDATE OF … SKIP LOCKED` claim over the timer columns OR-ed
-  together (`clock.TIMER_COLUMNS`), the `_publish_upcoming` range queries, the
+  the `SELECT … FOR UPDATE OF … SKIP LOCKED` claims, one per timer column
+  (`clock.TIMER_COLUMNS`), the `_publish_upcoming` range queries, the
   checklist-reminder query and the outbox query;
 - a backlog: `--backlog` more open rows made due at once (workers were down, or a
-  burst of deadlines), the claim's plan and time with the statistics ANALYZE saw
-  before (nothing due) and after a fresh ANALYZE, next to a prototype of the claim as
-  one query per partial index (UNION); and one batch claimed and fired per row, as
-  `sweep()` does, next to a set-based sketch (`fire_batch_setbased`), both rolled back.
+  burst of deadlines), the `next_escalation_at` claim's plan and time with the
+  statistics ANALYZE saw before (nothing due) and after a fresh ANALYZE; and one batch
+  claimed and fired set-wise, as `sweep()` does, rolled back.
 """
 
 from __future__ import annotations
@@ -251,33 +250,15 @@ def tick_queries(captured: list[dict]) -> dict[str, str]:
     return wanted
 
 
-# --- The suggested claim, for comparison -----------------------------------------------------
+# --- The claim under a backlog --------------------------------------------------------------
 
-def claim_union_sql(columns: tuple[str, ...]) -> str:
-    """
-    The claim as one query per partial index: each arm is an index range scan that
-    stops after `batch` entries; only then are the rows joined, re-checked and locked.
-    """
-    arms = "\n    UNION\n".join(
-        f"    (SELECT id FROM incidents_incident WHERE {c} <= %(now)s ORDER BY {c} LIMIT %(batch)s)"
-        for c in columns)
-    recheck = " OR ".join(f"i.{c} <= %(now)s" for c in columns)
-    return (f"SELECT i.id FROM incidents_incident i WHERE i.id IN (\n{arms}\n) AND ({recheck})\n"
-            "ORDER BY i.id LIMIT %(batch)s FOR UPDATE OF i SKIP LOCKED")
-
-
-def claim_queryset(now, batch: int):
-    """The sweeper's claim, as `clock.sweep()` builds it."""
-    from django.db.models import Q
-
-    from incidents.clock import TIMER_COLUMNS
+def claim_queryset(now, batch: int, column: str = "next_escalation_at"):
+    """The sweeper's claim of one timer column, as `clock.sweep()` builds it."""
     from incidents.models import Incident
 
-    due = Q()
-    for column in TIMER_COLUMNS:
-        due |= Q(**{f"{column}__lte": now})
     return (Incident.all_brands.select_related("brand")
-            .select_for_update(skip_locked=True, of=("self",)).filter(due).order_by("pk")[:batch])
+            .select_for_update(skip_locked=True, of=("self",))
+            .filter(**{f"{column}__lte": now}).order_by(column)[:batch])
 
 
 def captured_tick_claim_only(batch: int) -> str:
@@ -292,162 +273,38 @@ def captured_tick_claim_only(batch: int) -> str:
     return next(q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"])
 
 
-def time_claims(union: str, reps: int, batch: int) -> dict[str, list[float]]:
-    """The claim alone (rows selected and locked, then rolled back): as the sweeper writes it,
-    and as the UNION of one query per partial index followed by the same row fetch."""
-    from django.db import connection, transaction
+def time_claims(reps: int, batch: int) -> list[float]:
+    """The claim alone (rows selected and locked, then rolled back)."""
+    from django.db import transaction
     from django.utils import timezone
 
-    from incidents.models import Incident
-
-    out: dict[str, list[float]] = {"current OR query": [], "UNION prototype": []}
-    counts = set()
+    out = []
     for _ in range(reps):
-        now = timezone.now()
         with transaction.atomic():
             t0 = time.perf_counter()
-            rows = list(claim_queryset(now, batch))
-            out["current OR query"].append((time.perf_counter() - t0) * 1000)
+            list(claim_queryset(timezone.now(), batch))
+            out.append((time.perf_counter() - t0) * 1000)
             transaction.set_rollback(True)
-        counts.add(len(rows))
-        with transaction.atomic():
-            t0 = time.perf_counter()
-            with connection.cursor() as cursor:
-                cursor.execute(union, {"now": now, "batch": batch})
-                ids = [r[0] for r in cursor.fetchall()]
-            rows = list(Incident.all_brands.select_related("brand").filter(pk__in=ids).order_by("pk"))
-            out["UNION prototype"].append((time.perf_counter() - t0) * 1000)
-            transaction.set_rollback(True)
-        counts.add(len(rows))
-    if len(counts) != 1:
-        print(f"!!! the two claims returned different row counts: {counts}")
     return out
 
 
-# --- A set-based firing of one batch, for comparison ----------------------------------------
-
-ADVANCE = """
-UPDATE incidents_incident
-SET escalation_level = %(next_level)s,
-    next_escalation_at = CASE WHEN %(offset)s::float8 IS NULL THEN NULL
-                              ELSE ack_due_at + make_interval(secs => %(offset)s::float8) END
-WHERE id = ANY(%(ids)s) AND state = 'detected' AND escalation_level = %(level)s
-RETURNING id
-"""
-
-
-def fire_batch_setbased(rows, now) -> int:
-    """
-    A sketch of firing a claimed batch set-wise (ack levels only, which is what is due
-    here): per (brand, level, chain) group one compare-and-set UPDATE … RETURNING for
-    all rows, the recipients and their channels looked up once, and the escalation,
-    notification and timeline rows written with one bulk INSERT each. Same rows,
-    same texts as `clock._fire_ack_level`; not a drop-in replacement.
-    """
-    import collections
-    import json
-    import uuid
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.db import connection
-
-    from incidents import chain as chains
-    from incidents import outbox
-    from incidents.models import (
-        Escalation,
-        EscalationKind,
-        EventKind,
-        Notification,
-        State,
-        TimelineEvent,
-    )
-
-    groups = collections.defaultdict(list)
-    for incident in rows:
-        if (incident.state == State.DETECTED and incident.next_escalation_at
-                and incident.next_escalation_at <= now):
-            key = (incident.brand_id, incident.escalation_level,
-                   json.dumps(incident.escalation_chain, sort_keys=True))
-            groups[key].append(incident)
-    fired = 0
-    for (brand_id, level, _chain), group in groups.items():
-        steps = chains.steps(group[0].escalation_chain)
-        if level >= len(steps):
-            continue
-        step = steps[level]
-        following = steps[level + 1].offset_seconds if level + 1 < len(steps) else None
-        with connection.cursor() as cursor:
-            cursor.execute(ADVANCE, {"next_level": level + 1, "offset": following, "level": level,
-                                     "ids": [i.pk for i in group]})
-            won = {r[0] for r in cursor.fetchall()}
-        users = outbox.recipients(brand_id=brand_id, roles=step.roles, usernames=step.users)
-        channels = outbox.channels_of(users)
-        names = [u.get_username() for u in users]
-        escalations, notifications, events = [], [], []
-        for incident in group:
-            if incident.pk not in won:
-                continue
-            escalations.append(Escalation(
-                incident=incident, kind=EscalationKind.ACK, level=step.level, fired_at=now,
-                due_at=incident.ack_due_at + timedelta(seconds=step.offset_seconds), notified=names))
-            link = f"{settings.SITE_URL.rstrip('/')}/api/v1/incidents/{incident.pk}/"
-            subject = f"[{incident.brand.name}] Escalation level {step.level}: {incident.title}"
-            body = (f"{incident.title}\n\nBrand: {incident.brand.name}\nSeverity: {incident.severity}\n"
-                    f"State: {incident.state}\nDetected: {incident.detected_at:%Y-%m-%d %H:%M:%S} UTC\n"
-                    f"Acknowledge by: {incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC\n\n{link}")
-            payload = {"event": EventKind.ESCALATED, "level": step.level,
-                       "incident": {"id": incident.pk, "brand": incident.brand.slug,
-                                    "title": incident.title, "severity": incident.severity,
-                                    "state": incident.state,
-                                    "detected_at": incident.detected_at.isoformat(),
-                                    "ack_due_at": incident.ack_due_at.isoformat(), "url": link},
-                       "at": now.isoformat()}
-            notifications += [
-                Notification(incident=incident, recipient=user, channel=kind, target=target,
-                             secret=secret, reason=EventKind.ESCALATED, subject=subject[:300],
-                             body=body, payload=payload, idempotency_key=uuid.uuid4(), created_at=now,
-                             next_attempt_at=now + timedelta(
-                                 seconds=settings.NOTIFICATION_REPUBLISH_SECONDS))
-                for user in users for kind, target, secret in channels[user.pk]]
-            events.append(TimelineEvent(incident=incident, at=now, kind=EventKind.ESCALATED,
-                                        actor_label="system",
-                                        data={"level": step.level, "notified": names}))
-        Escalation.all_brands.bulk_create(escalations)
-        Notification.objects.bulk_create(notifications)
-        TimelineEvent.all_brands.bulk_create(events)
-        fired += len(escalations)
-    return fired
-
-
-def time_fire_batch(batch: int, reps: int) -> dict[str, list[float]]:
-    """One claimed batch fired per-row (as `sweep()` does) and set-wise, each rolled back,
-    so neither pays a commit nor publishes its tasks (`on_commit` never runs)."""
+def time_fire_batch(batch: int, reps: int) -> tuple[list[float], set[int]]:
+    """One batch claimed and fired as `sweep()` does, rolled back, so it pays no commit
+    and publishes nothing (`on_commit` never runs)."""
     from django.db import transaction
     from django.utils import timezone
 
     from incidents import clock
 
-    # As `sweep()` fires each row (in a savepoint, where the code has one).
-    fire_one = getattr(clock, "_fire_isolated", clock._fire)
-    out: dict[str, list[float]] = {"current, per row": [], "set-based sketch": []}
-    fired: dict[str, set] = {k: set() for k in out}
+    out, fired = [], set()
     for _ in range(reps):
-        for label in out:
-            with transaction.atomic():
-                now = timezone.now()
-                t0 = time.perf_counter()
-                rows = list(claim_queryset(now, batch))
-                if label.startswith("current"):
-                    n = sum(fire_one(incident, now) for incident in rows)
-                else:
-                    n = fire_batch_setbased(rows, now)
-                out[label].append((time.perf_counter() - t0) * 1000)
-                fired[label].add(n)
-                transaction.set_rollback(True)
-    for label, counts in fired.items():
-        print(f"   {label}: fired {sorted(counts)} per batch")
-    return out
+        with transaction.atomic():
+            now = timezone.now()
+            t0 = time.perf_counter()
+            fired.add(clock._fire_isolated(list(claim_queryset(now, batch)), now))
+            out.append((time.perf_counter() - t0) * 1000)
+            transaction.set_rollback(True)
+    return out, fired
 
 
 def summary(values: list[float]) -> str:
@@ -485,7 +342,6 @@ def run(args) -> int:
     env = common.bench_env(DATABASE, work / "var")
     common.setup_django(env)
     from django.conf import settings
-    from django.utils import timezone
 
     from incidents.clock import TIMER_COLUMNS
 
@@ -537,26 +393,19 @@ def run(args) -> int:
 
         # A backlog (workers were down, or a burst of deadlines): many rows due at once,
         # first with the statistics ANALYZE saw (nothing due), then analysed again.
-        union = claim_union_sql(TIMER_COLUMNS)
         raw(BACKLOG, {"probes": probes, "n": args.backlog})
         reset_probes(probes, due=True)
         print(f"\nbacklog: {args.backlog + len(probes):,} rows due at once")
         for stats in ("stale statistics", "after ANALYZE"):
             if stats == "after ANALYZE":
                 raw("ANALYZE incidents_incident")
-            captured = captured_tick_claim_only(batch)
-            show_plan(f"backlog, {stats}, current claim (OR)", explain(captured), full=True)
-            now_sql = f"'{timezone.now().isoformat()}'::timestamptz"
-            show_plan(f"backlog, {stats}, UNION prototype", explain(
-                union.replace("%(now)s", now_sql).replace("%(batch)s", str(batch))), full=args.plans)
-            claims = time_claims(union, args.reps, batch)
-            for label, values in claims.items():
-                print(f"   claim alone, {label:<17}: {summary(values)}")
-            if stats == "stale statistics":
-                print(f"one batch of {batch} claimed and fired, rolled back (no commit, no publishing):")
-                for label, values in time_fire_batch(batch, max(3, args.reps // 4)).items():
-                    print(f"   {label:<17}: {summary(values)}   = "
-                          f"{statistics.median(values) / batch:.2f} ms per escalation")
+            show_plan(f"backlog, {stats}, claim of next_escalation_at",
+                      explain(captured_tick_claim_only(batch)), full=True)
+            print(f"   claim alone: {summary(time_claims(args.reps, batch))}")
+        values, fired = time_fire_batch(batch, max(3, args.reps // 4))
+        print(f"one batch of {batch} claimed and fired set-wise, rolled back (no commit, no "
+              f"publishing; fired {sorted(fired)}): {summary(values)}   = "
+              f"{statistics.median(values) / batch:.2f} ms per escalation")
     finally:
         common.flush_redis()
         if not args.keep_db:
