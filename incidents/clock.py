@@ -114,7 +114,8 @@ def sweep(*, now: datetime | None = None, batch: int | None = None,
                 rows = list(Incident.all_brands.select_related("brand")
                             .select_for_update(skip_locked=True, of=("self",))
                             .filter(**{f"{column}__lte": at}).order_by(column)[:batch])
-                fired += _fire_isolated(rows, at)
+                if rows:
+                    fired += _fire_isolated(rows, at)
             if len(rows) < batch:
                 break
     at = now or timezone.now()
