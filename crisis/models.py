@@ -77,6 +77,14 @@ class Brand(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        # setup_version only ever moves by an UPDATE … + 1 (incidents/brand_setup.py): a
+        # full save of a Brand read earlier (the admin's) must not write an older one back.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and f.name != "setup_version"]
+        super().save(*args, **kwargs)
+
 
 class Membership(models.Model):
     """A user's role in one brand; no membership means the brand does not exist for them."""

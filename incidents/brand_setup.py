@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 
 from django.db.models import F
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from crisis.models import Brand
@@ -83,11 +83,25 @@ def bump(brand_id: int | None) -> None:
             _cache.pop(brand_id, None)
 
 
+@receiver(pre_save, sender=SlaPolicy)
+@receiver(pre_save, sender=EscalationPolicy)
+@receiver(pre_save, sender=Playbook)
+def _remember_brand(sender, instance, **kwargs):
+    """A policy or playbook moved to another brand (or in or out of the shared ones)
+    changes what its former brand files with too."""
+    previous = (sender._base_manager.filter(pk=instance.pk).values_list("brand_id").first()
+                if instance.pk is not None else None)
+    instance._brand_before_save = previous
+
+
 @receiver([post_save, post_delete], sender=SlaPolicy)
 @receiver([post_save, post_delete], sender=EscalationPolicy)
 @receiver([post_save, post_delete], sender=Playbook)
 def _policy_changed(sender, instance, **kwargs):
     bump(instance.brand_id)
+    previous = getattr(instance, "_brand_before_save", None)
+    if previous is not None and previous[0] != instance.brand_id:
+        bump(previous[0])
 
 
 @receiver([post_save, post_delete], sender=PlaybookStep)

@@ -43,7 +43,9 @@ from .timeline import timeline_system_events
 
 logger = logging.getLogger(__name__)
 
-TIMER_COLUMNS = ("sla_warning_at", "next_escalation_at", "resolve_escalation_at",
+# In the order the sweeper drains them: escalations first, so that a storm of
+# warnings or reminders never holds up the alerts that matter most.
+TIMER_COLUMNS = ("next_escalation_at", "resolve_escalation_at", "sla_warning_at",
                  "review_reminder_at")
 HEARTBEAT = "sweeper"
 
@@ -105,6 +107,7 @@ def sweep(*, now: datetime | None = None, batch: int | None = None,
     started = time.perf_counter()
     batch = batch or settings.ESCALATION_SWEEP_BATCH
     fired = 0
+    failed: set[int] = set()  # rows that raised: skipped for the rest of this sweep
     for column in TIMER_COLUMNS:
         for _round in range(1000):  # bounded: a row that keeps coming back must not spin us forever
             with transaction.atomic():
@@ -113,9 +116,10 @@ def sweep(*, now: datetime | None = None, batch: int | None = None,
                 # instead of queueing behind each other's locks.
                 rows = list(Incident.all_brands.select_related("brand")
                             .select_for_update(skip_locked=True, of=("self",))
-                            .filter(**{f"{column}__lte": at}).order_by(column)[:batch])
+                            .filter(**{f"{column}__lte": at}).exclude(pk__in=failed)
+                            .order_by(column)[:batch])
                 if rows:
-                    fired += _fire_isolated(rows, at)
+                    fired += _fire_isolated(rows, at, failed)
             if len(rows) < batch:
                 break
     at = now or timezone.now()
@@ -161,10 +165,11 @@ def _publish_upcoming(now: datetime) -> int:
     return len(moments)
 
 
-def _fire_isolated(incidents: list[Incident], now: datetime) -> int:
+def _fire_isolated(incidents: list[Incident], now: datetime, failed: set[int]) -> int:
     """
-    `_fire` for a claimed batch in a savepoint; if the batch fails, each row is tried
-    on its own, so one bad row is logged and skipped rather than stalling the clock.
+    `_fire` for a claimed batch in a savepoint. If the batch fails, each row is tried
+    on its own, so that one bad row is logged, added to `failed` and skipped, and the
+    others still fire.
     """
     try:
         with transaction.atomic():
@@ -173,10 +178,15 @@ def _fire_isolated(incidents: list[Incident], now: datetime) -> int:
         if len(incidents) == 1:
             logger.exception("sweeper: incident %s could not be processed; skipped",
                              incidents[0].pk)
+            failed.add(incidents[0].pk)
             return 0
         logger.exception("sweeper: a batch of %d failed; firing its rows one by one",
                          len(incidents))
-    return sum(_fire_isolated([incident], now) for incident in incidents)
+    # Read again: the savepoint rolled the database back, not the objects `_fire`
+    # already moved on in memory. The rows are still locked by this transaction.
+    fresh = Incident.all_brands.select_related("brand").filter(
+        pk__in=[i.pk for i in incidents]).order_by("pk")
+    return sum(_fire_isolated([incident], now, failed) for incident in fresh)
 
 
 @dataclass
@@ -417,31 +427,36 @@ def _link(incident: Incident) -> str:
 def _remind_overdue_steps(now: datetime) -> int:
     """One reminder per open checklist step past its due time, to the assignee."""
     who = _Recipients()
-    alerts = []
-    with transaction.atomic():
-        overdue = list(
-            ChecklistStep.objects.filter(due_at__lte=now, completed_at__isnull=True,
-                                         reminded_at__isnull=True)
-            .exclude(incident__state=State.REVIEWED)
-            .select_related("incident__brand", "incident__assignee").order_by("due_at")
-            [:settings.ESCALATION_SWEEP_BATCH])
-        for step in overdue:
-            # Compare-and-set: of two sweepers, one reminds.
-            if not ChecklistStep.objects.filter(pk=step.pk, reminded_at__isnull=True).update(
-                    reminded_at=now):
-                continue
-            incident = step.incident
-            users = ([incident.assignee] if incident.assignee_id else
-                     who(incident.brand_id, roles=["responder"]))
-            alerts.append(_Alert(
-                incident=incident, kind=EventKind.STEP_OVERDUE, users=users,
-                subject=_("[%(brand)s] Step overdue: %(step)s (%(title)s)") % {
-                    "brand": incident.brand.name, "step": step.title, "title": incident.title},
-                payload={"step": {"id": step.pk, "title": step.title,
-                                  "due_at": step.due_at.isoformat()}},
-                data={"step": step.pk, "title": step.title}))
-        _record(alerts, now)
-    return len(alerts)
+    reminded = 0
+    overdue = (ChecklistStep.objects.filter(due_at__lte=now, completed_at__isnull=True,
+                                            reminded_at__isnull=True)
+               .exclude(incident__state=State.REVIEWED)
+               .select_related("incident__brand", "incident__assignee").order_by("due_at"))
+    for step in overdue[:settings.ESCALATION_SWEEP_BATCH]:
+        # Each step on its own, briefly: completing a step locks its incident and then
+        # the step, so a long transaction over many steps here would invite deadlocks;
+        # and one bad step must not cost the others their reminder.
+        try:
+            with transaction.atomic():
+                # Compare-and-set: of two sweepers, one reminds.
+                if not ChecklistStep.objects.filter(pk=step.pk, reminded_at__isnull=True).update(
+                        reminded_at=now):
+                    continue
+                incident = step.incident
+                users = ([incident.assignee] if incident.assignee_id else
+                         who(incident.brand_id, roles=["responder"]))
+                _record([_Alert(
+                    incident=incident, kind=EventKind.STEP_OVERDUE, users=users,
+                    subject=_("[%(brand)s] Step overdue: %(step)s (%(title)s)") % {
+                        "brand": incident.brand.name, "step": step.title,
+                        "title": incident.title},
+                    payload={"step": {"id": step.pk, "title": step.title,
+                                      "due_at": step.due_at.isoformat()}},
+                    data={"step": step.pk, "title": step.title})], now)
+                reminded += 1
+        except Exception:
+            logger.exception("sweeper: reminder for checklist step %s failed; skipped", step.pk)
+    return reminded
 
 
 def heartbeat_age(now: datetime | None = None) -> float | None:

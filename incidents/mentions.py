@@ -39,6 +39,8 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict],
     """Store new mentions (a retry of a stored one is a duplicate), then detect and attach."""
     if principal.key is None and not principal.has_role(brand.pk, Role.RESPONDER):
         raise Forbidden(_("Viewers cannot report mentions."))
+    if not items:  # an empty batch: nothing to look up (an empty filter would match all)
+        return Intake(0, 0, [])
     named = _named_incidents(brand, items)
     with transaction.atomic():
         fresh, duplicates = _store(brand, items, now)

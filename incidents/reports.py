@@ -15,6 +15,7 @@ no ordered-set aggregates, so there the acknowledge times of each group are fetc
 and the same interpolation is done in Python.
 """
 
+import contextlib
 import math
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -73,7 +74,9 @@ def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str
     incidents = Incident.all_brands.filter(brand_id__in=list(brand_ids), detected_at__gte=since,
                                            detected_at__lt=until)
     postgres = connection.vendor == "postgresql"
-    with transaction.atomic():
+    # A transaction on PostgreSQL only, for its settings: on SQLite every transaction
+    # begins IMMEDIATE and would hold the write lock (the clock, filing) for the report.
+    with transaction.atomic() if postgres else contextlib.nullcontext():
         if postgres:
             with connection.cursor() as cursor:
                 cursor.execute(PLANNER_SETTINGS, [REPORT_WORK_MEM])

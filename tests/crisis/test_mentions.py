@@ -163,3 +163,15 @@ def test_thresholds_per_brand(api, alice, bob, key_client, acme):
     at = T0 + timedelta(hours=2)
     response = post(key_client, [mention(i, at, "negative") for i in range(3)], at)
     assert len(response.data["incidents"]) == 1
+
+
+def test_an_empty_batch_stores_nothing_and_reads_nothing(key_client, acme,
+                                                         django_assert_max_num_queries):
+    at = T0 + timedelta(hours=1)
+    post(key_client, [mention(i, at) for i in range(20)], at)
+    # An empty filter would have read every stored mention of the brand.
+    with django_assert_max_num_queries(6):
+        response = post(key_client, [], at)
+    assert response.status_code == 202
+    assert response.data["accepted"] == 0
+    assert Mention.objects.count() == 20

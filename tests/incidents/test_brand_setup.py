@@ -67,3 +67,23 @@ def test_deleting_the_brand_playbook_falls_back_to_the_shared_one(acme, alice, f
     assert file_incident(category="fake_news").checklist.first().title == "Our own first step"
     own.delete()
     assert file_incident(category="fake_news").checklist.first().playbook.brand_id is None
+
+
+def test_a_shared_playbook_taken_over_by_one_brand_leaves_the_others(acme, globex,
+                                                                     file_incident):
+    shared = file_incident(category="data_leak", severity="critical").checklist.first().playbook
+    assert shared.brand_id is None
+    shared.brand = globex  # what a superuser may do through the API or the admin
+    shared.save()
+    again = file_incident(category="data_leak", severity="critical")  # acme, `acme` not re-read
+    assert all(step.playbook_id != shared.pk for step in again.checklist.all())
+
+
+def test_saving_a_brand_does_not_write_back_an_old_setup_version(acme):
+    stale = Brand.objects.get(pk=acme.pk)
+    SlaPolicy.objects.create(brand=acme, severity="low", ack_seconds=600, resolve_seconds=7200)
+    stale.name = "Acme Coffee Roasters"
+    stale.save()  # as the admin saves a brand it read before the policy changed
+    fresh = Brand.objects.get(pk=acme.pk)
+    assert fresh.name == "Acme Coffee Roasters"
+    assert fresh.setup_version == stale.setup_version + 1

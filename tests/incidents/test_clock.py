@@ -215,6 +215,21 @@ def test_a_batch_fires_set_wise_in_a_fixed_number_of_queries(
     assert TimelineEvent.all_brands.filter(kind="escalated").count() == 40
 
 
+def test_one_bad_row_does_not_hold_up_the_rest_of_its_batch(acme, team, file_incident, caplog):
+    with time_machine.travel(T0, tick=False):
+        good = [file_incident(severity="critical", title=f"good {i}") for i in range(5)]
+        bad = file_incident(severity="critical", title="bad")
+    # A snapshot that cannot be read (say, damaged by a hand-made data fix).
+    Incident.all_brands.filter(pk=bad.pk).update(
+        escalation_chain={"levels": [{"roles": ["manager"]}], "repeat": 0})
+    result = sweep_at(T0 + timedelta(seconds=600))
+    for incident in good:
+        assert escalations(incident) == [("ack", 1, ["alice"])]
+    assert escalations(bad) == []
+    assert f"incident {bad.pk} could not be processed" in caplog.text
+    assert result["fired"] == 5 * 2  # the good ones' warnings and levels; the bad one is skipped whole
+
+
 def test_rows_fired_elsewhere_meanwhile_are_not_fired_again(acme, team, file_incident):
     with time_machine.travel(T0, tick=False):
         first = file_incident(severity="critical", title="first")
