@@ -78,6 +78,14 @@ def recreate_database(name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def clean_up(database: str, *, keep_db: bool) -> None:
+    """What every clock benchmark leaves behind: its Redis database flushed, its
+    PostgreSQL database dropped unless asked to keep it."""
+    flush_redis()
+    if not keep_db:
+        drop_database(database)
+
+
 def drop_database(name: str) -> None:
     close_django_connections()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

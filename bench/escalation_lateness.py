@@ -261,9 +261,7 @@ def run(args) -> int:
         for n in args.sizes:
             ok &= report(run_one(n, args, work), args.tick)
     finally:
-        common.flush_redis()
-        if not args.keep_db:
-            common.drop_database(DATABASE)
+        common.clean_up(DATABASE, keep_db=args.keep_db)
     return 0 if ok else 1
 
 

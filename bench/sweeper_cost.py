@@ -407,9 +407,7 @@ def run(args) -> int:
               f"publishing; fired {sorted(fired)}): {summary(values)}   = "
               f"{statistics.median(values) / batch:.2f} ms per escalation")
     finally:
-        common.flush_redis()
-        if not args.keep_db:
-            common.drop_database(DATABASE)
+        common.clean_up(DATABASE, keep_db=args.keep_db)
     return 0 if ok else 1
 
 

@@ -196,9 +196,7 @@ def run(args) -> int:
             report(run_case("burst: all deadlines within 15-45 s of the insert", "burst", args, work,
                             start=15.0, span=30.0, warn=False), args)
     finally:
-        common.flush_redis()
-        if not args.keep_db:
-            common.drop_database(DATABASE)
+        common.clean_up(DATABASE, keep_db=args.keep_db)
     return 0 if ok else 1
 
 

@@ -25,7 +25,7 @@ from crisis.models import Brand
 from playbooks import services as playbooks
 from playbooks.models import Playbook, PlaybookStep
 
-from . import chain as chains
+from . import clock
 from .models import EscalationPolicy, SlaPolicy
 from .selectors import SlaTarget, sla_targets_for
 
@@ -60,9 +60,7 @@ def brand_setup(brand: Brand) -> BrandSetup:
     cached = _cache.get(brand.pk)
     if cached is not None and cached[0] == version:
         return cached[1]
-    policy = EscalationPolicy.objects.filter(brand_id=brand.pk).first()
-    setup = BrandSetup(sla=sla_targets_for(brand.pk),
-                       chain=policy.chain if policy is not None else chains.DEFAULT_CHAIN)
+    setup = BrandSetup(sla=sla_targets_for(brand.pk), chain=clock.chain_for(brand.pk))
     with _lock:
         if len(_cache) >= MAX_CACHED_BRANDS:
             _cache.clear()
