@@ -1,5 +1,6 @@
 """Input and output shapes of the brands, members, keys and auth endpoints."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -8,6 +9,23 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .models import Brand, BrandKey, Category, Channel, DetectionPolicy, Membership, Role, Sentiment
+
+
+class ModelOutput(serializers.ModelSerializer):
+    """
+    A ModelSerializer for output whose fields are built from the model once per class.
+
+    DRF introspects the model again for every serializer instance (a filed incident's
+    answer spent ~0.5 ms there); copying the built, unbound fields costs a third of
+    that. Only for serializers whose fields do not depend on the instance or context.
+    """
+
+    def get_fields(self):
+        built = type(self).__dict__.get("_built_fields")
+        if built is None:
+            built = super().get_fields()
+            type(self)._built_fields = built  # a race builds it twice: harmless
+        return copy.deepcopy(built)
 
 
 class LoginInput(serializers.Serializer):

@@ -30,6 +30,7 @@ from . import clock, idempotency, mentions, reports, services
 from .filters import IncidentFilter
 from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
+    checklists_for_display,
     display_prefetches,
     incidents_for_display,
     incidents_visible_to,
@@ -137,12 +138,18 @@ class IncidentViewSet(
     def _file(self, fields) -> Response:
         filing = services.incident_file(principal=self.principal, **fields)
         # The incident the service returns (new, or the open one a duplicate counted
-        # on) already holds its brand, assignee and reporter: only its checklist, and
-        # follow-ups if it was ever reviewed, need reading, not the display query again.
-        checklist, follow_ups = display_prefetches()
-        prefetch_related_objects([filing.incident], checklist,
-                                 *([follow_ups] if filing.incident.review_notes else []))
-        return Response(self.get_serializer(filing.incident).data,
+        # on) already holds its brand, assignee and reporter, and a new one the
+        # checklist it was filed with: no display query again. A duplicate's checklist
+        # is one plain query (Prefetch's machinery costs more than the query itself).
+        incident = filing.incident
+        checklist = filing.checklist
+        if checklist is None:
+            checklist = list(checklists_for_display().filter(incident=incident))
+            if incident.review_notes:
+                _steps, follow_ups = display_prefetches()
+                prefetch_related_objects([incident], follow_ups)
+        context = {**self.get_serializer_context(), "checklists": {incident.pk: checklist}}
+        return Response(IncidentOutput(incident, context=context).data,
                         status=status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={200: IncidentOutput})

@@ -22,11 +22,15 @@ def incidents_visible_to(principal: Principal) -> QuerySet[Incident]:
     return incidents
 
 
+def checklists_for_display() -> QuerySet[ChecklistStep]:
+    """Checklist steps as the output serializer shows them, in order."""
+    return ChecklistStep.objects.select_related("completed_by").order_by("position", "id")
+
+
 def display_prefetches() -> list[Prefetch]:
     """The related rows the output serializer reads besides the joined ones."""
     return [
-        Prefetch("checklist", queryset=ChecklistStep.objects.select_related("completed_by")
-                 .order_by("position", "id")),
+        Prefetch("checklist", queryset=checklists_for_display()),
         Prefetch("follow_ups", queryset=FollowUp.objects.select_related("owner")),
     ]
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crisis.models import Brand
-from crisis.serializers import StrictInput
+from crisis.serializers import ModelOutput, StrictInput
 from playbooks.serializers import ChecklistStepOutput
 
 from . import chain, reports, sla
@@ -106,7 +106,7 @@ class CommentInput(StrictInput):
     body = serializers.CharField(max_length=TEXT_MAX)
 
 
-class IncidentOutput(serializers.ModelSerializer):
+class IncidentOutput(ModelOutput):
     """An incident as API.md lists it. Needs `incidents_for_display` rows and a principal."""
 
     brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -157,7 +157,11 @@ class IncidentOutput(serializers.ModelSerializer):
 
     @extend_schema_field(ChecklistStepOutput(many=True))
     def get_steps(self, incident) -> list:
-        return ChecklistStepOutput(incident.checklist.all(), many=True).data
+        # A just-filed incident's checklist comes from its filing (context "checklists":
+        # incident id -> saved steps in order), not read back.
+        steps = self.context.get("checklists", {}).get(incident.pk)
+        return ChecklistStepOutput(incident.checklist.all() if steps is None else steps,
+                                   many=True).data
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_review(self, incident) -> dict | None:
@@ -170,7 +174,7 @@ class IncidentOutput(serializers.ModelSerializer):
         return available_actions(incident, self.context["principal"])
 
 
-class FollowUpOutput(serializers.ModelSerializer):
+class FollowUpOutput(ModelOutput):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     status = serializers.SerializerMethodField()
 
@@ -183,7 +187,7 @@ class FollowUpOutput(serializers.ModelSerializer):
         return "done" if follow_up.done_at else "open"
 
 
-class TimelineEventOutput(serializers.ModelSerializer):
+class TimelineEventOutput(ModelOutput):
     actor = serializers.CharField(source="actor_label")
 
     class Meta:

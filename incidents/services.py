@@ -50,6 +50,8 @@ from .timeline import timeline_record
 class Filing:
     incident: Incident
     created: bool  # False: the report was a duplicate of an open incident
+    # The checklist a new incident was filed with (saved, in order); None for a duplicate.
+    checklist: list[ChecklistStep] | None = None
 
 
 def incident_file(
@@ -72,77 +74,91 @@ def incident_file(
         raise Forbidden(_("Viewers cannot file incidents."))
     now = now or timezone.now()
     detected_at = detected_at or now
-    with transaction.atomic():
-        if dedup_key:
-            existing = _open_incident_with_dedup_key(brand, dedup_key)
-            if existing is not None:
-                return Filing(_count_duplicate(existing, principal, source_url, reach), False)
-        setup = brand_setup(brand)
-        target = setup.sla[severity]
-        ack_due_at = sla.due_at(detected_at, target.ack_seconds)
-        incident = Incident(
-            brand=brand, title=title, description=description, category=category,
-            severity=severity, channel=channel, source_url=source_url, reach=reach,
-            dedup_key=dedup_key, detected_at=detected_at, created_at=now,
-            ack_due_at=ack_due_at, resolve_due_at=sla.due_at(detected_at, target.resolve_seconds),
-            reported_by_user=principal.user, reported_by_key=principal.key,
-            **clock.initial_timers(detected_at=detected_at, ack_due_at=ack_due_at,
-                                   chain=setup.chain),
-        )
+    fields = dict(principal=principal, brand=brand, title=title, detected_at=detected_at,
+                  description=description, category=category, severity=severity,
+                  channel=channel, source_url=source_url, reach=reach, dedup_key=dedup_key,
+                  now=now)
+    try:
+        with transaction.atomic():
+            return _count_duplicate_or_open(**fields)
+    except IntegrityError:
         if not dedup_key:
-            incident.save(force_insert=True)
-        else:
-            try:
-                # A savepoint: when another filer inserted the same dedup key a
-                # moment ago, the unique constraint fires here and we count a
-                # duplicate of theirs instead of failing the request.
-                with transaction.atomic():
-                    incident.save(force_insert=True)
-            except IntegrityError:
-                existing = _open_incident_with_dedup_key(brand, dedup_key)
-                if existing is None:
-                    raise
-                return Filing(_count_duplicate(existing, principal, source_url, reach), False)
-        playbook, steps = setup.playbook(brand, category, severity)
-        if playbook is not None:
-            ChecklistStep.objects.bulk_create(playbooks.checklist_from(
-                playbook, steps=steps, incident=incident, detected_at=detected_at))
-        timeline_record(
-            incident=incident, kind=EventKind.CREATED, principal=principal, at=now,
-            to_state=incident.state,
-            data={"severity": severity, "category": category, "channel": channel,
-                  "playbook": playbook.name if playbook else None},
-        )
-        clock.schedule_fast_path(incident, now=now)
-    return Filing(incident, True)
+            raise
+    # Another filer opened an incident with this dedup key between our count (which
+    # found none) and our INSERT, which the unique constraint then refused. A second
+    # attempt counts a duplicate of theirs (or raises again if the error was another).
+    with transaction.atomic():
+        return _count_duplicate_or_open(**fields)
 
 
-def _open_incident_with_dedup_key(brand: Brand, dedup_key: str) -> Incident | None:
-    # With the rows the response shows joined in (only the incident's row is locked),
-    # so that a storm of duplicate reports does not read the incident twice.
-    return (
-        Incident.all_brands.select_for_update(of=("self",))
-        .select_related("brand", "assignee", "reported_by_user", "reported_by_key")
-        .filter(brand=brand, dedup_key=dedup_key, state__in=OPEN_STATES)
-        .first()
-    )
+def _count_duplicate_or_open(*, principal: Principal, brand: Brand, dedup_key: str,
+                             source_url: str, reach: int, now: datetime, **fields) -> Filing:
+    """Call in a transaction. No savepoint around the INSERT: the caller retries the whole."""
+    if dedup_key:
+        duplicate = _count_duplicate(brand, dedup_key, principal, source_url, reach)
+        if duplicate is not None:
+            return Filing(duplicate, created=False)
+    return _open_incident(principal=principal, brand=brand, dedup_key=dedup_key,
+                          source_url=source_url, reach=reach, now=now, **fields)
 
 
-def _count_duplicate(incident: Incident, principal: Principal, source_url: str, reach: int):
+def _count_duplicate(brand: Brand, dedup_key: str, principal: Principal, source_url: str,
+                     reach: int) -> Incident | None:
     """
-    Call while holding the incident's row lock (so the count read with it is current).
+    Count a duplicate report on the brand's open incident with `dedup_key`, if any.
 
-    Not refresh_from_db(): django-fsm-2 lifts the state field's protection for the
-    whole class while refreshing, which races with other threads of a gthread worker.
+    One UPDATE finds, locks and counts, so a storm of duplicate reports costs no
+    separate locking read; the lock is held to commit, so the count read back is
+    ours. A concurrent resolve either commits first (the UPDATE then matches
+    nothing and a new incident is filed, as after any resolve) or waits for us.
     """
-    Incident.all_brands.filter(pk=incident.pk).update(duplicate_count=F("duplicate_count") + 1)
-    incident.duplicate_count += 1
+    open_with_key = Incident.all_brands.filter(brand=brand, dedup_key=dedup_key,
+                                               state__in=OPEN_STATES)
+    if not open_with_key.update(duplicate_count=F("duplicate_count") + 1):
+        return None
+    # With the rows the response shows joined in. Not refresh_from_db(): django-fsm-2
+    # lifts the state field's protection for the whole class while refreshing, which
+    # races with other threads of a gthread worker.
+    incident = open_with_key.select_related(
+        "assignee", "reported_by_user", "reported_by_key").get()
+    incident.brand = brand
     timeline_record(
         incident=incident, kind=EventKind.DUPLICATE, principal=principal,
         data={"duplicate_count": incident.duplicate_count, "source_url": source_url,
               "reach": reach},
     )
     return incident
+
+
+def _open_incident(*, principal: Principal, brand: Brand, title: str, detected_at: datetime,
+                   description: str, category: str, severity: str, channel: str,
+                   source_url: str, reach: int, dedup_key: str, now: datetime) -> Filing:
+    setup = brand_setup(brand)
+    target = setup.sla[severity]
+    ack_due_at = sla.due_at(detected_at, target.ack_seconds)
+    incident = Incident(
+        brand=brand, title=title, description=description, category=category,
+        severity=severity, channel=channel, source_url=source_url, reach=reach,
+        dedup_key=dedup_key, detected_at=detected_at, created_at=now,
+        ack_due_at=ack_due_at, resolve_due_at=sla.due_at(detected_at, target.resolve_seconds),
+        reported_by_user=principal.user, reported_by_key=principal.key,
+        **clock.initial_timers(detected_at=detected_at, ack_due_at=ack_due_at,
+                               chain=setup.chain),
+    )
+    incident.save(force_insert=True)
+    playbook, steps = setup.playbook(brand, category, severity)
+    checklist = []
+    if playbook is not None:
+        checklist = ChecklistStep.objects.bulk_create(playbooks.checklist_from(
+            playbook, steps=steps, incident=incident, detected_at=detected_at))
+    timeline_record(
+        incident=incident, kind=EventKind.CREATED, principal=principal, at=now,
+        to_state=incident.state,
+        data={"severity": severity, "category": category, "channel": channel,
+              "playbook": playbook.name if playbook else None},
+    )
+    clock.schedule_fast_path(incident, now=now)
+    return Filing(incident, created=True, checklist=checklist)
 
 
 @contextmanager

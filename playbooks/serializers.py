@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crisis.models import Brand, Category, Severity
-from crisis.serializers import StrictInput
+from crisis.serializers import ModelOutput, StrictInput
 
 from . import placeholders
 from .models import STEP_ROLES, ChecklistStep, Playbook, PlaybookStep, ResponseTemplate
@@ -103,7 +103,7 @@ class ResponseTemplateOutput(serializers.ModelSerializer):
         return placeholders.placeholders(template.body)
 
 
-class ChecklistStepOutput(serializers.ModelSerializer):
+class ChecklistStepOutput(ModelOutput):
     completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
                                                 allow_null=True)
 

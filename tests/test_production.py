@@ -101,3 +101,18 @@ def test_metrics(settings, file_incident, alice):
     settings.METRICS_TOKEN = "s3cret"
     assert Client().get("/metrics").status_code == 403
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+def test_web_workers_load_every_view_and_keep_it_out_of_the_garbage_collector():
+    """A full collection over Django's long-lived objects paused a worker 50+ ms (p99)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import gc, sys, config.wsgi; "
+             "print(gc.get_freeze_count(), 'incidents.api' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**os.environ, "DEBUG": "true"}, timeout=60, check=True)
+    frozen, views_loaded = done.stdout.split()
+    assert views_loaded == "True"
+    assert int(frozen) > 50_000

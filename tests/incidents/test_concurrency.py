@@ -74,3 +74,37 @@ def test_concurrent_duplicates_of_different_incidents_never_fail(acme, alice, fi
         t.join()
     assert codes == [200] * 80
     assert sum(Incident.all_brands.filter(brand=acme).values_list("duplicate_count", flat=True)) == 80
+
+
+def test_first_reports_of_one_crisis_at_once_open_one_incident(acme, alice):
+    """
+    Twelve monitoring tools report the same new crisis at the same moment: each finds
+    no open incident with the key, one INSERT wins, the others' are refused by the
+    unique constraint and retried as duplicates. One 201, eleven 200, nothing lost.
+    """
+    clients = [client_for(alice) for _ in range(12)]
+    barrier = threading.Barrier(len(clients))
+    results = []
+
+    def post(client):
+        barrier.wait()
+        try:
+            response = client.post("/api/v1/incidents/", {
+                "brand": "acme", "title": "Fake story spreads", "dedup_key": "fake-story"},
+                format="json")
+            results.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(code for code, _ in results) == [200] * 11 + [201]
+    incident = Incident.all_brands.get(brand=acme, dedup_key="fake-story")
+    assert {body["id"] for _, body in results} == {incident.pk}
+    assert incident.duplicate_count == 11
+    assert sorted(body["duplicate_count"] for _, body in results) == list(range(12))
+    kinds = TimelineEvent.all_brands.filter(incident=incident).values_list("kind", flat=True)
+    assert sorted(kinds) == sorted([EventKind.CREATED] + [EventKind.DUPLICATE] * 11)
