@@ -22,7 +22,7 @@ from crisis.models import Brand, Role
 from crisis.permissions import IsUser, IsUserOrIntegrationKey
 from crisis.renderers import CSVRenderer, csv_cell
 from crisis.selectors import brand_for
-from crisis.serializers import MENTION_BATCH_MAX, MentionInput
+from crisis.serializers import MentionInput, validate_mention_batch
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
@@ -465,12 +465,10 @@ class MentionIntakeView(APIView):
     @extend_schema(request=MentionInput(many=True), responses={202: MentionIntakeOutput})
     def post(self, request):
         payload = request.data
-        batch = payload if isinstance(payload, list) else [payload]
-        data = MentionInput(data=batch, many=True, max_length=MENTION_BATCH_MAX)
-        data.is_valid(raise_exception=True)
+        validated = validate_mention_batch(payload if isinstance(payload, list) else [payload])
         principal = Principal.from_request(request)
-        brand = _mention_brand(principal, data.validated_data)
-        items = [{k: v for k, v in item.items() if k != "brand"} for item in data.validated_data]
+        brand = _mention_brand(principal, validated)
+        items = [{k: v for k, v in item.items() if k != "brand"} for item in validated]
         intake = mentions.mentions_receive(principal=principal, brand=brand, items=items,
                                            now=timezone.now())
         return Response({"accepted": intake.accepted, "duplicates": intake.duplicates,

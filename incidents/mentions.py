@@ -11,8 +11,7 @@ database allows one open incident per key.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
@@ -91,35 +90,61 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
 
 def _store(brand: Brand, items: list[dict], now: datetime):
     """Insert the mentions not stored yet; returns [(mention, item)] and the duplicate count."""
-    # Asked per platform, so that the lookup is a probe of the unique (brand, platform,
-    # external_id) index; by external id alone it walked all of the brand's mentions.
-    ids_by_platform: dict[str, set[str]] = {}
+    candidates, seen = [], set()
     for item in items:
-        ids_by_platform.setdefault(item["platform"], set()).add(item["external_id"])
-    stored = Q()
-    for platform, external_ids in ids_by_platform.items():
-        stored |= Q(platform=platform, external_id__in=external_ids)
-    for _attempt in range(2):
-        existing = set(Mention.objects.filter(stored, brand=brand)
-                       .values_list("platform", "external_id"))
-        fresh, seen = [], set()
-        for item in items:
-            key = (item["platform"], item["external_id"])
-            if key in existing or key in seen:
-                continue
-            seen.add(key)
-            fields = {k: v for k, v in item.items() if k not in ("incident", "dedup_key",
-                                                                 "category")}
-            fresh.append((Mention(brand=brand, received_at=now, **fields), item))
-        try:
-            # A savepoint: a concurrent batch may have stored some of these a moment
-            # ago; then the unique constraint fires and we look again.
-            with transaction.atomic():
-                Mention.objects.bulk_create([m for m, _item in fresh])
-        except IntegrityError:
-            continue
-        return fresh, len(items) - len(fresh)
-    raise ValidationError({"non_field_errors": [_("Concurrent duplicate batch; retry.")]})
+        key = (item["platform"], item["external_id"])
+        if key in seen:
+            continue  # the same post twice in one batch
+        seen.add(key)
+        fields = {k: v for k, v in item.items() if k not in ("incident", "dedup_key", "category")}
+        candidates.append((Mention(brand=brand, received_at=now, **fields), item))
+    inserted = _insert_new([m for m, _item in candidates])
+    fresh = []
+    for mention, item in candidates:
+        mention.pk = inserted.get((mention.platform, mention.external_id))
+        if mention.pk is not None:
+            fresh.append((mention, item))
+    return fresh, len(items) - len(fresh)
+
+
+_STORED_COLUMNS = ("brand", "platform", "external_id", "url", "author", "author_followers", "text",
+                   "sentiment", "reach", "published_at", "received_at")
+
+
+def _insert_new(mentions: list[Mention]) -> dict[tuple[str, str], int]:
+    """
+    The ids of the mentions that were not stored yet, by (platform, external_id).
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING`: a retried post, or one a
+    concurrent batch stores at the same moment, is skipped by the unique constraint
+    instead of looked up first (no read, no savepoint, no retry). SQL, because
+    Django's `bulk_create(ignore_conflicts=True)` cannot tell which rows it inserted.
+    """
+    if not mentions:
+        return {}
+    fields = [Mention._meta.get_field(name) for name in _STORED_COLUMNS]
+    quote = connection.ops.quote_name
+    head = (f"INSERT INTO {quote(Mention._meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)})")
+    tail = ("ON CONFLICT (brand_id, platform, external_id) DO NOTHING "
+            "RETURNING id, platform, external_id")
+    rows = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One array per column, unnested: eleven parameters whatever the batch size.
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            cursor.execute(f"{head} SELECT * FROM unnest({arrays}) {tail}",  # noqa: S608 - names from the model
+                           [[getattr(m, f.attname) for m in mentions] for f in fields])
+            rows = cursor.fetchall()
+        else:
+            row = f"({', '.join(['%s'] * len(fields))})"
+            for start in range(0, len(mentions), 500):  # within SQLite's parameter limit
+                chunk = mentions[start:start + 500]
+                cursor.execute(
+                    f"{head} VALUES {', '.join([row] * len(chunk))} {tail}",
+                    [f.get_db_prep_save(getattr(m, f.attname), connection) for m in chunk for f in fields])
+                rows += cursor.fetchall()
+    return {(platform, external_id): pk for pk, platform, external_id in rows}
 
 
 def _open_wave_id(brand: Brand) -> int | None:
