@@ -22,10 +22,9 @@ The issue's targets, and how each is measured (this prints figures; it is not a 
    mentions/s from the `accepted` counts in the answers, p50/p99 per batch. The client's
    own CPU (wrk, pinned to core 1) is printed next to the server's, so a client bottleneck
    would show. Then, with gunicorn stopped, in a Django process pinned to core 0: medians
-   of JSON parsing, `MentionInput(many=True)` validation, `mentions_receive` (split into
+   of JSON parsing, `validate_mention_batch` (the view's validation), `mentions_receive` (split into
    its steps and its SQL) and the whole request through Django's test client, for
-   1,000-mention batches; a cProfile of one whole request; and prototypes of faster
-   validation and insertion, timed on the same data.
+   1,000-mention batches, a cProfile of one whole request, and single mentions the same way.
 
 Setup: its own database (`crisis_bench_mentions`, dropped, created, migrated) and Redis
 db 13 (flushed before and after); gunicorn `gthread` (2 workers x 8 threads), keep-alive,
@@ -489,14 +488,13 @@ sys.path.insert(0, os.environ["BENCH_ROOT"])
 import django
 django.setup()
 
-from django.core.validators import URLValidator
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
-from django.utils import dateparse, timezone
+from django.utils import timezone
 
 from crisis import detection
 from crisis.models import BrandKey, Channel, Mention, Sentiment
-from crisis.serializers import MentionInput
+from crisis.serializers import validate_mention_batch
 from crisis.services import brand_create
 from crisis.tenancy import Principal
 from incidents import mentions
@@ -527,9 +525,8 @@ def batch(prefix):
 
 
 def validate(parsed):
-    data = MentionInput(data=parsed, many=True, max_length=1000)
-    data.is_valid(raise_exception=True)
-    return [{k: v for k, v in item.items() if k != "brand"} for item in data.validated_data]
+    """What the view does: the product's validation (its fast path for plain items)."""
+    return [{k: v for k, v in item.items() if k != "brand"} for item in validate_mention_batch(parsed)]
 
 
 brand = brand_create(slug=f"inproc-{TAG}", name="In-process")
@@ -567,8 +564,7 @@ mentions._open_wave_id = timed("_open_wave_id (SELECT pk)", mentions._open_wave_
 mentions._attach = timed("_attach (WaveMention bulk_create)", mentions._attach)
 mentions._file_wave = timed("_file_wave", mentions._file_wave)
 detection.detect = timed("detection.detect", detection.detect)
-manager = Mention.objects
-manager.bulk_create = timed("  of which Mention bulk_create", manager.bulk_create)
+mentions._insert_new = timed("  of which INSERT ... ON CONFLICT DO NOTHING", mentions._insert_new)
 
 
 def sql_kind(query):
@@ -623,7 +619,7 @@ for rep in range(REPS):
         receive(items)
     t3 = time.perf_counter()
     phases["json.loads"].append(t1 - t0)
-    phases["MentionInput(many=True) validation"].append(t2 - t1)
+    phases["validate_mention_batch (as the view)"].append(t2 - t1)
     phases["mentions_receive"].append(t3 - t2)
     step_runs.append(dict(steps))
     sql_runs.append({k: tuple(v) for k, v in sql.items()})
@@ -680,160 +676,14 @@ for line in out.getvalue().splitlines():
         print("  " + line[:160])
 
 
-# --- Prototypes: faster validation and insertion, on the same data -----------------------
-CHANNELS = set(Channel.values)
-SENTIMENT_SET = set(Sentiment.values)
-url_ok = URLValidator()
-FLOOR = datetime(2000, 1, 1, tzinfo=UTC)
-ALLOWED = {"brand", "external_id", "platform", "url", "author", "author_followers", "text", "sentiment",
-           "reach", "published_at", "incident", "dedup_key", "category"}
-
-
-def lean_validate(parsed):
-    """The same rules as MentionInput for the common fields, without DRF's per-field machinery."""
-    now = timezone.now()
-    skew = now.timestamp() + 30
-    out, errors = [], {}
-    for i, raw in enumerate(parsed):
-        if not isinstance(raw, dict) or raw.keys() - ALLOWED:
-            errors[i] = "shape"
-            continue
-        ext, platform, sentiment = raw.get("external_id"), raw.get("platform"), raw.get("sentiment")
-        url, text, author = raw.get("url", ""), raw.get("text", ""), raw.get("author", "")
-        followers, reach = raw.get("author_followers", 0), raw.get("reach", 0)
-        if not (isinstance(ext, str) and 0 < len(ext.strip()) <= 255) or platform not in CHANNELS \
-                or sentiment not in SENTIMENT_SET:
-            errors[i] = "field"
-            continue
-        if not isinstance(url, str) or len(url) > 2000 or not isinstance(text, str) or len(text) > 10000 \
-                or not isinstance(author, str) or len(author) > 255:
-            errors[i] = "field"
-            continue
-        if type(followers) is not int or not 0 <= followers <= 10**12 or type(reach) is not int \
-                or not 0 <= reach <= 10**15:
-            errors[i] = "number"
-            continue
-        if url:
-            url_ok(url)
-        published = dateparse.parse_datetime(raw.get("published_at") or "")
-        if published is None or published.tzinfo is None or published.timestamp() > skew or published < FLOOR:
-            errors[i] = "published_at"
-            continue
-        out.append({"external_id": ext.strip(), "platform": platform, "url": url, "author": author.strip(),
-                    "author_followers": followers, "text": text, "sentiment": sentiment, "reach": reach,
-                    "published_at": min(published, now)})
-    assert not errors, errors
-    return out
-
-
-COLUMNS = ["brand_id", "platform", "external_id", "url", "author", "author_followers", "text", "sentiment",
-           "reach", "published_at", "received_at"]
-
-
-def insert_unnest(cursor, items, now):
-    """One INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING: no dedup SELECT."""
-    cols = {c: [] for c in COLUMNS}
-    for item in items:
-        cols["brand_id"].append(brand.pk)
-        cols["received_at"].append(now)
-        for c in COLUMNS[1:-1]:
-            cols[c].append(item[c])
-    types = ["bigint", "text", "text", "text", "text", "bigint", "text", "text", "bigint", "timestamptz",
-             "timestamptz"]
-    select = ", ".join(f"%s::{t}[]" for t in types)
-    cursor.execute(
-        f"INSERT INTO crisis_mention ({', '.join(COLUMNS)}) SELECT * FROM unnest({select}) "
-        "ON CONFLICT (brand_id, platform, external_id) DO NOTHING RETURNING id, sentiment",
-        [cols[c] for c in COLUMNS])
-    return cursor.fetchall()
-
-
-def fast_receive(parsed):
-    """Lean validation, unnest insert, the wave's row lock, one INSERT ... SELECT for the attachments."""
-    items = lean_validate(parsed)
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        rows = insert_unnest(cursor, items, now)
-        # Only the wave's id is needed: no Incident instance of ~40 fields per request.
-        wave_id = (Incident.all_brands.select_for_update()
-                   .filter(brand=brand, dedup_key=mentions.WAVE_KEY, state__in=OPEN_STATES)
-                   .values_list("pk", flat=True).first())
-        negatives = [pk for pk, sentiment in rows if sentiment == "negative"]
-        if negatives:
-            cursor.execute(
-                "INSERT INTO incidents_wavemention (incident_id, mention_id, attached_at) "
-                "SELECT %s, unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING", [wave_id, negatives, now])
-    return len(rows)
-
-
-def store_as_is(items, now):
-    with transaction.atomic():
-        return mentions._store(brand, items, now)
-
-
-experiments = defaultdict(list)
-for rep in range(REPS):
-    parsed = json.loads(json.dumps(batch(f"{TAG}-x{rep}")))
-    t0 = time.perf_counter()
-    items = validate(parsed)
-    t1 = time.perf_counter()
-    lean = lean_validate(parsed)
-    t2 = time.perf_counter()
-    assert [i["external_id"] for i in lean] == [i["external_id"] for i in items]
-    experiments["validation: MentionInput(many=True) (as now)"].append(t1 - t0)
-    experiments["validation: lean per-item function (prototype)"].append(t2 - t1)
-    now = timezone.now()
-    t3 = time.perf_counter()
-    store_as_is(items, now)
-    t4 = time.perf_counter()
-    experiments["store: _store, dedup SELECT + Mention() + bulk_create (as now)"].append(t4 - t3)
-    fresh = [{**i, "external_id": i["external_id"] + "-u"} for i in items]
-    t5 = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        rows = insert_unnest(cursor, fresh, now)
-    t6 = time.perf_counter()
-    assert len(rows) == BATCH, len(rows)
-    experiments["store: INSERT ... unnest ... ON CONFLICT DO NOTHING RETURNING (prototype)"].append(t6 - t5)
-    parsed = json.loads(json.dumps(batch(f"{TAG}-y{rep}")))
-    t7 = time.perf_counter()
-    receive(validate(parsed))
-    t8 = time.perf_counter()
-    parsed = json.loads(json.dumps(batch(f"{TAG}-z{rep}")))
-    t9 = time.perf_counter()
-    assert fast_receive(parsed) == BATCH
-    t10 = time.perf_counter()
-    experiments["validate + mentions_receive, wave open (as now)"].append(t8 - t7)
-    experiments["lean validate + unnest insert + wave lock + INSERT ... SELECT attach (prototype)"].append(
-        t10 - t9)
-singles = defaultdict(list)
-one = batch(f"{TAG}-o")[0]
-for n in range(200):
-    item = {**one, "external_id": f"{TAG}-o-a{n}", "sentiment": SENTIMENTS[n % 5]}
-    t0 = time.perf_counter()
-    receive(validate([item]))
-    t1 = time.perf_counter()
-    assert fast_receive([{**item, "external_id": f"{TAG}-o-b{n}"}]) == 1
-    t2 = time.perf_counter()
-    singles["single mention: validate + mentions_receive (as now)"].append(t1 - t0)
-    singles["single mention: the prototype above, pk-only wave lock (no detection: steady state)"].append(
-        t2 - t1)
-print()
-print(f"prototypes (median of {REPS}, {BATCH} mentions; same data, bench database only):")
-for name, values in experiments.items():
-    print(f"  {name:<80}{med(values):>8.1f} ms  {BATCH / statistics.median(values):>7.0f} mentions/s")
-print("prototypes, one mention per call (median of 200):")
-for name, values in singles.items():
-    print(f"  {name:<88}{med(values):>6.2f} ms")
-
 # --- Single mentions, as in the sustained run ----------------------------------------------
 SINGLES = 300
 single = json.dumps(batch(f"{TAG}-s0")[0])
-from rest_framework.serializers import ListSerializer
-
+import incidents.api
 from crisis.authentication import IntegrationKeyAuthentication
 from crisis.throttling import CallerRateThrottle
 
-ListSerializer.is_valid = timed("validation (MentionInput, many=True)", ListSerializer.is_valid)
+incidents.api.validate_mention_batch = timed("validation", incidents.api.validate_mention_batch)
 IntegrationKeyAuthentication.authenticate = timed("authentication (Api-Key)",
                                                   IntegrationKeyAuthentication.authenticate)
 CallerRateThrottle.allow_request = timed("throttle", CallerRateThrottle.allow_request)
