@@ -8,6 +8,7 @@ publishes, so one id follows a request into its escalations and notifications.
 """
 
 import contextvars
+import hmac
 import logging
 import re
 import time
@@ -156,8 +157,17 @@ def _metrics_registry():
 
 
 def metrics(request):
-    """Prometheus text format. With METRICS_TOKEN set, it must be sent as a bearer token."""
+    """
+    Prometheus text format, for a scraper sending METRICS_TOKEN as a bearer token.
+
+    Without a token configured it is open only in DEBUG (the embedded desk): in
+    production an operator who forgot the token gets a closed endpoint, not the desk's
+    incident counts open to anyone.
+    """
     token = settings.METRICS_TOKEN
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+    if not token and not settings.DEBUG:
+        return HttpResponseForbidden("set METRICS_TOKEN to scrape /metrics")
+    sent = request.headers.get("Authorization", "").encode()
+    if token and not hmac.compare_digest(sent, f"Bearer {token}".encode()):
         return HttpResponseForbidden("metrics token required")
     return HttpResponse(generate_latest(_metrics_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -88,6 +88,9 @@ def test_log_lines_are_json_with_the_request_id(settings):
 def test_metrics(settings, file_incident, alice):
     from incidents import clock
 
+    settings.METRICS_TOKEN = ""
+    assert Client().get("/metrics").status_code == 403  # production without a token: closed
+    settings.DEBUG = True  # the embedded desk: open
     file_incident(severity="critical")
     clock.sweep()
     Client().get("/healthz")
@@ -98,8 +101,11 @@ def test_metrics(settings, file_incident, alice):
                  "crisis_http_request_duration_seconds_bucket"):
         assert name in body, name
     assert 'crisis_incidents{severity="critical",state="detected"} 1.0' in body
+    settings.DEBUG = False
     settings.METRICS_TOKEN = "s3cret"
     assert Client().get("/metrics").status_code == 403
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3crét").status_code == 403
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
 
 
