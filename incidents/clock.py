@@ -310,7 +310,7 @@ def _fire_warnings(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
 def _fire_ack_levels(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
     """The next level of each due chain; several overdue levels fire in order."""
     alerts = []
-    due = _due(incidents, "next_escalation_at", now, [State.DETECTED])
+    due = _skip_replayed_runs(_due(incidents, "next_escalation_at", now, [State.DETECTED]), now)
     for _round in range(chains.MAX_LEVELS * (chains.MAX_REPEAT + 1)):
         if not due:
             break
@@ -322,6 +322,34 @@ def _fire_ack_levels(incidents, now: datetime, who: _Recipients) -> list[_Alert]
             alerts += _fire_ack_level(group, level, now, who)
         due = [i for i in due if i.next_escalation_at and i.next_escalation_at <= now]
     return alerts
+
+
+def _skip_replayed_runs(due: list[Incident], now: datetime) -> list[Incident]:
+    """
+    A chain's repeats remind people over time; they are not replayed in a burst.
+
+    When an incident's overdue levels span several runs of its chain (a backdated
+    `detected_at`, or workers down for hours), the earlier runs are passed over: its
+    level jumps to the first level of the latest overdue run, whose levels then fire
+    in order. Rare, so row by row; an incident someone else moved meanwhile is dropped.
+    """
+    kept = []
+    for incident in due:
+        steps = chains.steps(incident.escalation_chain)
+        run_length = len(incident.escalation_chain.get("levels") or ())
+        overdue = sum(1 for s in steps  # a prefix: offsets only grow along the chain
+                      if incident.ack_due_at + timedelta(seconds=s.offset_seconds) <= now)
+        start = (overdue - 1) // run_length * run_length if run_length and overdue else 0
+        if start <= incident.escalation_level:
+            kept.append(incident)
+            continue
+        due_at = incident.ack_due_at + timedelta(seconds=steps[start].offset_seconds)
+        if _compare_and_set([incident], Q(state=State.DETECTED,
+                                          escalation_level=incident.escalation_level),
+                            escalation_level=start, next_escalation_at=due_at):
+            incident.escalation_level, incident.next_escalation_at = start, due_at
+            kept.append(incident)
+    return kept
 
 
 def _fire_ack_level(group: list[Incident], level: int, now: datetime,

@@ -115,6 +115,22 @@ def test_repeat_runs_the_chain_again(acme, alice, team, file_incident):
                                      ("ack", 3, ["alice"]), ("ack", 4, ["ceo"])]
 
 
+def test_overdue_repeats_are_not_replayed_in_a_burst(acme, alice, team, file_incident):
+    """Filed long after it began: only the latest run of the chain fires, not all four."""
+    services.escalation_policy_set(brand=acme, chain={
+        "levels": [{"after_seconds": 0, "roles": ["manager"], "users": []},
+                   {"after_seconds": 300, "roles": [], "users": ["ceo"]}], "repeat": 3})
+    with time_machine.travel(T0, tick=False):
+        incident = file_incident(severity="critical")  # runs at +0/300, 600/900, … 1800/2100 s
+    sweep_at(T0 + timedelta(seconds=600 + 1900))  # the 4th run's first level is overdue
+    assert escalations(incident) == [("ack", 7, ["alice"])]
+    sweep_at(T0 + timedelta(seconds=600 + 2100))
+    assert escalations(incident) == [("ack", 7, ["alice"]), ("ack", 8, ["ceo"])]
+    incident.refresh_from_db()
+    assert (incident.escalation_level, incident.escalation_count) == (8, 2)
+    assert incident.next_escalation_at is None
+
+
 def test_claimed_incident_never_escalates(critical, bob):
     with time_machine.travel(T0 + timedelta(seconds=300), tick=False):
         services.incident_claim(incident_id=critical.pk, principal=Principal.for_user(bob))
