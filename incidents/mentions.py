@@ -134,7 +134,7 @@ def _insert_new(mentions: list[Mention]) -> dict[tuple[str, str], int]:
             # One array per column, unnested: eleven parameters whatever the batch size.
             arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
             # Identifiers from the model's metadata; every value is a parameter.
-            insert = f"{head} SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
+            insert = f"{head} SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608  # nosec B608
             cursor.execute(insert, [[getattr(m, f.attname) for m in mentions] for f in fields])
             rows = cursor.fetchall()
         else:
