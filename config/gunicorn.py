@@ -9,11 +9,22 @@ import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
-# One process per core the web server may use: a Python process runs on one core at a
-# time (the GIL), so a second process per core only competes with the first. On one
-# pinned core, 1 x 8 threads served 234 bare creates/s with p99 72 ms; 2 x 8, 157/s
-# with p99 163 ms (bench/filing.py, --workers).
-workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
+
+
+def _usable_cores() -> int:
+    # The cores this process may run on (taskset, cpusets); not a container's CPU quota,
+    # so the default is capped below and WEB_CONCURRENCY should be set in containers.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+# One process per usable core, at most 4: a Python process runs on one core at a time
+# (the GIL), so a second process per core only competes with the first. On one pinned
+# core, 1 x 8 threads served 234 bare creates/s with p99 72 ms; 2 x 8, 157/s with p99
+# 163 ms (bench/filing.py, --workers). Each thread may hold a database connection
+# (CONN_MAX_AGE): workers x threads per host must fit PostgreSQL's max_connections.
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(_usable_cores(), 4))
 threads = int(os.environ.get("WEB_THREADS", "8"))
 keepalive = 5
 # Each worker gets its own listening socket, so the kernel spreads connections

@@ -4,7 +4,6 @@ import csv
 import io
 import json
 
-from django.db.models import prefetch_related_objects
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +30,6 @@ from .filters import IncidentFilter
 from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
     checklists_for_display,
-    display_prefetches,
     incidents_for_display,
     incidents_visible_to,
     reply_render,
@@ -140,14 +138,12 @@ class IncidentViewSet(
         # The incident the service returns (new, or the open one a duplicate counted
         # on) already holds its brand, assignee and reporter, and a new one the
         # checklist it was filed with: no display query again. A duplicate's checklist
-        # is one plain query (Prefetch's machinery costs more than the query itself).
+        # is one plain query (Prefetch's machinery costs more than the query itself);
+        # follow-ups need none: only reviewed (closed) incidents have them.
         incident = filing.incident
         checklist = filing.checklist
         if checklist is None:
             checklist = list(checklists_for_display().filter(incident=incident))
-            if incident.review_notes:
-                _steps, follow_ups = display_prefetches()
-                prefetch_related_objects([incident], follow_ups)
         context = {**self.get_serializer_context(), "checklists": {incident.pk: checklist}}
         return Response(IncidentOutput(incident, context=context).data,
                         status=status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK)

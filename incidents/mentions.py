@@ -98,6 +98,9 @@ def _store(brand: Brand, items: list[dict], now: datetime):
         seen.add(key)
         fields = {k: v for k, v in item.items() if k not in ("incident", "dedup_key", "category")}
         candidates.append((Mention(brand=brand, received_at=now, **fields), item))
+    # In one order for every batch: two batches sharing mentions then wait on each
+    # other's rows in the same order instead of deadlocking.
+    candidates.sort(key=lambda pair: (pair[0].platform, pair[0].external_id))
     inserted = _insert_new([m for m, _item in candidates])
     fresh = []
     for mention, item in candidates:
@@ -132,7 +135,9 @@ def _insert_new(mentions: list[Mention]) -> dict[tuple[str, str], int]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One array per column, unnested: eleven parameters whatever the batch size.
-            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            # Strings travel as text[] (a varchar(n)[] cast would cut an over-long value
+            # silently; the column's own type refuses it).
+            arrays = ", ".join(f"%s::{_array_type(f)}[]" for f in fields)
             # Identifiers from the model's metadata; every value is a parameter.
             insert = f"{head} SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608  # nosec B608
             cursor.execute(insert, [[getattr(m, f.attname) for m in mentions] for f in fields])
@@ -146,6 +151,10 @@ def _insert_new(mentions: list[Mention]) -> dict[tuple[str, str], int]:
                     [f.get_db_prep_save(getattr(m, f.attname), connection) for m in chunk for f in fields])
                 rows += cursor.fetchall()
     return {(platform, external_id): pk for pk, platform, external_id in rows}
+
+
+def _array_type(field) -> str:
+    return "text" if field.get_internal_type() in ("CharField", "TextField") else field.db_type(connection)
 
 
 def _open_wave_id(brand: Brand) -> int | None:

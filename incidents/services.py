@@ -93,7 +93,11 @@ def incident_file(
 
 def _count_duplicate_or_open(*, principal: Principal, brand: Brand, dedup_key: str,
                              source_url: str, reach: int, now: datetime, **fields) -> Filing:
-    """Call in a transaction. No savepoint around the INSERT: the caller retries the whole."""
+    """
+    Call in `incident_file`'s atomic block, which the INSERT's unique-constraint error
+    rolls back whole (a transaction, or a savepoint inside a caller's transaction) before
+    the retry; no savepoint of its own around the INSERT.
+    """
     if dedup_key:
         duplicate = _count_duplicate(brand, dedup_key, principal, source_url, reach)
         if duplicate is not None:

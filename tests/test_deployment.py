@@ -33,3 +33,15 @@ def test_readme_names_the_same_processes():
         command = procfile()[name]
         assert shlex.split(command)[0] in readme
         assert command in readme, f"README does not show the {name} command: {command}"
+
+
+
+def test_an_sqlite_without_returning_is_refused_at_start_up():
+    from crisis.checks import sqlite_supports_returning
+
+    errors = sqlite_supports_returning(version=(3, 31, 1), vendors={"sqlite"})
+    assert [e.id for e in errors] == ["crisis.E001"]
+    assert "3.31.1" in errors[0].msg
+    assert sqlite_supports_returning(version=(3, 35, 0), vendors={"sqlite"}) == []
+    assert sqlite_supports_returning(version=(3, 31, 1), vendors={"postgresql"}) == []
+    assert sqlite_supports_returning() == []  # this machine's

@@ -209,3 +209,18 @@ def test_the_same_batch_posted_twice_at_once_is_stored_once(acme_key, acme):
     assert sum(a.data["accepted"] for a in answers) == 300
     assert sum(a.data["duplicates"] for a in answers) == 900
     assert Mention.objects.filter(brand=acme).count() == 300
+
+
+@pytest.mark.postgres
+def test_the_raw_store_refuses_an_over_long_value_instead_of_cutting_it(acme):
+    """Rules drift: if validation ever let a longer id through, the column must refuse it."""
+    from django.db import DataError, transaction
+
+    from incidents.mentions import _insert_new
+
+    at = T0 + timedelta(hours=1)
+    fields = {k: v for k, v in mention(1, at).items() if k != "published_at"}
+    too_long = Mention(brand=acme, received_at=at, published_at=at, **{**fields, "external_id": "x" * 300})
+    with pytest.raises(DataError), transaction.atomic():
+        _insert_new([too_long])
+    assert Mention.objects.filter(brand=acme).count() == 0

@@ -1,5 +1,6 @@
 """Filing incidents: defaults and deadlines, dedup of open incidents, Idempotency-Key."""
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -94,6 +95,37 @@ class TestDedup:
         kinds = list(TimelineEvent.all_brands.filter(incident_id=first.data["id"])
                      .values_list("kind", flat=True))
         assert kinds == ["created", "duplicate", "duplicate"]
+
+    @pytest.mark.parametrize("inside_a_transaction", [False, True])
+    def test_a_filer_that_loses_the_insert_race_counts_a_duplicate(
+            self, monkeypatch, acme, alice, file_incident, inside_a_transaction):
+        """
+        The race of two first reports, forced on any database: our count finds no open
+        incident (the other filer has not committed yet), then our INSERT meets theirs.
+        Inside a caller's transaction (Idempotency-Key, mention intake) only the filing's
+        savepoint is rolled back.
+        """
+        from django.db import transaction
+
+        from crisis.tenancy import Principal
+        from incidents import services
+
+        theirs = file_incident(dedup_key="fake-story")
+        real_count, calls = services._count_duplicate, []
+
+        def count_after_a_miss(*args):
+            calls.append(args)
+            return None if len(calls) == 1 else real_count(*args)
+
+        monkeypatch.setattr(services, "_count_duplicate", count_after_a_miss)
+        with transaction.atomic() if inside_a_transaction else contextlib.nullcontext():
+            filing = services.incident_file(principal=Principal.for_user(alice), brand=acme,
+                                            title="Fake story", dedup_key="fake-story")
+            assert Incident.all_brands.filter(brand=acme).count() == 1  # still usable
+        assert (filing.created, filing.incident.pk, len(calls)) == (False, theirs.pk, 2)
+        assert Incident.all_brands.get(pk=theirs.pk).duplicate_count == 1
+        kinds = TimelineEvent.all_brands.filter(incident=theirs).values_list("kind", flat=True)
+        assert sorted(kinds) == ["created", "duplicate"]
 
     def test_after_resolve_the_same_key_opens_a_new_incident(self, api, bob, alice, incident_in):
         client = api(bob)
