@@ -7,6 +7,7 @@ for real (a knox token or an integration key), so auth runs in every test.
 """
 
 import os
+import threading
 
 import pytest
 from django.conf import settings
@@ -117,6 +118,34 @@ def mallory(globex):
 @pytest.fixture
 def root(db):
     return make_user("root", is_superuser=True, is_staff=True)
+
+
+def all_at_once(work, arguments) -> list:
+    """
+    `work(argument)` for each argument in its own thread, all released at the same
+    moment; each thread closes its own database connection. The results in the order
+    the threads finished; the first exception a thread raised is raised here.
+    """
+    barrier = threading.Barrier(len(arguments))
+    results, errors = [], []
+
+    def run(argument):
+        barrier.wait()
+        try:
+            results.append(work(argument))
+        except BaseException as exc:  # reported in the test's thread, not lost in this one
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def client_for(user) -> APIClient:

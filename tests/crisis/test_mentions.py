@@ -181,30 +181,17 @@ def test_an_empty_batch_stores_nothing_and_reads_nothing(key_client, acme,
 @pytest.mark.django_db(transaction=True)
 def test_the_same_batch_posted_twice_at_once_is_stored_once(acme_key, acme):
     """Two deliveries of one batch race: each mention is stored once, the other copy counted."""
-    import threading
-
-    from django.db import connection
     from rest_framework.test import APIClient
+
+    from tests.conftest import all_at_once
 
     at = T0 + timedelta(hours=1)
     body = [mention(i, at - timedelta(seconds=i), "negative" if i % 5 == 0 else "neutral")
             for i in range(300)]
-    barrier, answers = threading.Barrier(4), []
-
-    def deliver():
-        client = APIClient()
+    clients = [APIClient() for _ in range(4)]
+    for client in clients:
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {acme_key.plain}")
-        barrier.wait()
-        try:
-            answers.append(post(client, body, at))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = all_at_once(lambda client: post(client, body, at), clients)
     assert [a.status_code for a in answers] == [202] * 4
     assert sum(a.data["accepted"] for a in answers) == 300
     assert sum(a.data["duplicates"] for a in answers) == 900

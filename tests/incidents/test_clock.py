@@ -6,19 +6,18 @@ live worker and a real broker are in test_live_clock.py.
 """
 
 import collections
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection, transaction
+from django.db import transaction
 
 from crisis.models import Membership, Role
 from crisis.tenancy import Principal
 from incidents import clock, services
 from incidents.models import Escalation, Incident, Notification, TimelineEvent
-from tests.conftest import complete_required_steps, make_user
+from tests.conftest import all_at_once, complete_required_steps, make_user
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -271,22 +270,11 @@ def test_three_sweepers_over_two_hundred_due_incidents(acme, alice, team):
         for i in range(200):
             services.incident_file(principal=principal, brand=acme, title=f"wave {i}",
                                    severity="critical")
-    barrier = threading.Barrier(3)
-    results = []
+    def sweeper(_n):
+        with time_machine.travel(T0 + timedelta(seconds=601), tick=False):
+            return clock.sweep(batch=20)["fired"]
 
-    def run():
-        barrier.wait()
-        try:
-            with time_machine.travel(T0 + timedelta(seconds=601), tick=False):
-                results.append(clock.sweep(batch=20)["fired"])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = all_at_once(sweeper, range(3))
     # Each incident also had its 80 % warning due: 200 warnings + 200 level-1 escalations.
     assert sum(results) == 400
     assert Escalation.all_brands.filter(kind="ack", level=1).count() == 200

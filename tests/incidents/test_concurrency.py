@@ -1,13 +1,10 @@
 """Concurrent claims on PostgreSQL: exactly one wins, the rest get 409 already_claimed."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from crisis.models import Membership, Role
 from incidents.models import EventKind, Incident, TimelineEvent
-from tests.conftest import client_for, make_user
+from tests.conftest import all_at_once, client_for, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -16,22 +13,12 @@ def test_twenty_concurrent_claims_one_winner(acme, file_incident):
     incident = file_incident(severity="critical")
     responders = [make_user(f"responder{i}", acme, Role.RESPONDER) for i in range(20)]
     clients = [client_for(user) for user in responders]
-    barrier = threading.Barrier(len(clients))
-    results = []
 
     def claim(client):
-        barrier.wait()
-        try:
-            response = client.post(f"/api/v1/incidents/{incident.pk}/claim/")
-            results.append((response.status_code, response.json()))
-        finally:
-            connection.close()
+        response = client.post(f"/api/v1/incidents/{incident.pk}/claim/")
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=claim, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = all_at_once(claim, clients)
 
     codes = [code for code, _ in results]
     assert len(codes) == 20
@@ -54,24 +41,14 @@ def test_concurrent_duplicates_of_different_incidents_never_fail(acme, alice, fi
     for key in keys:
         file_incident(dedup_key=key)
     clients = [client_for(alice) for _ in range(16)]
-    barrier = threading.Barrier(len(clients))
-    codes = []
 
-    def post(i, client):
-        barrier.wait()
-        try:
-            for _ in range(5):
-                response = client.post("/api/v1/incidents/", {
-                    "brand": "acme", "title": "again", "dedup_key": keys[i % 4]}, format="json")
-                codes.append(response.status_code)
-        finally:
-            connection.close()
+    def post(numbered):
+        i, client = numbered
+        return [client.post("/api/v1/incidents/", {
+            "brand": "acme", "title": "again", "dedup_key": keys[i % 4]}, format="json").status_code
+            for _ in range(5)]
 
-    threads = [threading.Thread(target=post, args=(i, c)) for i, c in enumerate(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = [code for batch in all_at_once(post, list(enumerate(clients))) for code in batch]
     assert codes == [200] * 80
     assert sum(Incident.all_brands.filter(brand=acme).values_list("duplicate_count", flat=True)) == 80
 
@@ -83,24 +60,14 @@ def test_first_reports_of_one_crisis_at_once_open_one_incident(acme, alice):
     unique constraint and retried as duplicates. One 201, eleven 200, nothing lost.
     """
     clients = [client_for(alice) for _ in range(12)]
-    barrier = threading.Barrier(len(clients))
-    results = []
 
     def post(client):
-        barrier.wait()
-        try:
-            response = client.post("/api/v1/incidents/", {
-                "brand": "acme", "title": "Fake story spreads", "dedup_key": "fake-story"},
-                format="json")
-            results.append((response.status_code, response.json()))
-        finally:
-            connection.close()
+        response = client.post("/api/v1/incidents/", {
+            "brand": "acme", "title": "Fake story spreads", "dedup_key": "fake-story"},
+            format="json")
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=post, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = all_at_once(post, clients)
     assert sorted(code for code, _ in results) == [200] * 11 + [201]
     incident = Incident.all_brands.get(brand=acme, dedup_key="fake-story")
     assert {body["id"] for _, body in results} == {incident.pk}

@@ -1,15 +1,14 @@
 """Filing incidents: defaults and deadlines, dedup of open incidents, Idempotency-Key."""
 
 import contextlib
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 
 from incidents import idempotency
 from incidents.models import Incident, SlaPolicy, TimelineEvent
+from tests.conftest import all_at_once
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -236,23 +235,13 @@ class TestIdempotency:
     @pytest.mark.django_db(transaction=True)
     def test_concurrent_requests_with_one_key_create_one_incident(self, api, bob):
         clients = [api(bob) for _ in range(8)]
-        barrier = threading.Barrier(len(clients))
-        results = []
 
         def send(client):
-            barrier.wait()
-            try:
-                response = client.post("/api/v1/incidents/", self.BODY, format="json",
-                                       HTTP_IDEMPOTENCY_KEY="same")
-                results.append((response.status_code, response.json()))
-            finally:
-                connection.close()
+            response = client.post("/api/v1/incidents/", self.BODY, format="json",
+                                   HTTP_IDEMPOTENCY_KEY="same")
+            return response.status_code, response.json()
 
-        threads = [threading.Thread(target=send, args=(c,)) for c in clients]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = all_at_once(send, clients)
         codes = sorted(code for code, _ in results)
         assert Incident.all_brands.count() == 1
         assert codes.count(201) >= 1
