@@ -126,3 +126,27 @@ def test_hostile_console_input_is_not_a_500(web, alice, bob):
     response = client.post("/brands/acme/settings/", {"section": "remove-member",
                                                       "username": "bo\x00b"})
     assert response.status_code == 302
+
+
+def test_a_storm_incident_page_shows_the_latest_events_and_links_the_rest(web, bob, file_incident,
+                                                                        settings):
+    from incidents.console import views
+    from incidents.models import EventKind, TimelineEvent
+
+    incident = file_incident(dedup_key="storm")
+    first_at = TimelineEvent.all_brands.get(incident=incident).at
+    TimelineEvent.all_brands.bulk_create([
+        TimelineEvent(incident=incident, at=first_at, kind=EventKind.COMMENT, actor_label="bob",
+                      data={"body": f"report {i}"}) for i in range(views.EVENTS_ON_PAGE + 50)])
+    page = web(bob).get(f"/incidents/{incident.pk}/").content.decode()
+    assert page.count("report ") == views.EVENTS_ON_PAGE
+    assert f"report {views.EVENTS_ON_PAGE + 49}" in page and "report 49<" not in page
+    assert f"of {views.EVENTS_ON_PAGE + 51}" in page
+    assert f"/api/v1/incidents/{incident.pk}/timeline/?format=csv" in page
+    assert web(bob).get(f"/api/v1/incidents/{incident.pk}/timeline/?format=csv").status_code == 200
+
+
+def test_a_quiet_incident_page_shows_its_whole_timeline(web, bob, file_incident):
+    incident = file_incident()
+    page = web(bob).get(f"/incidents/{incident.pk}/").content.decode()
+    assert "timeline/?format=csv" not in page

@@ -105,11 +105,22 @@ def incident_page(request, pk, bound_forms=None):
     }
     return render(request, "console/incident.html", {
         **forms_in_page, "incident": incident, "actions": actions, "now": timezone.now(),
-        "events": timeline_of(incident),
+        **_latest_events(incident),
         "is_manager": principal.has_role(incident.brand_id, Role.MANAGER),
         "can_work": principal.has_role(incident.brand_id, Role.RESPONDER),
         "replies": replies,
     }, status=400 if bound_forms else 200)
+
+
+# A storm of duplicate reports writes thousands of events: the page shows the latest,
+# the export (CSV/JSON) has them all.
+EVENTS_ON_PAGE = 200
+
+
+def _latest_events(incident) -> dict:
+    events = list(timeline_of(incident).reverse()[:EVENTS_ON_PAGE])[::-1]
+    total = len(events) if len(events) < EVENTS_ON_PAGE else timeline_of(incident).count()
+    return {"events": events, "events_total": total}
 
 
 def _draft(template, incident) -> str:
