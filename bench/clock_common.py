@@ -22,6 +22,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bench.cpu import background_load
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -251,21 +253,6 @@ def percentile(values: list[float], share: float) -> float:
         return math.nan
     rank = max(1, math.ceil(share * len(ordered)))
     return ordered[rank - 1]
-
-
-def cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
-def background_load(seconds: float = 2.0) -> float:
-    """How busy the machine is before we start, in cores."""
-    busy0, total0 = cpu_times()
-    time.sleep(seconds)
-    busy1, total1 = cpu_times()
-    return (busy1 - busy0) / max(total1 - total0, 1) * (os.cpu_count() or 1)
 
 
 def report_load(label: str = "background load before start") -> float:

@@ -37,7 +37,6 @@ import json
 import math
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -52,6 +51,11 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cpu import Meter, background_load
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -93,7 +97,11 @@ class Result:
     non_2xx: int = 0
     socket_errors: dict[str, int] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=dict)
-    foreign_cores: float = 0.0  # CPU used by other processes during the run
+    # Cores used during the run (bench/cpu.py): by gunicorn, PostgreSQL, wrk, and anything else.
+    server_cores: float = 0.0
+    pg_cores: float = 0.0
+    client_cores: float = 0.0
+    other_cores: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -204,80 +212,6 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-def cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
-# "postgres: 15/main: <user> <database> <host>(<port>) <activity>": a client backend's title.
-PG_BACKEND = re.compile(r"postgres: [^:]+: \S+ (\S+) (?:\S+\(\d+\)|\[local\])")
-
-
-def process_ticks(server_session: int, database: str) -> int:
-    """
-    CPU ticks of the processes a run legitimately uses: the server's session, the
-    PostgreSQL backends of our database and PostgreSQL's background processes.
-    """
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            rest = stat[stat.rindex(")") + 2:].split()
-            if comm.startswith("postgres"):
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                backend = PG_BACKEND.match(title)
-                if backend is not None and backend.group(1) != database:
-                    continue  # someone else's database
-            elif int(rest[3]) != server_session:
-                continue
-        except (OSError, ValueError):
-            continue  # it exited meanwhile
-        ticks += int(rest[11]) + int(rest[12])  # utime + stime
-    return ticks
-
-
-class ForeignLoad:
-    """CPU that neither the server, PostgreSQL, wrk nor this script used during a run, in cores."""
-
-    def __init__(self, server_session: int, database: str):
-        self.server_session, self.database = server_session, database
-
-    def __enter__(self):
-        self.busy, self.total = cpu_times()
-        self.ours = process_ticks(self.server_session, self.database)
-        self.children = _children_cpu()
-        self.cores = 0.0
-        return self
-
-    def __exit__(self, *exc):
-        busy, total = cpu_times()
-        hz = os.sysconf("SC_CLK_TCK")
-        ours = process_ticks(self.server_session, self.database) - self.ours
-        ours += (_children_cpu() - self.children) * hz
-        elapsed = (total - self.total) / (os.cpu_count() or 1)
-        self.cores = max(0.0, (busy - self.busy - ours) / max(elapsed, 1))
-
-
-def _children_cpu() -> float:
-    """Seconds of CPU of our finished children (wrk) and of this script."""
-    child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    return child.ru_utime + child.ru_stime + me.ru_utime + me.ru_stime
-
-
-def background_load(seconds: float = 2.0) -> float:
-    """How busy the machine is before we start, in cores (0 to 2 here)."""
-    busy0, total0 = cpu_times()
-    time.sleep(seconds)
-    busy1, total1 = cpu_times()
-    return (busy1 - busy0) / max(total1 - total0, 1) * (os.cpu_count() or 1)
 
 
 # --- Setup: database, fixtures, server -----------------------------------------------
@@ -469,11 +403,11 @@ def report(results: list[Result], clients: list[int]) -> str:
             mix = " ".join(f"{code}:{count}" for code, count in sorted(r.statuses.items()))
             errors = sum(r.socket_errors.values())
             flag = "  <<< UNEXPECTED RESPONSES: do not trust this row" if r.unexpected else ""
-            if r.foreign_cores > BUSY_CORES:
+            if r.other_cores > BUSY_CORES:
                 flag += "  <<< other processes used the CPU: noisy"
             out.append(
                 f"{scenario.name:<9}{n:>8}{r.rps:>10.1f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
-                f"{r.non_2xx:>9}{errors:>8}{r.foreign_cores:>7.2f}  {mix}{flag}"
+                f"{r.non_2xx:>9}{errors:>8}{r.other_cores:>7.2f}  {mix}{flag}"
             )
     out += ["", f"{'clients':>7}{'new/bare':>10} {'dedup/bare':>12}   req/s ratio, target >= {TARGET_RATIO}"]
     ratios_met = True
@@ -607,16 +541,15 @@ def main(argv=None) -> int:
         for n in args.client_counts:
             for scenario in SCENARIOS:
                 script = script_for(scenario, f"c{n}")
-                with ForeignLoad(server.pid, args.database) as foreign:
+                with Meter(server.pid, args.database) as meter:
                     output = run_wrk(base + scenario.path, script, n, args.duration)
-                result = parse_wrk(output, Result(scenario, n))
-                result.foreign_cores = foreign.cores
+                result = meter.fill(parse_wrk(output, Result(scenario, n)))
                 results.append(result)
                 print(f"  {scenario.name:<6} {n:>3} clients: {result.rps:8.1f} req/s  "
                       f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  {result.statuses}"
                       + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
-                      + (f"  other load {result.foreign_cores:.2f} cores"
-                         if result.foreign_cores > BUSY_CORES else ""))
+                      + (f"  other load {result.other_cores:.2f} cores"
+                         if result.other_cores > BUSY_CORES else ""))
                 if result.unexpected:
                     print(f"!!! {scenario.name} at {n} clients: UNEXPECTED RESPONSES\n{output}")
                 time.sleep(1)

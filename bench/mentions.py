@@ -42,14 +42,12 @@ import argparse
 import json
 import os
 import re
-import resource
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,12 +57,11 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.cpu import Meter
 from bench.filing import (
     HOST,
     HTTP,
-    PG_BACKEND,
     BenchError,
-    cpu_times,
     django_env,
     drop_database,
     flush_redis,
@@ -307,89 +304,6 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
 
 
 # --- CPU accounting --------------------------------------------------------------------
-
-def tick_rows(server_session: int | None, database: str):
-    """(kind, pid, CPU ticks) of the server's processes and of PostgreSQL working for our database."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            rest = stat[stat.rindex(")") + 2:].split()
-            ticks = int(rest[11]) + int(rest[12])  # utime + stime
-            if comm.startswith("postgres"):
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                backend = PG_BACKEND.match(title)
-                if backend is None or backend.group(1) == database:  # background process or ours
-                    yield "pg", int(entry.name), ticks
-            elif server_session is not None and int(rest[3]) == server_session:
-                yield "server", int(entry.name), ticks
-        except (OSError, ValueError):
-            continue  # it exited meanwhile
-
-
-def own_cpu() -> tuple[float, float]:
-    """Seconds of CPU of this script and of its finished children (wrk, the Django process)."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime, child.ru_utime + child.ru_stime
-
-
-class Meter:
-    """
-    Cores used during a block: server, PostgreSQL (our database), client (children), others.
-
-    Processes are sampled every second, per pid, so that a PostgreSQL backend that exits
-    during the run (CONN_MAX_AGE recycles connections) still counts as ours, up to its
-    last second, instead of going negative here and into `other`.
-    """
-
-    def __init__(self, server_session: int | None, database: str):
-        self.session, self.database = server_session, database
-        self.first: dict[tuple[str, int], int] = {}
-        self.last: dict[tuple[str, int], int] = {}
-
-    def _sample(self, initial: bool = False) -> None:
-        for kind, pid, ticks in tick_rows(self.session, self.database):
-            self.first.setdefault((kind, pid), ticks if initial else 0)  # new processes: all of it
-            self.last[(kind, pid)] = ticks
-
-    def _loop(self) -> None:
-        while not self.stop.wait(1.0):
-            self._sample()
-
-    def __enter__(self):
-        self.busy, self.total = cpu_times()
-        self._sample(initial=True)
-        self.me, self.children = own_cpu()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        hz = os.sysconf("SC_CLK_TCK")
-        busy, total = cpu_times()
-        self._sample()
-        me, children = own_cpu()
-        used = {"server": 0, "pg": 0}
-        for (kind, pid), ticks in self.last.items():
-            used[kind] += ticks - self.first[(kind, pid)]
-        elapsed = max((total - self.total) / (os.cpu_count() or 1), 1) / hz  # seconds
-        self.server_cores = used["server"] / hz / elapsed
-        self.pg_cores = used["pg"] / hz / elapsed
-        self.client_cores = (children - self.children) / elapsed
-        ours = used["server"] + used["pg"] + (me - self.me + children - self.children) * hz
-        self.other_cores = max(0.0, (busy - self.busy - ours) / hz / elapsed)
-
-    def fill(self, run: Run) -> Run:
-        run.server_cores, run.pg_cores = self.server_cores, self.pg_cores
-        run.client_cores, run.other_cores = self.client_cores, self.other_cores
-        return run
-
 
 def others_running() -> list[str]:
     found = []

@@ -53,6 +53,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cpu import background_load
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -155,20 +160,6 @@ def wait_for_quiet(phase: str, *, verbose: bool = True) -> float:
         note = f"; the phase's 20 min are over, measuring anyway while {busy} run" if busy else ""
         say(f"[{phase}] waited {waited:.0f} s for other benchmarks{note}")
     return waited
-
-
-def cpu_times() -> tuple[int, int]:
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
-def background_load(seconds: float = 2.0) -> float:
-    """Cores busy while this benchmark sits idle."""
-    busy0, total0 = cpu_times()
-    time.sleep(seconds)
-    busy1, total1 = cpu_times()
-    return (busy1 - busy0) / max(total1 - total0, 1) * (os.cpu_count() or 1)
 
 
 def measured(phase: str, measure) -> tuple[object, bool]:
