@@ -17,7 +17,7 @@ ours >= 0.6 of bare's throughput, p99 < 100 ms at 8 clients.
 How it is run, so that figures are comparable between machines and commits:
 its own database (`crisis_bench`, dropped and created) migrated from scratch; one
 brand, one responder and a knox token (`Authorization: Token …` for all three
-scenarios); gunicorn `gthread` (1 worker x 8 threads: one process per core, as
+scenarios); gunicorn `gthread` (1 worker x 4 threads: one process per core, as
 `config/gunicorn.py` runs it) with keep-alive and `--reuse-port`, pinned to core 0;
 `wrk` with a generated Lua script (unique bodies, status mix, p50/p99) pinned to
 core 1; DEBUG off, persistent DB connections (CONN_MAX_AGE=60), the per-caller throttle
@@ -447,7 +447,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--clients", default="1,8,32", help="comma list of concurrent clients")
     parser.add_argument("--workers", type=int, default=1,
                         help="gunicorn workers (default 1: one per core it is pinned to, as in production)")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="gunicorn threads per worker (default 4, as config/gunicorn.py)")
     parser.add_argument("--database", default="crisis_bench", help="PostgreSQL database to drop and create")
     parser.add_argument("--redis-url", default=f"redis://{HOST}:6379/15",
                         help="the benchmark's own Redis database; flushed before and after")
