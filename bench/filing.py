@@ -547,7 +547,9 @@ def main(argv=None) -> int:
                 result = meter.fill(parse_wrk(output, Result(scenario, n)))
                 results.append(result)
                 print(f"  {scenario.name:<6} {n:>3} clients: {result.rps:8.1f} req/s  "
-                      f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  {result.statuses}"
+                      f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  {result.statuses}  "
+                      f"cores: gunicorn {result.server_cores:.2f}, PostgreSQL {result.pg_cores:.2f}, "
+                      f"wrk {result.client_cores:.2f}"
                       + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
                       + (f"  other load {result.other_cores:.2f} cores"
                          if result.other_cores > BUSY_CORES else ""))

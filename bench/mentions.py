@@ -27,7 +27,7 @@ The issue's targets, and how each is measured (this prints figures; it is not a 
    1,000-mention batches, a cProfile of one whole request, and single mentions the same way.
 
 Setup: its own database (`crisis_bench_mentions`, dropped, created, migrated) and Redis
-db 13 (flushed before and after); gunicorn `gthread` (2 workers x 8 threads), keep-alive,
+db 13 (flushed before and after); gunicorn `gthread` (2 workers x 4 threads), keep-alive,
 `--reuse-port`, pinned to core 0; wrk pinned to core 1; PostgreSQL unpinned. DEBUG off,
 CONN_MAX_AGE=60, CACHE_URL=locmemcache://, and API_THROTTLE_RATE=1000000/min so that the
 per-key throttle (3000/min by default, i.e. 50/s) does not answer 429s. Traffic goes only
@@ -303,7 +303,7 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
     return done.stdout
 
 
-# --- CPU accounting --------------------------------------------------------------------
+# --- Waiting for a quiet machine --------------------------------------------------------
 
 def others_running() -> list[str]:
     found = []
@@ -704,7 +704,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--bulk-clients", default="1,2,4", help="comma list of concurrent bulk clients")
     parser.add_argument("--reps", type=int, help="in-process repetitions (default 7; --quick: 3)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="gunicorn threads per worker (default 4, as config/gunicorn.py)")
     parser.add_argument("--max-wait", type=int, default=1500, help="max seconds to wait for a quiet machine")
     parser.add_argument("--database", default="crisis_bench_mentions", help="database to drop and create")
     parser.add_argument("--redis-url", default=f"redis://{HOST}:6379/13", help="flushed before and after")

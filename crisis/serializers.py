@@ -41,8 +41,10 @@ class ModelOutput(serializers.ModelSerializer):
 
 
 def _has_children(field: serializers.Field) -> bool:
-    return isinstance(field, serializers.BaseSerializer) or hasattr(field, "child") \
-        or hasattr(field, "child_relation")
+    # Nested serializers, and any field holding another field (DRF's list, dict and
+    # many-related fields, or a custom field wrapping one under any attribute name).
+    return isinstance(field, serializers.BaseSerializer) or any(
+        isinstance(value, serializers.Field) for value in vars(field).values())
 
 
 class LoginInput(serializers.Serializer):

@@ -188,7 +188,7 @@ class FollowUpOutput(ModelOutput):
 
 
 class TimelineEventOutput(ModelOutput):
-    actor = serializers.CharField(source="actor_label")
+    actor = serializers.CharField(source="actor_label", read_only=True)
 
     class Meta:
         model = TimelineEvent

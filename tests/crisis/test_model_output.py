@@ -66,22 +66,53 @@ def test_each_instance_binds_its_own_fields():
     assert IncidentOutput._built_fields["state"].parent is None
 
 
-class NestedOutput(ModelOutput):
-    """A list field and a dict field: fields with children of their own."""
+class Wrapper(serializers.Field):
+    """A custom field holding another field under a name DRF does not use."""
 
-    tags = serializers.ListField(child=serializers.CharField(), source="description")
-    data = serializers.DictField(child=serializers.CharField(), source="note")
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.inner.bind(field_name="", parent=self)
+
+
+class NestedOutput(ModelOutput):
+    """Fields with children of their own: list, dict, many-related, nested, custom."""
+
+    tags = serializers.ListField(child=serializers.CharField(), source="description",
+                                 read_only=True)
+    data = serializers.DictField(child=serializers.CharField(), source="note", read_only=True)
+    people = serializers.SlugRelatedField(slug_field="username", source="completed_by",
+                                          many=True, read_only=True)
+    step = ChecklistStepOutput(source="*", read_only=True)
+    wrapped = Wrapper(serializers.CharField(), source="title", read_only=True)
 
     class Meta:
         model = ChecklistStep
-        fields = ["title", "tags", "data"]
+        fields = ["title", "tags", "data", "people", "step", "wrapped"]
         read_only_fields = fields
+
+
+CHILD = {"tags": "child", "data": "child", "people": "child_relation", "wrapped": "inner"}
 
 
 def test_fields_with_children_are_deep_copied():
     first, second = NestedOutput(), NestedOutput()
-    for name in ("tags", "data"):
-        assert first.fields[name] is not second.fields[name]
-        assert first.fields[name].child is not second.fields[name].child
-        assert first.fields[name].child.parent is first.fields[name]
-        assert second.fields[name].child.parent is second.fields[name]
+    for name, attribute in CHILD.items():
+        mine, theirs = getattr(first.fields[name], attribute), getattr(second.fields[name], attribute)
+        assert mine is not theirs
+        assert mine.parent is first.fields[name] and theirs.parent is second.fields[name]
+    assert first.fields["step"] is not second.fields["step"]
+    assert first.fields["step"].fields["title"].root is first
+    assert second.fields["step"].fields["title"].root is second
+
+
+class TitleOnly(IncidentOutput):
+    class Meta(IncidentOutput.Meta):
+        fields = ["id", "title"]
+        read_only_fields = fields
+
+
+def test_each_class_keeps_its_own_fields():
+    IncidentOutput().fields  # noqa: B018  (builds the parent class's fields first)
+    assert list(TitleOnly().fields) == ["id", "title"]
+    assert "state" in IncidentOutput().fields
