@@ -35,7 +35,6 @@ def test_readme_names_the_same_processes():
         assert command in readme, f"README does not show the {name} command: {command}"
 
 
-
 def test_an_sqlite_without_returning_is_refused_at_start_up():
     from crisis.checks import sqlite_supports_returning
 
