@@ -15,36 +15,46 @@ from rest_framework import serializers
 from .models import Brand, BrandKey, Category, Channel, DetectionPolicy, Membership, Role, Sentiment
 
 
-class ModelOutput(serializers.ModelSerializer):
+class FieldsBuiltOnce:
     """
-    A ModelSerializer for output whose fields are built from the model once per class.
+    A serializer whose fields are built once per class; each instance gets copies.
 
-    DRF introspects the model again for every serializer instance (a filed incident's
-    answer spent ~0.5 ms there), and then deep-copies each field, which constructs it
-    again from its arguments (~0.35 ms for an incident's 29 fields). Here the built,
-    unbound fields are kept on the class and each instance gets shallow copies: an
-    output field keeps its per-instance state (name, parent, source) in attributes
-    that `bind()` sets on the copy, and reads its choices, format and validators
-    without changing them. A field with children (a nested serializer, a list or
-    dict field, a many-related field) binds the children to itself, so it is
-    deep-copied as DRF does. Only for serializers whose fields do not depend on the
-    instance or the context.
+    DRF builds every field again for every serializer instance: a ModelSerializer
+    introspects the model (a filed incident's answer spent ~0.5 ms there), a plain
+    Serializer deep-copies its declared fields, which constructs each again from its
+    arguments (choices and all). Here the built, unbound fields are kept on the class
+    and each instance gets shallow copies: a field keeps its per-instance state (name,
+    parent, source) in attributes that `bind()` sets on the copy, and reads its
+    choices, format and validators without changing them. A field with children (a
+    nested serializer, a list or dict field, a many-related field) binds the children
+    to itself, and a mutable default could be changed by whoever receives it: those
+    are deep-copied, as DRF does. Only for serializers whose fields do not depend on
+    the instance or the context (their values may: they are read at run time).
     """
 
     def get_fields(self):
-        built = type(self).__dict__.get("_built_fields")
-        if built is None:
-            built = super().get_fields()
-            type(self)._built_fields = built  # a race builds it twice: harmless
-        return {name: copy.deepcopy(field) if _has_children(field) else copy.copy(field)
-                for name, field in built.items()}
+        # One attribute holding both the fields and the copy to make of each, so that
+        # a thread never sees one without the other; a race builds it twice: harmless.
+        templates = type(self).__dict__.get("_field_templates")
+        if templates is None:
+            templates = {name: (field, _needs_deep_copy(field))
+                         for name, field in super().get_fields().items()}
+            type(self)._field_templates = templates
+        return {name: copy.deepcopy(field) if deep else copy.copy(field)
+                for name, (field, deep) in templates.items()}
 
 
-def _has_children(field: serializers.Field) -> bool:
+def _needs_deep_copy(field: serializers.Field) -> bool:
     # Nested serializers, and any field holding another field (DRF's list, dict and
-    # many-related fields, or a custom field wrapping one under any attribute name).
-    return isinstance(field, serializers.BaseSerializer) or any(
-        isinstance(value, serializers.Field) for value in vars(field).values())
+    # many-related fields, or a custom field wrapping one under any attribute name),
+    # or a default that is a mutable container.
+    return (isinstance(field, serializers.BaseSerializer)
+            or isinstance(getattr(field, "default", None), (list, dict, set))
+            or any(isinstance(value, serializers.Field) for value in vars(field).values()))
+
+
+class ModelOutput(FieldsBuiltOnce, serializers.ModelSerializer):
+    """A ModelSerializer for output, its fields built from the model once per class."""
 
 
 class LoginInput(serializers.Serializer):
@@ -119,7 +129,7 @@ class IssuedKeyOutput(KeyOutput):
         fields = [*KeyOutput.Meta.fields, "key"]
 
 
-class StrictInput(serializers.Serializer):
+class StrictInput(FieldsBuiltOnce, serializers.Serializer):
     """An input serializer that refuses fields it does not know (a typo must not pass silently)."""
 
     def to_internal_value(self, data):

@@ -1,8 +1,9 @@
 """
-`ModelOutput` builds a serializer's fields once per class and gives each instance
-shallow copies of them (crisis/serializers.py). These tests hold it to what DRF's own
-per-instance build and deep copy produce, and check that instances never share a
-bound field.
+`FieldsBuiltOnce` (behind `ModelOutput` and `StrictInput`) builds a serializer's fields
+once per class and gives each instance shallow copies of them (crisis/serializers.py).
+These tests hold it to what DRF's own per-instance build and deep copy produce, for
+output and for input (valid and invalid), and check that instances never share a bound
+field.
 """
 
 from datetime import date
@@ -10,21 +11,30 @@ from datetime import date
 import pytest
 from rest_framework import serializers
 
-from crisis.serializers import ModelOutput
+from crisis.serializers import ModelOutput, StrictInput
 from crisis.tenancy import Principal
 from incidents import services
 from incidents.selectors import incidents_for_display, timeline_of
-from incidents.serializers import FollowUpOutput, IncidentOutput, TimelineEventOutput
+from incidents.serializers import (
+    FollowUpOutput,
+    IncidentInput,
+    IncidentOutput,
+    ReviewInput,
+    SlaPolicyInput,
+    TimelineEventOutput,
+)
 from playbooks.models import ChecklistStep
-from playbooks.serializers import ChecklistStepOutput
+from playbooks.serializers import ChecklistStepOutput, PlaybookInput
 
 pytestmark = pytest.mark.django_db
 
 
 def drf_built(serializer_class):
     """The same serializer with DRF's own get_fields: built and deep-copied per instance."""
+    drf_base = (serializers.ModelSerializer if issubclass(serializer_class, serializers.ModelSerializer)
+                else serializers.Serializer)
     return type(f"Drf{serializer_class.__name__}", (serializer_class,), {
-        "get_fields": serializers.ModelSerializer.get_fields,
+        "get_fields": drf_base.get_fields,
     })
 
 
@@ -63,7 +73,7 @@ def test_each_instance_binds_its_own_fields():
         assert first.fields[name] is not second.fields[name]
         assert first.fields[name].parent is first and second.fields[name].parent is second
     # The class's templates stay unbound, whatever instances did with their copies.
-    assert IncidentOutput._built_fields["state"].parent is None
+    assert IncidentOutput._field_templates["state"][0].parent is None
 
 
 class Wrapper(serializers.Field):
@@ -116,3 +126,56 @@ def test_each_class_keeps_its_own_fields():
     IncidentOutput().fields  # noqa: B018  (builds the parent class's fields first)
     assert list(TitleOnly().fields) == ["id", "title"]
     assert "state" in IncidentOutput().fields
+
+
+# --- input ---------------------------------------------------------------------------
+
+INPUT_CASES = [
+    (IncidentInput, {"brand": "acme", "title": "Wave", "category": "negative_wave",
+                     "severity": "high", "channel": "vk", "source_url": "https://vk.com/wall-1_2",
+                     "reach": 5, "dedup_key": "k", "detected_at": "2026-01-02T03:04:05Z"}),
+    (IncidentInput, {"brand": "acme", "title": ""}),
+    (IncidentInput, {"brand": "nope", "title": "x", "severity": "apocalyptic", "reach": "many",
+                     "detected_at": "2999-01-01T00:00:00Z", "colour": "red"}),
+    (ReviewInput, {"summary": "s", "root_cause": "r", "lessons": "l",
+                   "follow_ups": ["Brief the team", {"title": "Legal", "due_date": "2026-12-01"}]}),
+    (ReviewInput, {"summary": "s", "root_cause": "r", "lessons": "l",
+                   "follow_ups": [{"title": ""}, {"due_date": "soon"}]}),
+    (SlaPolicyInput, {level: {"ack_seconds": 600, "resolve_seconds": 3600}
+                      for level in ("critical", "high", "medium", "low")}),
+    (SlaPolicyInput, {"critical": {"ack_seconds": -1}, "high": "fast"}),
+    (PlaybookInput, {"brand": "acme", "name": "Leak", "category": "data_leak",
+                     "severities": ["high", "critical", "high"],
+                     "steps": [{"title": "Stop the leak", "due_after_seconds": 600}]}),
+    (PlaybookInput, {"brand": 7, "name": "", "category": "x", "severities": ["bad"],
+                     "steps": [{"title": "t", "due_after_seconds": -5, "extra": 1}]}),
+]
+
+
+@pytest.mark.parametrize("serializer_class,payload", INPUT_CASES,
+                         ids=[f"{case[0].__name__}-{n}" for n, case in enumerate(INPUT_CASES)])
+def test_input_equals_drfs_own_build(serializer_class, payload, bob):
+    context = {"principal": Principal.for_user(bob)}
+    # The class's templates are built (and used once on a rejected payload) before the
+    # compared run: a field that kept state from an earlier instance would show here.
+    serializer_class(data={"unexpected": object()}, context=context).is_valid()
+    ours = serializer_class(data=payload, context=context)
+    theirs = drf_built(serializer_class)(data=payload, context=context)
+    assert ours.is_valid() == theirs.is_valid()
+    assert ours.errors == theirs.errors
+    if not ours.errors:
+        assert ours.validated_data == theirs.validated_data
+
+
+class MutableDefault(StrictInput):
+    tags = serializers.JSONField(default={})  # a mutable default on purpose: the case under test
+    name = serializers.CharField(default="x")
+
+
+def test_mutable_defaults_are_not_shared():
+    first, second = MutableDefault(data={}), MutableDefault(data={})
+    assert first.is_valid() and second.is_valid()
+    assert first.validated_data["tags"] == {}
+    assert first.validated_data["tags"] is not second.validated_data["tags"]
+    assert first.fields["name"] is not second.fields["name"]
+    assert first.fields["name"].parent is first and second.fields["name"].parent is second
