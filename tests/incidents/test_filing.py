@@ -95,6 +95,58 @@ class TestDedup:
                      .values_list("kind", flat=True))
         assert kinds == ["created", "duplicate", "duplicate"]
 
+    def test_a_duplicate_reads_back_the_incident_as_the_orm_does(
+            self, acme, alice, bob, file_incident, incident_in):
+        """
+        The duplicate is counted and read back by one `UPDATE … RETURNING` (services.
+        `_counted_open_incident`): every column must come back as an ORM read gives it
+        (dates, JSON, generated columns, the state), on SQLite and on PostgreSQL.
+        """
+        from incidents import services
+
+        incident = file_incident(dedup_key="leak", category="data_leak", severity="critical",
+                                 channel="vk", source_url="https://vk.com/wall-1_7", reach=9000)
+        incident_in(incident, "investigated", manager=alice, responder=bob)
+        counted = services._counted_open_incident(acme.pk, "leak")
+        stored = Incident.all_brands.get(pk=incident.pk)
+        assert type(counted) is Incident and counted.duplicate_count == 1
+        for field in Incident._meta.concrete_fields:
+            assert getattr(counted, field.attname) == getattr(stored, field.attname), field.name
+        assert counted.ack_seconds is not None and counted.escalation_chain, "compared filled columns"
+        assert services._counted_open_incident(acme.pk, "no-such-key") is None
+        assert services._counted_open_incident(acme.pk + 1000, "leak") is None
+
+    def test_a_duplicates_answer_shows_the_assignee_and_another_reporter(
+            self, key_client, api, acme, alice, bob, dave, incident_in,
+            django_assert_max_num_queries):
+        body = {"title": "Fake story about the founder", "dedup_key": "fake-1"}
+        first = key_client.post("/api/v1/incidents/", body, format="json")
+        incident_in(Incident.all_brands.get(pk=first.data["id"]), "acknowledged",
+                    manager=alice, responder=dave)
+        client = api(bob)
+        # token, roles, brand, count (+ transaction statements), timeline, checklist, and
+        # the two people shown that are not the caller: the assignee, the reporter key.
+        with django_assert_max_num_queries(10):
+            second = client.post("/api/v1/incidents/", {**body, "brand": "acme"}, format="json")
+        assert second.status_code == 200, second.data
+        assert (second.data["id"], second.data["duplicate_count"]) == (first.data["id"], 1)
+        assert second.data["assignee"] == "dave"
+        assert second.data["reported_by"] == first.data["reported_by"] == "key:youscan"
+        assert second.data["available_transitions"] == []  # dave's incident, bob a responder
+        assert second.data["steps"] == first.data["steps"]
+
+    def test_a_duplicate_from_its_own_reporter_reads_no_one_else(
+            self, api, bob, django_assert_num_queries):
+        client = api(bob)
+        body = {"brand": "acme", "title": "Wave on VK", "dedup_key": "vk-wave-7"}
+        assert client.post("/api/v1/incidents/", body, format="json").status_code == 201
+        # token, roles, brand, BEGIN, count, timeline, COMMIT, checklist: the reporter is the
+        # caller, nobody is assigned, the brand is the one just read.
+        with django_assert_num_queries(8):
+            again = client.post("/api/v1/incidents/", body, format="json")
+        assert (again.status_code, again.data["reported_by"], again.data["assignee"]) == (
+            200, "bob", None)
+
     @pytest.mark.parametrize("inside_a_transaction", [False, True])
     def test_a_filer_that_loses_the_insert_race_counts_a_duplicate(
             self, monkeypatch, acme, alice, file_incident, inside_a_transaction):
