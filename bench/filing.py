@@ -1,7 +1,7 @@
 """
 Benchmark of incident filing, `POST /api/v1/incidents/`, on gunicorn + PostgreSQL.
 
-    .venv/bin/python bench/filing.py [--duration S] [--quick] [--clients 1,8,32]
+    .venv/bin/python bench/filing.py [--duration S] [--rounds R] [--quick] [--clients 1,8,32]
 
 Three scenarios, each with N concurrent keep-alive clients (default N = 1, 8, 32):
 
@@ -22,8 +22,13 @@ scenarios); gunicorn `gthread` (1 worker x 4 threads: one process per core, as
 `wrk` with a generated Lua script (unique bodies, status mix, p50/p99) pinned to
 core 1; DEBUG off, persistent DB connections (CONN_MAX_AGE=60), the per-caller throttle
 at 1,000,000/min (it still runs, but never answers 429). PostgreSQL is not
-pinned and shares both cores. Scenarios are interleaved per N (bare, new, dedup),
-each after a short unmeasured warm-up. Traffic goes only to 127.0.0.1.
+pinned and shares both cores. After a short unmeasured warm-up of each scenario, every
+N is measured in rounds (default 3 of 5 s each), each round running bare, new and dedup
+in turn: a virtual machine's speed drifts by 10-20 % within minutes, and alternating
+keeps the three measured under the same conditions. A row of the table sums its
+rounds' requests and seconds; its p50 is the median of the rounds', its p99 and max
+the highest (the target is checked against the worst round). Traffic goes only to
+127.0.0.1.
 
 A run that saw any unexpected status or socket error is flagged loudly in the table
 and makes the script exit 1; its figures are not to be trusted. Missing the target
@@ -201,6 +206,24 @@ def parse_wrk(output: str, result: Result) -> Result:
     match = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
     result.non_2xx = int(match.group(1)) if match else 0
     return result
+
+
+def combine(rounds: list[Result]) -> Result:
+    """One row from a scenario's rounds at one N: summed counts, median p50, worst p99 and max."""
+    first, seconds = rounds[0], sum(r.seconds for r in rounds)
+    combined = Result(first.scenario, first.clients, requests=sum(r.requests for r in rounds),
+                      seconds=seconds, p50_ms=sorted(r.p50_ms for r in rounds)[len(rounds) // 2],
+                      p99_ms=max(r.p99_ms for r in rounds), max_ms=max(r.max_ms for r in rounds),
+                      non_2xx=sum(r.non_2xx for r in rounds))
+    for r in rounds:
+        for kind, n in r.socket_errors.items():
+            combined.socket_errors[kind] = combined.socket_errors.get(kind, 0) + n
+        for code, n in r.statuses.items():
+            combined.statuses[code] = combined.statuses.get(code, 0) + n
+    for attribute in ("server_cores", "pg_cores", "client_cores", "other_cores"):
+        setattr(combined, attribute,
+                sum(getattr(r, attribute) * r.seconds for r in rounds) / seconds if seconds else 0.0)
+    return combined
 
 
 def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
@@ -442,8 +465,10 @@ def report(results: list[Result], clients: list[int]) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, help="seconds per measured run (default 10; --quick: 3)")
-    parser.add_argument("--quick", action="store_true", help="3 s runs, 1 s warm-ups")
+    parser.add_argument("--duration", type=int,
+                        help="seconds per scenario per round (default 5; --quick: 3)")
+    parser.add_argument("--rounds", type=int, help="rounds per N (default 3; --quick: 1)")
+    parser.add_argument("--quick", action="store_true", help="one round of 3 s runs, 1 s warm-ups")
     parser.add_argument("--clients", default="1,8,32", help="comma list of concurrent clients")
     parser.add_argument("--workers", type=int, default=1,
                         help="gunicorn workers (default 1: one per core it is pinned to, as in production)")
@@ -454,11 +479,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the benchmark's own Redis database; flushed before and after")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     args = parser.parse_args(argv)
-    args.duration = args.duration or (3 if args.quick else 10)
+    args.duration = args.duration or (3 if args.quick else 5)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     args.warmup = 1 if args.quick else 2
     args.client_counts = [int(n) for n in args.clients.split(",") if n.strip()]
     if not 1 <= args.duration <= 600:
         parser.error("--duration must be 1..600 seconds")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1..20")
     if not args.client_counts or not all(1 <= n <= 256 for n in args.client_counts):
         parser.error("--clients must be numbers from 1 to 256")
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database) or args.database in ("postgres", "crisis"):
@@ -487,7 +515,7 @@ def _over_budget(signum, frame):
 def main(argv=None) -> int:
     args = parse_args(argv)
     preconditions()
-    runs = len(args.client_counts) * len(SCENARIOS)
+    runs = len(args.client_counts) * len(SCENARIOS) * args.rounds
     budget = 300 + runs * (args.duration + 30) + len(SCENARIOS) * (args.warmup + 30)
     # Bounded run time: whatever hangs, the alarm ends the run and `finally` cleans up.
     signal.signal(signal.SIGALRM, _over_budget)
@@ -502,8 +530,8 @@ def main(argv=None) -> int:
     server = None
     results: list[Result] = []
     try:
-        print(f"Crisis Desk filing benchmark: {args.duration} s per run, clients {args.client_counts}, "
-              f"budget {budget} s")
+        print(f"Crisis Desk filing benchmark: {args.rounds} rounds of {args.duration} s per scenario"
+              f" and N, clients {args.client_counts}, budget {budget} s")
         print(f"database {args.database} (dropped and created), redis {args.redis_url}, work dir {work}")
         idle_load = background_load()
         print(f"background load before start: {idle_load:.2f} cores busy")
@@ -540,22 +568,26 @@ def main(argv=None) -> int:
                 print(f"!!! warm-up of {scenario.name} saw unexpected responses: {warm.statuses} "
                       f"{warm.socket_errors}")
         for n in args.client_counts:
-            for scenario in SCENARIOS:
-                script = script_for(scenario, f"c{n}")
-                with Meter(server.pid, args.database) as meter:
-                    output = run_wrk(base + scenario.path, script, n, args.duration)
-                result = meter.fill(parse_wrk(output, Result(scenario, n)))
-                results.append(result)
-                print(f"  {scenario.name:<6} {n:>3} clients: {result.rps:8.1f} req/s  "
-                      f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  {result.statuses}  "
-                      f"cores: gunicorn {result.server_cores:.2f}, PostgreSQL {result.pg_cores:.2f}, "
-                      f"wrk {result.client_cores:.2f}"
-                      + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
-                      + (f"  other load {result.other_cores:.2f} cores"
-                         if result.other_cores > BUSY_CORES else ""))
-                if result.unexpected:
-                    print(f"!!! {scenario.name} at {n} clients: UNEXPECTED RESPONSES\n{output}")
-                time.sleep(1)
+            rounds: dict[str, list[Result]] = {scenario.name: [] for scenario in SCENARIOS}
+            for round_number in range(1, args.rounds + 1):
+                for scenario in SCENARIOS:
+                    script = script_for(scenario, f"c{n}r{round_number}")
+                    with Meter(server.pid, args.database) as meter:
+                        output = run_wrk(base + scenario.path, script, n, args.duration)
+                    result = meter.fill(parse_wrk(output, Result(scenario, n)))
+                    rounds[scenario.name].append(result)
+                    print(f"  {scenario.name:<6} {n:>3} clients, round {round_number}: "
+                          f"{result.rps:8.1f} req/s  p50 {result.p50_ms:6.1f} ms  "
+                          f"p99 {result.p99_ms:6.1f} ms  {result.statuses}  "
+                          f"cores: gunicorn {result.server_cores:.2f}, PostgreSQL {result.pg_cores:.2f}, "
+                          f"wrk {result.client_cores:.2f}"
+                          + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
+                          + (f"  other load {result.other_cores:.2f} cores"
+                             if result.other_cores > BUSY_CORES else ""))
+                    if result.unexpected:
+                        print(f"!!! {scenario.name} at {n} clients: UNEXPECTED RESPONSES\n{output}")
+                    time.sleep(1)
+            results.extend(combine(rounds[scenario.name]) for scenario in SCENARIOS)
     finally:
         if server is not None:
             stop_gunicorn(server)
