@@ -26,8 +26,9 @@ pinned and shares both cores. After a short unmeasured warm-up of each scenario,
 N is measured in rounds (default 3 of 5 s each), each round running bare, new and dedup
 in turn: a virtual machine's speed drifts by 10-20 % within minutes, and alternating
 keeps the three measured under the same conditions. A row of the table sums its
-rounds' requests and seconds; its p50 is the median of the rounds', its p99 and max
-the highest (the target is checked against the worst round). Traffic goes only to
+rounds' requests and seconds; its p50 is the median of the rounds' p50s (a guide, not
+the p50 of all requests, which wrk does not give), its p99 and max the highest (the
+target is checked against the worst round). Traffic goes only to
 127.0.0.1.
 
 A run that saw any unexpected status or socket error is flagged loudly in the table
@@ -45,6 +46,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -212,7 +214,7 @@ def combine(rounds: list[Result]) -> Result:
     """One row from a scenario's rounds at one N: summed counts, median p50, worst p99 and max."""
     first, seconds = rounds[0], sum(r.seconds for r in rounds)
     combined = Result(first.scenario, first.clients, requests=sum(r.requests for r in rounds),
-                      seconds=seconds, p50_ms=sorted(r.p50_ms for r in rounds)[len(rounds) // 2],
+                      seconds=seconds, p50_ms=statistics.median(r.p50_ms for r in rounds),
                       p99_ms=max(r.p99_ms for r in rounds), max_ms=max(r.max_ms for r in rounds),
                       non_2xx=sum(r.non_2xx for r in rounds))
     for r in rounds:

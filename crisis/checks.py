@@ -5,8 +5,9 @@ import sqlite3
 from django.core.checks import Error, register
 from django.db import connections
 
-# INSERT … RETURNING: mention intake stores new mentions with it, and filing reads the
-# ids of a new incident's checklist steps back from the bulk insert.
+# RETURNING: mention intake stores new mentions with INSERT … RETURNING, filing reads the
+# ids of a new incident's checklist steps back from the bulk insert, and a duplicate
+# report is counted and read back by one UPDATE … RETURNING.
 SQLITE_RETURNING = (3, 35)
 
 
@@ -18,7 +19,7 @@ def sqlite_supports_returning(app_configs=None, *, version=sqlite3.sqlite_versio
         return []
     return [Error(
         f"SQLite {'.'.join(map(str, version))} is too old: the desk needs SQLite "
-        f"{'.'.join(map(str, SQLITE_RETURNING))} or newer (INSERT … RETURNING).",
+        f"{'.'.join(map(str, SQLITE_RETURNING))} or newer (INSERT and UPDATE … RETURNING).",
         hint="Use a Python built with a newer SQLite, or PostgreSQL (DATABASE_URL).",
         id="crisis.E001",
     )]

@@ -25,11 +25,13 @@ class FieldsBuiltOnce:
     arguments (choices and all). Here the built, unbound fields are kept on the class
     and each instance gets shallow copies: a field keeps its per-instance state (name,
     parent, source) in attributes that `bind()` sets on the copy, and reads its
-    choices, format and validators without changing them. A field with children (a
-    nested serializer, a list or dict field, a many-related field) binds the children
-    to itself, and a mutable default could be changed by whoever receives it: those
-    are deep-copied, as DRF does. Only for serializers whose fields do not depend on
-    the instance or the context (their values may: they are read at run time).
+    choices and format without changing them; its validators and error messages are
+    copied (one list, one dict), so that code changing them on an instance changes no
+    other, as with DRF. A field with children (a nested serializer, a list or dict
+    field, a many-related field, a custom field holding fields) binds the children to
+    itself, and a mutable default could be changed by whoever receives it: those are
+    deep-copied, as DRF does. Only for serializers whose fields do not depend on the
+    instance or the context (their values may: they are read at run time).
     """
 
     def get_fields(self):
@@ -40,17 +42,34 @@ class FieldsBuiltOnce:
             templates = {name: (field, _needs_deep_copy(field))
                          for name, field in super().get_fields().items()}
             type(self)._field_templates = templates
-        return {name: copy.deepcopy(field) if deep else copy.copy(field)
+        return {name: copy.deepcopy(field) if deep else _leaf_copy(field)
                 for name, (field, deep) in templates.items()}
 
 
+def _leaf_copy(field: serializers.Field) -> serializers.Field:
+    field = copy.copy(field)
+    if "_validators" in vars(field):
+        field._validators = list(field._validators)
+    field.error_messages = dict(field.error_messages)
+    return field
+
+
 def _needs_deep_copy(field: serializers.Field) -> bool:
-    # Nested serializers, and any field holding another field (DRF's list, dict and
-    # many-related fields, or a custom field wrapping one under any attribute name),
-    # or a default that is a mutable container.
+    # Nested serializers, any field holding another field (DRF's list, dict and
+    # many-related fields, or a custom field wrapping one or several under any
+    # attribute name, directly or in a list, tuple or dict), or a default that is a
+    # mutable container.
+    def holds_a_field(value) -> bool:
+        if isinstance(value, serializers.Field):
+            return True
+        if isinstance(value, dict):
+            value = value.values()
+        return isinstance(value, (list, tuple, type({}.values()))) and any(
+            isinstance(item, serializers.Field) for item in value)
+
     return (isinstance(field, serializers.BaseSerializer)
             or isinstance(getattr(field, "default", None), (list, dict, set))
-            or any(isinstance(value, serializers.Field) for value in vars(field).values()))
+            or any(holds_a_field(value) for value in vars(field).values()))
 
 
 class ModelOutput(FieldsBuiltOnce, serializers.ModelSerializer):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
@@ -121,13 +121,19 @@ def _count_duplicate(brand: Brand, dedup_key: str, principal: Principal, source_
     if incident is None:
         return None
     # The rows the response shows besides the incident: the brand is at hand, and the
-    # reporter most often is the caller (a monitoring tool reporting the crisis again);
-    # anyone else (the assignee, another reporter) is read when the response needs them.
+    # reporter most often is the caller (a monitoring tool reporting the crisis again).
+    # Anyone else (the assignee, another reporter) is read now, under the row lock: read
+    # after commit, a key or user deleted in between would be gone.
     incident.brand = brand
     if principal.key is not None and incident.reported_by_key_id == principal.key.pk:
         incident.reported_by_key = principal.key
     if principal.user is not None and incident.reported_by_user_id == principal.user_id:
         incident.reported_by_user = principal.user
+    prefetch_related_objects([incident], *(
+        name for name in ("assignee", "reported_by_user", "reported_by_key")
+        if getattr(incident, f"{name}_id") is not None
+        and not Incident._meta.get_field(name).is_cached(incident)
+    ))
     timeline_record(
         incident=incident, kind=EventKind.DUPLICATE, principal=principal,
         data={"duplicate_count": incident.duplicate_count, "source_url": source_url,
@@ -148,16 +154,21 @@ def _counted_open_incident(brand_id: int, dedup_key: str) -> Incident | None:
     through the fields' own converters. The conditions are those of the unique
     constraint `incident_one_open_per_dedup_key`, whose index finds the row.
     """
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in Incident._meta.concrete_fields)
+    database = router.db_for_write(Incident)
+    quote = connections[database].ops.quote_name
+    meta = Incident._meta
+    table, column = quote(meta.db_table), {name: quote(meta.get_field(name).column) for name in (
+        "duplicate_count", "brand", "dedup_key", "state")}
+    returning = ", ".join(quote(field.column) for field in meta.concrete_fields)
     states = ", ".join(["%s"] * len(OPEN_STATES))
     # Identifiers from the model's metadata; every value is a parameter.
-    sql = (f"UPDATE {quote(Incident._meta.db_table)}"  # noqa: S608  # nosec B608
-           f" SET {quote('duplicate_count')} = {quote('duplicate_count')} + 1"
-           f" WHERE {quote('brand_id')} = %s AND {quote('dedup_key')} = %s"
-           f" AND {quote('state')} IN ({states})"
-           f" RETURNING {columns}")
-    return next(iter(Incident.all_brands.raw(sql, [brand_id, dedup_key, *OPEN_STATES])), None)
+    sql = (f"UPDATE {table}"  # noqa: S608  # nosec B608
+           f" SET {column['duplicate_count']} = {column['duplicate_count']} + 1"
+           f" WHERE {column['brand']} = %s AND {column['dedup_key']} = %s"
+           f" AND {column['state']} IN ({states})"
+           f" RETURNING {returning}")
+    counted = Incident.all_brands.db_manager(database).raw(sql, [brand_id, dedup_key, *OPEN_STATES])
+    return next(iter(counted), None)
 
 
 def _open_incident(*, principal: Principal, brand: Brand, title: str, detected_at: datetime,

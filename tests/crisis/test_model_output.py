@@ -6,12 +6,13 @@ output and for input (valid and invalid), and check that instances never share a
 field.
 """
 
+import threading
 from datetime import date
 
 import pytest
 from rest_framework import serializers
 
-from crisis.serializers import ModelOutput, StrictInput
+from crisis.serializers import FieldsBuiltOnce, ModelOutput, StrictInput
 from crisis.tenancy import Principal
 from incidents import services
 from incidents.selectors import incidents_for_display, timeline_of
@@ -152,19 +153,83 @@ INPUT_CASES = [
 ]
 
 
+def drf_result(serializer_class, payload, context, monkeypatch):
+    """What DRF's own build gives, nested and listed serializers included."""
+    with monkeypatch.context() as patch:
+        # Every FieldsBuiltOnce (the nested ones too) falls through to DRF's get_fields.
+        patch.setattr(FieldsBuiltOnce, "get_fields",
+                      lambda self: super(FieldsBuiltOnce, self).get_fields())
+        theirs = serializer_class(data=payload, context=context)
+        theirs.is_valid()
+        return theirs.errors, (theirs.validated_data if not theirs.errors else None)
+
+
+def our_result(serializer_class, payload, context):
+    ours = serializer_class(data=payload, context=context)
+    ours.is_valid()
+    return ours.errors, (ours.validated_data if not ours.errors else None)
+
+
 @pytest.mark.parametrize("serializer_class,payload", INPUT_CASES,
                          ids=[f"{case[0].__name__}-{n}" for n, case in enumerate(INPUT_CASES)])
-def test_input_equals_drfs_own_build(serializer_class, payload, bob):
+def test_input_equals_drfs_own_build(serializer_class, payload, bob, monkeypatch):
     context = {"principal": Principal.for_user(bob)}
-    # The class's templates are built (and used once on a rejected payload) before the
-    # compared run: a field that kept state from an earlier instance would show here.
-    serializer_class(data={"unexpected": object()}, context=context).is_valid()
-    ours = serializer_class(data=payload, context=context)
-    theirs = drf_built(serializer_class)(data=payload, context=context)
-    assert ours.is_valid() == theirs.is_valid()
-    assert ours.errors == theirs.errors
-    if not ours.errors:
-        assert ours.validated_data == theirs.validated_data
+    expected = drf_result(serializer_class, payload, context, monkeypatch)
+    # The first run builds the templates (nested ones too); the second uses them again:
+    # a field that kept state from an earlier instance would show there.
+    assert our_result(serializer_class, payload, context) == expected
+    assert our_result(serializer_class, payload, context) == expected
+
+
+def test_inputs_validated_by_many_threads_at_once_match_drf(bob, monkeypatch):
+    """gunicorn runs four threads per process over the same templates."""
+    context = {"principal": Principal.for_user(bob)}
+    # Those that read no brand: another thread's connection does not see the test's rows.
+    cases = [case for case in INPUT_CASES if case[0] not in (IncidentInput, PlaybookInput)]
+    expected = [drf_result(cls, payload, context, monkeypatch) for cls, payload in cases]
+    barrier, mismatches = threading.Barrier(8), []
+
+    def validate_all():
+        barrier.wait()
+        for _ in range(25):
+            for (cls, payload), want in zip(cases, expected, strict=True):
+                if our_result(cls, payload, context) != want:
+                    mismatches.append(cls.__name__)
+
+    threads = [threading.Thread(target=validate_all) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
+
+
+def test_a_changed_validator_stays_on_its_instance():
+    first, second = IncidentInput(), IncidentInput()
+    first.fields["title"].validators.append(lambda value: None)
+    first.fields["title"].error_messages["blank"] = "changed"
+    assert len(second.fields["title"].validators) == len(first.fields["title"].validators) - 1
+    assert IncidentInput().fields["title"].error_messages["blank"] != "changed"
+
+
+class Pair(serializers.Field):
+    """A custom field holding its fields in a list."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.parts = [serializers.CharField(), serializers.CharField()]
+        for part in self.parts:
+            part.bind(field_name="", parent=self)
+
+
+class WithPair(StrictInput):
+    pair = Pair(required=False)
+
+
+def test_fields_held_in_a_list_are_deep_copied():
+    first, second = WithPair(), WithPair()
+    assert first.fields["pair"].parts[0] is not second.fields["pair"].parts[0]
+    assert first.fields["pair"].parts[0].parent is first.fields["pair"]
 
 
 class MutableDefault(StrictInput):

@@ -96,7 +96,7 @@ class TestDedup:
         assert kinds == ["created", "duplicate", "duplicate"]
 
     def test_a_duplicate_reads_back_the_incident_as_the_orm_does(
-            self, acme, alice, bob, file_incident, incident_in):
+            self, acme, globex, alice, bob, mallory, file_incident, incident_in):
         """
         The duplicate is counted and read back by one `UPDATE … RETURNING` (services.
         `_counted_open_incident`): every column must come back as an ORM read gives it
@@ -107,6 +107,7 @@ class TestDedup:
         incident = file_incident(dedup_key="leak", category="data_leak", severity="critical",
                                  channel="vk", source_url="https://vk.com/wall-1_7", reach=9000)
         incident_in(incident, "investigated", manager=alice, responder=bob)
+        theirs = file_incident(brand=globex, by=mallory, dedup_key="leak")  # same key, other brand
         counted = services._counted_open_incident(acme.pk, "leak")
         stored = Incident.all_brands.get(pk=incident.pk)
         assert type(counted) is Incident and counted.duplicate_count == 1
@@ -114,7 +115,9 @@ class TestDedup:
             assert getattr(counted, field.attname) == getattr(stored, field.attname), field.name
         assert counted.ack_seconds is not None and counted.escalation_chain, "compared filled columns"
         assert services._counted_open_incident(acme.pk, "no-such-key") is None
-        assert services._counted_open_incident(acme.pk + 1000, "leak") is None
+        assert Incident.all_brands.get(pk=theirs.pk).duplicate_count == 0
+        assert services._counted_open_incident(globex.pk, "leak").pk == theirs.pk
+        assert Incident.all_brands.get(pk=incident.pk).duplicate_count == 1
 
     def test_a_duplicates_answer_shows_the_assignee_and_another_reporter(
             self, key_client, api, acme, alice, bob, dave, incident_in,
@@ -134,6 +137,22 @@ class TestDedup:
         assert second.data["reported_by"] == first.data["reported_by"] == "key:youscan"
         assert second.data["available_transitions"] == []  # dave's incident, bob a responder
         assert second.data["steps"] == first.data["steps"]
+
+    def test_a_duplicate_holds_its_people_before_commit(
+            self, acme, alice, bob, dave, acme_key, incident_in, django_assert_num_queries):
+        """Read under the row lock, not after: a key or user deleted after commit cannot 500."""
+        from crisis.tenancy import Principal
+        from incidents import services
+
+        first = services.incident_file(principal=Principal.for_key(acme_key), brand=acme,
+                                       title="Fake story", dedup_key="fake-2").incident
+        incident_in(first, "acknowledged", manager=alice, responder=dave)
+        again = services.incident_file(principal=Principal.for_user(bob), brand=acme,
+                                       title="Fake story", dedup_key="fake-2")
+        with django_assert_num_queries(0):
+            shown = (again.incident.assignee.username, again.incident.reported_by_key.name,
+                     again.incident.brand.slug)
+        assert (again.created, shown) == (False, ("dave", "youscan", "acme"))
 
     def test_a_duplicate_from_its_own_reporter_reads_no_one_else(
             self, api, bob, django_assert_num_queries):
