@@ -161,7 +161,19 @@ class StrictInput(FieldsBuiltOnce, serializers.Serializer):
 
 MENTION_TEXT_MAX = 10_000
 MENTION_BATCH_MAX = 1000
+# A monitoring tool's clock may run a little ahead of ours; within this much, a time
+# "in the future" is taken as now rather than refused.
 CLOCK_SKEW = timedelta(seconds=30)
+EARLIEST_REPORTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def reported_time(value: datetime, now: datetime) -> datetime:
+    """A time a reporter gives (an incident detected, a mention published), as the desk keeps it."""
+    if value > now + CLOCK_SKEW:
+        raise serializers.ValidationError(_("Must not be in the future."))
+    if value < EARLIEST_REPORTED_AT:
+        raise serializers.ValidationError(_("Must not be before the year 2000."))
+    return min(value, now)
 
 
 class MentionInput(StrictInput):
@@ -184,12 +196,7 @@ class MentionInput(StrictInput):
     category = serializers.ChoiceField(choices=Category.choices, required=False)
 
     def validate_published_at(self, value):
-        now = timezone.now()
-        if value > now + CLOCK_SKEW:
-            raise serializers.ValidationError(_("Must not be in the future."))
-        if value < datetime(2000, 1, 1, tzinfo=UTC):
-            raise serializers.ValidationError(_("Must not be before the year 2000."))
-        return min(value, now)
+        return reported_time(value, timezone.now())
 
 
 def validate_mention_batch(batch) -> list[dict]:
@@ -220,7 +227,6 @@ _CHANNELS, _SENTIMENTS, _CATEGORIES = (frozenset(c.values) for c in (Channel, Se
 _UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 _URL = URLValidator()
-_YEAR_2000 = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _plain_text(value, max_length: int, *, trim: bool = True, blank: bool = True) -> str | None:
@@ -291,9 +297,10 @@ def _plain_published_at(value, now: datetime) -> datetime | None:
         published = parsed.astimezone(timezone.get_current_timezone())
     except (ValueError, OverflowError):
         return None
-    if published > now + CLOCK_SKEW or published < _YEAR_2000:
+    try:
+        return reported_time(published, now)
+    except serializers.ValidationError:
         return None
-    return min(published, now)
 
 
 class DetectionPolicySerializer(serializers.ModelSerializer):

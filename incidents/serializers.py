@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crisis.models import Brand
-from crisis.serializers import ModelOutput, StrictInput
+from crisis.serializers import EARLIEST_REPORTED_AT, ModelOutput, StrictInput, reported_time
 from playbooks.serializers import ChecklistStepOutput
 
 from . import chain, reports, sla
@@ -24,10 +24,6 @@ from .models import (
 )
 from .services import available_actions
 
-# A monitoring tool's clock may run a little ahead of ours; within this much,
-# a `detected_at` "in the future" is taken as now rather than refused.
-CLOCK_SKEW = timedelta(seconds=30)
-EARLIEST_DETECTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 TEXT_MAX = 20_000
 
 
@@ -44,12 +40,7 @@ class IncidentInput(StrictInput):
     detected_at = serializers.DateTimeField(required=False)
 
     def validate_detected_at(self, value):
-        now = timezone.now()
-        if value > now + CLOCK_SKEW:
-            raise serializers.ValidationError(_("Must not be in the future."))
-        if value < EARLIEST_DETECTED_AT:
-            raise serializers.ValidationError(_("Must not be before the year 2000."))
-        return min(value, now)
+        return reported_time(value, timezone.now())
 
     def validate(self, attrs):
         principal = self.context["principal"]
@@ -311,7 +302,7 @@ class ReportQuery(serializers.Serializer):
 
     def validate(self, attrs):
         for name in ("since", "until"):
-            if attrs.get(name) and not EARLIEST_DETECTED_AT <= attrs[name] <= datetime(
+            if attrs.get(name) and not EARLIEST_REPORTED_AT <= attrs[name] <= datetime(
                     2100, 1, 1, tzinfo=UTC):
                 raise serializers.ValidationError({name: [_("Must be between 2000 and 2100.")]})
         until = attrs.get("until") or timezone.now()
