@@ -39,26 +39,30 @@ class BenchError(RuntimeError):
 
 # --- Environment, database, broker --------------------------------------------------
 
+
 def bench_env(database: str, var_dir: Path, redis_url: str = REDIS_URL, **extra: str) -> dict[str, str]:
     """The environment of this process's Django and of the worker it starts."""
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.lower().endswith("_proxy")  # nothing of ours goes through a proxy
     }
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{database}",
-        "REDIS_URL": redis_url,
-        "CONN_MAX_AGE": "60",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijkl",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "VAR_DIR": str(var_dir),
-        "LOG_LEVEL": "WARNING",
-        # Notifications are written to the outbox and "delivered" to nowhere, silently.
-        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{database}",
+            "REDIS_URL": redis_url,
+            "CONN_MAX_AGE": "60",
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijkl",
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "VAR_DIR": str(var_dir),
+            "LOG_LEVEL": "WARNING",
+            # Notifications are written to the outbox and "delivered" to nowhere, silently.
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -140,27 +144,39 @@ def make_brand():
 
 # --- The worker ------------------------------------------------------------------------
 
-def start_worker(env: dict[str, str], log: Path, *, concurrency: int = 2,
-                 embedded_beat: bool = True) -> subprocess.Popen:
+
+def start_worker(
+    env: dict[str, str], log: Path, *, concurrency: int = 2, embedded_beat: bool = True
+) -> subprocess.Popen:
     """`celery -A config worker -B`, in its own session so that stopping it reaches its children.
 
     Beat keeps its schedule file under the environment's VAR_DIR (a fresh one per run).
     Without `embedded_beat`, the worker alone (as the Procfile runs it): start
     `start_beat` next to it."""
-    command = [str(VENV_BIN / "celery"), "-A", "config", "worker",
-               *(["-B"] if embedded_beat else []), "--concurrency", str(concurrency),
-               "--loglevel", "WARNING"]
+    command = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        *(["-B"] if embedded_beat else []),
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "WARNING",
+    ]
     with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def start_beat(env: dict[str, str], log: Path) -> subprocess.Popen:
     """`celery -A config beat` on its own (the Procfile's `beat`), in its own session."""
     command = [str(VENV_BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING"]
     with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def stop_worker(proc: subprocess.Popen | None, timeout: float = 20) -> None:
@@ -199,11 +215,15 @@ def wait_for_sweeper(proc: subprocess.Popen, log: Path, since, timeout: float = 
 
 def log_problems(log: Path) -> list[str]:
     text = log.read_text(errors="replace") if log.exists() else ""
-    return [ln for ln in text.splitlines()
-            if "Traceback" in ln or " ERROR" in ln or "CRITICAL" in ln or "WARNING/" in ln][:10]
+    return [
+        ln
+        for ln in text.splitlines()
+        if "Traceback" in ln or " ERROR" in ln or "CRITICAL" in ln or "WARNING/" in ln
+    ][:10]
 
 
 # --- Processes and memory -----------------------------------------------------------------
+
 
 def group_pids(pgid: int) -> list[int]:
     """Live processes whose process group is `pgid`."""
@@ -215,7 +235,7 @@ def group_pids(pgid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        rest = stat[stat.rindex(")") + 2:].split()
+        rest = stat[stat.rindex(")") + 2 :].split()
         if rest[0] != "Z" and int(rest[2]) == pgid:
             pids.append(int(entry.name))
     return sorted(pids)
@@ -245,6 +265,7 @@ def process_title(pid: int) -> str:
 
 
 # --- Figures -------------------------------------------------------------------------------
+
 
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile of `values` (share in 0..1)."""
@@ -283,8 +304,10 @@ def exclusive(wait_seconds: float = 900):
             except BlockingIOError:
                 if not announced:
                     handle.seek(0)
-                    print(f"another clock benchmark holds {LOCK_FILE} ({handle.read().strip()}); waiting…",
-                          flush=True)
+                    print(
+                        f"another clock benchmark holds {LOCK_FILE} ({handle.read().strip()}); waiting…",
+                        flush=True,
+                    )
                     announced = True
                 if time.monotonic() - started > wait_seconds:
                     raise BenchError(f"another clock benchmark still runs after {wait_seconds:g} s") from None
@@ -301,6 +324,7 @@ def exclusive(wait_seconds: float = 900):
 
 def arm_budget(seconds: int) -> None:
     """Bounded run time: SIGALRM raises, and the caller's `finally` cleans up."""
+
     def over(signum, frame):
         raise BenchError(f"over its time budget of {seconds} s; stopped")
 

@@ -43,8 +43,8 @@ def tick_rows(server_session: int | None, database: str):
             continue
         try:
             stat = (entry / "stat").read_text()
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            rest = stat[stat.rindex(")") + 2:].split()
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            rest = stat[stat.rindex(")") + 2 :].split()
             ticks = int(rest[11]) + int(rest[12])  # utime + stime
             if comm.startswith("postgres"):
                 title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

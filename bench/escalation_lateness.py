@@ -59,14 +59,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated incident counts")
     parser.add_argument("--quick", action="store_true", help="only N = 1,000, 20 s lead")
-    parser.add_argument("--lead", type=float, default=25.0,
-                        help="seconds from the insert to the common deadline")
+    parser.add_argument(
+        "--lead", type=float, default=25.0, help="seconds from the insert to the common deadline"
+    )
     parser.add_argument("--tick", type=float, default=5.0, help="ESCALATION_TICK_SECONDS")
-    parser.add_argument("--phase", type=float, default=0.5,
-                        help="where the deadline falls between two sweeper ticks, as a fraction "
-                             "of the tick (0 = just after a tick, the fast path's worst case)")
-    parser.add_argument("--max-wait", type=float, default=240.0,
-                        help="seconds past the deadline to wait for all escalations")
+    parser.add_argument(
+        "--phase",
+        type=float,
+        default=0.5,
+        help="where the deadline falls between two sweeper ticks, as a fraction "
+        "of the tick (0 = just after a tick, the fast path's worst case)",
+    )
+    parser.add_argument(
+        "--max-wait", type=float, default=240.0, help="seconds past the deadline to wait for all escalations"
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -83,13 +89,19 @@ def insert_incidents(brand, n: int, deadline) -> None:
 
     now = timezone.now()
     detected_at = now
-    timers = clock.initial_timers(detected_at=detected_at, ack_due_at=deadline,
-                                  chain=chain.DEFAULT_CHAIN)
+    timers = clock.initial_timers(detected_at=detected_at, ack_due_at=deadline, chain=chain.DEFAULT_CHAIN)
     timers["sla_warning_at"] = None  # measure escalation only
     rows = [
-        Incident(brand=brand, title=f"Same-moment crisis {i}", severity="high",
-                 detected_at=detected_at, created_at=now, ack_due_at=deadline,
-                 resolve_due_at=deadline + timedelta(hours=4), **timers)
+        Incident(
+            brand=brand,
+            title=f"Same-moment crisis {i}",
+            severity="high",
+            detected_at=detected_at,
+            created_at=now,
+            ack_due_at=deadline,
+            resolve_due_at=deadline + timedelta(hours=4),
+            **timers,
+        )
         for i in range(n)
     ]
     Incident.all_brands.bulk_create(rows, batch_size=2000)
@@ -120,8 +132,16 @@ def watch(n: int, deadline, max_wait: float) -> tuple[dict[int, float], list[tup
         if at - last_sample >= 1.0 or len(seen) >= n:
             last_sample = at
             queues = common.redis_summary()
-            timeline.append((at, len(seen), queues["clock"], queues["escalations"],
-                             queues["notifications"], queues["unacked"]))
+            timeline.append(
+                (
+                    at,
+                    len(seen),
+                    queues["clock"],
+                    queues["escalations"],
+                    queues["notifications"],
+                    queues["unacked"],
+                )
+            )
         if len(seen) >= n:
             break
         time.sleep(0.1)
@@ -161,8 +181,9 @@ def run_one(n: int, args, work: Path) -> dict:
         redis_then = common.redis_summary()
         # The deliveries of the N notifications that escalation wrote, bounded.
         deliver_started = time.monotonic()
-        while (time.monotonic() - deliver_started < 90
-               and Notification.objects.filter(status="pending").exists()):
+        while (
+            time.monotonic() - deliver_started < 90 and Notification.objects.filter(status="pending").exists()
+        ):
             time.sleep(0.5)
         delivered_after = (timezone.now() - deadline).total_seconds()
         pending_left = Notification.objects.filter(status="pending").count()
@@ -174,54 +195,75 @@ def run_one(n: int, args, work: Path) -> dict:
     sweeper_fired = [(f - d).total_seconds() for level, d, f in rows if level == 1 and by_stamp[f] > 1]
     eta_fired = [(f - d).total_seconds() for level, d, f in rows if level == 1 and by_stamp[f] == 1]
     return {
-        "n": n, "phase": args.phase, "ready": ready, "inserted": inserted, "margin": margin,
-        "fired": fired, "landed": list(seen.values()), "all_landed": all_landed,
+        "n": n,
+        "phase": args.phase,
+        "ready": ready,
+        "inserted": inserted,
+        "margin": margin,
+        "fired": fired,
+        "landed": list(seen.values()),
+        "all_landed": all_landed,
         "sweeper": sum(c for c in by_stamp.values() if c > 1),
         "eta": sum(c for c in by_stamp.values() if c == 1),
         "sweeps": sum(1 for c in by_stamp.values() if c > 1),
-        "sweeper_fired": sweeper_fired, "eta_fired": eta_fired, "timeline": timeline,
+        "sweeper_fired": sweeper_fired,
+        "eta_fired": eta_fired,
+        "timeline": timeline,
         "levels": collections.Counter(level for level, _d, _f in rows),
         "incidents_at_level1": Incident.all_brands.filter(escalation_level=1).count(),
         "notifications": Notification.objects.count(),
-        "sent_then": sent_then, "redis_then": redis_then,
-        "delivered_after": delivered_after, "pending_left": pending_left,
-        "problems": common.log_problems(log), "log": log,
+        "sent_then": sent_then,
+        "redis_then": redis_then,
+        "delivered_after": delivered_after,
+        "pending_left": pending_left,
+        "problems": common.log_problems(log),
+        "log": log,
     }
 
 
 def fmt(values: list[float]) -> str:
     if not values:
         return "no data"
-    return (f"p50 {common.percentile(values, 0.50):7.3f} s   p99 {common.percentile(values, 0.99):7.3f} s   "
-            f"max {max(values):7.3f} s   min {min(values):7.3f} s")
+    return (
+        f"p50 {common.percentile(values, 0.50):7.3f} s   p99 {common.percentile(values, 0.99):7.3f} s   "
+        f"max {max(values):7.3f} s   min {min(values):7.3f} s"
+    )
 
 
 def report(r: dict, tick: float) -> bool:
     n = r["n"]
     target = TARGET_P99.get(n)
     print(f"\n=== N = {n:,} incidents due at the same moment (tick {tick:g} s, phase {r['phase']:g}) ===")
-    print(f"worker ready (first sweep) after {r['ready']:.1f} s; {n:,} incidents inserted in "
-          f"{r['inserted']:.2f} s; deadline was {r['margin']:.1f} s after the insert ended")
+    print(
+        f"worker ready (first sweep) after {r['ready']:.1f} s; {n:,} incidents inserted in "
+        f"{r['inserted']:.2f} s; deadline was {r['margin']:.1f} s after the insert ended"
+    )
     print(f"fired  = Escalation.fired_at − due_at      : {fmt(r['fired'])}")
     print(f"landed = row committed (100 ms poll) − due : {fmt(r['landed'])}")
     if r["all_landed"] is None:
         print(f"!!! only {len(r['landed']):,} of {n:,} escalations landed within the wait")
     else:
         print(f"all {n:,} landed by deadline + {r['all_landed']:.2f} s")
-    print(f"by path (heuristic, shared fired_at = one sweep): sweeps {r['sweeper']:,} rows in "
-          f"{r['sweeps']} sweep(s), single-incident tasks {r['eta']:,} rows")
+    print(
+        f"by path (heuristic, shared fired_at = one sweep): sweeps {r['sweeper']:,} rows in "
+        f"{r['sweeps']} sweep(s), single-incident tasks {r['eta']:,} rows"
+    )
     print(f"   fired lateness, rows of sweeps      : {fmt(r['sweeper_fired'])}")
     print(f"   fired lateness, single-incident rows: {fmt(r['eta_fired'])}")
     # The quiet samples before anything was published say nothing: keep the last of them.
     timeline = r["timeline"]
     quiet = [i for i, (t, *counts) in enumerate(timeline) if t < 0 and not any(counts)]
-    timeline = timeline[quiet[-1]:] if quiet and quiet == list(range(len(quiet))) else timeline
-    print("timeline, s past deadline: landed / in Redis: clock, escalations, notifications queues "
-          "/ unacked held by the worker:")
+    timeline = timeline[quiet[-1] :] if quiet and quiet == list(range(len(quiet))) else timeline
+    print(
+        "timeline, s past deadline: landed / in Redis: clock, escalations, notifications queues "
+        "/ unacked held by the worker:"
+    )
     print("   " + "  ".join(f"{t:+.0f}:{k}/{c},{e},{n}/{u}" for t, k, c, e, n, u in timeline))
-    print(f"escalation rows by level {dict(r['levels'])}; incidents at level 1: "
-          f"{r['incidents_at_level1']:,}; notifications written {r['notifications']:,}, sent when the "
-          f"last escalation landed {r['sent_then']:,}; redis then {r['redis_then']}")
+    print(
+        f"escalation rows by level {dict(r['levels'])}; incidents at level 1: "
+        f"{r['incidents_at_level1']:,}; notifications written {r['notifications']:,}, sent when the "
+        f"last escalation landed {r['sent_then']:,}; redis then {r['redis_then']}"
+    )
     print(f"notifications: pending left {r['pending_left']:,} at deadline + {r['delivered_after']:.1f} s")
     early = sum(1 for v in r["fired"] if v < 0)
     ok = True
@@ -232,8 +274,10 @@ def report(r: dict, tick: float) -> bool:
         p99_fired = common.percentile(r["fired"], 0.99)
         p99_landed = common.percentile(r["landed"], 0.99)
         verdict = "met" if p99_landed <= target and len(r["landed"]) >= n else "MISSED"
-        print(f"target p99 <= {target:g} s: fired p99 {p99_fired:.3f} s, landed p99 {p99_landed:.3f} s "
-              f"-> {verdict} (judged on landed)")
+        print(
+            f"target p99 <= {target:g} s: fired p99 {p99_fired:.3f} s, landed p99 {p99_landed:.3f} s "
+            f"-> {verdict} (judged on landed)"
+        )
     if r["problems"]:
         print(f"worker log ({r['log']}) has problems, first lines:")
         for line in r["problems"]:
@@ -252,9 +296,11 @@ def run(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-lateness-"))
     env = common.bench_env(DATABASE, work / "var", ESCALATION_TICK_SECONDS=str(args.tick))
     common.setup_django(env)
-    print(f"escalation lateness: sizes {args.sizes}, tick {args.tick:g} s, lead ~{args.lead:g} s, "
-          f"deadline at phase {args.phase:g} of a tick after a sweep, "
-          f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}")
+    print(
+        f"escalation lateness: sizes {args.sizes}, tick {args.tick:g} s, lead ~{args.lead:g} s, "
+        f"deadline at phase {args.phase:g} of a tick after a sweep, "
+        f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}"
+    )
     common.report_load()
     ok = True
     try:

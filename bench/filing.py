@@ -179,8 +179,11 @@ end
 def lua_script(scenario: Scenario, token: str, tag: str) -> str:
     script = LUA
     for placeholder, value in (
-        ("@PATH@", scenario.path), ("@TOKEN@", token), ("@MODE@", scenario.mode),
-        ("@TAG@", tag), ("@BRAND@", BRAND),
+        ("@PATH@", scenario.path),
+        ("@TOKEN@", token),
+        ("@MODE@", scenario.mode),
+        ("@TAG@", tag),
+        ("@BRAND@", BRAND),
     ):
         if not re.fullmatch(r"[-\w/.:]+", value):
             raise BenchError(f"refusing to put {value!r} into Lua")
@@ -213,25 +216,48 @@ def parse_wrk(output: str, result: Result) -> Result:
 def combine(rounds: list[Result]) -> Result:
     """One row from a scenario's rounds at one N: summed counts, median p50, worst p99 and max."""
     first, seconds = rounds[0], sum(r.seconds for r in rounds)
-    combined = Result(first.scenario, first.clients, requests=sum(r.requests for r in rounds),
-                      seconds=seconds, p50_ms=statistics.median(r.p50_ms for r in rounds),
-                      p99_ms=max(r.p99_ms for r in rounds), max_ms=max(r.max_ms for r in rounds),
-                      non_2xx=sum(r.non_2xx for r in rounds))
+    combined = Result(
+        first.scenario,
+        first.clients,
+        requests=sum(r.requests for r in rounds),
+        seconds=seconds,
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=max(r.p99_ms for r in rounds),
+        max_ms=max(r.max_ms for r in rounds),
+        non_2xx=sum(r.non_2xx for r in rounds),
+    )
     for r in rounds:
         for kind, n in r.socket_errors.items():
             combined.socket_errors[kind] = combined.socket_errors.get(kind, 0) + n
         for code, n in r.statuses.items():
             combined.statuses[code] = combined.statuses.get(code, 0) + n
     for attribute in ("server_cores", "pg_cores", "client_cores", "other_cores"):
-        setattr(combined, attribute,
-                sum(getattr(r, attribute) * r.seconds for r in rounds) / seconds if seconds else 0.0)
+        setattr(
+            combined,
+            attribute,
+            sum(getattr(r, attribute) * r.seconds for r in rounds) / seconds if seconds else 0.0,
+        )
     return combined
 
 
 def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
     command = [
-        "taskset", "-c", CLIENT_CORE, "wrk", "--threads", "1", "--connections", str(clients),
-        "--duration", f"{seconds}s", "--timeout", "5s", "--latency", "--script", str(script), url,
+        "taskset",
+        "-c",
+        CLIENT_CORE,
+        "wrk",
+        "--threads",
+        "1",
+        "--connections",
+        str(clients),
+        "--duration",
+        f"{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "--script",
+        str(script),
+        url,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if done.returncode != 0:
@@ -241,28 +267,32 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
 
 # --- Setup: database, fixtures, server -----------------------------------------------
 
+
 def django_env(database: str, var_dir: Path, redis_url: str) -> dict[str, str]:
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.lower().endswith("_proxy")  # nothing of ours goes through a proxy
     }
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{database}",
-        "REDIS_URL": redis_url,
-        "CONN_MAX_AGE": "60",
-        # Both endpoints keep the throttle (its Redis round trip is part of every
-        # request) at a rate the benchmark cannot reach: it measures, not provokes, 429s.
-        "API_THROTTLE_RATE": "1000000/min",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijkl",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": f"{HOST},localhost",
-        "BENCH_BARE_ENDPOINT": "true",
-        "VAR_DIR": str(var_dir),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{database}",
+            "REDIS_URL": redis_url,
+            "CONN_MAX_AGE": "60",
+            # Both endpoints keep the throttle (its Redis round trip is part of every
+            # request) at a rate the benchmark cannot reach: it measures, not provokes, 429s.
+            "API_THROTTLE_RATE": "1000000/min",
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijkl",
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "ALLOWED_HOSTS": f"{HOST},localhost",
+            "BENCH_BARE_ENDPOINT": "true",
+            "VAR_DIR": str(var_dir),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -288,8 +318,13 @@ def flush_redis(redis_url: str) -> None:
 
 def manage(env: dict[str, str], *args: str, timeout: int = 300) -> str:
     done = subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [str(VENV_BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if done.returncode != 0:
         raise BenchError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -314,10 +349,30 @@ def free_port() -> int:
 
 def start_gunicorn(env, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
     command = [
-        "taskset", "-c", SERVER_CORE, str(VENV_BIN / "gunicorn"), "config.wsgi:application",
-        "--bind", f"{HOST}:{port}", "--worker-class", "gthread", "--workers", str(workers),
-        "--threads", str(threads), "--keep-alive", "30", "--reuse-port", "--timeout", "30",
-        "--graceful-timeout", "5", "--log-level", "warning", "--worker-tmp-dir", "/dev/shm",
+        "taskset",
+        "-c",
+        SERVER_CORE,
+        str(VENV_BIN / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"{HOST}:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+        "--reuse-port",
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
+        "--worker-tmp-dir",
+        "/dev/shm",
         "--no-control-socket",
     ]
     with log.open("wb") as out:
@@ -396,8 +451,10 @@ def integrity(database: str, results: list[Result], dedup_key: str) -> list[str]
         ).fetchone()[0]
         events = conn.execute("SELECT count(*) FROM incidents_timelineevent").fetchone()[0]
         bare = conn.execute("SELECT count(*) FROM bench_bare_bareincident").fetchone()[0]
-    seen = {s.name: sum(r.statuses.get(s.expected_status, 0) for r in results if r.scenario is s)
-            for s in SCENARIOS}
+    seen = {
+        s.name: sum(r.statuses.get(s.expected_status, 0) for r in results if r.scenario is s)
+        for s in SCENARIOS
+    }
     lines = [
         f"  incidents {incidents} (measured runs saw {seen['new']} x 201; the rest: warm-ups, preflight,"
         " requests in flight when wrk stopped)",
@@ -412,6 +469,7 @@ def integrity(database: str, results: list[Result], dedup_key: str) -> list[str]
 
 
 # --- Report -----------------------------------------------------------------------------
+
 
 def report(results: list[Result], clients: list[int]) -> str:
     """The table, the ours/bare ratios per N and the verdict against the issue's targets."""
@@ -449,36 +507,55 @@ def report(results: list[Result], clients: list[int]) -> str:
             shown = math.floor(ratio * 100) / 100  # truncated: 0.599 must not read as 0.60
             row += f"{shown:>{width}.2f}" + ("*" if ratio < TARGET_RATIO else " ")
         out.append(row)
-    out += ["", f"throughput target (ours >= {TARGET_RATIO} x bare at every N): "
-                f"{'met' if ratios_met else 'MISSED (* above)'}"]
+    out += [
+        "",
+        f"throughput target (ours >= {TARGET_RATIO} x bare at every N): "
+        f"{'met' if ratios_met else 'MISSED (* above)'}",
+    ]
     for name in ("new", "dedup"):
         r = by_key.get((name, TARGET_P99_CLIENTS))
         if r is not None:
             verdict = "met" if r.p99_ms < TARGET_P99_MS else "MISSED"
-            out.append(f"p99 target (< {TARGET_P99_MS:.0f} ms at {TARGET_P99_CLIENTS} clients), {name}: "
-                       f"{r.p99_ms:.1f} ms, {verdict}")
-    out.append(f"('other': cores used during the run by anything but gunicorn, wrk and PostgreSQL working"
-               f" for the benchmark's database; above {BUSY_CORES} the row is flagged)")
+            out.append(
+                f"p99 target (< {TARGET_P99_MS:.0f} ms at {TARGET_P99_CLIENTS} clients), {name}: "
+                f"{r.p99_ms:.1f} ms, {verdict}"
+            )
+    out.append(
+        f"('other': cores used during the run by anything but gunicorn, wrk and PostgreSQL working"
+        f" for the benchmark's database; above {BUSY_CORES} the row is flagged)"
+    )
     return "\n".join(out)
 
 
 # --- Main ---------------------------------------------------------------------------------
 
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int,
-                        help="seconds per scenario per round (default 5; --quick: 3)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, help="seconds per scenario per round (default 5; --quick: 3)")
     parser.add_argument("--rounds", type=int, help="rounds per N (default 3; --quick: 1)")
     parser.add_argument("--quick", action="store_true", help="one round of 3 s runs, 1 s warm-ups")
     parser.add_argument("--clients", default="1,8,32", help="comma list of concurrent clients")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="gunicorn workers (default 1: one per core it is pinned to, as in production)")
-    parser.add_argument("--threads", type=int, default=4,
-                        help="gunicorn threads per worker (default 4, as config/gunicorn.py)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gunicorn workers (default 1: one per core it is pinned to, as in production)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="gunicorn threads per worker (default 4, as config/gunicorn.py)",
+    )
     parser.add_argument("--database", default="crisis_bench", help="PostgreSQL database to drop and create")
-    parser.add_argument("--redis-url", default=f"redis://{HOST}:6379/15",
-                        help="the benchmark's own Redis database; flushed before and after")
+    parser.add_argument(
+        "--redis-url",
+        default=f"redis://{HOST}:6379/15",
+        help="the benchmark's own Redis database; flushed before and after",
+    )
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     args = parser.parse_args(argv)
     args.duration = args.duration or (3 if args.quick else 5)
@@ -532,8 +609,10 @@ def main(argv=None) -> int:
     server = None
     results: list[Result] = []
     try:
-        print(f"Crisis Desk filing benchmark: {args.rounds} rounds of {args.duration} s per scenario"
-              f" and N, clients {args.client_counts}, budget {budget} s")
+        print(
+            f"Crisis Desk filing benchmark: {args.rounds} rounds of {args.duration} s per scenario"
+            f" and N, clients {args.client_counts}, budget {budget} s"
+        )
         print(f"database {args.database} (dropped and created), redis {args.redis_url}, work dir {work}")
         idle_load = background_load()
         print(f"background load before start: {idle_load:.2f} cores busy")
@@ -543,16 +622,19 @@ def main(argv=None) -> int:
         flush_redis(args.redis_url)
         manage(env, "migrate", "--no-input")
         token = next(
-            ln.removeprefix("TOKEN=") for ln in manage(env, "shell", "-c", FIXTURES).splitlines()
+            ln.removeprefix("TOKEN=")
+            for ln in manage(env, "shell", "-c", FIXTURES).splitlines()
             if ln.startswith("TOKEN=")
         )
         port = free_port()
         base = f"http://{HOST}:{port}"
         server = start_gunicorn(env, port, args.workers, args.threads, log)
         wait_healthy(base, server, log)
-        print(f"gunicorn: gthread, {args.workers} workers x {args.threads} threads, keep-alive 30 s, "
-              f"--reuse-port, pinned to core {SERVER_CORE}; wrk: 1 thread, pinned to core {CLIENT_CORE}, "
-              f"--timeout 5s; PostgreSQL unpinned; DEBUG off, CONN_MAX_AGE=60")
+        print(
+            f"gunicorn: gthread, {args.workers} workers x {args.threads} threads, keep-alive 30 s, "
+            f"--reuse-port, pinned to core {SERVER_CORE}; wrk: 1 thread, pinned to core {CLIENT_CORE}, "
+            f"--timeout 5s; PostgreSQL unpinned; DEBUG off, CONN_MAX_AGE=60"
+        )
         preflight(base, token, dedup_key)
 
         def script_for(scenario: Scenario, run: str) -> Path:
@@ -567,8 +649,10 @@ def main(argv=None) -> int:
             script = script_for(scenario, "warmup")
             warm = parse_wrk(run_wrk(base + scenario.path, script, 8, args.warmup), Result(scenario, 8))
             if warm.unexpected:
-                print(f"!!! warm-up of {scenario.name} saw unexpected responses: {warm.statuses} "
-                      f"{warm.socket_errors}")
+                print(
+                    f"!!! warm-up of {scenario.name} saw unexpected responses: {warm.statuses} "
+                    f"{warm.socket_errors}"
+                )
         for n in args.client_counts:
             rounds: dict[str, list[Result]] = {scenario.name: [] for scenario in SCENARIOS}
             for round_number in range(1, args.rounds + 1):
@@ -578,14 +662,19 @@ def main(argv=None) -> int:
                         output = run_wrk(base + scenario.path, script, n, args.duration)
                     result = meter.fill(parse_wrk(output, Result(scenario, n)))
                     rounds[scenario.name].append(result)
-                    print(f"  {scenario.name:<6} {n:>3} clients, round {round_number}: "
-                          f"{result.rps:8.1f} req/s  p50 {result.p50_ms:6.1f} ms  "
-                          f"p99 {result.p99_ms:6.1f} ms  {result.statuses}  "
-                          f"cores: gunicorn {result.server_cores:.2f}, PostgreSQL {result.pg_cores:.2f}, "
-                          f"wrk {result.client_cores:.2f}"
-                          + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
-                          + (f"  other load {result.other_cores:.2f} cores"
-                             if result.other_cores > BUSY_CORES else ""))
+                    print(
+                        f"  {scenario.name:<6} {n:>3} clients, round {round_number}: "
+                        f"{result.rps:8.1f} req/s  p50 {result.p50_ms:6.1f} ms  "
+                        f"p99 {result.p99_ms:6.1f} ms  {result.statuses}  "
+                        f"cores: gunicorn {result.server_cores:.2f}, PostgreSQL {result.pg_cores:.2f}, "
+                        f"wrk {result.client_cores:.2f}"
+                        + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
+                        + (
+                            f"  other load {result.other_cores:.2f} cores"
+                            if result.other_cores > BUSY_CORES
+                            else ""
+                        )
+                    )
                     if result.unexpected:
                         print(f"!!! {scenario.name} at {n} clients: UNEXPECTED RESPONSES\n{output}")
                     time.sleep(1)

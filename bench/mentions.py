@@ -222,8 +222,13 @@ def lua_script(key: str, tag: str, batch: int, interval_ms: float) -> str:
         if not re.fullmatch(r"[-\w.]+", value):
             raise BenchError(f"refusing to put {value!r} into Lua")
     script = LUA.replace("@DELAY@", DELAY if interval_ms else "-- closed loop: no delay()")
-    for placeholder, value in (("@PATH@", PATH), ("@KEY@", key), ("@TAG@", tag),
-                               ("@BATCH@", str(int(batch))), ("@INTERVAL@", repr(float(interval_ms)))):
+    for placeholder, value in (
+        ("@PATH@", PATH),
+        ("@KEY@", key),
+        ("@TAG@", tag),
+        ("@BATCH@", str(int(batch))),
+        ("@INTERVAL@", repr(float(interval_ms))),
+    ):
         script = script.replace(placeholder, value)
     return script
 
@@ -294,8 +299,21 @@ def parse_wrk(output: str, run: Run) -> Run:
 
 def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
     command = [
-        "taskset", "-c", CLIENT_CORE, "wrk", "--threads", "1", "--connections", str(clients),
-        "--duration", f"{seconds}s", "--timeout", "10s", "--script", str(script), url,
+        "taskset",
+        "-c",
+        CLIENT_CORE,
+        "wrk",
+        "--threads",
+        "1",
+        "--connections",
+        str(clients),
+        "--duration",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(script),
+        url,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if done.returncode != 0:
@@ -304,6 +322,7 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
 
 
 # --- Waiting for a quiet machine --------------------------------------------------------
+
 
 def others_running() -> list[str]:
     found = []
@@ -324,8 +343,10 @@ def wait_quiet(phase: str, max_wait: float) -> None:
             break
         time.sleep(10)
     waited = time.monotonic() - start
-    print(f"[{phase}] waited {waited:.0f} s for a quiet machine (1-min load average at the start "
-          f"{load0:.2f}, now {os.getloadavg()[0]:.2f})")
+    print(
+        f"[{phase}] waited {waited:.0f} s for a quiet machine (1-min load average at the start "
+        f"{load0:.2f}, now {os.getloadavg()[0]:.2f})"
+    )
     if reasons:
         print(f"[{phase}] !!! still busy after {max_wait:.0f} s, measuring anyway: {'; '.join(reasons)}")
 
@@ -371,8 +392,13 @@ def verify(env, slugs: list[str]) -> dict:
 def preflight(base: str, key: str) -> None:
     """One single mention and one list of two, checked, before wrk."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    one = {"external_id": f"preflight-{secrets.token_hex(4)}", "platform": "vk", "sentiment": "neutral",
-           "published_at": now, "text": "preflight"}
+    one = {
+        "external_id": f"preflight-{secrets.token_hex(4)}",
+        "platform": "vk",
+        "sentiment": "neutral",
+        "published_at": now,
+        "text": "preflight",
+    }
     for payload, accepted in ((one, 1), ([{**one, "external_id": one["external_id"] + "-b"}, one], 1)):
         status, content = http_key("POST", base + PATH, key, payload)
         if status != 202 or json.loads(content).get("accepted") != accepted:
@@ -381,8 +407,12 @@ def preflight(base: str, key: str) -> None:
 
 def http_key(method: str, url: str, key: str, body):
     """filing.http with an integration key instead of a knox token."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method, headers={
-        "Content-Type": "application/json", "Authorization": f"Api-Key {key}"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {key}"},
+    )
     try:
         with HTTP.open(request, timeout=30) as response:
             return response.status, response.read()
@@ -648,22 +678,40 @@ for line in out.getvalue().splitlines():
 def run_inprocess(env, work: Path, reps: int, tag: str) -> str:
     script = work / "inproc.py"
     script.write_text(INPROC)
-    command = ["taskset", "-c", SERVER_CORE, str(VENV_BIN / "python"), str(script), str(reps), tag,
-               str(BULK_BATCH)]
-    done = subprocess.run(command, cwd=ROOT, env={**env, "BENCH_ROOT": str(ROOT)}, capture_output=True,
-                          text=True, timeout=900, check=False)
+    command = [
+        "taskset",
+        "-c",
+        SERVER_CORE,
+        str(VENV_BIN / "python"),
+        str(script),
+        str(reps),
+        tag,
+        str(BULK_BATCH),
+    ]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**env, "BENCH_ROOT": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if done.returncode != 0:
-        raise BenchError(f"in-process timing failed ({done.returncode}):\n{done.stdout}\n"
-                         f"{done.stderr[-5000:]}")
+        raise BenchError(
+            f"in-process timing failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-5000:]}"
+        )
     return done.stdout
 
 
 # --- Report -------------------------------------------------------------------------------
 
+
 def cores(run: Run) -> str:
     flag = "  <<< others used the CPU: noisy" if run.other_cores > BUSY_CORES else ""
-    return (f"{run.server_cores:>7.2f}{run.pg_cores:>6.2f}{run.client_cores:>7.2f}{run.other_cores:>7.2f}"
-            + flag)
+    return (
+        f"{run.server_cores:>7.2f}{run.pg_cores:>6.2f}{run.client_cores:>7.2f}{run.other_cores:>7.2f}" + flag
+    )
 
 
 def sustained_table(run: Run, offered: float) -> list[str]:
@@ -681,22 +729,28 @@ def sustained_table(run: Run, offered: float) -> list[str]:
 
 
 def bulk_table(runs: list[Run]) -> list[str]:
-    out = [f"{'clients':>7}{'batches':>8}{'batch/s':>8}{'mentions/s':>11}{'p50 ms':>8}{'p99 ms':>8}"
-           f"{'max ms':>8}{'non-2xx':>8}{'errors':>7}{'server':>7}{'pg':>6}{'client':>7}{'other':>7}"]
+    out = [
+        f"{'clients':>7}{'batches':>8}{'batch/s':>8}{'mentions/s':>11}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'max ms':>8}{'non-2xx':>8}{'errors':>7}{'server':>7}{'pg':>6}{'client':>7}{'other':>7}"
+    ]
     for r in runs:
-        out.append(f"{r.clients:>7}{r.requests:>8}{r.rps:>8.2f}{r.mentions_per_s:>11.0f}{r.p50_ms:>8.1f}"
-                   f"{r.p99_ms:>8.1f}{r.max_ms:>8.1f}{r.non_2xx:>8}{sum(r.socket_errors.values()):>7}"
-                   + cores(r))
+        out.append(
+            f"{r.clients:>7}{r.requests:>8}{r.rps:>8.2f}{r.mentions_per_s:>11.0f}{r.p50_ms:>8.1f}"
+            f"{r.p99_ms:>8.1f}{r.max_ms:>8.1f}{r.non_2xx:>8}{sum(r.socket_errors.values()):>7}" + cores(r)
+        )
     return out
 
 
 # --- Main ---------------------------------------------------------------------------------
 
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int,
-                        help="seconds of the sustained run (default 300; --quick: 30)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=int, help="seconds of the sustained run (default 300; --quick: 30)"
+    )
     parser.add_argument("--quick", action="store_true", help="30 s sustained, 10 s bulk runs, 3 reps")
     parser.add_argument("--skip-sustained", action="store_true", help="no sustained 200/s run")
     parser.add_argument("--skip-bulk", action="store_true", help="no bulk runs and no in-process timing")
@@ -704,8 +758,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--bulk-clients", default="1,2,4", help="comma list of concurrent bulk clients")
     parser.add_argument("--reps", type=int, help="in-process repetitions (default 7; --quick: 3)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=4,
-                        help="gunicorn threads per worker (default 4, as config/gunicorn.py)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="gunicorn threads per worker (default 4, as config/gunicorn.py)",
+    )
     parser.add_argument("--max-wait", type=int, default=1500, help="max seconds to wait for a quiet machine")
     parser.add_argument("--database", default="crisis_bench_mentions", help="database to drop and create")
     parser.add_argument("--redis-url", default=f"redis://{HOST}:6379/13", help="flushed before and after")
@@ -744,8 +802,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     preconditions()
     phases = (0 if args.skip_sustained else 1) + (0 if args.skip_bulk else len(args.clients) + 1)
-    budget = (600 + phases * (args.max_wait + 120) + (0 if args.skip_sustained else args.duration)
-              + (0 if args.skip_bulk else len(args.clients) * args.bulk_duration + 900))
+    budget = (
+        600
+        + phases * (args.max_wait + 120)
+        + (0 if args.skip_sustained else args.duration)
+        + (0 if args.skip_bulk else len(args.clients) * args.bulk_duration + 900)
+    )
     signal.signal(signal.SIGALRM, _over_budget)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.alarm(budget)
@@ -753,9 +815,17 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-mentions-"))
     env = django_env(args.database, work / "var", args.redis_url)
     env.pop("BENCH_BARE_ENDPOINT", None)
-    env.update({"API_THROTTLE_RATE": THROTTLE_RATE, "CACHE_URL": "locmemcache://",
-                "SECURE_COOKIES": "false", "ALLOWED_HOSTS": HOST, "SECURE_SSL_REDIRECT": "false",
-                "DEBUG": "false", "CONN_MAX_AGE": "60"})
+    env.update(
+        {
+            "API_THROTTLE_RATE": THROTTLE_RATE,
+            "CACHE_URL": "locmemcache://",
+            "SECURE_COOKIES": "false",
+            "ALLOWED_HOSTS": HOST,
+            "SECURE_SSL_REDIRECT": "false",
+            "DEBUG": "false",
+            "CONN_MAX_AGE": "60",
+        }
+    )
     log = work / "gunicorn.log"
     tag = f"r{secrets.token_hex(4)}"
     server = None
@@ -766,9 +836,11 @@ def main(argv=None) -> int:
     checks: dict = {}
     try:
         print(f"Crisis Desk mention-intake benchmark; budget {budget} s; work dir {work}")
-        print(f"database {args.database} (dropped and created), redis {args.redis_url} (flushed); "
-              f"API_THROTTLE_RATE={THROTTLE_RATE} (so the per-key throttle never answers 429), "
-              "CACHE_URL=locmemcache://, DEBUG off, CONN_MAX_AGE=60")
+        print(
+            f"database {args.database} (dropped and created), redis {args.redis_url} (flushed); "
+            f"API_THROTTLE_RATE={THROTTLE_RATE} (so the per-key throttle never answers 429), "
+            "CACHE_URL=locmemcache://, DEBUG off, CONN_MAX_AGE=60"
+        )
         recreate_database(args.database)
         flush_redis(args.redis_url)
         manage(env, "migrate", "--no-input")
@@ -781,9 +853,11 @@ def main(argv=None) -> int:
         base = f"http://{HOST}:{port}"
         server = start_gunicorn(env, port, args.workers, args.threads, log)
         wait_healthy(base, server, log)
-        print(f"gunicorn: gthread, {args.workers} workers x {args.threads} threads, keep-alive 30 s, "
-              f"--reuse-port, pinned to core {SERVER_CORE}; wrk: 1 thread, pinned to core {CLIENT_CORE}, "
-              "--timeout 10s; PostgreSQL unpinned")
+        print(
+            f"gunicorn: gthread, {args.workers} workers x {args.threads} threads, keep-alive 30 s, "
+            f"--reuse-port, pinned to core {SERVER_CORE}; wrk: 1 thread, pinned to core {CLIENT_CORE}, "
+            "--timeout 10s; PostgreSQL unpinned"
+        )
         preflight(base, keys[WARM_BRAND])
 
         def script(name: str, slug: str, batch: int, interval_ms: float) -> Path:
@@ -794,17 +868,25 @@ def main(argv=None) -> int:
         interval = 1000.0 / SUSTAINED_RATE
         if not args.skip_sustained:
             print()
-            print(f"== sustained: {SUSTAINED_RATE} mentions/s offered (single posts, {SUSTAINED_CLIENTS} "
-                  f"connections, one send slot per {interval:.0f} ms), {args.duration} s, brand "
-                  f"{SUSTAINED_BRAND}")
+            print(
+                f"== sustained: {SUSTAINED_RATE} mentions/s offered (single posts, {SUSTAINED_CLIENTS} "
+                f"connections, one send slot per {interval:.0f} ms), {args.duration} s, brand "
+                f"{SUSTAINED_BRAND}"
+            )
             wait_quiet("sustained", args.max_wait)
-            warm = parse_wrk(run_wrk(base + PATH, script("warm-single", WARM_BRAND, 1, interval),
-                                     SUSTAINED_CLIENTS, 5), Run("warm", SUSTAINED_CLIENTS, 1))
+            warm = parse_wrk(
+                run_wrk(base + PATH, script("warm-single", WARM_BRAND, 1, interval), SUSTAINED_CLIENTS, 5),
+                Run("warm", SUSTAINED_CLIENTS, 1),
+            )
             if warm.unexpected:
                 print(f"!!! warm-up saw {warm.statuses} {warm.socket_errors} {warm.first_error}")
             with Meter(server.pid, args.database) as meter:
-                output = run_wrk(base + PATH, script("sustained", SUSTAINED_BRAND, 1, interval),
-                                 SUSTAINED_CLIENTS, args.duration)
+                output = run_wrk(
+                    base + PATH,
+                    script("sustained", SUSTAINED_BRAND, 1, interval),
+                    SUSTAINED_CLIENTS,
+                    args.duration,
+                )
             sustained = meter.fill(parse_wrk(output, Run("sustained", SUSTAINED_CLIENTS, 1)))
             print("\n".join(sustained_table(sustained, SUSTAINED_RATE)))
             if sustained.first_error:
@@ -814,15 +896,18 @@ def main(argv=None) -> int:
 
         if not args.skip_bulk:
             print()
-            print(f"== bulk: batches of {BULK_BATCH} (Lua-generated, unique ids), closed loop, "
-                  f"{args.bulk_duration} s per client count, brand {BULK_BRAND}")
+            print(
+                f"== bulk: batches of {BULK_BATCH} (Lua-generated, unique ids), closed loop, "
+                f"{args.bulk_duration} s per client count, brand {BULK_BRAND}"
+            )
             for i, n in enumerate(args.clients):
                 wait_quiet(f"bulk {n}", args.max_wait)
                 if i == 0:
                     run_wrk(base + PATH, script("warm-bulk", WARM_BRAND, BULK_BATCH, 0), 2, 5)
                 with Meter(server.pid, args.database) as meter:
-                    output = run_wrk(base + PATH, script(f"bulk-c{n}", BULK_BRAND, BULK_BATCH, 0), n,
-                                     args.bulk_duration)
+                    output = run_wrk(
+                        base + PATH, script(f"bulk-c{n}", BULK_BRAND, BULK_BATCH, 0), n, args.bulk_duration
+                    )
                 run = meter.fill(parse_wrk(output, Run("bulk", n, BULK_BATCH)))
                 bulk.append(run)
                 print(bulk_table([run])[-1] if i else "\n".join(bulk_table([run])))
@@ -832,14 +917,18 @@ def main(argv=None) -> int:
             checks[BULK_BRAND] = verify(env, [BULK_BRAND])[BULK_BRAND]
             stop_gunicorn(server)
             print()
-            print(f"== in-process (gunicorn stopped; Django pinned to core {SERVER_CORE}), "
-                  f"{BULK_BATCH}-mention batches")
+            print(
+                f"== in-process (gunicorn stopped; Django pinned to core {SERVER_CORE}), "
+                f"{BULK_BATCH}-mention batches"
+            )
             wait_quiet("in-process", args.max_wait)
             with Meter(None, args.database) as meter:
                 inproc = run_inprocess(env, work, args.reps, tag)
             print(inproc, end="")
-            print(f"(CPU during the in-process phase: the Django process {meter.client_cores:.2f} cores, "
-                  f"PostgreSQL {meter.pg_cores:.2f}, other processes {meter.other_cores:.2f})")
+            print(
+                f"(CPU during the in-process phase: the Django process {meter.client_cores:.2f} cores, "
+                f"PostgreSQL {meter.pg_cores:.2f}, other processes {meter.other_cores:.2f})"
+            )
     finally:
         if server is not None:
             stop_gunicorn(server)
@@ -852,53 +941,76 @@ def main(argv=None) -> int:
         check = checks[SUSTAINED_BRAND]
         incidents = check["incidents"]
         stored, ok = check["mentions"], sustained.ok
-        print(f"SUSTAINED ({sustained.seconds:.0f} s, {SUSTAINED_CLIENTS} connections, "
-              f"{SUSTAINED_RATE}/s offered)")
+        print(
+            f"SUSTAINED ({sustained.seconds:.0f} s, {SUSTAINED_CLIENTS} connections, "
+            f"{SUSTAINED_RATE}/s offered)"
+        )
         print("\n".join(sustained_table(sustained, SUSTAINED_RATE)))
-        print(f"  incidents for the brand: {len(incidents)} "
-              + "; ".join(f"#{i['pk']} {i['dedup_key']} {i['state']} {i['severity']} \"{i['title']}\" "
-                          f"duplicate_count={i['duplicate_count']}" for i in incidents))
+        print(
+            f"  incidents for the brand: {len(incidents)} "
+            + "; ".join(
+                f'#{i["pk"]} {i["dedup_key"]} {i["state"]} {i["severity"]} "{i["title"]}" '
+                f"duplicate_count={i['duplicate_count']}"
+                for i in incidents
+            )
+        )
         print(f"  incident ids in the 202 answers: {sustained.incidents or '{}'} (id: answers naming it)")
-        print(f"  mentions stored {stored}; 202 answers {ok} (accepted {sustained.accepted}, duplicates "
-              f"{sustained.duplicates}); difference {stored - ok} (requests in flight when wrk stopped: "
-              f"0..{SUSTAINED_CLIENTS} expected)")
-        print(f"  negatives stored {check['negatives']}, attached to a wave {check['attached']} "
-              f"(per incident {check['attached_per_incident']})")
+        print(
+            f"  mentions stored {stored}; 202 answers {ok} (accepted {sustained.accepted}, duplicates "
+            f"{sustained.duplicates}); difference {stored - ok} (requests in flight when wrk stopped: "
+            f"0..{SUSTAINED_CLIENTS} expected)"
+        )
+        print(
+            f"  negatives stored {check['negatives']}, attached to a wave {check['attached']} "
+            f"(per incident {check['attached_per_incident']})"
+        )
         one = len(incidents) == 1
         stored_ok = 0 <= stored - ok <= SUSTAINED_CLIENTS
         attached_ok = check["attached"] == check["negatives"]
         rate_ok = sustained.rps >= 0.98 * SUSTAINED_RATE
         p99_ok = sustained.p99_ms < SUSTAINED_P99_MS
-        print(f"  verdict: one incident {'YES' if one else 'NO'}; stored = 2xx "
-              f"{'YES' if stored_ok else 'NO'}; all negatives attached {'YES' if attached_ok else 'NO'}; "
-              f"rate >= 98 % of {SUSTAINED_RATE}/s {'YES' if rate_ok else 'NO'} ({sustained.rps:.1f}); "
-              f"p99 < {SUSTAINED_P99_MS:.0f} ms {'MET' if p99_ok else 'MISSED'} ({sustained.p99_ms:.1f} ms)")
+        print(
+            f"  verdict: one incident {'YES' if one else 'NO'}; stored = 2xx "
+            f"{'YES' if stored_ok else 'NO'}; all negatives attached {'YES' if attached_ok else 'NO'}; "
+            f"rate >= 98 % of {SUSTAINED_RATE}/s {'YES' if rate_ok else 'NO'} ({sustained.rps:.1f}); "
+            f"p99 < {SUSTAINED_P99_MS:.0f} ms {'MET' if p99_ok else 'MISSED'} ({sustained.p99_ms:.1f} ms)"
+        )
         if not (one and stored_ok and attached_ok):
             failures.append("sustained run: the database does not add up (see above)")
         if sustained.unexpected:
-            failures.append(f"sustained run: unexpected responses {sustained.statuses} "
-                            f"{sustained.socket_errors}")
+            failures.append(
+                f"sustained run: unexpected responses {sustained.statuses} {sustained.socket_errors}"
+            )
     if bulk:
         check = checks[BULK_BRAND]
         print()
-        print(f"BULK ({BULK_BATCH} mentions per request, {args.bulk_duration} s per row; target "
-              f">= {BULK_TARGET:.0f} mentions/s)")
+        print(
+            f"BULK ({BULK_BATCH} mentions per request, {args.bulk_duration} s per row; target "
+            f">= {BULK_TARGET:.0f} mentions/s)"
+        )
         print("\n".join(bulk_table(bulk)))
         accepted = sum(r.accepted for r in bulk)
-        print(f"  mentions stored {check['mentions']}; accepted in measured answers {accepted} "
-              f"(the rest: batches in flight when wrk stopped, at most {max(args.clients)} x {BULK_BATCH}); "
-              f"incidents for the brand {len(check['incidents'])}; negatives {check['negatives']}, "
-              f"attached {check['attached']}")
+        print(
+            f"  mentions stored {check['mentions']}; accepted in measured answers {accepted} "
+            f"(the rest: batches in flight when wrk stopped, at most {max(args.clients)} x {BULK_BATCH}); "
+            f"incidents for the brand {len(check['incidents'])}; negatives {check['negatives']}, "
+            f"attached {check['attached']}"
+        )
         best = max(r.mentions_per_s for r in bulk)
         print(f"  verdict: best {best:.0f} mentions/s: {'MET' if best >= BULK_TARGET else 'MISSED'}")
-        if (check["mentions"] < accepted or len(check["incidents"]) != 1
-                or check["attached"] != check["negatives"]):
+        if (
+            check["mentions"] < accepted
+            or len(check["incidents"]) != 1
+            or check["attached"] != check["negatives"]
+        ):
             failures.append("bulk runs: the database does not add up (see above)")
         for r in bulk:
             if r.unexpected:
                 failures.append(f"bulk {r.clients}: unexpected responses {r.statuses} {r.socket_errors}")
-    print("(columns server/pg/client/other: cores used during the run by gunicorn, PostgreSQL for this"
-          f" database, wrk, and everything else; 'other' above {BUSY_CORES} flags the row)")
+    print(
+        "(columns server/pg/client/other: cores used during the run by gunicorn, PostgreSQL for this"
+        f" database, wrk, and everything else; 'other' above {BUSY_CORES} flags the row)"
+    )
 
     if not args.keep_db:
         drop_database(args.database)

@@ -74,8 +74,16 @@ NAMED_BENCHMARKS = r"bench/(filing|escalation_lateness|sweeper_cost|worker_memor
 OTHER_BENCHMARKS = r"bench/[A-Za-z0-9_]+\.py"
 SELF = "bench/report.py"
 COVERING_INDEX = "bench_incident_brand_detected_cover"
-COVERED = ("id", "acknowledged_at", "resolved_at", "ack_due_at", "severity", "category", "channel",
-           "assignee_id")
+COVERED = (
+    "id",
+    "acknowledged_at",
+    "resolved_at",
+    "ack_due_at",
+    "severity",
+    "category",
+    "channel",
+    "assignee_id",
+)
 GROUP_BY = ("brand", "severity", "category", "assignee", "channel", "day")
 BUDGET_SECONDS = 150 * 60  # includes up to 20 min of waiting in each of the 4 phases
 NO_WAIT = False
@@ -92,11 +100,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--quick", action="store_true", help="200,000 rows, 3 reps")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
-    parser.add_argument("--reuse-db", action="store_true",
-                        help="use the bench database left by --keep-db if it has --rows incidents")
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="use the bench database left by --keep-db if it has --rows incidents",
+    )
     parser.add_argument("--no-experiments", action="store_true", help="skip the index/setting trials")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="smoke test only: do not wait for other benchmarks (unfair figures)")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="smoke test only: do not wait for other benchmarks (unfair figures)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.reps = min(args.rows, 200_000), 3
@@ -105,19 +119,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def bench_env(var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{DATABASE}",
-        "CONN_MAX_AGE": "60",
-        "SECRET_KEY": SECRET,
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": HOST,
-        "VAR_DIR": str(var_dir),
-        "LOG_LEVEL": "WARNING",
-        "REDIS_URL": "",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{DATABASE}",
+            "CONN_MAX_AGE": "60",
+            "SECRET_KEY": SECRET,
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "ALLOWED_HOSTS": HOST,
+            "VAR_DIR": str(var_dir),
+            "LOG_LEVEL": "WARNING",
+            "REDIS_URL": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -127,12 +143,17 @@ def say(text: str = "") -> None:
 
 # --- Sharing the machine ------------------------------------------------------------------------
 
+
 def other_benchmarks() -> list[str]:
     """The named benchmarks and wrk when running; any other bench/*.py only while the CPU is busy."""
+
     def pgrep(*args: str) -> list[str]:
         out = subprocess.run(["pgrep", "-a", *args], capture_output=True, text=True).stdout
-        return [line for line in out.splitlines()
-                if line.split(" ", 1)[0] != str(os.getpid()) and SELF not in line]
+        return [
+            line
+            for line in out.splitlines()
+            if line.split(" ", 1)[0] != str(os.getpid()) and SELF not in line
+        ]
 
     found = pgrep("-f", NAMED_BENCHMARKS) + pgrep("-x", "wrk")
     others = [line for line in pgrep("-f", OTHER_BENCHMARKS) if line not in found]
@@ -185,6 +206,7 @@ def phase_start(phase: str) -> None:
 
 
 # --- Data ----------------------------------------------------------------------------------
+
 
 def recreate_database() -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -289,32 +311,49 @@ def generate(rows: int, now) -> None:
 
     user_model = get_user_model()
     brands = Brand.objects.bulk_create(
-        Brand(slug=f"brand-{i:02d}", name=f"Brand {i:02d}") for i in range(1, BRANDS + 1))
+        Brand(slug=f"brand-{i:02d}", name=f"Brand {i:02d}") for i in range(1, BRANDS + 1)
+    )
     responders = user_model.objects.bulk_create(
         user_model(username=f"responder-{i:02d}", email=f"responder-{i:02d}@bench.invalid")
-        for i in range(1, RESPONDERS + 1))
+        for i in range(1, RESPONDERS + 1)
+    )
     manager = user_model.objects.create_user(MANAGER, email="manager@bench.invalid")
     user_model.objects.create_superuser(SUPERUSER, email="admin@bench.invalid", password=None)
     Membership.objects.bulk_create(
         [Membership(brand=b, user=manager, role=Role.MANAGER) for b in brands]
-        + [Membership(brand=b, user=r, role=Role.RESPONDER) for b in brands for r in responders])
+        + [Membership(brand=b, user=r, role=Role.RESPONDER) for b in brands for r in responders]
+    )
     year = 365 * 24 * 3600
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(0.4242)")
-        cursor.execute(INCIDENTS, {
-            "start": now - timedelta(seconds=year), "now": now, "n": rows, "step": year / rows,
-            "brands": [b.pk for b in brands], "nbrands": BRANDS,
-            "responders": [r.pk for r in responders], "nresponders": RESPONDERS,
-            "categories": list(Category.values), "ncategories": len(Category.values),
-            "channels": list(Channel.values), "nchannels": len(Channel.values),
-        })
-        cursor.execute("SELECT count(*) FROM incidents_incident "
-                       "WHERE acknowledged_at IS NULL OR acknowledged_at > ack_due_at")
+        cursor.execute(
+            INCIDENTS,
+            {
+                "start": now - timedelta(seconds=year),
+                "now": now,
+                "n": rows,
+                "step": year / rows,
+                "brands": [b.pk for b in brands],
+                "nbrands": BRANDS,
+                "responders": [r.pk for r in responders],
+                "nresponders": RESPONDERS,
+                "categories": list(Category.values),
+                "ncategories": len(Category.values),
+                "channels": list(Channel.values),
+                "nchannels": len(Channel.values),
+            },
+        )
+        cursor.execute(
+            "SELECT count(*) FROM incidents_incident "
+            "WHERE acknowledged_at IS NULL OR acknowledged_at > ack_due_at"
+        )
         candidates = cursor.fetchone()[0]
         cursor.execute(ESCALATIONS, {"fraction": min(1.0, 0.05 * rows / max(candidates, 1))})
-        cursor.execute("UPDATE incidents_incident i SET escalation_level = 1, escalation_count = 1 "
-                       "FROM incidents_escalation e "
-                       "WHERE e.incident_id = i.id")
+        cursor.execute(
+            "UPDATE incidents_incident i SET escalation_level = 1, escalation_count = 1 "
+            "FROM incidents_escalation e "
+            "WHERE e.incident_id = i.id"
+        )
     with psycopg.connect(PG_BENCH, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 
@@ -327,38 +366,51 @@ def describe():
     from crisis.models import Brand
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT date_trunc('second', max(detected_at)) + interval '1 second'"
-                       " FROM incidents_incident")
+        cursor.execute(
+            "SELECT date_trunc('second', max(detected_at)) + interval '1 second' FROM incidents_incident"
+        )
         now = cursor.fetchone()[0]
-        cursor.execute("""
+        cursor.execute(
+            """
             SELECT count(*), count(acknowledged_at), count(resolved_at),
                    count(*) FILTER (WHERE acknowledged_at > ack_due_at),
                    (SELECT count(*) FROM incidents_escalation),
                    count(*) FILTER (WHERE detected_at >= %s),
                    pg_size_pretty(pg_total_relation_size('incidents_incident')),
                    pg_size_pretty(pg_relation_size('incidents_incident'))
-            FROM incidents_incident""", [now - timedelta(days=30)])
+            FROM incidents_incident""",
+            [now - timedelta(days=30)],
+        )
         n, acked, resolved, late, escalations, recent, total_size, heap_size = cursor.fetchone()
         cursor.execute("SELECT brand_id, count(*) FROM incidents_incident GROUP BY 1 ORDER BY 2 DESC")
         sizes = cursor.fetchall()
-        cursor.execute("SELECT current_setting('work_mem'), current_setting('shared_buffers'),"
-                       " current_setting('jit'), current_setting('max_parallel_workers_per_gather'),"
-                       " version()")
+        cursor.execute(
+            "SELECT current_setting('work_mem'), current_setting('shared_buffers'),"
+            " current_setting('jit'), current_setting('max_parallel_workers_per_gather'),"
+            " version()"
+        )
         settings = cursor.fetchone()
     brands = list(Brand.objects.order_by("pk"))
     biggest = next(b for b in brands if b.pk == sizes[0][0])
-    say(f"  incidents {n:,}: acknowledged {acked / n:.1%}, resolved {resolved / n:.1%},"
+    say(
+        f"  incidents {n:,}: acknowledged {acked / n:.1%}, resolved {resolved / n:.1%},"
         f" ack late {late / n:.1%}; escalations {escalations:,} ({escalations / n:.1%});"
-        f" last 30 days {recent:,}")
-    say(f"  per brand {sizes[-1][1]:,} … {sizes[0][1]:,} (biggest: {biggest.slug});"
-        f" table {heap_size} heap, {total_size} with indexes")
-    say(f"  PostgreSQL: work_mem {settings[0]}, shared_buffers {settings[1]}, jit {settings[2]},"
-        f" max_parallel_workers_per_gather {settings[3]}; {settings[4].split(' on ')[0]}")
+        f" last 30 days {recent:,}"
+    )
+    say(
+        f"  per brand {sizes[-1][1]:,} … {sizes[0][1]:,} (biggest: {biggest.slug});"
+        f" table {heap_size} heap, {total_size} with indexes"
+    )
+    say(
+        f"  PostgreSQL: work_mem {settings[0]}, shared_buffers {settings[1]}, jit {settings[2]},"
+        f" max_parallel_workers_per_gather {settings[3]}; {settings[4].split(' on ')[0]}"
+    )
     manager = get_user_model().objects.get(username=MANAGER)
     return {"brands": brands, "manager": manager, "biggest": biggest, "now": now}
 
 
 # --- Timing in this process ------------------------------------------------------------------
+
 
 def cases(world: dict) -> list[tuple[str, list[int], object, object, dict]]:
     """(label, brand_ids, since, until, HTTP query) of the three cases; None: the default 30 days."""
@@ -368,8 +420,13 @@ def cases(world: dict) -> list[tuple[str, list[int], object, object, dict]]:
     year_q = {"since": since_year.isoformat(), "until": until.isoformat()}
     return [
         ("a: 20 brands, year", all_ids, since_year, until, year_q),
-        (f"b: {world['biggest'].slug}, year", [world["biggest"].pk], since_year, until,
-         {**year_q, "brand": world["biggest"].slug}),
+        (
+            f"b: {world['biggest'].slug}, year",
+            [world["biggest"].pk],
+            since_year,
+            until,
+            {**year_q, "brand": world["biggest"].slug},
+        ),
         ("c: 20 brands, 30 days", all_ids, None, None, {}),
     ]
 
@@ -397,11 +454,16 @@ def time_function(brand_ids, since, until, group_by, reps) -> dict:
         t0 = time.perf_counter()
         run_report(brand_ids, since, until, group_by)
         times.append((time.perf_counter() - t0) * 1000)
-    return {"fn": statistics.median(times), "fn_min": min(times), "groups": len(report["groups"]),
-            "report": report}
+    return {
+        "fn": statistics.median(times),
+        "fn_min": min(times),
+        "groups": len(report["groups"]),
+        "report": report,
+    }
 
 
 # --- Timing through HTTP -------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -410,11 +472,26 @@ def free_port() -> int:
 
 
 def start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
-    command = [str(VENV_BIN / "gunicorn"), "config.wsgi", "--worker-class", "gthread", "--workers", "1",
-               "--threads", "2", "--bind", f"{HOST}:{port}", "--timeout", "120", "--log-level", "warning"]
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "config.wsgi",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "1",
+        "--threads",
+        "2",
+        "--bind",
+        f"{HOST}:{port}",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+    ]
     with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def stop_gunicorn(proc: subprocess.Popen | None) -> None:
@@ -475,8 +552,10 @@ def http_phase(env: dict, var_dir: Path, world: dict, the_cases, results, reps: 
         url = f"{base}/api/v1/reports/response-times/"
         for label, _ids, _since, _until, query in the_cases:
             for group_by in GROUP_BY:
-                timed, busy = measured("HTTP timing", lambda q=query, g=group_by:
-                                       time_http(session, url, {**q, "group_by": g}, reps))
+                timed, busy = measured(
+                    "HTTP timing",
+                    lambda q=query, g=group_by: time_http(session, url, {**q, "group_by": g}, reps),
+                )
                 row = results[(label, group_by)]
                 row.update(timed, busy=row["busy"] or busy)
     finally:
@@ -484,6 +563,7 @@ def http_phase(env: dict, var_dir: Path, world: dict, the_cases, results, reps: 
 
 
 # --- SQL: EXPLAIN, timing, prototypes ------------------------------------------------------------
+
 
 def captured_queries(brand_ids, since, until, group_by) -> list[str]:
     from django.db import connection
@@ -496,8 +576,11 @@ def captured_queries(brand_ids, since, until, group_by) -> list[str]:
     # The report makes its planner settings for its own transaction; the statements are
     # explained and timed one by one, so the same settings are made for the session.
     execute(PLANNER_SETTINGS.replace("true)", "false)"), [REPORT_WORK_MEM])
-    return [q["sql"] for q in ctx.captured_queries
-            if q["sql"].startswith("SELECT") and "set_config(" not in q["sql"]]
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith("SELECT") and "set_config(" not in q["sql"]
+    ]
 
 
 def execute(statement: str, params=None, fetch: bool = True):
@@ -515,22 +598,32 @@ def explain(statement: str, params=None) -> list[str]:
 def plan_summary(plan: list[str]) -> tuple[float, list[str], list[str]]:
     text = "\n".join(plan)
     ms = float(re.search(r"Execution Time: ([\d.]+) ms", text).group(1))
-    indexes = sorted(set(re.findall(
-        r"(?:Index(?: Only)? Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)", text)))
-    nodes = sorted(set(re.findall(r"((?:Parallel )?Seq Scan on \w+|Index Only Scan using \w+|"
-                                  r"Sort Method: [\w -]+?(?:Disk|Memory): \d+kB)", text)))
+    indexes = sorted(
+        set(re.findall(r"(?:Index(?: Only)? Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)", text))
+    )
+    nodes = sorted(
+        set(
+            re.findall(
+                r"((?:Parallel )?Seq Scan on \w+|Index Only Scan using \w+|"
+                r"Sort Method: [\w -]+?(?:Disk|Memory): \d+kB)",
+                text,
+            )
+        )
+    )
     return ms, indexes, nodes
 
 
 def plans_line(statements: list[str]) -> str:
     """Execution time and indexes of each query, from EXPLAIN ANALYZE."""
     found = [plan_summary(explain(s)) for s in statements]
-    return "; ".join(f"q{i} {ms:.0f} ms via {', '.join(ix) or 'seq scan'}"
-                     for i, (ms, ix, _n) in enumerate(found, 1))
+    return "; ".join(
+        f"q{i} {ms:.0f} ms via {', '.join(ix) or 'seq scan'}" for i, (ms, ix, _n) in enumerate(found, 1)
+    )
 
 
 def time_statements(statements: list[tuple[str, dict | None]], reps: int) -> float:
     """Median over reps (after a warm-up) of running the statements one after the other, ms."""
+
     def once() -> float:
         t0 = time.perf_counter()
         for statement, params in statements:
@@ -564,23 +657,34 @@ def prototypes(group_by: str, brand_ids, since, until, now) -> dict[str, list[tu
         count(*) FILTER (WHERE i.acknowledged_at <= i.ack_due_at),
         count(*) FILTER (WHERE i.acknowledged_at > i.ack_due_at
                          OR (i.acknowledged_at IS NULL AND i.ack_due_at < %(now)s))"""
-    pct = "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', i.acknowledged_at" \
-          " - i.detected_at))"
-    escalations = (f"SELECT {key}, count(*) FROM incidents_escalation e JOIN incidents_incident i"
-                   f" ON i.id = e.incident_id {join} WHERE {where} GROUP BY 1")
+    pct = (
+        "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', i.acknowledged_at"
+        " - i.detected_at))"
+    )
+    escalations = (
+        f"SELECT {key}, count(*) FROM incidents_escalation e JOIN incidents_incident i"
+        f" ON i.id = e.incident_id {join} WHERE {where} GROUP BY 1"
+    )
     base = f"FROM incidents_incident i {join} WHERE {where}"
     grouped = f"SELECT {key}, {additive}, {pct} {base} GROUP BY 1 ORDER BY 1"
     total = f"SELECT {additive}, {pct} {base}"
     one = f"SELECT {key}, {additive}, {pct} {base} GROUP BY GROUPING SETS (({key}), ()) ORDER BY 1"
     hashed = f"SELECT {key}, {additive} {base} GROUP BY 1"
-    percentiles = (f"SELECT {key}, {pct} {base} AND i.acknowledged_at IS NOT NULL"
-                   f" GROUP BY GROUPING SETS (({key}), ())")
+    percentiles = (
+        f"SELECT {key}, {pct} {base} AND i.acknowledged_at IS NOT NULL GROUP BY GROUPING SETS (({key}), ())"
+    )
     return {
-        "P1 date_part, percentile array, plain-join escalations":
-            [(grouped, params), (total, params), (escalations, params)],
+        "P1 date_part, percentile array, plain-join escalations": [
+            (grouped, params),
+            (total, params),
+            (escalations, params),
+        ],
         "P2 = P1 + grouped and total in one GROUPING SETS query": [(one, params), (escalations, params)],
-        "P3 additive hash aggregate + percentiles-only query": [(hashed, params), (percentiles, params),
-                                                                (escalations, params)],
+        "P3 additive hash aggregate + percentiles-only query": [
+            (hashed, params),
+            (percentiles, params),
+            (escalations, params),
+        ],
     }
 
 
@@ -591,30 +695,48 @@ def floors(case, reps: int) -> str:
     params = {"ids": list(ids), "since": since, "until": until}
     where = "i.brand_id = ANY(%(ids)s) AND i.detected_at >= %(since)s AND i.detected_at < %(until)s"
     scan = time_statements([(f"SELECT count(*) FROM incidents_incident i WHERE {where}", params)], reps)
-    pct = time_statements([(
-        "SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch',"
-        f" i.acknowledged_at - i.detected_at)) FROM incidents_incident i WHERE {where}"
-        " AND i.acknowledged_at IS NOT NULL", params)], reps)
-    return (f"case {case[0][:1]}, SQL (work_mem 64MB, jit off): count(*) of the period {scan:.0f} ms;"
-            f" one percentile_cont over its acknowledged rows, no grouping {pct:.0f} ms")
+    pct = time_statements(
+        [
+            (
+                "SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch',"
+                f" i.acknowledged_at - i.detected_at)) FROM incidents_incident i WHERE {where}"
+                " AND i.acknowledged_at IS NOT NULL",
+                params,
+            )
+        ],
+        reps,
+    )
+    return (
+        f"case {case[0][:1]}, SQL (work_mem 64MB, jit off): count(*) of the period {scan:.0f} ms;"
+        f" one percentile_cont over its acknowledged rows, no grouping {pct:.0f} ms"
+    )
 
 
 def check_prototype(report: dict, group_by: str, brand_ids, since, until, now) -> str:
     """The P3 total against response_times(): same counts and percentiles, or say what differs."""
     statements = prototypes(group_by, brand_ids, since, until, now)[
-        "P3 additive hash aggregate + percentiles-only query"]
+        "P3 additive hash aggregate + percentiles-only query"
+    ]
     rows = execute(*statements[0])
     pct = {row[0]: row[1] for row in execute(*statements[1])}
     incidents = sum(row[1] for row in rows)
     p50, p90 = pct[None]
     total = report["total"]
-    same = (incidents == total["incidents"] and abs(p50 - total["ack_p50_seconds"]) < 0.01
-            and abs(p90 - total["ack_p90_seconds"]) < 0.01 and len(rows) == len(report["groups"]))
-    return ("same totals and percentiles as response_times()" if same else
-            f"DIFFERS: {incidents} {p50} {p90} vs {total}")
+    same = (
+        incidents == total["incidents"]
+        and abs(p50 - total["ack_p50_seconds"]) < 0.01
+        and abs(p90 - total["ack_p90_seconds"]) < 0.01
+        and len(rows) == len(report["groups"])
+    )
+    return (
+        "same totals and percentiles as response_times()"
+        if same
+        else f"DIFFERS: {incidents} {p50} {p90} vs {total}"
+    )
 
 
 # --- Main -----------------------------------------------------------------------------------------
+
 
 def main(argv=None) -> int:
     global NO_WAIT
@@ -675,8 +797,10 @@ def run_phases(args, env, var_dir, world, the_cases) -> dict:
     phase_start("in-process timing")
     for label, ids, since, until, _q in the_cases:
         for group_by in GROUP_BY:
-            timed, busy = measured("in-process timing", lambda i=ids, s=since, u=until, g=group_by:
-                                   time_function(i, s, u, g, args.reps))
+            timed, busy = measured(
+                "in-process timing",
+                lambda i=ids, s=since, u=until, g=group_by: time_function(i, s, u, g, args.reps),
+            )
             results[(label, group_by)] = {**timed, "busy": busy}
     phase_start("HTTP timing")
     http_phase(env, var_dir, world, the_cases, results, args.reps)
@@ -685,19 +809,26 @@ def run_phases(args, env, var_dir, world, the_cases) -> dict:
 
 def print_table(args, the_cases, results) -> None:
     say()
-    say(f"== Report time per request, ms ({args.rows:,} incidents; function: median and min of"
-        f" {args.reps} warm runs; HTTP: median / max of {args.reps} sequential GETs after a warm-up)")
-    say(f"{'case':<24} {'group_by':<9} {'groups':>6} {'fn med':>7} {'fn min':>7} {'HTTP med':>9}"
-        f" {'HTTP max':>9}  target")
+    say(
+        f"== Report time per request, ms ({args.rows:,} incidents; function: median and min of"
+        f" {args.reps} warm runs; HTTP: median / max of {args.reps} sequential GETs after a warm-up)"
+    )
+    say(
+        f"{'case':<24} {'group_by':<9} {'groups':>6} {'fn med':>7} {'fn min':>7} {'HTTP med':>9}"
+        f" {'HTTP max':>9}  target"
+    )
     for label, *_ in the_cases:
         for group_by in GROUP_BY:
             r = results[(label, group_by)]
-            verdict = ("goal" if r["http_max"] <= GOAL_MS else "ok" if r["http_max"] <= TARGET_MS
-                       else "MISS")
-            say(f"{label:<24} {group_by:<9} {r['groups']:>6} {r['fn']:>7.0f} {r['fn_min']:>7.0f}"
-                f" {r['http']:>9.0f} {r['http_max']:>9.0f}  {verdict}{' *' if r['busy'] else ''}")
-    say(f"(target: HTTP max <= {TARGET_MS:.0f} ms 'ok', <= {GOAL_MS:.0f} ms 'goal', else 'MISS';"
-        " * another benchmark was running)")
+            verdict = "goal" if r["http_max"] <= GOAL_MS else "ok" if r["http_max"] <= TARGET_MS else "MISS"
+            say(
+                f"{label:<24} {group_by:<9} {r['groups']:>6} {r['fn']:>7.0f} {r['fn_min']:>7.0f}"
+                f" {r['http']:>9.0f} {r['http_max']:>9.0f}  {verdict}{' *' if r['busy'] else ''}"
+            )
+    say(
+        f"(target: HTTP max <= {TARGET_MS:.0f} ms 'ok', <= {GOAL_MS:.0f} ms 'goal', else 'MISS';"
+        " * another benchmark was running)"
+    )
 
 
 def explain_phase(the_cases, results) -> tuple[list[str], str]:
@@ -707,8 +838,7 @@ def explain_phase(the_cases, results) -> tuple[list[str], str]:
     statements = captured_queries(heavy_ids, heavy_since, heavy_until, heaviest)
     plans = [explain(s) for s in statements]
     say()
-    say(f"== EXPLAIN (ANALYZE, BUFFERS), case {heavy_label}, group_by={heaviest}:"
-        f" {len(statements)} queries")
+    say(f"== EXPLAIN (ANALYZE, BUFFERS), case {heavy_label}, group_by={heaviest}: {len(statements)} queries")
     for i, (statement, plan) in enumerate(zip(statements, plans, strict=True), 1):
         ms, indexes, nodes = plan_summary(plan)
         say(f"  query {i}: {ms:.0f} ms; indexes: {', '.join(indexes) or 'none'}; {'; '.join(nodes)}")
@@ -729,8 +859,10 @@ def experiments(args, the_cases, results, statements, heaviest) -> None:
     phase_start("experiments")
     reps = max(3, args.reps - 2)
     say()
-    say(f"== Experiments (bench database only), ms; function = response_times() median of {reps};"
-        f" SQL = the statements alone, median of {reps}")
+    say(
+        f"== Experiments (bench database only), ms; function = response_times() median of {reps};"
+        f" SQL = the statements alone, median of {reps}"
+    )
     table: list[tuple[str, str, dict[str, float]]] = []
 
     def function_trial(case, name: str, *settings: str) -> None:
@@ -739,8 +871,9 @@ def experiments(args, the_cases, results, statements, heaviest) -> None:
         label, ids, since, until, _ = case
         timed, busy = {}, False
         for g in GROUP_BY:
-            timed[g], contended = measured("experiments",
-                                           lambda g=g: time_function(ids, since, until, g, reps)["fn"])
+            timed[g], contended = measured(
+                "experiments", lambda g=g: time_function(ids, since, until, g, reps)["fn"]
+            )
             busy = busy or contended
         table.append((label[:1], name + (" *" if busy else ""), timed))
         say(f"  {table[-1][0]} {table[-1][1]}: " + " ".join(f"{g}={ms:.0f}" for g, ms in timed.items()))
@@ -762,8 +895,9 @@ def experiments(args, the_cases, results, statements, heaviest) -> None:
     heavy = the_cases[0]
     variants = list(prototypes("brand", [], None, None, None))
     function_trial(heavy, "function: SET jit = off", "SET jit = off")
-    function_trial(heavy, "function: SET work_mem = '64MB' (jit default)", "RESET jit",
-                   "SET work_mem = '64MB'")
+    function_trial(
+        heavy, "function: SET work_mem = '64MB' (jit default)", "RESET jit", "SET work_mem = '64MB'"
+    )
     function_trial(heavy, "function: work_mem 64MB + jit off", "SET jit = off")
     execute("RESET jit", fetch=False)
     execute("RESET work_mem", fetch=False)
@@ -779,14 +913,20 @@ def experiments(args, the_cases, results, statements, heaviest) -> None:
     execute("RESET work_mem", fetch=False)
     _label, ids, since, until, _ = heavy
     now = timezone.now()
-    say("  prototype check, group_by=" + heaviest + ": "
-        + check_prototype(run_report(ids, since, until, heaviest), heaviest, ids, since, until, now))
+    say(
+        "  prototype check, group_by="
+        + heaviest
+        + ": "
+        + check_prototype(run_report(ids, since, until, heaviest), heaviest, ids, since, until, now)
+    )
 
     t0 = time.monotonic()
     with psycopg.connect(PG_BENCH, autocommit=True) as conn:
         # `id` too: the report counts COUNT("id"), and without it no index-only scan is possible.
-        conn.execute(f"CREATE INDEX {COVERING_INDEX} ON incidents_incident (brand_id, detected_at)"
-                     f" INCLUDE ({', '.join(COVERED)})")
+        conn.execute(
+            f"CREATE INDEX {COVERING_INDEX} ON incidents_incident (brand_id, detected_at)"
+            f" INCLUDE ({', '.join(COVERED)})"
+        )
         conn.execute("VACUUM ANALYZE incidents_incident")
         size = conn.execute("SELECT pg_size_pretty(pg_relation_size(%s))", [COVERING_INDEX]).fetchone()[0]
     say(f"  (covering index {COVERING_INDEX}: {size}, built in {time.monotonic() - t0:.0f} s)")
@@ -794,8 +934,10 @@ def experiments(args, the_cases, results, statements, heaviest) -> None:
         function_trial(case, "function: + covering index")
     say(f"  with it, a/{heaviest}: {plans_line(statements)}")
     for case in the_cases[1:]:
-        say(f"  with it, {case[0][:1]}/{heaviest}: "
-            f"{plans_line(captured_queries(case[1], case[2], case[3], heaviest))}")
+        say(
+            f"  with it, {case[0][:1]}/{heaviest}: "
+            f"{plans_line(captured_queries(case[1], case[2], case[3], heaviest))}"
+        )
     execute("SET work_mem = '64MB'", fetch=False)
     execute("SET jit = off", fetch=False)
     say("  floor with the covering index, " + floors(heavy, reps))
@@ -811,8 +953,10 @@ def experiments(args, the_cases, results, statements, heaviest) -> None:
     baseline = {c[0][:1]: {g: results[(c[0], g)]["fn"] for g in GROUP_BY} for c in the_cases}
     say(f"{'case / variant':<75} " + " ".join(f"{g:>8}" for g in GROUP_BY))
     for case, values in baseline.items():
-        say(f"{case + ' function: baseline (existing indexes), from the table':<75} "
-            + " ".join(f"{values[g]:>8.0f}" for g in GROUP_BY))
+        say(
+            f"{case + ' function: baseline (existing indexes), from the table':<75} "
+            + " ".join(f"{values[g]:>8.0f}" for g in GROUP_BY)
+        )
     for case, name, timed in table:
         say(f"{(case + ' ' + name)[:75]:<75} " + " ".join(f"{timed[g]:>8.0f}" for g in GROUP_BY))
 

@@ -54,8 +54,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--open", type=int, default=100_000, help="of which open")
     parser.add_argument("--due", type=int, default=100, help="probes made due for the busy tick")
     parser.add_argument("--reps", type=int, default=20, help="timed repetitions per case")
-    parser.add_argument("--backlog", type=int, default=10_000,
-                        help="open rows made due at the end, to see the claim's plan under a backlog")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=10_000,
+        help="open rows made due at the end, to see the claim's plan under a backlog",
+    )
     parser.add_argument("--plans", action="store_true", help="print every plan in full")
     parser.add_argument("--quick", action="store_true", help="200,000 rows (20,000 open), 5 reps")
     parser.add_argument("--keep-db", action="store_true")
@@ -136,10 +140,12 @@ def build(args) -> list[int]:
         t0 = time.monotonic()
         conn.execute(CLOSED, {**params, "n": args.total - args.open})
         conn.execute(OPEN, {**params, "n": args.open})
-        open_ids = [r[0] for r in conn.execute(
-            "SELECT id FROM incidents_incident WHERE state = 'detected' ORDER BY id")]
+        open_ids = [
+            r[0]
+            for r in conn.execute("SELECT id FROM incidents_incident WHERE state = 'detected' ORDER BY id")
+        ]
         step = max(1, len(open_ids) // args.due)
-        probes = open_ids[step // 2::step][:args.due]
+        probes = open_ids[step // 2 :: step][: args.due]
         conn.execute(PARK, {"ids": probes})
         loaded = time.monotonic() - t0
         conn.execute("VACUUM ANALYZE")
@@ -147,10 +153,13 @@ def build(args) -> list[int]:
             "SELECT count(*), count(*) FILTER (WHERE state IN ('detected','acknowledged','investigated')),"
             " count(next_escalation_at), count(sla_warning_at), count(resolve_escalation_at),"
             " pg_size_pretty(pg_total_relation_size('incidents_incident'))"
-            " FROM incidents_incident").fetchone()
-    print(f"loaded in {loaded:.1f} s (+ VACUUM ANALYZE): {counts[0]:,} incidents, {counts[1]:,} open; "
-          f"non-null next_escalation_at {counts[2]:,}, sla_warning_at {counts[3]:,}, "
-          f"resolve_escalation_at {counts[4]:,}; table + indexes {counts[5]}; {len(probes)} probes")
+            " FROM incidents_incident"
+        ).fetchone()
+    print(
+        f"loaded in {loaded:.1f} s (+ VACUUM ANALYZE): {counts[0]:,} incidents, {counts[1]:,} open; "
+        f"non-null next_escalation_at {counts[2]:,}, sla_warning_at {counts[3]:,}, "
+        f"resolve_escalation_at {counts[4]:,}; table + indexes {counts[5]}; {len(probes)} probes"
+    )
     return probes
 
 
@@ -168,6 +177,7 @@ def reset_probes(probes: list[int], *, due: bool) -> None:
 
 
 # --- Timing ----------------------------------------------------------------------------
+
 
 def time_ticks(probes: list[int], reps: int, *, due: bool) -> tuple[list[float], list[dict]]:
     from incidents import clock
@@ -219,9 +229,12 @@ class _Rollback(Exception):
 
 def scans(plan: list[str]) -> str:
     """The scan nodes of a plan, e.g. 'Bitmap Index Scan on incident_escalation_due'."""
-    found = re.findall(r"(Seq Scan on \w+|Bitmap Heap Scan on \w+|"
-                       r"(?:Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)?"
-                       r"(?: using \w+)? on \w+)", "\n".join(plan))
+    found = re.findall(
+        r"(Seq Scan on \w+|Bitmap Heap Scan on \w+|"
+        r"(?:Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)?"
+        r"(?: using \w+)? on \w+)",
+        "\n".join(plan),
+    )
     return ", ".join(dict.fromkeys(found)) or "?"
 
 
@@ -239,8 +252,11 @@ def tick_queries(captured: list[dict]) -> dict[str, str]:
         text = query["sql"]
         if "FOR UPDATE" in text and "incidents_incident" in text:
             wanted.setdefault("claim (sweep batch, FOR UPDATE SKIP LOCKED)", text)
-        elif (text.startswith(("SELECT \"incidents_incident\"", "SELECT DISTINCT \"incidents_incident\""))
-              and "FOR UPDATE" not in text and re.search(r'"incidents_incident"\."\w+" >', text)):
+        elif (
+            text.startswith(('SELECT "incidents_incident"', 'SELECT DISTINCT "incidents_incident"'))
+            and "FOR UPDATE" not in text
+            and re.search(r'"incidents_incident"\."\w+" >', text)
+        ):
             column = re.search(r'"incidents_incident"\."(\w+)" >', text)
             wanted[f"_publish_upcoming: {column.group(1) if column else '?'}"] = text
         elif "incidents_notification" in text and "next_attempt_at" in text and text.startswith("SELECT"):
@@ -252,13 +268,17 @@ def tick_queries(captured: list[dict]) -> dict[str, str]:
 
 # --- The claim under a backlog --------------------------------------------------------------
 
+
 def claim_queryset(now, batch: int, column: str = "next_escalation_at"):
     """The sweeper's claim of one timer column, as `clock.sweep()` builds it."""
     from incidents.models import Incident
 
-    return (Incident.all_brands.select_related("brand")
-            .select_for_update(skip_locked=True, of=("self",))
-            .filter(**{f"{column}__lte": now}).order_by(column)[:batch])
+    return (
+        Incident.all_brands.select_related("brand")
+        .select_for_update(skip_locked=True, of=("self",))
+        .filter(**{f"{column}__lte": now})
+        .order_by(column)[:batch]
+    )
 
 
 def captured_tick_claim_only(batch: int) -> str:
@@ -308,8 +328,10 @@ def time_fire_batch(batch: int, reps: int) -> tuple[list[float], set[int]]:
 
 
 def summary(values: list[float]) -> str:
-    return (f"median {statistics.median(values):7.2f} ms   min {min(values):7.2f} ms   "
-            f"max {max(values):7.2f} ms   (n={len(values)})")
+    return (
+        f"median {statistics.median(values):7.2f} ms   min {min(values):7.2f} ms   "
+        f"max {max(values):7.2f} ms   (n={len(values)})"
+    )
 
 
 BACKLOG = """
@@ -322,8 +344,10 @@ WHERE id IN (SELECT id FROM incidents_incident WHERE state = 'detected' AND next
 def show_plan(title: str, plan: list[str], *, full: bool) -> bool:
     """Print a plan (or its one-line summary); True when it scans the incidents table sequentially."""
     seq = any("Seq Scan on incidents_incident" in line for line in plan)
-    print(f"-- {title}: {scans(plan)}; execution {exec_time(plan)}"
-          + ("   !!! SEQUENTIAL SCAN of incidents" if seq else ""))
+    print(
+        f"-- {title}: {scans(plan)}; execution {exec_time(plan)}"
+        + ("   !!! SEQUENTIAL SCAN of incidents" if seq else "")
+    )
     if full:
         for line in plan:
             print("   " + line)
@@ -346,9 +370,11 @@ def run(args) -> int:
     from incidents.clock import TIMER_COLUMNS
 
     batch = settings.ESCALATION_SWEEP_BATCH
-    print(f"sweeper cost: {args.total:,} incidents, {args.open:,} open, {args.due} due in the busy tick; "
-          f"{args.reps} repetitions; tick {settings.ESCALATION_TICK_SECONDS:g} s, batch {batch}; "
-          f"timer columns {', '.join(TIMER_COLUMNS)}; database {DATABASE}, redis {common.REDIS_URL}")
+    print(
+        f"sweeper cost: {args.total:,} incidents, {args.open:,} open, {args.due} due in the busy tick; "
+        f"{args.reps} repetitions; tick {settings.ESCALATION_TICK_SECONDS:g} s, batch {batch}; "
+        f"timer columns {', '.join(TIMER_COLUMNS)}; database {DATABASE}, redis {common.REDIS_URL}"
+    )
     common.report_load()
     ok = True
     try:
@@ -362,8 +388,10 @@ def run(args) -> int:
         print(f"\nempty tick (nothing due)        : {summary(empty)}   result {results[-1]}")
         busy, results = time_ticks(probes, max(3, args.reps // 2), due=True)
         fired = sorted({r["fired"] for r in results})
-        print(f"busy tick ({args.due} due, fired {fired}): {summary(busy)}   "
-              f"= {statistics.median(busy) / args.due:.2f} ms per escalation")
+        print(
+            f"busy tick ({args.due} due, fired {fired}): {summary(busy)}   "
+            f"= {statistics.median(busy) / args.due:.2f} ms per escalation"
+        )
         verdict = "met" if statistics.median(empty) <= TARGET_MS else "MISSED"
         print(f"target: empty tick <= {TARGET_MS:g} ms -> {verdict}")
         ok &= verdict == "met"
@@ -372,8 +400,10 @@ def run(args) -> int:
         for label, due in (("empty", False), ("busy", True)):
             captured = captured_tick(probes, due=due)
             total = sum(float(q["time"]) for q in captured) * 1000
-            print(f"queries of one {label} tick: {len(captured)}, {total:.0f} ms in the database driver "
-                  "(Django's timer, 1 ms resolution)")
+            print(
+                f"queries of one {label} tick: {len(captured)}, {total:.0f} ms in the database driver "
+                "(Django's timer, 1 ms resolution)"
+            )
             if label == "empty":
                 for q in captured:
                     print(f"   {float(q['time']) * 1000:4.0f} ms  {q['sql'][:100]}")
@@ -384,10 +414,10 @@ def run(args) -> int:
                 plan = explain(statement)
                 claim = role.startswith("claim")
                 if claim or (label == "empty" and role.endswith("next_escalation_at")):
-                    head = statement[:statement.find(" ")]  # SELECT or SELECT DISTINCT …
+                    head = statement[: statement.find(" ")]  # SELECT or SELECT DISTINCT …
                     if statement.startswith("SELECT DISTINCT"):
-                        head = statement[:statement.find(" FROM ")]
-                    print(f"\n   {head} …{statement[statement.find(' FROM '):][:420]}")
+                        head = statement[: statement.find(" FROM ")]
+                    print(f"\n   {head} …{statement[statement.find(' FROM ') :][:420]}")
                 ok &= not show_plan(f"{label} tick, {role}", plan, full=claim or args.plans)
             reset_probes(probes, due=False)
 
@@ -399,13 +429,18 @@ def run(args) -> int:
         for stats in ("stale statistics", "after ANALYZE"):
             if stats == "after ANALYZE":
                 raw("ANALYZE incidents_incident")
-            show_plan(f"backlog, {stats}, claim of next_escalation_at",
-                      explain(captured_tick_claim_only(batch)), full=True)
+            show_plan(
+                f"backlog, {stats}, claim of next_escalation_at",
+                explain(captured_tick_claim_only(batch)),
+                full=True,
+            )
             print(f"   claim alone: {summary(time_claims(args.reps, batch))}")
         values, fired = time_fire_batch(batch, max(3, args.reps // 4))
-        print(f"one batch of {batch} claimed and fired set-wise, rolled back (no commit, no "
-              f"publishing; fired {sorted(fired)}): {summary(values)}   = "
-              f"{statistics.median(values) / batch:.2f} ms per escalation")
+        print(
+            f"one batch of {batch} claimed and fired set-wise, rolled back (no commit, no "
+            f"publishing; fired {sorted(fired)}): {summary(values)}   = "
+            f"{statistics.median(values) / batch:.2f} ms per escalation"
+        )
     finally:
         common.clean_up(DATABASE, keep_db=args.keep_db)
     return 0 if ok else 1

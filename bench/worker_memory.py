@@ -60,12 +60,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000, help="pending deadlines")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds sampled per case")
-    parser.add_argument("--no-burst", dest="burst", action="store_false",
-                        help="skip the all-due-within-30-s case")
+    parser.add_argument(
+        "--no-burst", dest="burst", action="store_false", help="skip the all-due-within-30-s case"
+    )
     parser.add_argument("--quick", action="store_true", help="20 s per case")
-    parser.add_argument("--separate-beat", action="store_true",
-                        help="the worker without -B and beat as a process of its own (the "
-                             "Procfile's layout); only the worker's processes are summed")
+    parser.add_argument(
+        "--separate-beat",
+        action="store_true",
+        help="the worker without -B and beat as a process of its own (the "
+        "Procfile's layout); only the worker's processes are summed",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -81,8 +85,17 @@ def insert(brand_id: int, n: int, *, start: float, span: float, warn: bool) -> f
     conninfo = f"host={common.HOST} port=5432 user=postgres dbname={DATABASE}"
     t0 = time.monotonic()
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(INSERT, {"brand": brand_id, "n": n, "start": start, "span": span, "warn": warn,
-                              "chain": json.dumps(chain.DEFAULT_CHAIN)})
+        conn.execute(
+            INSERT,
+            {
+                "brand": brand_id,
+                "n": n,
+                "start": start,
+                "span": span,
+                "warn": warn,
+                "chain": json.dumps(chain.DEFAULT_CHAIN),
+            },
+        )
         conn.execute("ANALYZE incidents_incident")
     return time.monotonic() - t0
 
@@ -120,8 +133,7 @@ def sample(worker, duration: float) -> dict:
         peak_rss, peak_pss = max(peak_rss, total_rss), max(peak_pss, total_pss)
         series.append((time.monotonic() - started, total_rss))
         time.sleep(0.5)
-    return {"peak_rss": peak_rss, "peak_pss": peak_pss, "per_pid": per_pid, "roles": roles,
-            "series": series}
+    return {"peak_rss": peak_rss, "peak_pss": peak_pss, "per_pid": per_pid, "roles": roles, "series": series}
 
 
 def run_case(name: str, slug: str, args, work: Path, *, start: float, span: float, warn: bool) -> dict:
@@ -147,23 +159,34 @@ def run_case(name: str, slug: str, args, work: Path, *, start: float, span: floa
     finally:
         common.stop_worker(worker)
         common.stop_worker(beat)
-    result.update(name=name, idle=idle, inserted=inserted,
-                  fired=Escalation.all_brands.count(), problems=common.log_problems(log), log=log)
+    result.update(
+        name=name,
+        idle=idle,
+        inserted=inserted,
+        fired=Escalation.all_brands.count(),
+        problems=common.log_problems(log),
+        log=log,
+    )
     return result
 
 
 def report(r: dict, args) -> bool:
     mb = 1024
     print(f"\n=== {r['name']} ===")
-    print(f"{args.count:,} incidents inserted in {r['inserted']:.1f} s; worker RSS before the insert "
-          f"{r['idle'] / mb:.0f} MB (sum over its processes)")
-    print(f"max total RSS {r['peak_rss'] / mb:.0f} MB   max total PSS {r['peak_pss'] / mb:.0f} MB   "
-          f"over {args.duration:g} s")
+    print(
+        f"{args.count:,} incidents inserted in {r['inserted']:.1f} s; worker RSS before the insert "
+        f"{r['idle'] / mb:.0f} MB (sum over its processes)"
+    )
+    print(
+        f"max total RSS {r['peak_rss'] / mb:.0f} MB   max total PSS {r['peak_pss'] / mb:.0f} MB   "
+        f"over {args.duration:g} s"
+    )
     for pid, rss in sorted(r["per_pid"].items()):
         print(f"   pid {pid:>7} {r['roles'][pid]:<17} max RSS {rss / mb:6.0f} MB")
     step = max(1, len(r["series"]) // 12)
-    print("   total RSS over time: " + "  ".join(
-        f"{t:.0f}s:{rss / mb:.0f}" for t, rss in r["series"][::step]))
+    print(
+        "   total RSS over time: " + "  ".join(f"{t:.0f}s:{rss / mb:.0f}" for t, rss in r["series"][::step])
+    )
     print(f"escalations fired during the run {r['fired']:,}; redis at the end {r['redis']}")
     verdict = "met" if r["peak_rss"] / mb < TARGET_MB else "MISSED"
     print(f"target RSS < {TARGET_MB:g} MB (sum of RSS): {verdict}")
@@ -184,17 +207,39 @@ def run(args) -> int:
     common.arm_budget(int(2 * (args.duration + 180)))
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     common.setup_django(common.bench_env(DATABASE, work / "var"))
-    print(f"worker memory: {args.count:,} pending deadlines, {args.duration:g} s sampled per case, "
-          f"one worker {'and a separate beat' if args.separate_beat else '-B'} --concurrency 2, "
-          f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}")
+    print(
+        f"worker memory: {args.count:,} pending deadlines, {args.duration:g} s sampled per case, "
+        f"one worker {'and a separate beat' if args.separate_beat else '-B'} --concurrency 2, "
+        f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}"
+    )
     common.report_load()
     ok = True
     try:
-        ok &= report(run_case("spread: deadlines over the next 1-4 h", "spread", args, work,
-                              start=3600.0, span=3 * 3600.0, warn=True), args)
+        ok &= report(
+            run_case(
+                "spread: deadlines over the next 1-4 h",
+                "spread",
+                args,
+                work,
+                start=3600.0,
+                span=3 * 3600.0,
+                warn=True,
+            ),
+            args,
+        )
         if args.burst:
-            report(run_case("burst: all deadlines within 15-45 s of the insert", "burst", args, work,
-                            start=15.0, span=30.0, warn=False), args)
+            report(
+                run_case(
+                    "burst: all deadlines within 15-45 s of the insert",
+                    "burst",
+                    args,
+                    work,
+                    start=15.0,
+                    span=30.0,
+                    warn=False,
+                ),
+                args,
+            )
     finally:
         common.clean_up(DATABASE, keep_db=args.keep_db)
     return 0 if ok else 1

@@ -40,8 +40,10 @@ class RequestIdFilter(logging.Filter):
 
 
 REQUEST_LATENCY = Histogram(
-    "crisis_http_request_duration_seconds", "Time to answer an HTTP request.",
-    ["method", "status"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    "crisis_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "status"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
 
@@ -62,7 +64,8 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         REQUEST_LATENCY.labels(request.method, str(response.status_code)).observe(
-            time.perf_counter() - started)
+            time.perf_counter() - started
+        )
         return response
 
 
@@ -96,43 +99,60 @@ class DeskCollector:
         from incidents.models import ClockHeartbeat, Escalation, Incident, Notification
 
         now = timezone.now()
-        by_state = GaugeMetricFamily("crisis_incidents", "Incidents by state and severity.",
-                                     labels=["state", "severity"])
-        for row in (Incident.all_brands.values("state", "severity")
-                    .annotate(n=Count("id")).order_by()):
+        by_state = GaugeMetricFamily(
+            "crisis_incidents", "Incidents by state and severity.", labels=["state", "severity"]
+        )
+        for row in Incident.all_brands.values("state", "severity").annotate(n=Count("id")).order_by():
             by_state.add_metric([row["state"], row["severity"]], row["n"])
         yield by_state
 
         breached = Incident.all_brands.filter(
-            Q(acknowledged_at__isnull=True, ack_due_at__lt=now, state="detected"))
-        yield GaugeMetricFamily("crisis_ack_sla_breached_open",
-                                "Unacknowledged incidents past their ack deadline.",
-                                value=breached.count())
+            Q(acknowledged_at__isnull=True, ack_due_at__lt=now, state="detected")
+        )
+        yield GaugeMetricFamily(
+            "crisis_ack_sla_breached_open",
+            "Unacknowledged incidents past their ack deadline.",
+            value=breached.count(),
+        )
 
         lateness = HistogramMetricFamily(
             "crisis_escalation_lateness_seconds",
-            "Escalated at minus due at, for escalations of the last hour.")
+            "Escalated at minus due at, for escalations of the last hour.",
+        )
         buckets = (0.5, 1, 2, 5, 10, 30, 60, 300)
-        late = [(e.fired_at - e.due_at).total_seconds() for e in Escalation.all_brands.filter(
-            fired_at__gte=now - timezone.timedelta(hours=1)).only("fired_at", "due_at")[:100_000]]
-        lateness.add_metric([], [(str(b), sum(1 for x in late if x <= b)) for b in buckets]
-                            + [("+Inf", len(late))], sum_value=sum(late))
+        late = [
+            (e.fired_at - e.due_at).total_seconds()
+            for e in Escalation.all_brands.filter(fired_at__gte=now - timezone.timedelta(hours=1)).only(
+                "fired_at", "due_at"
+            )[:100_000]
+        ]
+        lateness.add_metric(
+            [],
+            [(str(b), sum(1 for x in late if x <= b)) for b in buckets] + [("+Inf", len(late))],
+            sum_value=sum(late),
+        )
         yield lateness
 
         beat = ClockHeartbeat.objects.filter(name=HEARTBEAT).first()
-        yield GaugeMetricFamily("crisis_sweeper_last_tick_age_seconds",
-                                "Seconds since the sweeper last finished a tick.",
-                                value=(now - beat.beat_at).total_seconds() if beat else -1)
-        yield GaugeMetricFamily("crisis_sweeper_tick_duration_seconds",
-                                "How long the last sweeper tick took.",
-                                value=beat.duration_seconds if beat else -1)
-        outbox = dict(Notification.objects.values_list("status").annotate(n=Count("id"))
-                      .order_by())
-        yield GaugeMetricFamily("crisis_notifications_pending", "Outbox backlog.",
-                                value=outbox.get("pending", 0))
-        yield GaugeMetricFamily("crisis_notifications_failed",
-                                "Notifications given up after all retries.",
-                                value=outbox.get("failed", 0))
+        yield GaugeMetricFamily(
+            "crisis_sweeper_last_tick_age_seconds",
+            "Seconds since the sweeper last finished a tick.",
+            value=(now - beat.beat_at).total_seconds() if beat else -1,
+        )
+        yield GaugeMetricFamily(
+            "crisis_sweeper_tick_duration_seconds",
+            "How long the last sweeper tick took.",
+            value=beat.duration_seconds if beat else -1,
+        )
+        outbox = dict(Notification.objects.values_list("status").annotate(n=Count("id")).order_by())
+        yield GaugeMetricFamily(
+            "crisis_notifications_pending", "Outbox backlog.", value=outbox.get("pending", 0)
+        )
+        yield GaugeMetricFamily(
+            "crisis_notifications_failed",
+            "Notifications given up after all retries.",
+            value=outbox.get("failed", 0),
+        )
 
 
 _registry = None

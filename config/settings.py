@@ -375,8 +375,13 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 if "CACHE_URL" in env:
     CACHES = {"default": env.cache_url("CACHE_URL")}
 elif REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL, "KEY_PREFIX": "crisis-cache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "crisis-cache",
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -388,13 +393,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "config.observability.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
-                 "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
-                 "rename_fields": {"asctime": "time", "levelname": "level"}},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level"},
+        },
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
-                             "filters": ["request_id"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -36,9 +36,7 @@ class BrandKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         key, plain = services.brand_key_issue(brand=obj.brand, name=obj.name)
         obj.pk, obj.prefix = key.pk, key.prefix
-        messages.warning(
-            request, _("Integration key (shown once, copy it now): %(key)s") % {"key": plain}
-        )
+        messages.warning(request, _("Integration key (shown once, copy it now): %(key)s") % {"key": plain})
 
     @admin.action(description=_("Revoke selected keys"))
     def revoke(self, request, queryset):
@@ -48,8 +46,7 @@ class BrandKeyAdmin(admin.ModelAdmin):
 
 @admin.register(DetectionPolicy)
 class DetectionPolicyAdmin(admin.ModelAdmin):
-    list_display = ["brand", "enabled", "window_seconds", "min_count", "ratio",
-                    "follower_threshold"]
+    list_display = ["brand", "enabled", "window_seconds", "min_count", "ratio", "follower_threshold"]
 
 
 @admin.register(Mention)

@@ -57,7 +57,8 @@ class TokenView(APIView):
         try:
             # django-axes counts failures per username and address (settings.AXES_*).
             user = authenticate(
-                request._request, username=data.validated_data["username"],
+                request._request,
+                username=data.validated_data["username"],
                 password=data.validated_data["password"],
             )
         except AxesBackendPermissionDenied:
@@ -90,7 +91,9 @@ class IsSuperuserForCreate(BasePermission):
 
 
 class BrandViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
     """Brands the caller belongs to; superusers see and create all."""

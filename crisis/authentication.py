@@ -65,8 +65,7 @@ class IntegrationKeyScheme(OpenApiAuthenticationExtension):
     name = "integrationKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Api-Key <key>`"}
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Api-Key <key>`"}
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
@@ -74,5 +73,4 @@ class TokenScheme(OpenApiAuthenticationExtension):
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <token>`"}
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Token <token>`"}

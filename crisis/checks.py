@@ -12,14 +12,17 @@ SQLITE_RETURNING = (3, 35)
 
 
 @register()
-def sqlite_supports_returning(app_configs=None, *, version=sqlite3.sqlite_version_info,
-                              vendors=None, **kwargs):
+def sqlite_supports_returning(
+    app_configs=None, *, version=sqlite3.sqlite_version_info, vendors=None, **kwargs
+):
     vendors = vendors if vendors is not None else {connections[a].vendor for a in connections}
     if "sqlite" not in vendors or version >= SQLITE_RETURNING:
         return []
-    return [Error(
-        f"SQLite {'.'.join(map(str, version))} is too old: the desk needs SQLite "
-        f"{'.'.join(map(str, SQLITE_RETURNING))} or newer (INSERT and UPDATE … RETURNING).",
-        hint="Use a Python built with a newer SQLite, or PostgreSQL (DATABASE_URL).",
-        id="crisis.E001",
-    )]
+    return [
+        Error(
+            f"SQLite {'.'.join(map(str, version))} is too old: the desk needs SQLite "
+            f"{'.'.join(map(str, SQLITE_RETURNING))} or newer (INSERT and UPDATE … RETURNING).",
+            hint="Use a Python built with a newer SQLite, or PostgreSQL (DATABASE_URL).",
+            id="crisis.E001",
+        )
+    ]

@@ -58,27 +58,34 @@ def detect(*, brand: Brand, fresh: list[Mention], now: datetime) -> Wave | None:
         return None
     window = timedelta(seconds=policy.window_seconds)
     # Mentions already counted in a wave (even one just resolved) do not start another.
-    negative = Mention.objects.filter(brand=brand, sentiment=Sentiment.NEGATIVE,
-                                      wave_link__isnull=True)
+    negative = Mention.objects.filter(brand=brand, sentiment=Sentiment.NEGATIVE, wave_link__isnull=True)
     in_window = negative.filter(published_at__gt=now - window, published_at__lte=now)
     stats = in_window.aggregate(first=Min("published_at"), reach=Sum("reach"))
     count = in_window.count()
     reach = stats["reach"] or 0
 
-    loud = [m for m in negatives if m.author_followers >= policy.follower_threshold
-            and m.published_at > now - window]
+    loud = [
+        m
+        for m in negatives
+        if m.author_followers >= policy.follower_threshold and m.published_at > now - window
+    ]
     if loud:
         first = min(m.published_at for m in loud)
-        return Wave("reach", first, count, reach,
-                    severity_for(negatives=count, reach=max(reach, 100_000), policy=policy))
+        return Wave(
+            "reach",
+            first,
+            count,
+            reach,
+            severity_for(negatives=count, reach=max(reach, 100_000), policy=policy),
+        )
 
     if count < policy.min_count:
         return None
     baseline_start = now - window - timedelta(seconds=policy.baseline_seconds)
-    baseline = negative.filter(published_at__gt=baseline_start,
-                               published_at__lte=now - window).count()
+    baseline = negative.filter(published_at__gt=baseline_start, published_at__lte=now - window).count()
     per_window = baseline * policy.window_seconds / policy.baseline_seconds
     if count < policy.ratio * max(per_window, 1.0):
         return None
-    return Wave("volume", stats["first"], count, reach,
-                severity_for(negatives=count, reach=reach, policy=policy))
+    return Wave(
+        "volume", stats["first"], count, reach, severity_for(negatives=count, reach=reach, policy=policy)
+    )

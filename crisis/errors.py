@@ -61,23 +61,30 @@ _CODE_BY_STATUS = {403: "permission_denied", 404: "not_found"}
 def exception_handler(exc, context):
     """DRF's handler, plus domain errors and a 503 when the database is unreachable."""
     request = context.get("request")
-    if request is not None and getattr(request, "accepted_renderer", None) is not None \
-            and request.accepted_renderer.format == "csv":
+    if (
+        request is not None
+        and getattr(request, "accepted_renderer", None) is not None
+        and request.accepted_renderer.format == "csv"
+    ):
         # Errors are JSON even when the caller asked for a CSV export.
         request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
     if isinstance(exc, DomainError):
         return Response(exc.as_data(), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
         return Response(
-            {"detail": str(_("The request body is larger than %(limit)d bytes."))
-             % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}, "code": "too_large"},
+            {
+                "detail": str(_("The request body is larger than %(limit)d bytes."))
+                % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+                "code": "too_large",
+            },
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, ConcurrentTransition):
         # Someone changed the state between our read and our write; services
         # lock rows so this should not happen, but if it does it is a conflict.
-        return Response({"detail": str(Conflict.default_detail), "code": Conflict.code},
-                        status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"detail": str(Conflict.default_detail), "code": Conflict.code}, status=status.HTTP_409_CONFLICT
+        )
     response = drf_exception_handler(exc, context)
     if response is not None:
         if isinstance(response.data, dict) and "detail" in response.data:
@@ -89,8 +96,7 @@ def exception_handler(exc, context):
         # retry; nothing was committed because the request's transaction failed.
         logger.warning("database unavailable: %s", exc)
         return Response(
-            {"detail": str(_("The database is unavailable; retry shortly.")),
-             "code": "unavailable"},
+            {"detail": str(_("The database is unavailable; retry shortly.")), "code": "unavailable"},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )
@@ -116,6 +122,7 @@ class EmptyQueryParameterMiddleware:
             if empty:
                 from django.http import JsonResponse
 
-                return JsonResponse({name[:100]: [str(_("May not be empty."))] for name in empty[:20]},
-                                    status=400)
+                return JsonResponse(
+                    {name[:100]: [str(_("May not be empty."))] for name in empty[:20]}, status=400
+                )
         return self.get_response(request)

@@ -62,8 +62,7 @@ class Brand(models.Model):
     slug = models.SlugField(_("slug"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=200)
     # The language of the shared playbooks and templates this brand gets.
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
-                                default="en")
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     # Bumped by every change to what filing reads about the brand (SLA, chain, playbooks):
     # processes cache that setup keyed by this number (incidents/brand_setup.py).
@@ -81,8 +80,9 @@ class Brand(models.Model):
         # setup_version only ever moves by an UPDATE … + 1 (incidents/brand_setup.py): a
         # full save of a Brand read earlier (the admin's) must not write an older one back.
         if not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
-                                       if not f.primary_key and f.name != "setup_version"]
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "setup_version"
+            ]
         super().save(*args, **kwargs)
 
 
@@ -90,9 +90,7 @@ class Membership(models.Model):
     """A user's role in one brand; no membership means the brand does not exist for them."""
 
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     # A key communicator (SMM lead, PR head, top manager): escalation chains
     # can name "executive" to reach these people whatever their role.
@@ -183,13 +181,13 @@ class Mention(models.Model):
     class Meta:
         constraints = [
             # A monitoring tool's retry of the same post is a duplicate, not a new mention.
-            models.UniqueConstraint(fields=["brand", "platform", "external_id"],
-                                    name="mention_unique_per_brand"),
+            models.UniqueConstraint(
+                fields=["brand", "platform", "external_id"], name="mention_unique_per_brand"
+            ),
         ]
         indexes = [
             # Detection counts a brand's negative mentions in time windows.
-            models.Index(fields=["brand", "sentiment", "published_at"],
-                         name="mention_brand_sentiment_time"),
+            models.Index(fields=["brand", "sentiment", "published_at"], name="mention_brand_sentiment_time"),
         ]
         verbose_name = _("mention")
         verbose_name_plural = _("mentions")

@@ -31,9 +31,11 @@ def add_error_responses(result, generator, request, public):
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
             for code, description in COMMON_ERRORS.items():
-                responses.setdefault(code, {
-                    "description": description,
-                    "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}},
-                })
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
     return result

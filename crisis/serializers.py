@@ -39,11 +39,14 @@ class FieldsBuiltOnce:
         # a thread never sees one without the other; a race builds it twice: harmless.
         templates = type(self).__dict__.get("_field_templates")
         if templates is None:
-            templates = {name: (field, _needs_deep_copy(field))
-                         for name, field in super().get_fields().items()}
+            templates = {
+                name: (field, _needs_deep_copy(field)) for name, field in super().get_fields().items()
+            }
             type(self)._field_templates = templates
-        return {name: copy.deepcopy(field) if deep else _leaf_copy(field)
-                for name, (field, deep) in templates.items()}
+        return {
+            name: copy.deepcopy(field) if deep else _leaf_copy(field)
+            for name, (field, deep) in templates.items()
+        }
 
 
 def _leaf_copy(field: serializers.Field) -> serializers.Field:
@@ -65,11 +68,14 @@ def _needs_deep_copy(field: serializers.Field) -> bool:
         if isinstance(value, dict):
             value = value.values()
         return isinstance(value, (list, tuple, type({}.values()))) and any(
-            isinstance(item, serializers.Field) for item in value)
+            isinstance(item, serializers.Field) for item in value
+        )
 
-    return (isinstance(field, serializers.BaseSerializer)
-            or isinstance(getattr(field, "default", None), (list, dict, set))
-            or any(holds_a_field(value) for value in vars(field).values()))
+    return (
+        isinstance(field, serializers.BaseSerializer)
+        or isinstance(getattr(field, "default", None), (list, dict, set))
+        or any(holds_a_field(value) for value in vars(field).values())
+    )
 
 
 class ModelOutput(FieldsBuiltOnce, serializers.ModelSerializer):
@@ -124,7 +130,10 @@ class MemberInput(serializers.Serializer):
     is_executive = serializers.BooleanField(required=False, default=False)
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     password = serializers.CharField(
-        required=False, allow_blank=True, max_length=4096, trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        max_length=4096,
+        trim_whitespace=False,
         write_only=True,
     )
 
@@ -185,8 +194,9 @@ class MentionInput(StrictInput):
     url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
     author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     author_followers = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
-    text = serializers.CharField(max_length=MENTION_TEXT_MAX, required=False, allow_blank=True,
-                                 default="", trim_whitespace=False)
+    text = serializers.CharField(
+        max_length=MENTION_TEXT_MAX, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
     sentiment = serializers.ChoiceField(choices=Sentiment.choices)
     reach = serializers.IntegerField(min_value=0, max_value=10**15, default=0)
     published_at = serializers.DateTimeField()
@@ -306,8 +316,7 @@ def _plain_published_at(value, now: datetime) -> datetime | None:
 class DetectionPolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = DetectionPolicy
-        fields = ["enabled", "window_seconds", "baseline_seconds", "min_count", "ratio",
-                  "follower_threshold"]
+        fields = ["enabled", "window_seconds", "baseline_seconds", "min_count", "ratio", "follower_threshold"]
         extra_kwargs = {
             "window_seconds": {"min_value": 60, "max_value": 24 * 3600},
             "baseline_seconds": {"min_value": 3600, "max_value": 30 * 24 * 3600},

@@ -20,7 +20,12 @@ def brand_create(*, slug: str, name: str, language: str = "en") -> Brand:
 
 @transaction.atomic
 def membership_set(
-    *, brand: Brand, username: str, role: str, is_executive: bool = False, email: str = "",
+    *,
+    brand: Brand,
+    username: str,
+    role: str,
+    is_executive: bool = False,
+    email: str = "",
     password: str = "",
 ) -> tuple[Membership, bool]:
     """Give `username` a role in `brand`, creating the user if needed; returns (membership, created)."""
@@ -40,14 +45,10 @@ def membership_set(
     elif password or (email and email != user.email):
         # A brand manager must not be able to take over an account that other
         # brands share by resetting its password or address.
-        raise ValidationError(
-            {"username": [_("This user already exists; only the role can be set here.")]}
-        )
+        raise ValidationError({"username": [_("This user already exists; only the role can be set here.")]})
     membership = Membership.objects.select_for_update().filter(brand=brand, user=user).first()
     if membership is None:
-        created = Membership.objects.create(
-            brand=brand, user=user, role=role, is_executive=is_executive
-        )
+        created = Membership.objects.create(brand=brand, user=user, role=role, is_executive=is_executive)
         return created, True
     if membership.role == Role.MANAGER and role != Role.MANAGER:
         _refuse_losing_last_manager(brand, membership)

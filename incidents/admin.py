@@ -50,13 +50,16 @@ class ReviewForm(forms.Form):
     root_cause = forms.CharField(label=_("Root cause"), widget=forms.Textarea, max_length=20000)
     lessons = forms.CharField(label=_("Lessons"), widget=forms.Textarea, max_length=20000)
     follow_ups = forms.CharField(
-        label=_("Follow-ups, one per line"), widget=forms.Textarea, required=False,
+        label=_("Follow-ups, one per line"),
+        widget=forms.Textarea,
+        required=False,
         max_length=20000,
     )
 
     def clean_follow_ups(self):
-        return [{"title": line.strip()}
-                for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()]
+        return [
+            {"title": line.strip()} for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()
+        ]
 
 
 def _is_member_or_superuser(user) -> bool:
@@ -124,12 +127,19 @@ class IncidentAdmin(admin.ModelAdmin):
                 return None
         else:
             form = form_class()
-        return TemplateResponse(request, "admin/incidents/action_form.html", {
-            **self.admin_site.each_context(request),
-            "title": title, "form": form, "queryset": queryset,
-            "action": request.POST.get("action"), "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        })
+        return TemplateResponse(
+            request,
+            "admin/incidents/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset,
+                "action": request.POST.get("action"),
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     @admin.action(description=_("Claim"))
     def claim(self, request, queryset):
@@ -141,18 +151,21 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Resolve…"))
     def resolve(self, request, queryset):
-        return self._with_form(request, queryset, ResolveForm, services.incident_resolve,
-                               _("Resolve incidents"), lambda d: d)
+        return self._with_form(
+            request, queryset, ResolveForm, services.incident_resolve, _("Resolve incidents"), lambda d: d
+        )
 
     @admin.action(description=_("Review…"))
     def review(self, request, queryset):
-        return self._with_form(request, queryset, ReviewForm, services.incident_review,
-                               _("Review incidents"), lambda d: d)
+        return self._with_form(
+            request, queryset, ReviewForm, services.incident_review, _("Review incidents"), lambda d: d
+        )
 
     @admin.action(description=_("Reopen…"))
     def reopen(self, request, queryset):
-        return self._with_form(request, queryset, ReopenForm, services.incident_reopen,
-                               _("Reopen incidents"), lambda d: d)
+        return self._with_form(
+            request, queryset, ReopenForm, services.incident_reopen, _("Reopen incidents"), lambda d: d
+        )
 
 
 @admin.register(SlaPolicy)

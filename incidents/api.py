@@ -65,23 +65,33 @@ _STATE = "(" + "|".join(State.values) + ")"
 STATE_LIST_PATTERN = f"^{_STATE}(,{_STATE})*$"
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="A retry with the same key and body replays the first response.",
 )
 
 
-class IncidentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Incidents of the caller's brands; keys see only what they filed."""
 
     serializer_class = IncidentOutput
     filterset_class = IncidentFilter
     lookup_value_regex = r"[0-9]{1,18}"
 
-    @extend_schema(parameters=[OpenApiParameter(
-        "state", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
-        description="Comma-separated states.", pattern=STATE_LIST_PATTERN)])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "state",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Comma-separated states.",
+                pattern=STATE_LIST_PATTERN,
+            )
+        ]
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -106,11 +116,13 @@ class IncidentViewSet(
         # the caller may list (a key that hits another filer's open incident with its
         # dedup_key gets that incident, as API.md says).
         fresh = incidents_for_display(Principal(is_superuser=True)).get(
-            pk=incident.pk, brand_id=incident.brand_id)
+            pk=incident.pk, brand_id=incident.brand_id
+        )
         return Response(self.get_serializer(fresh).data, status=status_code)
 
     @extend_schema(
-        request=IncidentInput, parameters=[IDEMPOTENCY_HEADER],
+        request=IncidentInput,
+        parameters=[IDEMPOTENCY_HEADER],
         responses={201: IncidentOutput, 200: IncidentOutput},
     )
     def create(self, request):
@@ -120,9 +132,7 @@ class IncidentViewSet(
         if key is None:
             return self._file(data.validated_data)
         if not key or len(key) > idempotency.MAX_KEY_LENGTH:
-            raise ValidationError(
-                {"Idempotency-Key": [_("Must be 1 to 255 characters.")]}
-            )
+            raise ValidationError({"Idempotency-Key": [_("Must be 1 to 255 characters.")]})
 
         def work():
             response = self._file(data.validated_data)
@@ -145,8 +155,10 @@ class IncidentViewSet(
         if checklist is None:
             checklist = list(checklists_for_display().filter(incident=incident))
         context = {**self.get_serializer_context(), "checklists": {incident.pk: checklist}}
-        return Response(IncidentOutput(incident, context=context).data,
-                        status=status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK)
+        return Response(
+            IncidentOutput(incident, context=context).data,
+            status=status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK,
+        )
 
     @extend_schema(request=None, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])
@@ -156,59 +168,67 @@ class IncidentViewSet(
     @extend_schema(request=None, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])
     def investigate(self, request, pk):
-        return self._answer(
-            services.incident_investigate(incident_id=pk, principal=self.principal)
-        )
+        return self._answer(services.incident_investigate(incident_id=pk, principal=self.principal))
 
     @extend_schema(request=ResolveInput, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk):
         data = ResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.incident_resolve(
-            incident_id=pk, principal=self.principal, **data.validated_data
-        ))
+        return self._answer(
+            services.incident_resolve(incident_id=pk, principal=self.principal, **data.validated_data)
+        )
 
     @extend_schema(request=ReviewInput, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])
     def review(self, request, pk):
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.incident_review(
-            incident_id=pk, principal=self.principal, **data.validated_data
-        ))
+        return self._answer(
+            services.incident_review(incident_id=pk, principal=self.principal, **data.validated_data)
+        )
 
     @extend_schema(request=None, responses={200: IncidentOutput})
-    @action(detail=True, methods=["post"],
-            url_path=r"follow-ups/(?P<follow_up_id>[0-9]{1,18})/complete")
+    @action(detail=True, methods=["post"], url_path=r"follow-ups/(?P<follow_up_id>[0-9]{1,18})/complete")
     def complete_follow_up(self, request, pk, follow_up_id):
-        return self._answer(services.incident_follow_up_done(
-            incident_id=pk, follow_up_id=follow_up_id, principal=self.principal))
+        return self._answer(
+            services.incident_follow_up_done(
+                incident_id=pk, follow_up_id=follow_up_id, principal=self.principal
+            )
+        )
 
     @extend_schema(request=ReopenInput, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk):
         data = ReopenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.incident_reopen(
-            incident_id=pk, principal=self.principal, **data.validated_data
-        ))
+        return self._answer(
+            services.incident_reopen(incident_id=pk, principal=self.principal, **data.validated_data)
+        )
 
     @extend_schema(request=ReassignInput, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk):
         data = ReassignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.incident_reassign(
-            incident_id=pk, principal=self.principal, **data.validated_data
-        ))
+        return self._answer(
+            services.incident_reassign(incident_id=pk, principal=self.principal, **data.validated_data)
+        )
 
-    @extend_schema(request=None, responses={
-        (200, "application/json"): TimelineEventOutput(many=True),
-        (200, "text/csv"): OpenApiTypes.STR})
-    @action(detail=True, methods=["get"], filterset_class=None,
-            serializer_class=TimelineEventOutput,
-            renderer_classes=[JSONRenderer, CSVRenderer])
+    @extend_schema(
+        request=None,
+        responses={
+            (200, "application/json"): TimelineEventOutput(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        filterset_class=None,
+        serializer_class=TimelineEventOutput,
+        renderer_classes=[JSONRenderer, CSVRenderer],
+    )
     def timeline(self, request, pk):
         """The incident's events in order; `?format=csv` exports all of them at once."""
         incident = self.get_object()
@@ -224,18 +244,22 @@ class IncidentViewSet(
     def complete_step(self, request, pk, step_id):
         data = StepCompleteInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.incident_step_complete(
-            incident_id=pk, step_id=step_id, principal=self.principal, **data.validated_data
-        ))
+        return self._answer(
+            services.incident_step_complete(
+                incident_id=pk, step_id=step_id, principal=self.principal, **data.validated_data
+            )
+        )
 
     @extend_schema(request=AttachPlaybookInput, responses={200: IncidentOutput})
     @action(detail=True, methods=["post"])
     def playbooks(self, request, pk):
         data = AttachPlaybookInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.incident_attach_playbook(
-            incident_id=pk, principal=self.principal, playbook_id=data.validated_data["playbook"]
-        ))
+        return self._answer(
+            services.incident_attach_playbook(
+                incident_id=pk, principal=self.principal, playbook_id=data.validated_data["playbook"]
+            )
+        )
 
     @extend_schema(request=None, responses={200: WaveOutput})
     @action(detail=True, methods=["get"], filterset_class=None)
@@ -248,17 +272,22 @@ class IncidentViewSet(
     def comments(self, request, pk):
         data = CommentInput(data=request.data)
         data.is_valid(raise_exception=True)
-        event = services.incident_comment(
-            incident_id=pk, principal=self.principal, **data.validated_data
-        )
+        event = services.incident_comment(incident_id=pk, principal=self.principal, **data.validated_data)
         return Response(TimelineEventOutput(event).data, status=status.HTTP_201_CREATED)
 
 
 SLA_SCHEMA = inline_serializer(
     "SlaPolicy",
-    {sev: inline_serializer(f"SlaTarget_{sev}", {
-        "ack_seconds": serializers.IntegerField(), "resolve_seconds": serializers.IntegerField(),
-    }) for sev in ("critical", "high", "medium", "low")},
+    {
+        sev: inline_serializer(
+            f"SlaTarget_{sev}",
+            {
+                "ack_seconds": serializers.IntegerField(),
+                "resolve_seconds": serializers.IntegerField(),
+            },
+        )
+        for sev in ("critical", "high", "medium", "low")
+    },
 )
 
 
@@ -311,7 +340,9 @@ class BrandEscalationView(APIView):
 
 
 class ContactChannelViewSet(
-    mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     """The caller's own notification channels: e-mail, signed webhooks, Apprise chat URLs."""
@@ -346,12 +377,17 @@ class RenderTemplateView(APIView):
             raise NotFound()
         data = RenderInput(data=request.data)
         data.is_valid(raise_exception=True)
-        incident = (incidents_visible_to(principal).select_related("brand", "assignee")
-                    .filter(pk=data.validated_data["incident"]).first())
+        incident = (
+            incidents_visible_to(principal)
+            .select_related("brand", "assignee")
+            .filter(pk=data.validated_data["incident"])
+            .first()
+        )
         if incident is None or (template.brand_id not in (None, incident.brand_id)):
             raise ValidationError({"incident": [_("Unknown incident.")]})
-        return Response(reply_render(template=template, incident=incident,
-                                     values=data.validated_data["values"]))
+        return Response(
+            reply_render(template=template, incident=incident, values=data.validated_data["values"])
+        )
 
 
 TIMELINE_COLUMNS = ["at", "kind", "actor", "from_state", "to_state", "data"]
@@ -381,16 +417,22 @@ class ResponseTimeReportView(APIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
     csv_columns = ["key", *reports.METRICS]
 
-    @extend_schema(parameters=[ReportQuery], responses={
-        (200, "application/json"): ReportOutput, (200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(
+        parameters=[ReportQuery],
+        responses={(200, "application/json"): ReportOutput, (200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request):
         query = ReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
         principal = Principal.from_request(request)
         report = reports.response_times(
-            brand_ids=_manager_brand_ids(principal, q.get("brand")), since=q["since"],
-            until=q["until"], group_by=q["group_by"], now=timezone.now())
+            brand_ids=_manager_brand_ids(principal, q.get("brand")),
+            since=q["since"],
+            until=q["until"],
+            group_by=q["group_by"],
+            now=timezone.now(),
+        )
         if request.accepted_renderer.format == "csv":
             return Response(report["groups"])
         return Response(ReportOutput(report).data)
@@ -402,24 +444,32 @@ class TimelineExportView(APIView):
     permission_classes = [IsUser]
     renderer_classes = [JSONRenderer, CSVRenderer]
 
-    @extend_schema(parameters=[ReportQuery], responses={
-        (200, "application/json"): TimelineEventOutput(many=True),
-        (200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(
+        parameters=[ReportQuery],
+        responses={
+            (200, "application/json"): TimelineEventOutput(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
     def get(self, request):
         query = ReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
         brand_ids = _manager_brand_ids(Principal.from_request(request), q.get("brand"))
-        events = (TimelineEvent.all_brands
-                  .filter(incident__brand_id__in=brand_ids, at__gte=q["since"], at__lt=q["until"])
-                  .select_related("incident__brand").order_by("at", "id"))
+        events = (
+            TimelineEvent.all_brands.filter(
+                incident__brand_id__in=brand_ids, at__gte=q["since"], at__lt=q["until"]
+            )
+            .select_related("incident__brand")
+            .order_by("at", "id")
+        )
         as_csv = request.accepted_renderer.format == "csv"
         # Streamed: a year of a busy brand's events must not be built in memory.
         response = StreamingHttpResponse(
             _stream_csv(events) if as_csv else _stream_json(events),
-            content_type="text/csv; charset=utf-8" if as_csv else "application/json")
-        response["Content-Disposition"] = (
-            f'attachment; filename="timeline.{"csv" if as_csv else "json"}"')
+            content_type="text/csv; charset=utf-8" if as_csv else "application/json",
+        )
+        response["Content-Disposition"] = f'attachment; filename="timeline.{"csv" if as_csv else "json"}"'
         return response
 
 
@@ -427,9 +477,16 @@ EXPORT_COLUMNS = ["incident", "brand", *TIMELINE_COLUMNS]
 
 
 def _export_row(event) -> dict:
-    return {"incident": event.incident_id, "brand": event.incident.brand.slug,
-            "at": event.at.isoformat(), "kind": event.kind, "actor": event.actor_label,
-            "from_state": event.from_state, "to_state": event.to_state, "data": event.data}
+    return {
+        "incident": event.incident_id,
+        "brand": event.incident.brand.slug,
+        "at": event.at.isoformat(),
+        "kind": event.kind,
+        "actor": event.actor_label,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "data": event.data,
+    }
 
 
 def _stream_csv(events):
@@ -465,10 +522,11 @@ class MentionIntakeView(APIView):
         principal = Principal.from_request(request)
         brand = _mention_brand(principal, validated)
         items = [{k: v for k, v in item.items() if k != "brand"} for item in validated]
-        intake = mentions.mentions_receive(principal=principal, brand=brand, items=items,
-                                           now=timezone.now())
-        return Response({"accepted": intake.accepted, "duplicates": intake.duplicates,
-                         "incidents": intake.incidents}, status=status.HTTP_202_ACCEPTED)
+        intake = mentions.mentions_receive(principal=principal, brand=brand, items=items, now=timezone.now())
+        return Response(
+            {"accepted": intake.accepted, "duplicates": intake.duplicates, "incidents": intake.incidents},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 def _mention_brand(principal: Principal, items: list[dict]) -> Brand:

@@ -87,8 +87,11 @@ def bump(brand_id: int | None) -> None:
 def _remember_brand(sender, instance, **kwargs):
     """A policy or playbook moved to another brand (or in or out of the shared ones)
     changes what its former brand files with too."""
-    previous = (sender._base_manager.filter(pk=instance.pk).values_list("brand_id").first()
-                if instance.pk is not None else None)
+    previous = (
+        sender._base_manager.filter(pk=instance.pk).values_list("brand_id").first()
+        if instance.pk is not None
+        else None
+    )
     instance._brand_before_save = previous
 
 

@@ -52,12 +52,14 @@ def steps(chain: dict) -> list[Step]:
     result = []
     for run in range(int(chain.get("repeat") or 0) + 1):
         for lvl in levels:
-            result.append(Step(
-                level=len(result) + 1,
-                offset_seconds=run * cycle + lvl["after_seconds"],
-                roles=tuple(lvl.get("roles") or ()),
-                users=tuple(lvl.get("users") or ()),
-            ))
+            result.append(
+                Step(
+                    level=len(result) + 1,
+                    offset_seconds=run * cycle + lvl["after_seconds"],
+                    roles=tuple(lvl.get("roles") or ()),
+                    users=tuple(lvl.get("users") or ()),
+                )
+            )
     return result
 
 

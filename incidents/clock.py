@@ -45,12 +45,12 @@ logger = logging.getLogger(__name__)
 
 # In the order the sweeper drains them: escalations first, so that a storm of
 # warnings or reminders never holds up the alerts that matter most.
-TIMER_COLUMNS = ("next_escalation_at", "resolve_escalation_at", "sla_warning_at",
-                 "review_reminder_at")
+TIMER_COLUMNS = ("next_escalation_at", "resolve_escalation_at", "sla_warning_at", "review_reminder_at")
 HEARTBEAT = "sweeper"
 
 
 # --- At filing ----------------------------------------------------------------------
+
 
 def chain_for(brand_id: int) -> dict:
     """The brand's chain, to be snapshotted onto a new incident."""
@@ -79,20 +79,23 @@ def schedule_fast_path(incident: Incident, *, now: datetime) -> None:
 
 # --- Firing --------------------------------------------------------------------------
 
+
 def fire_due_timers(incident_id: int, *, now: datetime | None = None) -> int:
     """Fire whatever is due on one incident; a no-op if another worker holds it."""
     now = now or timezone.now()
     with transaction.atomic():
-        incident = (Incident.all_brands.select_related("brand")
-                    .select_for_update(skip_locked=True, of=("self",))
-                    .filter(pk=incident_id).first())
+        incident = (
+            Incident.all_brands.select_related("brand")
+            .select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=incident_id)
+            .first()
+        )
         if incident is None:
             return 0
         return _fire([incident], now)
 
 
-def sweep(*, now: datetime | None = None, batch: int | None = None,
-          plan_ahead: bool = True) -> dict:
+def sweep(*, now: datetime | None = None, batch: int | None = None, plan_ahead: bool = True) -> dict:
     """
     Fire every due timer, in batches. Beat's tick (`plan_ahead`) then schedules early
     sweeps for the timers due before the next tick; those early sweeps do not plan
@@ -114,10 +117,13 @@ def sweep(*, now: datetime | None = None, batch: int | None = None,
                 at = now or timezone.now()
                 # skip_locked: concurrent sweepers (or an ETA task) split the rows
                 # instead of queueing behind each other's locks.
-                rows = list(Incident.all_brands.select_related("brand")
-                            .select_for_update(skip_locked=True, of=("self",))
-                            .filter(**{f"{column}__lte": at}).exclude(pk__in=failed)
-                            .order_by(column)[:batch])
+                rows = list(
+                    Incident.all_brands.select_related("brand")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .filter(**{f"{column}__lte": at})
+                    .exclude(pk__in=failed)
+                    .order_by(column)[:batch]
+                )
                 if rows:
                     fired += _fire_isolated(rows, at, failed)
             if len(rows) < batch:
@@ -126,8 +132,10 @@ def sweep(*, now: datetime | None = None, batch: int | None = None,
     fired += _remind_overdue_steps(at)
     upcoming = _publish_upcoming(at) if plan_ahead else 0
     republished = outbox.republish_due(now=at)
-    ClockHeartbeat.objects.update_or_create(name=HEARTBEAT, defaults={
-        "beat_at": timezone.now(), "duration_seconds": time.perf_counter() - started})
+    ClockHeartbeat.objects.update_or_create(
+        name=HEARTBEAT,
+        defaults={"beat_at": timezone.now(), "duration_seconds": time.perf_counter() - started},
+    )
     return {"fired": fired, "eta_published": upcoming, "republished": republished}
 
 
@@ -152,8 +160,12 @@ def _publish_upcoming(now: datetime) -> int:
     for column in TIMER_COLUMNS:
         # order_by(column): the model's default ordering would make DISTINCT useless
         # and keep the newest incidents' moments instead of the earliest.
-        rows = (Incident.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
-                .order_by(column).values_list(column, flat=True).distinct()[:1000])
+        rows = (
+            Incident.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
+            .order_by(column)
+            .values_list(column, flat=True)
+            .distinct()[:1000]
+        )
         for at in rows:
             bucket = math.ceil(at.timestamp() / UPCOMING_BUCKET_SECONDS) * UPCOMING_BUCKET_SECONDS
             moments.add(datetime.fromtimestamp(bucket, tz=at.tzinfo))
@@ -176,16 +188,15 @@ def _fire_isolated(incidents: list[Incident], now: datetime, failed: set[int]) -
             return _fire(incidents, now)
     except Exception:
         if len(incidents) == 1:
-            logger.exception("sweeper: incident %s could not be processed; skipped",
-                             incidents[0].pk)
+            logger.exception("sweeper: incident %s could not be processed; skipped", incidents[0].pk)
             failed.add(incidents[0].pk)
             return 0
-        logger.exception("sweeper: a batch of %d failed; firing its rows one by one",
-                         len(incidents))
+        logger.exception("sweeper: a batch of %d failed; firing its rows one by one", len(incidents))
     # Read again: the savepoint rolled the database back, not the objects `_fire`
     # already moved on in memory. The rows are still locked by this transaction.
-    fresh = Incident.all_brands.select_related("brand").filter(
-        pk__in=[i.pk for i in incidents]).order_by("pk")
+    fresh = (
+        Incident.all_brands.select_related("brand").filter(pk__in=[i.pk for i in incidents]).order_by("pk")
+    )
     return sum(_fire_isolated([incident], now, failed) for incident in fresh)
 
 
@@ -213,9 +224,12 @@ def _fire(incidents: list[Incident], now: datetime) -> int:
     (bench/sweeper_cost.py), which is what lets 10,000 due at once land in seconds.
     """
     who = _Recipients()
-    alerts = (_fire_warnings(incidents, now, who) + _fire_ack_levels(incidents, now, who)
-              + _fire_resolve_alerts(incidents, now, who)
-              + _fire_review_reminders(incidents, now, who))
+    alerts = (
+        _fire_warnings(incidents, now, who)
+        + _fire_ack_levels(incidents, now, who)
+        + _fire_resolve_alerts(incidents, now, who)
+        + _fire_review_reminders(incidents, now, who)
+    )
     _record(alerts, now)
     for incident in {a.incident.pk: a.incident for a in alerts}.values():
         schedule_fast_path(incident, now=now)
@@ -229,18 +243,28 @@ def _record(alerts: list[_Alert], now: datetime) -> None:
     Escalation.all_brands.bulk_create([a.escalation for a in alerts if a.escalation])
     # Translated once per batch: get_FOO_display() re-translates every choice on each
     # call, which was a quarter of a batch's time.
-    labels = {**{value: str(label) for value, label in Severity.choices},
-              **{value: str(label) for value, label in State.choices}}
-    outbox.enqueue([
-        outbox.Message(incident=a.incident, users=a.users, reason=a.kind, subject=a.subject,
-                       body=_body(a.incident, labels),
-                       payload=_payload(a.incident, a.kind, a.payload, now))
-        for a in alerts
-    ], now=now)
-    timeline_system_events([
-        (a.incident, a.kind, {**a.data, "notified": [u.get_username() for u in a.users]})
-        for a in alerts
-    ], at=now)
+    labels = {
+        **{value: str(label) for value, label in Severity.choices},
+        **{value: str(label) for value, label in State.choices},
+    }
+    outbox.enqueue(
+        [
+            outbox.Message(
+                incident=a.incident,
+                users=a.users,
+                reason=a.kind,
+                subject=a.subject,
+                body=_body(a.incident, labels),
+                payload=_payload(a.incident, a.kind, a.payload, now),
+            )
+            for a in alerts
+        ],
+        now=now,
+    )
+    timeline_system_events(
+        [(a.incident, a.kind, {**a.data, "notified": [u.get_username() for u in a.users]}) for a in alerts],
+        at=now,
+    )
 
 
 class _Contended(Exception):
@@ -260,14 +284,12 @@ def _compare_and_set(incidents: list[Incident], condition: Q, **values) -> list[
         return []
     try:
         with transaction.atomic():
-            moved = Incident.all_brands.filter(condition, pk__in=[i.pk for i in incidents]
-                                               ).update(**values)
+            moved = Incident.all_brands.filter(condition, pk__in=[i.pk for i in incidents]).update(**values)
             if moved != len(incidents):
                 raise _Contended
         return incidents
     except _Contended:
-        return [i for i in incidents
-                if Incident.all_brands.filter(condition, pk=i.pk).update(**values)]
+        return [i for i in incidents if Incident.all_brands.filter(condition, pk=i.pk).update(**values)]
 
 
 class _Recipients:
@@ -279,14 +301,12 @@ class _Recipients:
     def __call__(self, brand_id: int, roles=(), usernames=()) -> list:
         key = (brand_id, tuple(roles), tuple(usernames))
         if key not in self.found:
-            self.found[key] = outbox.recipients(brand_id=brand_id, roles=roles,
-                                                usernames=usernames)
+            self.found[key] = outbox.recipients(brand_id=brand_id, roles=roles, usernames=usernames)
         return self.found[key]
 
 
 def _due(incidents, column: str, now: datetime, states) -> list[Incident]:
-    return [i for i in incidents
-            if getattr(i, column) and getattr(i, column) <= now and i.state in states]
+    return [i for i in incidents if getattr(i, column) and getattr(i, column) <= now and i.state in states]
 
 
 def _fire_warnings(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
@@ -295,15 +315,21 @@ def _fire_warnings(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
     for incident in due:
         incident.sla_warning_at = None
     # Still unclaimed and still due: a claim or another sweeper in between wins.
-    for incident in _compare_and_set(due, Q(state=State.DETECTED, sla_warning_at__lte=now),
-                                     sla_warning_at=None):
+    for incident in _compare_and_set(
+        due, Q(state=State.DETECTED, sla_warning_at__lte=now), sla_warning_at=None
+    ):
         left = max(0, int((incident.ack_due_at - now).total_seconds()))
-        alerts.append(_Alert(
-            incident=incident, kind=EventKind.SLA_WARNING,
-            users=who(incident.brand_id, roles=["responder"]),
-            subject=_("[%(brand)s] Unclaimed for too long: %(title)s") % {
-                "brand": incident.brand.name, "title": incident.title},
-            payload={"seconds_left": left}, data={"seconds_left": left}))
+        alerts.append(
+            _Alert(
+                incident=incident,
+                kind=EventKind.SLA_WARNING,
+                users=who(incident.brand_id, roles=["responder"]),
+                subject=_("[%(brand)s] Unclaimed for too long: %(title)s")
+                % {"brand": incident.brand.name, "title": incident.title},
+                payload={"seconds_left": left},
+                data={"seconds_left": left},
+            )
+        )
     return alerts
 
 
@@ -337,23 +363,28 @@ def _skip_replayed_runs(due: list[Incident], now: datetime) -> list[Incident]:
     for incident in due:
         steps = chains.steps(incident.escalation_chain)
         run_length = len(incident.escalation_chain.get("levels") or ())
-        overdue = sum(1 for s in steps  # a prefix: offsets only grow along the chain
-                      if incident.ack_due_at + timedelta(seconds=s.offset_seconds) <= now)
+        overdue = sum(
+            1
+            for s in steps  # a prefix: offsets only grow along the chain
+            if incident.ack_due_at + timedelta(seconds=s.offset_seconds) <= now
+        )
         start = (overdue - 1) // run_length * run_length if run_length and overdue else 0
         if start <= incident.escalation_level:
             kept.append(incident)
             continue
         due_at = incident.ack_due_at + timedelta(seconds=steps[start].offset_seconds)
-        if _compare_and_set([incident], Q(state=State.DETECTED,
-                                          escalation_level=incident.escalation_level),
-                            escalation_level=start, next_escalation_at=due_at):
+        if _compare_and_set(
+            [incident],
+            Q(state=State.DETECTED, escalation_level=incident.escalation_level),
+            escalation_level=start,
+            next_escalation_at=due_at,
+        ):
             incident.escalation_level, incident.next_escalation_at = start, due_at
             kept.append(incident)
     return kept
 
 
-def _fire_ack_level(group: list[Incident], level: int, now: datetime,
-                    who: _Recipients) -> list[_Alert]:
+def _fire_ack_level(group: list[Incident], level: int, now: datetime, who: _Recipients) -> list[_Alert]:
     """Level `level` + 1 of one chain for a group of incidents that have fired `level`."""
     steps = chains.steps(group[0].escalation_chain)
     if level >= len(steps):  # the chain is exhausted
@@ -362,12 +393,14 @@ def _fire_ack_level(group: list[Incident], level: int, now: datetime,
             incident.next_escalation_at = None
         return []
     step = steps[level]
-    following = (timedelta(seconds=steps[level + 1].offset_seconds)
-                 if level + 1 < len(steps) else None)
+    following = timedelta(seconds=steps[level + 1].offset_seconds) if level + 1 < len(steps) else None
     won = _compare_and_set(
-        group, Q(state=State.DETECTED, escalation_level=level), escalation_level=level + 1,
+        group,
+        Q(state=State.DETECTED, escalation_level=level),
+        escalation_level=level + 1,
         next_escalation_at=F("ack_due_at") + following if following is not None else None,
-        escalation_count=F("escalation_count") + 1)
+        escalation_count=F("escalation_count") + 1,
+    )
     for incident in group:  # the losers were moved by someone else: nothing more here
         incident.next_escalation_at = None
     alerts = []
@@ -375,15 +408,25 @@ def _fire_ack_level(group: list[Incident], level: int, now: datetime,
         incident.escalation_level = level + 1
         incident.next_escalation_at = incident.ack_due_at + following if following else None
         users = who(incident.brand_id, roles=step.roles, usernames=step.users)
-        alerts.append(_Alert(
-            incident=incident, kind=EventKind.ESCALATED, users=users,
-            subject=_("[%(brand)s] Escalation level %(level)d: %(title)s") % {
-                "brand": incident.brand.name, "level": step.level, "title": incident.title},
-            payload={"level": step.level}, data={"level": step.level},
-            escalation=Escalation(
-                incident=incident, kind=EscalationKind.ACK, level=step.level, fired_at=now,
-                due_at=incident.ack_due_at + timedelta(seconds=step.offset_seconds),
-                notified=[u.get_username() for u in users])))
+        alerts.append(
+            _Alert(
+                incident=incident,
+                kind=EventKind.ESCALATED,
+                users=users,
+                subject=_("[%(brand)s] Escalation level %(level)d: %(title)s")
+                % {"brand": incident.brand.name, "level": step.level, "title": incident.title},
+                payload={"level": step.level},
+                data={"level": step.level},
+                escalation=Escalation(
+                    incident=incident,
+                    kind=EscalationKind.ACK,
+                    level=step.level,
+                    fired_at=now,
+                    due_at=incident.ack_due_at + timedelta(seconds=step.offset_seconds),
+                    notified=[u.get_username() for u in users],
+                ),
+            )
+        )
     return alerts
 
 
@@ -393,20 +436,32 @@ def _fire_resolve_alerts(incidents, now: datetime, who: _Recipients) -> list[_Al
     due = _due(incidents, "resolve_escalation_at", now, working)
     for incident in due:
         incident.resolve_escalation_at = None
-    for incident in _compare_and_set(due, Q(state__in=working,
-                                                 resolve_escalation_at__lte=now),
-                                     resolve_escalation_at=None,
-                                     escalation_count=F("escalation_count") + 1):
+    for incident in _compare_and_set(
+        due,
+        Q(state__in=working, resolve_escalation_at__lte=now),
+        resolve_escalation_at=None,
+        escalation_count=F("escalation_count") + 1,
+    ):
         users = who(incident.brand_id, roles=["manager"])
-        alerts.append(_Alert(
-            incident=incident, kind=EventKind.ESCALATED, users=users,
-            subject=_("[%(brand)s] Not resolved in time: %(title)s") % {
-                "brand": incident.brand.name, "title": incident.title},
-            payload={"reason": "resolve_overdue"},
-            data={"level": None, "reason": "resolve_overdue"},
-            escalation=Escalation(
-                incident=incident, kind=EscalationKind.RESOLVE, level=1, fired_at=now,
-                due_at=incident.resolve_due_at, notified=[u.get_username() for u in users])))
+        alerts.append(
+            _Alert(
+                incident=incident,
+                kind=EventKind.ESCALATED,
+                users=users,
+                subject=_("[%(brand)s] Not resolved in time: %(title)s")
+                % {"brand": incident.brand.name, "title": incident.title},
+                payload={"reason": "resolve_overdue"},
+                data={"level": None, "reason": "resolve_overdue"},
+                escalation=Escalation(
+                    incident=incident,
+                    kind=EscalationKind.RESOLVE,
+                    level=1,
+                    fired_at=now,
+                    due_at=incident.resolve_due_at,
+                    notified=[u.get_username() for u in users],
+                ),
+            )
+        )
     return alerts
 
 
@@ -415,15 +470,20 @@ def _fire_review_reminders(incidents, now: datetime, who: _Recipients) -> list[_
     due = _due(incidents, "review_reminder_at", now, [State.RESOLVED])
     for incident in due:
         incident.review_reminder_at = None
-    for incident in _compare_and_set(due, Q(state=State.RESOLVED,
-                                                 review_reminder_at__lte=now),
-                                     review_reminder_at=None):
-        alerts.append(_Alert(
-            incident=incident, kind=EventKind.REVIEW_REMINDER,
-            users=who(incident.brand_id, roles=["manager"]),
-            subject=_("[%(brand)s] Review is due: %(title)s") % {
-                "brand": incident.brand.name, "title": incident.title},
-            payload={}, data={}))
+    for incident in _compare_and_set(
+        due, Q(state=State.RESOLVED, review_reminder_at__lte=now), review_reminder_at=None
+    ):
+        alerts.append(
+            _Alert(
+                incident=incident,
+                kind=EventKind.REVIEW_REMINDER,
+                users=who(incident.brand_id, roles=["manager"]),
+                subject=_("[%(brand)s] Review is due: %(title)s")
+                % {"brand": incident.brand.name, "title": incident.title},
+                payload={},
+                data={},
+            )
+        )
     return alerts
 
 
@@ -431,19 +491,31 @@ def _body(incident: Incident, labels: dict[str, str]) -> str:
     return _(
         "%(title)s\n\nBrand: %(brand)s\nSeverity: %(severity)s\nState: %(state)s\n"
         "Detected: %(detected)s\nAcknowledge by: %(ack_due)s\n\n%(link)s"
-    ) % {"title": incident.title, "brand": incident.brand.name,
-         "severity": labels[incident.severity], "state": labels[incident.state],
-         "detected": f"{incident.detected_at:%Y-%m-%d %H:%M:%S} UTC",
-         "ack_due": f"{incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC", "link": _link(incident)}
+    ) % {
+        "title": incident.title,
+        "brand": incident.brand.name,
+        "severity": labels[incident.severity],
+        "state": labels[incident.state],
+        "detected": f"{incident.detected_at:%Y-%m-%d %H:%M:%S} UTC",
+        "ack_due": f"{incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC",
+        "link": _link(incident),
+    }
 
 
 def _payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict:
     return {
-        "event": reason, **extra,
-        "incident": {"id": incident.pk, "brand": incident.brand.slug, "title": incident.title,
-                     "severity": incident.severity, "state": incident.state,
-                     "detected_at": incident.detected_at.isoformat(),
-                     "ack_due_at": incident.ack_due_at.isoformat(), "url": _link(incident)},
+        "event": reason,
+        **extra,
+        "incident": {
+            "id": incident.pk,
+            "brand": incident.brand.slug,
+            "title": incident.title,
+            "severity": incident.severity,
+            "state": incident.state,
+            "detected_at": incident.detected_at.isoformat(),
+            "ack_due_at": incident.ack_due_at.isoformat(),
+            "url": _link(incident),
+        },
         "at": now.isoformat(),
     }
 
@@ -456,11 +528,13 @@ def _remind_overdue_steps(now: datetime) -> int:
     """One reminder per open checklist step past its due time, to the assignee."""
     who = _Recipients()
     reminded = 0
-    overdue = (ChecklistStep.objects.filter(due_at__lte=now, completed_at__isnull=True,
-                                            reminded_at__isnull=True)
-               .exclude(incident__state=State.REVIEWED)
-               .select_related("incident__brand", "incident__assignee").order_by("due_at"))
-    for step in overdue[:settings.ESCALATION_SWEEP_BATCH]:
+    overdue = (
+        ChecklistStep.objects.filter(due_at__lte=now, completed_at__isnull=True, reminded_at__isnull=True)
+        .exclude(incident__state=State.REVIEWED)
+        .select_related("incident__brand", "incident__assignee")
+        .order_by("due_at")
+    )
+    for step in overdue[: settings.ESCALATION_SWEEP_BATCH]:
         # Each step on its own, briefly: completing a step locks its incident and then
         # the step, so a long transaction over many steps here would invite deadlocks;
         # and one bad step must not cost the others their reminder.
@@ -468,19 +542,35 @@ def _remind_overdue_steps(now: datetime) -> int:
             with transaction.atomic():
                 # Compare-and-set: of two sweepers, one reminds.
                 if not ChecklistStep.objects.filter(pk=step.pk, reminded_at__isnull=True).update(
-                        reminded_at=now):
+                    reminded_at=now
+                ):
                     continue
                 incident = step.incident
-                users = ([incident.assignee] if incident.assignee_id else
-                         who(incident.brand_id, roles=["responder"]))
-                _record([_Alert(
-                    incident=incident, kind=EventKind.STEP_OVERDUE, users=users,
-                    subject=_("[%(brand)s] Step overdue: %(step)s (%(title)s)") % {
-                        "brand": incident.brand.name, "step": step.title,
-                        "title": incident.title},
-                    payload={"step": {"id": step.pk, "title": step.title,
-                                      "due_at": step.due_at.isoformat()}},
-                    data={"step": step.pk, "title": step.title})], now)
+                users = (
+                    [incident.assignee]
+                    if incident.assignee_id
+                    else who(incident.brand_id, roles=["responder"])
+                )
+                _record(
+                    [
+                        _Alert(
+                            incident=incident,
+                            kind=EventKind.STEP_OVERDUE,
+                            users=users,
+                            subject=_("[%(brand)s] Step overdue: %(step)s (%(title)s)")
+                            % {"brand": incident.brand.name, "step": step.title, "title": incident.title},
+                            payload={
+                                "step": {
+                                    "id": step.pk,
+                                    "title": step.title,
+                                    "due_at": step.due_at.isoformat(),
+                                }
+                            },
+                            data={"step": step.pk, "title": step.title},
+                        )
+                    ],
+                    now,
+                )
                 reminded += 1
         except Exception:
             logger.exception("sweeper: reminder for checklist step %s failed; skipped", step.pk)

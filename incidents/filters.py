@@ -20,13 +20,13 @@ class IncidentFilter(django_filters.FilterSet):
         method="filter_assignee", max_length=150, help_text="A username, `me` or `none`."
     )
     breached = django_filters.ChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], method="filter_breached",
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_breached",
         help_text="Ack deadline passed unacknowledged, or acknowledged late.",
     )
     q = django_filters.CharFilter(field_name="title", lookup_expr="icontains", max_length=200)
     ordering = django_filters.OrderingFilter(
-        fields=(("ack_due_at", "ack_due_at"), ("created_at", "created_at"),
-                ("severity_rank", "severity")),
+        fields=(("ack_due_at", "ack_due_at"), ("created_at", "created_at"), ("severity_rank", "severity")),
     )
 
     class Meta:

@@ -46,9 +46,7 @@ def run_once(
     try:
         with transaction.atomic():
             status_code, body = work()
-            IdempotencyRecord.objects.filter(pk=record.pk).update(
-                status_code=status_code, response=body
-            )
+            IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=status_code, response=body)
     except BaseException:
         IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
         raise

@@ -33,8 +33,7 @@ class Intake:
     incidents: list[int]
 
 
-def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict],
-                     now: datetime) -> Intake:
+def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict], now: datetime) -> Intake:
     """Store new mentions (a retry of a stored one is a duplicate), then detect and attach."""
     if principal.key is None and not principal.has_role(brand.pk, Role.RESPONDER):
         raise Forbidden(_("Viewers cannot report mentions."))
@@ -60,8 +59,7 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict],
             if wave_id is None:
                 decision = detection.detect(brand=brand, fresh=loose, now=now)
                 if decision is not None:
-                    category = next((i["category"] for i in items if i.get("category")),
-                                    "negative_wave")
+                    category = next((i["category"] for i in items if i.get("category")), "negative_wave")
                     wave_id = _file_wave(principal, brand, decision, loose, now, category).pk
             if wave_id is not None:
                 negatives = [m for m in loose if m.sentiment == Sentiment.NEGATIVE]
@@ -80,8 +78,13 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
         found.update({i.pk: i for i in rows})
         missing = sorted(ids - set(found))
         if missing:
-            raise ValidationError({"incident": [
-                _("Not an open incident of this brand: %s") % ", ".join(map(str, missing))[:300]]})
+            raise ValidationError(
+                {
+                    "incident": [
+                        _("Not an open incident of this brand: %s") % ", ".join(map(str, missing))[:300]
+                    ]
+                }
+            )
     if keys:
         rows = Incident.all_brands.filter(brand=brand, dedup_key__in=keys, state__in=OPEN_STATES)
         found.update({("key", i.dedup_key): i for i in rows})
@@ -110,8 +113,19 @@ def _store(brand: Brand, items: list[dict], now: datetime):
     return fresh, len(items) - len(fresh)
 
 
-_STORED_COLUMNS = ("brand", "platform", "external_id", "url", "author", "author_followers", "text",
-                   "sentiment", "reach", "published_at", "received_at")
+_STORED_COLUMNS = (
+    "brand",
+    "platform",
+    "external_id",
+    "url",
+    "author",
+    "author_followers",
+    "text",
+    "sentiment",
+    "reach",
+    "published_at",
+    "received_at",
+)
 
 
 def _insert_new(mentions: list[Mention]) -> dict[tuple[str, str], int]:
@@ -127,10 +141,8 @@ def _insert_new(mentions: list[Mention]) -> dict[tuple[str, str], int]:
         return {}
     fields = [Mention._meta.get_field(name) for name in _STORED_COLUMNS]
     quote = connection.ops.quote_name
-    head = (f"INSERT INTO {quote(Mention._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)})")
-    tail = ("ON CONFLICT (brand_id, platform, external_id) DO NOTHING "
-            "RETURNING id, platform, external_id")
+    head = f"INSERT INTO {quote(Mention._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+    tail = "ON CONFLICT (brand_id, platform, external_id) DO NOTHING RETURNING id, platform, external_id"
     rows = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -145,10 +157,11 @@ def _insert_new(mentions: list[Mention]) -> dict[tuple[str, str], int]:
         else:
             row = f"({', '.join(['%s'] * len(fields))})"
             for start in range(0, len(mentions), 500):  # within SQLite's parameter limit
-                chunk = mentions[start:start + 500]
+                chunk = mentions[start : start + 500]
                 cursor.execute(
                     f"{head} VALUES {', '.join([row] * len(chunk))} {tail}",
-                    [f.get_db_prep_save(getattr(m, f.attname), connection) for m in chunk for f in fields])
+                    [f.get_db_prep_save(getattr(m, f.attname), connection) for m in chunk for f in fields],
+                )
                 rows += cursor.fetchall()
     return {(platform, external_id): pk for pk, platform, external_id in rows}
 
@@ -164,31 +177,45 @@ def _open_wave_id(brand: Brand) -> int | None:
     open one end with one incident and a duplicate count (the dedup key's constraint).
     Locking it made every mention of a storm queue behind the one before.
     """
-    return (Incident.all_brands.filter(brand=brand, dedup_key=WAVE_KEY, state__in=OPEN_STATES)
-            .values_list("pk", flat=True).first())
+    return (
+        Incident.all_brands.filter(brand=brand, dedup_key=WAVE_KEY, state__in=OPEN_STATES)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _file_wave(principal, brand, decision: detection.Wave, loose, now, category) -> Incident:
-    first = min((m for m in loose if m.sentiment == Sentiment.NEGATIVE),
-                key=lambda m: m.published_at)
-    title = (_("Wave of negative mentions: %(count)d in %(minutes)d min")
-             % {"count": decision.negatives_in_window,
-                "minutes": detection.policy_for(brand).window_seconds // 60}
-             if decision.reason == "volume"
-             else _("Negative post by %(author)s (%(followers)d followers)")
-             % {"author": first.author or "?", "followers": first.author_followers})
+    first = min((m for m in loose if m.sentiment == Sentiment.NEGATIVE), key=lambda m: m.published_at)
+    title = (
+        _("Wave of negative mentions: %(count)d in %(minutes)d min")
+        % {"count": decision.negatives_in_window, "minutes": detection.policy_for(brand).window_seconds // 60}
+        if decision.reason == "volume"
+        else _("Negative post by %(author)s (%(followers)d followers)")
+        % {"author": first.author or "?", "followers": first.author_followers}
+    )
     filing = services.incident_file(
-        principal=principal, brand=brand, title=title[:200],
-        description=(first.text or "")[:20000], category=category,
-        severity=decision.severity, channel=first.platform, source_url=first.url,
-        reach=decision.reach_in_window, dedup_key=WAVE_KEY,
-        detected_at=min(decision.first_published_at, now), now=now,
+        principal=principal,
+        brand=brand,
+        title=title[:200],
+        description=(first.text or "")[:20000],
+        category=category,
+        severity=decision.severity,
+        channel=first.platform,
+        source_url=first.url,
+        reach=decision.reach_in_window,
+        dedup_key=WAVE_KEY,
+        detected_at=min(decision.first_published_at, now),
+        now=now,
     )
     # The wave began before this batch: the negatives already in the window belong to it.
     window = timedelta(seconds=detection.policy_for(brand).window_seconds)
     earlier = Mention.objects.filter(
-        brand=brand, sentiment=Sentiment.NEGATIVE, published_at__gt=now - window,
-        published_at__lte=now, wave_link__isnull=True)
+        brand=brand,
+        sentiment=Sentiment.NEGATIVE,
+        published_at__gt=now - window,
+        published_at__lte=now,
+        wave_link__isnull=True,
+    )
     _attach(filing.incident.pk, list(earlier), now)
     return filing.incident
 
@@ -196,4 +223,5 @@ def _file_wave(principal, brand, decision: detection.Wave, loose, now, category)
 def _attach(incident_id: int, mentions, now: datetime) -> None:
     WaveMention.objects.bulk_create(
         [WaveMention(incident_id=incident_id, mention=m, attached_at=now) for m in mentions],
-        ignore_conflicts=True)
+        ignore_conflicts=True,
+    )

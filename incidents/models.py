@@ -41,19 +41,25 @@ class SecondsBetween(models.Func):
     arity = 2
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection,
-                           template="date_part('epoch', %(expressions)s)", arg_joiner=" - ", **extra)
+        return self.as_sql(
+            compiler, connection, template="date_part('epoch', %(expressions)s)", arg_joiner=" - ", **extra
+        )
 
     def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection,
-                           template="(julianday(%(expressions)s)) * 86400.0",
-                           arg_joiner=") - julianday(", **extra)
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(julianday(%(expressions)s)) * 86400.0",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
 
 
 # --- Transition permissions -----------------------------------------------------
 # django-fsm-2 calls these as permission(instance, user); our "user" is always a
 # `Principal`. The service checks them (has_transition_perm); the transition
 # methods themselves never do.
+
 
 def _responder_or_manager(incident: "Incident", principal: Principal) -> bool:
     return principal.has_role(incident.brand_id, Role.RESPONDER)
@@ -91,15 +97,19 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     dedup_key = models.CharField(_("deduplication key"), max_length=255, blank=True)
     duplicate_count = models.PositiveIntegerField(default=0)
 
-    state = FSMField(
-        _("state"), max_length=16, choices=State.choices, default=State.DETECTED, protected=True
-    )
+    state = FSMField(_("state"), max_length=16, choices=State.choices, default=State.DETECTED, protected=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="assigned_incidents",
     )
     reported_by_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="reported_incidents",
     )
     reported_by_key = models.ForeignKey(
@@ -120,10 +130,14 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # timestamps in every report (bench/report.py).
     ack_seconds = models.GeneratedField(
         expression=SecondsBetween("acknowledged_at", "detected_at"),
-        output_field=models.FloatField(), db_persist=True)
+        output_field=models.FloatField(),
+        db_persist=True,
+    )
     resolve_seconds = models.GeneratedField(
         expression=SecondsBetween("resolved_at", "detected_at"),
-        output_field=models.FloatField(), db_persist=True)
+        output_field=models.FloatField(),
+        db_persist=True,
+    )
 
     # The clock (DESIGN.md, "the database is the clock"). Each column is the
     # next moment a timer is due, or null when nothing is pending; the sweeper
@@ -157,22 +171,45 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["next_escalation_at"], name="incident_escalation_due",
-                         condition=Q(next_escalation_at__isnull=False)),
-            models.Index(fields=["sla_warning_at"], name="incident_warning_due",
-                         condition=Q(sla_warning_at__isnull=False)),
-            models.Index(fields=["resolve_escalation_at"], name="incident_resolve_alert_due",
-                         condition=Q(resolve_escalation_at__isnull=False)),
-            models.Index(fields=["review_reminder_at"], name="incident_review_reminder_due",
-                         condition=Q(review_reminder_at__isnull=False)),
+            models.Index(
+                fields=["next_escalation_at"],
+                name="incident_escalation_due",
+                condition=Q(next_escalation_at__isnull=False),
+            ),
+            models.Index(
+                fields=["sla_warning_at"],
+                name="incident_warning_due",
+                condition=Q(sla_warning_at__isnull=False),
+            ),
+            models.Index(
+                fields=["resolve_escalation_at"],
+                name="incident_resolve_alert_due",
+                condition=Q(resolve_escalation_at__isnull=False),
+            ),
+            models.Index(
+                fields=["review_reminder_at"],
+                name="incident_review_reminder_due",
+                condition=Q(review_reminder_at__isnull=False),
+            ),
             models.Index(fields=["brand", "-created_at"], name="incident_brand_created"),
             # Reports filter a brand's incidents by detection time; on PostgreSQL the
             # index also carries every column a report reads, so a report over a
             # million rows is an index-only scan instead of a walk over the wide rows.
-            models.Index(fields=["brand", "detected_at"], name="incident_report",
-                         include=["ack_seconds", "resolve_seconds", "acknowledged_at",
-                                  "ack_due_at", "escalation_count", "severity", "category",
-                                  "channel", "assignee"]),
+            models.Index(
+                fields=["brand", "detected_at"],
+                name="incident_report",
+                include=[
+                    "ack_seconds",
+                    "resolve_seconds",
+                    "acknowledged_at",
+                    "ack_due_at",
+                    "escalation_count",
+                    "severity",
+                    "category",
+                    "channel",
+                    "assignee",
+                ],
+            ),
             models.Index(fields=["brand", "state", "ack_due_at"], name="incident_brand_state_due"),
         ]
         verbose_name = _("incident")
@@ -195,8 +232,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
 
     # --- Transitions: set fields only; services save and record them. ---------
 
-    @transition(state, source=State.DETECTED, target=State.ACKNOWLEDGED,
-                permission=_responder_or_manager)
+    @transition(state, source=State.DETECTED, target=State.ACKNOWLEDGED, permission=_responder_or_manager)
     def claim(self, *, by, at):
         self.assignee = by
         self.acknowledged_at = at
@@ -205,13 +241,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.sla_warning_at = None
         self.resolve_escalation_at = self.resolve_due_at
 
-    @transition(state, source=State.ACKNOWLEDGED, target=State.INVESTIGATED,
-                permission=_assignee_or_manager)
+    @transition(state, source=State.ACKNOWLEDGED, target=State.INVESTIGATED, permission=_assignee_or_manager)
     def investigate(self, *, at):
         self.investigated_at = at
 
-    @transition(state, source=State.INVESTIGATED, target=State.RESOLVED,
-                permission=_assignee_or_manager)
+    @transition(state, source=State.INVESTIGATED, target=State.RESOLVED, permission=_assignee_or_manager)
     def resolve(self, *, resolution, at):
         self.resolution = resolution
         self.resolved_at = at
@@ -225,8 +259,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.reviewed_at = at
         self.review_reminder_at = None
 
-    @transition(state, source=State.RESOLVED, target=State.INVESTIGATED,
-                permission=_responder_or_manager)
+    @transition(state, source=State.RESOLVED, target=State.INVESTIGATED, permission=_responder_or_manager)
     def reopen(self, *, resolve_alert_sent):
         # The ack clock is not restarted: acknowledged_at and ack_due_at stay.
         # The resolve deadline still stands; managers hear of it once at most.
@@ -358,12 +391,14 @@ class FollowUp(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="follow_ups")
     position = models.PositiveSmallIntegerField(default=0)
     title = models.CharField(_("title"), max_length=500)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="follow_ups")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
     due_date = models.DateField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
-    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["incident", "position", "id"]
@@ -412,8 +447,7 @@ class Escalation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["incident", "kind", "level"],
-                                    name="escalation_once_per_level"),
+            models.UniqueConstraint(fields=["incident", "kind", "level"], name="escalation_once_per_level"),
         ]
 
     def __str__(self) -> str:
@@ -429,8 +463,9 @@ class ChannelKind(models.TextChoices):
 class ContactChannel(models.Model):
     """Where a user wants to hear about incidents. Without any, their account e-mail is used."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="contact_channels")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_channels"
+    )
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     target = models.CharField(max_length=2000)  # address, URL or Apprise URL
     # Webhooks are signed with HMAC-SHA256 under this secret (shown to the owner).
@@ -462,8 +497,9 @@ class Notification(models.Model):
     """
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                  related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     channel = models.CharField(max_length=16, choices=ChannelKind.choices)
     target = models.CharField(max_length=2000)
     secret = models.CharField(max_length=64, blank=True)
@@ -472,8 +508,9 @@ class Notification(models.Model):
     body = models.TextField()
     payload = models.JSONField(default=dict)  # what a webhook receives
     idempotency_key = models.UUIDField(unique=True)
-    status = models.CharField(max_length=16, choices=NotificationStatus.choices,
-                              default=NotificationStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True)
     leased_until = models.DateTimeField(null=True)
@@ -483,8 +520,7 @@ class Notification(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["next_attempt_at"], name="notification_due",
-                         condition=Q(status="pending")),
+            models.Index(fields=["next_attempt_at"], name="notification_due", condition=Q(status="pending")),
         ]
 
     def __str__(self) -> str:
@@ -506,8 +542,7 @@ class WaveMention(models.Model):
     """A mention counted as part of an incident's wave (attached by `incidents.mentions`)."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="wave")
-    mention = models.OneToOneField("crisis.Mention", on_delete=models.CASCADE,
-                                   related_name="wave_link")
+    mention = models.OneToOneField("crisis.Mention", on_delete=models.CASCADE, related_name="wave_link")
     attached_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -48,6 +48,7 @@ class DeliveryError(Exception):
 
 # --- Who hears about it -----------------------------------------------------------
 
+
 def recipients(*, brand_id: int, roles=(), usernames=()) -> list:
     """Active members of the brand holding one of `roles` (or marked executive), or named."""
     wanted = Q(role__in=[r for r in roles if r != "executive"])
@@ -57,7 +58,8 @@ def recipients(*, brand_id: int, roles=(), usernames=()) -> list:
         wanted |= Q(user__username__in=list(usernames))
     memberships = (
         Membership.objects.filter(wanted, brand_id=brand_id, user__is_active=True)
-        .select_related("user").order_by("user__username")
+        .select_related("user")
+        .order_by("user__username")
     )
     return [m.user for m in memberships]
 
@@ -74,6 +76,7 @@ def channels_of(users) -> dict[int, list[tuple[str, str, str]]]:
 
 
 # --- Writing to the outbox -----------------------------------------------------------
+
 
 @dataclass
 class Message:
@@ -98,9 +101,18 @@ def enqueue(messages: list[Message], *, now) -> list[Notification]:
     retry_at = now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS)
     rows = [
         Notification(
-            incident=m.incident, recipient=user, channel=kind, target=target, secret=secret,
-            reason=m.reason, subject=m.subject[:300], body=m.body, payload=m.payload,
-            idempotency_key=uuid.uuid4(), created_at=now, next_attempt_at=retry_at,
+            incident=m.incident,
+            recipient=user,
+            channel=kind,
+            target=target,
+            secret=secret,
+            reason=m.reason,
+            subject=m.subject[:300],
+            body=m.body,
+            payload=m.payload,
+            idempotency_key=uuid.uuid4(),
+            created_at=now,
+            next_attempt_at=retry_at,
         )
         for m in messages
         for user in m.users
@@ -111,11 +123,12 @@ def enqueue(messages: list[Message], *, now) -> list[Notification]:
 
     ids = [row.pk for row in rows]
     for start in range(0, len(ids), DELIVERY_CHUNK):
-        publish_on_commit(deliver_notifications, args=(ids[start:start + DELIVERY_CHUNK],))
+        publish_on_commit(deliver_notifications, args=(ids[start : start + DELIVERY_CHUNK],))
     return rows
 
 
 # --- Delivering ------------------------------------------------------------------------
+
 
 def deliver(notification_id: int, *, now=None) -> str:
     """Try to send one notification; returns "sent", "retry", "failed" or "skipped"."""
@@ -123,7 +136,8 @@ def deliver(notification_id: int, *, now=None) -> str:
     # Lease it: of two workers handed the same notification, one sends.
     leased = Notification.objects.filter(
         Q(leased_until__isnull=True) | Q(leased_until__lt=now),
-        pk=notification_id, status=Status.PENDING,
+        pk=notification_id,
+        status=Status.PENDING,
     ).update(attempts=F("attempts") + 1, leased_until=now + timedelta(seconds=LEASE_SECONDS))
     if not leased:
         return "skipped"
@@ -140,29 +154,37 @@ def deliver(notification_id: int, *, now=None) -> str:
 
     finished = timezone.now()
     if not error:
-        outcome, fields = "sent", {"status": Status.SENT, "sent_at": finished,
-                                   "next_attempt_at": None}
+        outcome, fields = "sent", {"status": Status.SENT, "sent_at": finished, "next_attempt_at": None}
     elif retryable and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
-        outcome, fields = "retry", {"next_attempt_at": finished + timedelta(
-            seconds=backoff_seconds(notification.attempts))}
+        outcome, fields = (
+            "retry",
+            {"next_attempt_at": finished + timedelta(seconds=backoff_seconds(notification.attempts))},
+        )
     else:
         outcome, fields = "failed", {"status": Status.FAILED, "next_attempt_at": None}
     with transaction.atomic():
-        Notification.objects.filter(pk=notification_id).update(
-            leased_until=None, last_error=error, **fields)
+        Notification.objects.filter(pk=notification_id).update(leased_until=None, last_error=error, **fields)
         timeline_record(
-            incident=notification.incident, kind=EventKind.NOTIFIED, at=finished,
-            data={"channel": notification.channel, "reason": notification.reason,
-                  "recipient": _username(notification.recipient_id),
-                  "attempt": notification.attempts, "outcome": outcome, "error": error},
+            incident=notification.incident,
+            kind=EventKind.NOTIFIED,
+            at=finished,
+            data={
+                "channel": notification.channel,
+                "reason": notification.reason,
+                "recipient": _username(notification.recipient_id),
+                "attempt": notification.attempts,
+                "outcome": outcome,
+                "error": error,
+            },
         )
     return outcome
 
 
 def backoff_seconds(attempts: int) -> float:
     """Exponential: base, twice that, four times, … capped."""
-    return min(settings.NOTIFICATION_BACKOFF_SECONDS * 2 ** (attempts - 1),
-               settings.NOTIFICATION_BACKOFF_MAX_SECONDS)
+    return min(
+        settings.NOTIFICATION_BACKOFF_SECONDS * 2 ** (attempts - 1), settings.NOTIFICATION_BACKOFF_MAX_SECONDS
+    )
 
 
 def republish_due(*, now, limit: int = 1000) -> int:
@@ -171,15 +193,18 @@ def republish_due(*, now, limit: int = 1000) -> int:
 
     due = list(
         Notification.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at").values_list("pk", "next_attempt_at")[:limit]
+        .order_by("next_attempt_at")
+        .values_list("pk", "next_attempt_at")[:limit]
     )
     later = now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS)
     # Compare-and-set per row, so that two sweepers do not both publish it.
-    ids = [pk for pk, previous in due
-           if Notification.objects.filter(pk=pk, next_attempt_at=previous).update(
-               next_attempt_at=later)]
+    ids = [
+        pk
+        for pk, previous in due
+        if Notification.objects.filter(pk=pk, next_attempt_at=previous).update(next_attempt_at=later)
+    ]
     for start in range(0, len(ids), DELIVERY_CHUNK):
-        publish_now(deliver_notifications, args=(ids[start:start + DELIVERY_CHUNK],))
+        publish_now(deliver_notifications, args=(ids[start : start + DELIVERY_CHUNK],))
     return len(ids)
 
 
@@ -191,10 +216,10 @@ def _username(user_id):
 
 # --- Channels --------------------------------------------------------------------------
 
+
 def send_email(notification: Notification) -> None:
     try:
-        send_mail(notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL,
-                  [notification.target])
+        send_mail(notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL, [notification.target])
     except (OSError, ValueError) as exc:
         raise DeliveryError(f"e-mail: {exc}") from exc
 
@@ -218,8 +243,7 @@ def check_webhook_target(url: str) -> None:
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
-            raise DeliveryError(f"refused address {address} for {parts.hostname}",
-                                retryable=False)
+            raise DeliveryError(f"refused address {address} for {parts.hostname}", retryable=False)
 
 
 def send_webhook(notification: Notification) -> None:
@@ -234,8 +258,13 @@ def send_webhook(notification: Notification) -> None:
         "X-Crisis-Signature": "sha256=" + sign(notification.secret, timestamp, body),
     }
     try:
-        response = requests.post(notification.target, data=body, headers=headers,
-                                 timeout=settings.WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
+        response = requests.post(
+            notification.target,
+            data=body,
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
     except requests.RequestException as exc:
         # The class only: the message repeats the URL, whose path may be a secret token.
         raise DeliveryError(f"webhook: {type(exc).__name__}") from exc
@@ -249,8 +278,14 @@ def send_webhook(notification: Notification) -> None:
 # Apprise's generic notifiers post to any host the URL names: the same address
 # rules as webhooks apply to them. Service schemes (tgram, slack, …) go to the
 # services' own public hosts.
-GENERIC_APPRISE = {"json": "http", "jsons": "https", "xml": "http", "xmls": "https",
-                   "form": "http", "forms": "https"}
+GENERIC_APPRISE = {
+    "json": "http",
+    "jsons": "https",
+    "xml": "http",
+    "xmls": "https",
+    "form": "http",
+    "forms": "https",
+}
 
 
 def check_apprise_target(url: str) -> None:

@@ -31,8 +31,18 @@ from crisis.models import Brand
 from .models import Incident
 
 GROUP_BY = ("brand", "severity", "category", "assignee", "channel", "day")
-METRICS = ("incidents", "acknowledged", "mtta_seconds", "ack_p50_seconds", "ack_p90_seconds",
-           "mttr_seconds", "ack_sla_met", "ack_sla_breached", "ack_sla_met_ratio", "escalations")
+METRICS = (
+    "incidents",
+    "acknowledged",
+    "mtta_seconds",
+    "ack_p50_seconds",
+    "ack_p90_seconds",
+    "mttr_seconds",
+    "ack_sla_met",
+    "ack_sla_breached",
+    "ack_sla_met_ratio",
+    "escalations",
+)
 # Sorting a year of a big agency's acknowledge times (~1M floats) must stay in memory.
 REPORT_WORK_MEM = "128MB"
 # For the report's transaction only. Left to itself the planner read a year of
@@ -68,11 +78,11 @@ def _group_key(group_by: str):
     return F({"brand": "brand_id"}.get(group_by, group_by))
 
 
-def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str,
-                   now: datetime) -> dict:
+def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str, now: datetime) -> dict:
     """Totals and one row per group for the incidents detected in [since, until)."""
-    incidents = Incident.all_brands.filter(brand_id__in=list(brand_ids), detected_at__gte=since,
-                                           detected_at__lt=until)
+    incidents = Incident.all_brands.filter(
+        brand_id__in=list(brand_ids), detected_at__gte=since, detected_at__lt=until
+    )
     postgres = connection.vendor == "postgresql"
     # A transaction on PostgreSQL only, for its settings: on SQLite every transaction
     # begins IMMEDIATE and would hold the write lock (the clock, filing) for the report.
@@ -80,29 +90,40 @@ def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str
         if postgres:
             with connection.cursor() as cursor:
                 cursor.execute(PLANNER_SETTINGS, [REPORT_WORK_MEM])
-        groups = {row.pop("key"): row for row in
-                  incidents.order_by().values(key=_group_key(group_by))
-                  .annotate(**_aggregates(now, percentiles=postgres))}
+        groups = {
+            row.pop("key"): row
+            for row in incidents.order_by()
+            .values(key=_group_key(group_by))
+            .annotate(**_aggregates(now, percentiles=postgres))
+        }
         total = {name: sum(row[name] for row in groups.values()) for name in ADDITIVE}
         if postgres:
             total["ack_percentiles"] = incidents.aggregate(p=AckPercentiles())["p"]
         else:
             _percentiles_in_python(incidents, group_by, groups, total)
     names = _names(group_by, groups)
-    rows = sorted(({"key": names.get(key, _key_text(key)), **_finish(row)}
-                   for key, row in groups.items()),
-                  key=lambda row: (row["key"] is None, row["key"] or ""))
+    rows = sorted(
+        ({"key": names.get(key, _key_text(key)), **_finish(row)} for key, row in groups.items()),
+        key=lambda row: (row["key"] is None, row["key"] or ""),
+    )
     return {"since": since, "until": until, "total": _finish(total), "groups": rows}
 
 
-ADDITIVE = ("incidents", "acknowledged", "ack_sum", "resolved", "resolve_sum", "ack_sla_met",
-            "ack_sla_breached", "escalations")
+ADDITIVE = (
+    "incidents",
+    "acknowledged",
+    "ack_sum",
+    "resolved",
+    "resolve_sum",
+    "ack_sla_met",
+    "ack_sla_breached",
+    "escalations",
+)
 
 
 def _aggregates(now: datetime, *, percentiles: bool) -> dict:
     met = Q(acknowledged_at__lte=F("ack_due_at"))
-    breached = Q(acknowledged_at__gt=F("ack_due_at")) | Q(acknowledged_at__isnull=True,
-                                                          ack_due_at__lt=now)
+    breached = Q(acknowledged_at__gt=F("ack_due_at")) | Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
     aggregates = {
         "incidents": Count("*"),
         "acknowledged": Count("ack_seconds"),
@@ -131,8 +152,11 @@ def _names(group_by: str, groups: dict) -> dict:
 
 def _percentiles_in_python(incidents: QuerySet, group_by: str, groups: dict, total: dict) -> None:
     durations = defaultdict(list)
-    rows = (incidents.filter(ack_seconds__isnull=False).order_by()
-            .values_list(_group_key(group_by), "ack_seconds"))
+    rows = (
+        incidents.filter(ack_seconds__isnull=False)
+        .order_by()
+        .values_list(_group_key(group_by), "ack_seconds")
+    )
     for key, seconds in rows.iterator():
         durations[key].append(seconds)
     everything = sorted(d for values in durations.values() for d in values)

@@ -37,12 +37,15 @@ def display_prefetches() -> list[Prefetch]:
 
 def incidents_for_display(principal: Principal) -> QuerySet[Incident]:
     """Visible incidents with everything the output serializer reads, in a fixed number of queries."""
-    return incidents_visible_to(principal).select_related(
-        "brand", "assignee", "reported_by_user", "reported_by_key"
-    ).prefetch_related(*display_prefetches()).annotate(
-        severity_rank=Case(
-            *(When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_RANK.items()),
-            output_field=IntegerField(),
+    return (
+        incidents_visible_to(principal)
+        .select_related("brand", "assignee", "reported_by_user", "reported_by_key")
+        .prefetch_related(*display_prefetches())
+        .annotate(
+            severity_rank=Case(
+                *(When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_RANK.items()),
+                output_field=IntegerField(),
+            )
         )
     )
 
@@ -59,8 +62,7 @@ def sla_targets_for(brand_id: int) -> dict[str, SlaTarget]:
     return targets
 
 
-def reply_render(*, template: ResponseTemplate, incident: Incident,
-                 values: dict[str, str]) -> dict:
+def reply_render(*, template: ResponseTemplate, incident: Incident, values: dict[str, str]) -> dict:
     """Fill a template from the incident and the caller's values; 400 naming any gap or stranger."""
     names = placeholders.placeholders(template.body)
     assignee = incident.assignee
@@ -85,8 +87,12 @@ def reply_render(*, template: ResponseTemplate, incident: Incident,
             errors[name] = [_("No value for this placeholder.")]
     if errors:
         raise ValidationError({"values": errors})
-    return {"text": placeholders.fill(template.body, filled), "placeholders": names,
-            "filled_from_incident": sources["incident"], "filled_from_values": sources["values"]}
+    return {
+        "text": placeholders.fill(template.body, filled),
+        "placeholders": names,
+        "filled_from_incident": sources["incident"],
+        "filled_from_values": sources["values"],
+    }
 
 
 WAVE_BUCKET_SECONDS = 300
@@ -103,37 +109,50 @@ def wave_figures(incident: Incident, *, now) -> dict:
     from crisis.models import Mention
 
     attached = Mention.objects.filter(wave_link__incident=incident)
-    stats = attached.aggregate(n=Count("id"), reach=Sum("reach"),
-                               negative=Count("id", filter=Q(sentiment="negative")))
+    stats = attached.aggregate(
+        n=Count("id"), reach=Sum("reach"), negative=Count("id", filter=Q(sentiment="negative"))
+    )
     start = incident.detected_at
     claimed, resolved = incident.acknowledged_at, incident.resolved_at
-    after_end = (min(resolved + max(resolved - (claimed or start), timedelta(minutes=30)),
-                     resolved + timedelta(days=1)) if resolved else None)
+    after_end = (
+        min(
+            resolved + max(resolved - (claimed or start), timedelta(minutes=30)), resolved + timedelta(days=1)
+        )
+        if resolved
+        else None
+    )
     brand_mentions = Mention.objects.filter(brand_id=incident.brand_id)
 
     def share(since, until):
         if since is None or until is None or until <= since:
             return None
         rows = brand_mentions.filter(published_at__gte=since, published_at__lt=until).aggregate(
-            n=Count("id"), negative=Count("id", filter=Q(sentiment="negative")))
-        return {"mentions": rows["n"], "negative": rows["negative"],
-                "negative_share": round(rows["negative"] / rows["n"], 4) if rows["n"] else None}
+            n=Count("id"), negative=Count("id", filter=Q(sentiment="negative"))
+        )
+        return {
+            "mentions": rows["n"],
+            "negative": rows["negative"],
+            "negative_share": round(rows["negative"] / rows["n"], 4) if rows["n"] else None,
+        }
 
     end = min(after_end or now, now)
     series: dict[int, dict] = {}
-    for published_at, sentiment in (brand_mentions.filter(published_at__gte=start,
-                                                          published_at__lt=end)
-                                    .values_list("published_at", "sentiment")[:200_000]):
+    for published_at, sentiment in brand_mentions.filter(
+        published_at__gte=start, published_at__lt=end
+    ).values_list("published_at", "sentiment")[:200_000]:
         bucket = int((published_at - start).total_seconds() // WAVE_BUCKET_SECONDS)
         row = series.setdefault(bucket, {"mentions": 0, "negative": 0})
         row["mentions"] += 1
         row["negative"] += sentiment == "negative"
     return {
-        "mentions": stats["n"], "total_reach": stats["reach"] or 0,
+        "mentions": stats["n"],
+        "total_reach": stats["reach"] or 0,
         "negative_share": round(stats["negative"] / stats["n"], 4) if stats["n"] else None,
         "before_claim": share(start, claimed or now),
         "after_claim": share(claimed, resolved or now) if claimed else None,
         "after_resolve": share(resolved, min(after_end, now)) if resolved else None,
-        "series": [{"at": start + timedelta(seconds=b * WAVE_BUCKET_SECONDS), **row}
-                   for b, row in sorted(series.items())],
+        "series": [
+            {"at": start + timedelta(seconds=b * WAVE_BUCKET_SECONDS), **row}
+            for b, row in sorted(series.items())
+        ],
     }

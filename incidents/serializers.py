@@ -84,7 +84,6 @@ class ReviewInput(StrictInput):
     follow_ups = FollowUpInput(many=True, max_length=100)
 
 
-
 class ReopenInput(StrictInput):
     reason = serializers.CharField(max_length=TEXT_MAX)
 
@@ -101,8 +100,7 @@ class IncidentOutput(ModelOutput):
     """An incident as API.md lists it. Needs `incidents_for_display` rows and a principal."""
 
     brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                            allow_null=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     # Plain strings in the output: both may be blank, which their input types forbid.
     channel = serializers.CharField(read_only=True)
     source_url = serializers.CharField(read_only=True)
@@ -116,11 +114,34 @@ class IncidentOutput(ModelOutput):
     class Meta:
         model = Incident
         fields = [
-            "id", "brand", "title", "description", "category", "severity", "channel",
-            "source_url", "reach", "dedup_key", "duplicate_count", "state", "assignee",
-            "reported_by", "detected_at", "created_at", "acknowledged_at", "investigated_at",
-            "resolved_at", "reviewed_at", "ack_due_at", "ack_breached", "resolve_due_at",
-            "resolve_breached", "escalation_level", "resolution", "review", "steps",
+            "id",
+            "brand",
+            "title",
+            "description",
+            "category",
+            "severity",
+            "channel",
+            "source_url",
+            "reach",
+            "dedup_key",
+            "duplicate_count",
+            "state",
+            "assignee",
+            "reported_by",
+            "detected_at",
+            "created_at",
+            "acknowledged_at",
+            "investigated_at",
+            "resolved_at",
+            "reviewed_at",
+            "ack_due_at",
+            "ack_breached",
+            "resolve_due_at",
+            "resolve_breached",
+            "escalation_level",
+            "resolution",
+            "review",
+            "steps",
             "available_transitions",
         ]
         read_only_fields = fields
@@ -139,27 +160,26 @@ class IncidentOutput(ModelOutput):
         return None
 
     def get_ack_breached(self, incident) -> bool:
-        return sla.is_breached(due=incident.ack_due_at, done=incident.acknowledged_at,
-                               now=self._now())
+        return sla.is_breached(due=incident.ack_due_at, done=incident.acknowledged_at, now=self._now())
 
     def get_resolve_breached(self, incident) -> bool:
-        return sla.is_breached(due=incident.resolve_due_at, done=incident.resolved_at,
-                               now=self._now())
+        return sla.is_breached(due=incident.resolve_due_at, done=incident.resolved_at, now=self._now())
 
     @extend_schema_field(ChecklistStepOutput(many=True))
     def get_steps(self, incident) -> list:
         # A just-filed incident's checklist comes from its filing (context "checklists":
         # incident id -> saved steps in order), not read back.
         steps = self.context.get("checklists", {}).get(incident.pk)
-        return ChecklistStepOutput(incident.checklist.all() if steps is None else steps,
-                                   many=True).data
+        return ChecklistStepOutput(incident.checklist.all() if steps is None else steps, many=True).data
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_review(self, incident) -> dict | None:
         if incident.review_notes is None:
             return None
-        return {**incident.review_notes,
-                "follow_ups": FollowUpOutput(incident.follow_ups.all(), many=True).data}
+        return {
+            **incident.review_notes,
+            "follow_ups": FollowUpOutput(incident.follow_ups.all(), many=True).data,
+        }
 
     def get_available_transitions(self, incident) -> list[str]:
         return available_actions(incident, self.context["principal"])
@@ -189,9 +209,7 @@ class TimelineEventOutput(ModelOutput):
 
 class SlaTargetField(StrictInput):
     ack_seconds = serializers.IntegerField(min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS)
-    resolve_seconds = serializers.IntegerField(
-        min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS
-    )
+    resolve_seconds = serializers.IntegerField(min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS)
 
 
 class SlaPolicyInput(StrictInput):
@@ -206,9 +224,7 @@ class EscalationLevelInput(StrictInput):
     roles = serializers.ListField(
         child=serializers.ChoiceField(choices=chain.LEVEL_ROLES), max_length=4, default=list
     )
-    users = serializers.ListField(
-        child=serializers.CharField(max_length=150), max_length=50, default=list
-    )
+    users = serializers.ListField(child=serializers.CharField(max_length=150), max_length=50, default=list)
 
     def validate(self, attrs):
         if not attrs["roles"] and not attrs["users"]:
@@ -224,13 +240,12 @@ class EscalationChainInput(StrictInput):
         brand = self.context["brand"]
         named = {user for level in attrs["levels"] for user in level["users"]}
         known = set(
-            brand.memberships.filter(user__username__in=named)
-            .values_list("user__username", flat=True)
+            brand.memberships.filter(user__username__in=named).values_list("user__username", flat=True)
         )
         if named - known:
-            raise serializers.ValidationError({"levels": [
-                _("Not members of this brand: %s") % ", ".join(sorted(named - known))[:500]
-            ]})
+            raise serializers.ValidationError(
+                {"levels": [_("Not members of this brand: %s") % ", ".join(sorted(named - known))[:500]]}
+            )
         return attrs
 
 
@@ -265,8 +280,7 @@ class ContactChannelOutput(serializers.ModelSerializer):
 
 
 class StepCompleteInput(StrictInput):
-    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True,
-                                 default="")
+    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
 
 
 class AttachPlaybookInput(StrictInput):
@@ -275,8 +289,9 @@ class AttachPlaybookInput(StrictInput):
 
 class RenderInput(StrictInput):
     incident = serializers.IntegerField(min_value=1, max_value=2**62)
-    values = serializers.DictField(child=serializers.CharField(max_length=5000, allow_blank=True),
-                                   required=False, default=dict)
+    values = serializers.DictField(
+        child=serializers.CharField(max_length=5000, allow_blank=True), required=False, default=dict
+    )
 
     def validate_values(self, value):
         if len(value) > 50:
@@ -303,7 +318,8 @@ class ReportQuery(serializers.Serializer):
     def validate(self, attrs):
         for name in ("since", "until"):
             if attrs.get(name) and not EARLIEST_REPORTED_AT <= attrs[name] <= datetime(
-                    2100, 1, 1, tzinfo=UTC):
+                2100, 1, 1, tzinfo=UTC
+            ):
                 raise serializers.ValidationError({name: [_("Must be between 2000 and 2100.")]})
         until = attrs.get("until") or timezone.now()
         since = attrs.get("since") or until - timedelta(days=30)

@@ -32,8 +32,9 @@ def timeline_record(
 
 def timeline_system_events(events: list[tuple[Incident, str, dict]], *, at) -> None:
     """Append (incident, kind, data) events by the desk itself with one INSERT (the clock)."""
-    TimelineEvent.all_brands.bulk_create([
-        TimelineEvent(incident=incident, at=at, kind=kind, actor=None, actor_label="system",
-                      data=data)
-        for incident, kind, data in events
-    ])
+    TimelineEvent.all_brands.bulk_create(
+        [
+            TimelineEvent(incident=incident, at=at, kind=kind, actor=None, actor_label="system", data=data)
+            for incident, kind, data in events
+        ]
+    )

@@ -18,8 +18,9 @@ from .serializers import (
 )
 
 
-class _Scoped(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-              viewsets.GenericViewSet):
+class _Scoped(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
     permission_classes = [IsUser]
     lookup_value_regex = r"[0-9]{1,18}"
     filterset_fields = ["category", "language"]
@@ -32,11 +33,12 @@ class _Scoped(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyMo
     def _save(self, request, instance):
         data = self.input_class(data=request.data, context={"principal": self.principal})
         data.is_valid(raise_exception=True)
-        saved = self.saver(principal=self.principal, **{self.instance_kwarg: instance},
-                           **data.validated_data)
+        saved = self.saver(principal=self.principal, **{self.instance_kwarg: instance}, **data.validated_data)
         fresh = self.get_queryset().get(pk=saved.pk)
-        return Response(self.get_serializer(fresh).data,
-                        status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED)
+        return Response(
+            self.get_serializer(fresh).data,
+            status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED,
+        )
 
     def create(self, request):
         return self._save(request, None)
@@ -57,8 +59,7 @@ class PlaybookViewSet(_Scoped):
         if getattr(self, "swagger_fake_view", False):
             return services.Playbook.objects.none()
         steps = Prefetch("steps", queryset=PlaybookStep.objects.order_by("position", "id"))
-        return (services.playbooks_visible_to(self.principal)
-                .select_related("brand").prefetch_related(steps))
+        return services.playbooks_visible_to(self.principal).select_related("brand").prefetch_related(steps)
 
     @extend_schema(request=PlaybookInput, responses={201: PlaybookOutput})
     def create(self, request):

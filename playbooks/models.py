@@ -15,21 +15,20 @@ from django.utils.translation import gettext_lazy as _
 from crisis.models import Brand, Category
 
 # Who a step is for: the brand roles that work incidents, and executives (key communicators).
-STEP_ROLES = [("responder", _("Responder")), ("manager", _("Manager")),
-              ("executive", _("Executive"))]
+STEP_ROLES = [("responder", _("Responder")), ("manager", _("Manager")), ("executive", _("Executive"))]
 
 
 class Playbook(models.Model):
     """What to do for one category of crisis: shared (brand is null) or a brand's own."""
 
-    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="playbooks")
+    brand = models.ForeignKey(
+        Brand, null=True, blank=True, on_delete=models.CASCADE, related_name="playbooks"
+    )
     name = models.CharField(_("name"), max_length=200)
     category = models.CharField(_("category"), max_length=32, choices=Category.choices)
     # Severities it applies to; empty means all.
     severities = models.JSONField(_("severities"), default=list, blank=True)
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
-                                default="en")
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,10 +67,8 @@ class PlaybookStep(models.Model):
 class ChecklistStep(models.Model):
     """One step of an incident's checklist, copied from a playbook when it was attached."""
 
-    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE,
-                                 related_name="checklist")
-    playbook = models.ForeignKey(Playbook, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="checklist")
+    playbook = models.ForeignKey(Playbook, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     position = models.PositiveSmallIntegerField(default=0)
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
@@ -79,8 +76,9 @@ class ChecklistStep(models.Model):
     required = models.BooleanField(default=True)
     due_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
-    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     note = models.TextField(blank=True)
     # Set when the overdue reminder went out; the clock sends one per step.
     reminded_at = models.DateTimeField(null=True, blank=True)
@@ -89,8 +87,11 @@ class ChecklistStep(models.Model):
         ordering = ["incident", "position", "id"]
         indexes = [
             # The clock's query: open steps past due that nobody was reminded of yet.
-            models.Index(fields=["due_at"], name="checklist_reminder_due",
-                         condition=Q(completed_at__isnull=True, reminded_at__isnull=True)),
+            models.Index(
+                fields=["due_at"],
+                name="checklist_reminder_due",
+                condition=Q(completed_at__isnull=True, reminded_at__isnull=True),
+            ),
         ]
         verbose_name = _("checklist step")
         verbose_name_plural = _("checklist steps")
@@ -107,8 +108,9 @@ class ResponseTemplate(models.Model):
     text is meant to be edited before it is posted.
     """
 
-    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="response_templates")
+    brand = models.ForeignKey(
+        Brand, null=True, blank=True, on_delete=models.CASCADE, related_name="response_templates"
+    )
     name = models.CharField(_("name"), max_length=200)
     category = models.CharField(_("category"), max_length=32, choices=Category.choices)
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)

@@ -36,8 +36,7 @@ class BrandSlugField(serializers.Field):
 
 class PlaybookStepInput(StrictInput):
     title = serializers.CharField(max_length=300)
-    description = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True,
-                                        default="")
+    description = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=STEP_ROLES, default="responder")
     due_after_seconds = serializers.IntegerField(min_value=0, max_value=MAX_STEP_SECONDS)
     required = serializers.BooleanField(default=True)
@@ -47,8 +46,9 @@ class PlaybookInput(StrictInput):
     brand = BrandSlugField()
     name = serializers.CharField(max_length=200)
     category = serializers.ChoiceField(choices=Category.choices)
-    severities = serializers.ListField(child=serializers.ChoiceField(choices=Severity.choices),
-                                       max_length=4, default=list)
+    severities = serializers.ListField(
+        child=serializers.ChoiceField(choices=Severity.choices), max_length=4, default=list
+    )
     language = serializers.ChoiceField(choices=settings.LANGUAGES, default="en")
     steps = PlaybookStepInput(many=True, max_length=50)
 
@@ -69,8 +69,17 @@ class PlaybookOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Playbook
-        fields = ["id", "name", "category", "severities", "brand", "language", "steps",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "category",
+            "severities",
+            "brand",
+            "language",
+            "steps",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -95,8 +104,7 @@ class ResponseTemplateOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ResponseTemplate
-        fields = ["id", "name", "category", "language", "brand", "body", "placeholders",
-                  "created_at"]
+        fields = ["id", "name", "category", "language", "brand", "body", "placeholders", "created_at"]
         read_only_fields = fields
 
     def get_placeholders(self, template) -> list[str]:
@@ -104,11 +112,19 @@ class ResponseTemplateOutput(serializers.ModelSerializer):
 
 
 class ChecklistStepOutput(ModelOutput):
-    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                                allow_null=True)
+    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ChecklistStep
-        fields = ["id", "title", "description", "role", "required", "due_at", "completed_at",
-                  "completed_by", "note"]
+        fields = [
+            "id",
+            "title",
+            "description",
+            "role",
+            "required",
+            "due_at",
+            "completed_at",
+            "completed_by",
+            "note",
+        ]
         read_only_fields = fields

@@ -35,25 +35,32 @@ def playbook_for(*, brand: Brand, category: str, severity: str) -> Playbook | No
     shared one in the brand's language over English.
     """
     candidates = [
-        p for p in Playbook.objects.filter(Q(brand=brand) | Q(brand__isnull=True),
-                                           category=category).order_by("-updated_at", "-id")
+        p
+        for p in Playbook.objects.filter(Q(brand=brand) | Q(brand__isnull=True), category=category).order_by(
+            "-updated_at", "-id"
+        )
         if p.applies_to(severity)
     ]
 
     def rank(p: Playbook):
-        return (p.brand_id is None, not p.severities,
-                p.language != brand.language, p.language != "en")
+        return (p.brand_id is None, not p.severities, p.language != brand.language, p.language != "en")
 
     return min(candidates, key=rank, default=None)
 
 
-def checklist_from(playbook: Playbook, *, incident, detected_at: datetime,
-                   first_position: int = 0, steps=None) -> list[ChecklistStep]:
+def checklist_from(
+    playbook: Playbook, *, incident, detected_at: datetime, first_position: int = 0, steps=None
+) -> list[ChecklistStep]:
     """Unsaved checklist steps copied from `playbook` (or its `steps` if given), due from `detected_at`."""
     return [
         ChecklistStep(
-            incident=incident, playbook=playbook, position=first_position + i, title=s.title,
-            description=s.description, role=s.role, required=s.required,
+            incident=incident,
+            playbook=playbook,
+            position=first_position + i,
+            title=s.title,
+            description=s.description,
+            role=s.role,
+            required=s.required,
             due_at=detected_at + timedelta(seconds=s.due_after_seconds),
         )
         for i, s in enumerate(steps if steps is not None else playbook.steps.order_by("position", "id"))
@@ -69,9 +76,17 @@ def _require_writer(principal: Principal, brand: Brand | None) -> None:
 
 
 @transaction.atomic
-def playbook_save(*, principal: Principal, playbook: Playbook | None, brand: Brand | None,
-                  name: str, category: str, severities: list[str], language: str,
-                  steps: list[dict]) -> Playbook:
+def playbook_save(
+    *,
+    principal: Principal,
+    playbook: Playbook | None,
+    brand: Brand | None,
+    name: str,
+    category: str,
+    severities: list[str],
+    language: str,
+    steps: list[dict],
+) -> Playbook:
     """Create or replace a playbook with its steps. Checklists already attached keep their copy."""
     if playbook is not None:
         _require_writer(principal, playbook.brand)
@@ -93,8 +108,9 @@ def playbook_delete(*, principal: Principal, playbook: Playbook) -> None:
     playbook.delete()
 
 
-def template_save(*, principal: Principal, template: ResponseTemplate | None,
-                  brand: Brand | None, **fields) -> ResponseTemplate:
+def template_save(
+    *, principal: Principal, template: ResponseTemplate | None, brand: Brand | None, **fields
+) -> ResponseTemplate:
     if template is not None:
         _require_writer(principal, template.brand)
     _require_writer(principal, brand)

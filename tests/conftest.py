@@ -193,10 +193,10 @@ def complete_required_steps(incident, user):
     """Tick off the incident's open required checklist steps through the service."""
     from playbooks.models import ChecklistStep
 
-    for step in ChecklistStep.objects.filter(incident=incident, required=True,
-                                             completed_at__isnull=True):
-        services.incident_step_complete(incident_id=incident.pk, step_id=step.pk,
-                                        principal=Principal.for_user(user), note="done")
+    for step in ChecklistStep.objects.filter(incident=incident, required=True, completed_at__isnull=True):
+        services.incident_step_complete(
+            incident_id=incident.pk, step_id=step.pk, principal=Principal.for_user(user), note="done"
+        )
 
 
 def drive_to(incident, state, *, manager, responder):
@@ -204,20 +204,29 @@ def drive_to(incident, state, *, manager, responder):
     path = ["detected", "acknowledged", "investigated", "resolved", "reviewed"]
     steps = {
         "acknowledged": lambda: services.incident_claim(
-            incident_id=incident.pk, principal=Principal.for_user(responder)),
+            incident_id=incident.pk, principal=Principal.for_user(responder)
+        ),
         "investigated": lambda: services.incident_investigate(
-            incident_id=incident.pk, principal=Principal.for_user(responder)),
+            incident_id=incident.pk, principal=Principal.for_user(responder)
+        ),
         "resolved": lambda: (
             complete_required_steps(incident, responder),
             services.incident_resolve(
-                incident_id=incident.pk, principal=Principal.for_user(responder),
-                resolution="Replied to every comment; refund issued."),
+                incident_id=incident.pk,
+                principal=Principal.for_user(responder),
+                resolution="Replied to every comment; refund issued.",
+            ),
         ),
         "reviewed": lambda: services.incident_review(
-            incident_id=incident.pk, principal=Principal.for_user(manager),
-            summary="s", root_cause="r", lessons="l", follow_ups=[]),
+            incident_id=incident.pk,
+            principal=Principal.for_user(manager),
+            summary="s",
+            root_cause="r",
+            lessons="l",
+            follow_ups=[],
+        ),
     }
-    for target in path[1: path.index(state) + 1]:
+    for target in path[1 : path.index(state) + 1]:
         steps[target]()
     incident.refresh_from_db()
     return incident

@@ -43,16 +43,18 @@ def broker_env(redis_url: str | None = None) -> dict:
 
 def base_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update({
-        "DATABASE_URL": test_database_url(),
-        "VAR_DIR": os.path.relpath(settings.VAR_DIR, ROOT),
-        "ESCALATION_TICK_SECONDS": str(TICK),
-        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "CONN_MAX_AGE": "0",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DATABASE_URL": test_database_url(),
+            "VAR_DIR": os.path.relpath(settings.VAR_DIR, ROOT),
+            "ESCALATION_TICK_SECONDS": str(TICK),
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "CONN_MAX_AGE": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -64,8 +66,9 @@ class Process:
         self.name = name
         self.log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def kill9(self):
         if self.proc.poll() is None:
@@ -86,19 +89,42 @@ class Process:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start_worker(log_dir: Path, *, redis_url: str | None = None, beat: bool = True,
-                 **env) -> Process:
-    args = [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO",
-            "--concurrency", "2", "-Q", "celery,clock,escalations,notifications",
-            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+def start_worker(log_dir: Path, *, redis_url: str | None = None, beat: bool = True, **env) -> Process:
+    args = [
+        str(BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+        "-Q",
+        "celery,clock,escalations,notifications",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     if beat:
         args += ["--beat", "--schedule", str(log_dir / f"beat-{time.time_ns()}")]
     return Process("worker", args, base_env(**broker_env(redis_url), **env), log_dir)
 
 
 def start_web(log_dir: Path, port: int, *, redis_url: str | None = None) -> Process:
-    args = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--worker-class", "gthread", "--workers", "1", "--threads", "4", "--timeout", "30"]
+    args = [
+        str(BIN / "gunicorn"),
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+        "--timeout",
+        "30",
+    ]
     process = Process("web", args, base_env(**broker_env(redis_url)), log_dir)
     wait_for_port(port, process)
     return process
@@ -129,9 +155,22 @@ class RedisServer:
         self.process: Process | None = None
 
     def start(self):
-        self.process = Process("redis", [self.binary, "--port", str(self.port), "--bind",
-                                         "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               dict(os.environ), self.log_dir)
+        self.process = Process(
+            "redis",
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            dict(os.environ),
+            self.log_dir,
+        )
         wait_for_port(self.port, self.process)
 
     def stop(self):

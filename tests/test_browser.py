@@ -19,8 +19,16 @@ from incidents.models import Incident, SlaPolicy
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
 SHOTS = settings.VAR_DIR / "screenshots"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,9 +75,13 @@ def test_responder_claims_works_the_checklist_and_resolves(page_for, live_server
     page = page_for(bob)
     assert page.locator("h1").inner_text() == "Open incidents"
     incident = services.incident_file(
-        principal=Principal.for_user(alice), brand=alice.memberships.get().brand,
-        title="Wave of angry comments under the promo post", severity="critical",
-        category="negative_wave", channel="vk").incident
+        principal=Principal.for_user(alice),
+        brand=alice.memberships.get().brand,
+        title="Wave of angry comments under the promo post",
+        severity="critical",
+        category="negative_wave",
+        channel="vk",
+    ).incident
     # No reload: htmx refreshes the rows every few seconds.
     row = page.wait_for_selector(f'tr[data-incident="{incident.pk}"]', timeout=12_000)
     assert "Wave of angry comments" in row.inner_text()

@@ -12,6 +12,7 @@ def web():
         client = Client()
         client.force_login(user)
         return client
+
     return _login
 
 
@@ -22,8 +23,7 @@ def test_pages_need_a_login(db):
     assert Client().get("/login/").status_code == 200
 
 
-def test_queue_shows_my_brands_open_incidents_by_deadline(web, bob, globex, mallory,
-                                                          file_incident):
+def test_queue_shows_my_brands_open_incidents_by_deadline(web, bob, globex, mallory, file_incident):
     low = file_incident(title="Low one", severity="low")
     critical = file_incident(title="Critical one", severity="critical")
     file_incident(brand=globex, by=mallory, title="Globex secret")
@@ -61,8 +61,7 @@ def test_claim_and_complete_a_step_through_the_console(web, bob, file_incident):
 
 def test_refused_action_is_a_message_not_an_error(web, bob, alice, file_incident, incident_in):
     incident = incident_in(file_incident(), "investigated", manager=alice, responder=bob)
-    response = web(bob).post(f"/incidents/{incident.pk}/resolve/", {"resolution": "x"},
-                             follow=True)
+    response = web(bob).post(f"/incidents/{incident.pk}/resolve/", {"resolution": "x"}, follow=True)
     assert response.status_code == 200
     assert "Required playbook steps are still open." in response.content.decode()
     incident.refresh_from_db()
@@ -71,22 +70,20 @@ def test_refused_action_is_a_message_not_an_error(web, bob, alice, file_incident
 
 def test_sla_form_rejects_bad_values_next_to_the_field(web, alice):
     client = web(alice)
-    good = {f"{s}_{k}_seconds": 600 for s in ("critical", "high", "medium", "low")
-            for k in ("ack", "resolve")}
-    bad = client.post("/brands/acme/settings/", {"section": "sla", **good,
-                                                 "critical_ack_seconds": "0"})
+    good = {
+        f"{s}_{k}_seconds": 600 for s in ("critical", "high", "medium", "low") for k in ("ack", "resolve")
+    }
+    bad = client.post("/brands/acme/settings/", {"section": "sla", **good, "critical_ack_seconds": "0"})
     assert bad.status_code == 200
     assert 'class="field invalid"' in bad.content.decode()
     assert not SlaPolicy.objects.exists()
-    ok = client.post("/brands/acme/settings/", {"section": "sla", **good,
-                                                "critical_ack_seconds": "300"})
+    ok = client.post("/brands/acme/settings/", {"section": "sla", **good, "critical_ack_seconds": "300"})
     assert ok.status_code == 302
     assert SlaPolicy.objects.get(severity="critical").ack_seconds == 300
 
 
 def test_key_is_shown_once(web, alice):
-    response = web(alice).post("/brands/acme/settings/", {"section": "key", "name": "youscan"},
-                               follow=True)
+    response = web(alice).post("/brands/acme/settings/", {"section": "key", "name": "youscan"}, follow=True)
     assert "shown once" in response.content.decode()
 
 
@@ -108,8 +105,7 @@ def test_dashboard_renders_for_managers(web, alice, bob, file_incident):
     assert web(alice).get("/brands/acme/dashboard/").status_code == 200
 
 
-def test_rejected_form_shows_its_errors_next_to_the_field(web, bob, alice, file_incident,
-                                                         incident_in):
+def test_rejected_form_shows_its_errors_next_to_the_field(web, bob, alice, file_incident, incident_in):
     incident = incident_in(file_incident(), "investigated", manager=alice, responder=bob)
     response = web(bob).post(f"/incidents/{incident.pk}/resolve/", {"resolution": ""})
     assert response.status_code == 400
@@ -123,21 +119,28 @@ def test_hostile_console_input_is_not_a_500(web, alice, bob):
     assert client.get("/?brand=%00&state=x").status_code == 200
     response = client.post("/brands/acme/settings/", {"section": "revoke-key", "key": "abc"})
     assert response.status_code == 302
-    response = client.post("/brands/acme/settings/", {"section": "remove-member",
-                                                      "username": "bo\x00b"})
+    response = client.post("/brands/acme/settings/", {"section": "remove-member", "username": "bo\x00b"})
     assert response.status_code == 302
 
 
-def test_a_storm_incident_page_shows_the_latest_events_and_links_the_rest(web, bob, file_incident,
-                                                                        settings):
+def test_a_storm_incident_page_shows_the_latest_events_and_links_the_rest(web, bob, file_incident, settings):
     from incidents.console import views
     from incidents.models import EventKind, TimelineEvent
 
     incident = file_incident(dedup_key="storm")
     first_at = TimelineEvent.all_brands.get(incident=incident).at
-    TimelineEvent.all_brands.bulk_create([
-        TimelineEvent(incident=incident, at=first_at, kind=EventKind.COMMENT, actor_label="bob",
-                      data={"body": f"report {i}"}) for i in range(views.EVENTS_ON_PAGE + 50)])
+    TimelineEvent.all_brands.bulk_create(
+        [
+            TimelineEvent(
+                incident=incident,
+                at=first_at,
+                kind=EventKind.COMMENT,
+                actor_label="bob",
+                data={"body": f"report {i}"},
+            )
+            for i in range(views.EVENTS_ON_PAGE + 50)
+        ]
+    )
     page = web(bob).get(f"/incidents/{incident.pk}/").content.decode()
     assert page.count("report ") == views.EVENTS_ON_PAGE
     assert f"report {views.EVENTS_ON_PAGE + 49}" in page and "report 49<" not in page

@@ -48,8 +48,7 @@ def processes():
 
 
 @pytest.mark.postgres
-def test_killed_database_connections_give_503_or_success_never_500(acme, alice, tmp_path,
-                                                                   processes):
+def test_killed_database_connections_give_503_or_success_never_500(acme, alice, tmp_path, processes):
     port = free_port()
     processes.append(start_web(tmp_path, port))
     _row, token = AuthToken.objects.create(user=alice)
@@ -62,8 +61,7 @@ def test_killed_database_connections_give_503_or_success_never_500(acme, alice, 
         i = 0
         while not stop.is_set():
             i += 1
-            response = session.post(url, json={"brand": "acme", "title": f"load {n}-{i}"},
-                                    timeout=15)
+            response = session.post(url, json={"brand": "acme", "title": f"load {n}-{i}"}, timeout=15)
             statuses.append(response.status_code)
 
     def killer():
@@ -72,7 +70,8 @@ def test_killed_database_connections_give_503_or_success_never_500(acme, alice, 
                 cursor.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "AND application_name <> 'keep'")
+                    "AND application_name <> 'keep'"
+                )
                 time.sleep(0.2)
 
     with connection.cursor() as cursor:
@@ -99,12 +98,18 @@ def test_killed_database_connections_give_503_or_success_never_500(acme, alice, 
 def test_two_beats_at_once_escalate_and_notify_once(acme, alice, bob, tmp_path, processes):
     alice.email = "alice@acme.test"
     alice.save()
-    services.sla_policy_set(brand=acme, targets={
-        sev: SlaTarget(2, 3600) for sev in ("critical", "high", "medium", "low")})
-    services.escalation_policy_set(brand=acme, chain={
-        "levels": [{"after_seconds": 0, "roles": ["manager"], "users": []}], "repeat": 0})
-    ids = [services.incident_file(principal=Principal.for_user(alice), brand=acme,
-                                  title=f"twice {i}").incident.pk for i in range(30)]
+    services.sla_policy_set(
+        brand=acme, targets={sev: SlaTarget(2, 3600) for sev in ("critical", "high", "medium", "low")}
+    )
+    services.escalation_policy_set(
+        brand=acme, chain={"levels": [{"after_seconds": 0, "roles": ["manager"], "users": []}], "repeat": 0}
+    )
+    ids = [
+        services.incident_file(
+            principal=Principal.for_user(alice), brand=acme, title=f"twice {i}"
+        ).incident.pk
+        for i in range(30)
+    ]
     # Two workers, each with its own embedded beat: two beats ticking at once.
     processes.append(start_worker(tmp_path))
     processes.append(start_worker(tmp_path))
@@ -113,10 +118,10 @@ def test_two_beats_at_once_escalate_and_notify_once(acme, alice, bob, tmp_path, 
     time.sleep(4)  # several more ticks of both beats
     assert fired.count() == len(ids)
     assert Notification.objects.filter(incident_id__in=ids, reason="escalated").count() == len(ids)
-    assert wait_until(lambda: not Notification.objects.filter(status="pending").exists(),
-                      timeout=20)
-    assert TimelineEvent.all_brands.filter(kind="notified", data__reason="escalated",
-                                           data__outcome="sent").count() == len(ids)
+    assert wait_until(lambda: not Notification.objects.filter(status="pending").exists(), timeout=20)
+    assert TimelineEvent.all_brands.filter(
+        kind="notified", data__reason="escalated", data__outcome="sent"
+    ).count() == len(ids)
 
 
 @pytest.mark.postgres
@@ -126,11 +131,26 @@ def test_a_burst_from_one_key_gets_only_2xx_and_429(acme, tmp_path, processes):
         pytest.fail("wrk is not installed (make test installs it when run as root)")
     _key, plain = BrandKey.issue(brand=acme, name="burst")
     port = free_port()
-    env = base_env(**broker_env(), API_THROTTLE_RATE="600/min", CACHE_URL="locmemcache://",
-                   CONN_MAX_AGE="60")
-    web = Process("web", [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind",
-                          f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "1",
-                          "--threads", "8", "--keep-alive", "5"], env, tmp_path)
+    env = base_env(**broker_env(), API_THROTTLE_RATE="600/min", CACHE_URL="locmemcache://", CONN_MAX_AGE="60")
+    web = Process(
+        "web",
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--keep-alive",
+            "5",
+        ],
+        env,
+        tmp_path,
+    )
     processes.append(web)
     from tests.live import wait_for_port
 
@@ -153,13 +173,26 @@ def test_a_burst_from_one_key_gets_only_2xx_and_429(acme, tmp_path, processes):
         "end\n"
     )
     result = subprocess.run(
-        [wrk, "-t1", "-c16", "-d20s", "--timeout", "5s", "-s", str(script),
-         f"http://127.0.0.1:{port}/api/v1/incidents/?page_size=1"],
-        capture_output=True, text=True, timeout=60)
+        [
+            wrk,
+            "-t1",
+            "-c16",
+            "-d20s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/api/v1/incidents/?page_size=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     print("\n" + result.stdout)
-    statuses = {int(code): int(n) for code, n in
-                (line.split()[1:] for line in result.stdout.splitlines()
-                 if line.startswith("status "))}
+    statuses = {
+        int(code): int(n)
+        for code, n in (line.split()[1:] for line in result.stdout.splitlines() if line.startswith("status "))
+    }
     assert sum(statuses.values()) > 1000, result.stdout + web.tail()
     assert set(statuses) <= {200, 429}, statuses
     assert statuses.get(429, 0) > 0  # the key's budget (600/min) ran out: the rest throttled

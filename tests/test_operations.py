@@ -56,14 +56,24 @@ def test_schema_names_every_contract_path(db):
     assert response.status_code == 200
     paths = response.json()["paths"]
     for path in [
-        "/api/v1/auth/token/", "/api/v1/auth/logout/", "/api/v1/brands/",
-        "/api/v1/brands/{slug}/", "/api/v1/brands/{slug}/members/",
-        "/api/v1/brands/{slug}/members/{username}/", "/api/v1/brands/{slug}/sla/",
-        "/api/v1/brands/{slug}/keys/", "/api/v1/brands/{slug}/keys/{key_id}/",
-        "/api/v1/incidents/", "/api/v1/incidents/{id}/", "/api/v1/incidents/{id}/claim/",
-        "/api/v1/incidents/{id}/investigate/", "/api/v1/incidents/{id}/resolve/",
-        "/api/v1/incidents/{id}/review/", "/api/v1/incidents/{id}/reopen/",
-        "/api/v1/incidents/{id}/reassign/", "/api/v1/incidents/{id}/timeline/",
+        "/api/v1/auth/token/",
+        "/api/v1/auth/logout/",
+        "/api/v1/brands/",
+        "/api/v1/brands/{slug}/",
+        "/api/v1/brands/{slug}/members/",
+        "/api/v1/brands/{slug}/members/{username}/",
+        "/api/v1/brands/{slug}/sla/",
+        "/api/v1/brands/{slug}/keys/",
+        "/api/v1/brands/{slug}/keys/{key_id}/",
+        "/api/v1/incidents/",
+        "/api/v1/incidents/{id}/",
+        "/api/v1/incidents/{id}/claim/",
+        "/api/v1/incidents/{id}/investigate/",
+        "/api/v1/incidents/{id}/resolve/",
+        "/api/v1/incidents/{id}/review/",
+        "/api/v1/incidents/{id}/reopen/",
+        "/api/v1/incidents/{id}/reassign/",
+        "/api/v1/incidents/{id}/timeline/",
         "/api/v1/incidents/{id}/comments/",
     ]:
         assert path in paths, path
@@ -86,32 +96,39 @@ def admin_client_for(client):
         user.save()
         client.force_login(user)
         return client
+
     return _login
 
 
 def test_admin_claim_action_goes_through_the_service(admin_client_for, bob, file_incident):
     incident = file_incident()
     client = admin_client_for(bob)
-    response = client.post("/admin/incidents/incident/", {
-        "action": "claim", "_selected_action": [incident.pk]}, follow=True)
+    response = client.post(
+        "/admin/incidents/incident/", {"action": "claim", "_selected_action": [incident.pk]}, follow=True
+    )
     assert response.status_code == 200
     incident.refresh_from_db()
     assert (incident.state, incident.assignee) == ("acknowledged", bob)
     assert incident.events.model.all_brands.filter(incident=incident, kind="claimed").exists()
 
 
-def test_admin_resolve_action_asks_for_a_resolution(admin_client_for, alice, bob, file_incident,
-                                                    incident_in):
+def test_admin_resolve_action_asks_for_a_resolution(admin_client_for, alice, bob, file_incident, incident_in):
     incident = incident_in(file_incident(), "investigated", manager=alice, responder=bob)
     complete_required_steps(incident, bob)
     client = admin_client_for(alice)
-    form = client.post("/admin/incidents/incident/", {
-        "action": "resolve", "_selected_action": [incident.pk]})
+    form = client.post("/admin/incidents/incident/", {"action": "resolve", "_selected_action": [incident.pk]})
     assert form.status_code == 200
     assert b"resolution" in form.content
-    client.post("/admin/incidents/incident/", {
-        "action": "resolve", "_selected_action": [incident.pk], "apply": "1",
-        "resolution": "Published a clarification"}, follow=True)
+    client.post(
+        "/admin/incidents/incident/",
+        {
+            "action": "resolve",
+            "_selected_action": [incident.pk],
+            "apply": "1",
+            "resolution": "Published a clarification",
+        },
+        follow=True,
+    )
     incident = Incident.all_brands.get(pk=incident.pk)
     assert (incident.state, incident.resolution) == ("resolved", "Published a clarification")
 
@@ -119,8 +136,9 @@ def test_admin_resolve_action_asks_for_a_resolution(admin_client_for, alice, bob
 def test_admin_refuses_actions_a_role_may_not_take(admin_client_for, carol, file_incident):
     incident = file_incident()
     client = admin_client_for(carol)
-    client.post("/admin/incidents/incident/", {
-        "action": "claim", "_selected_action": [incident.pk]}, follow=True)
+    client.post(
+        "/admin/incidents/incident/", {"action": "claim", "_selected_action": [incident.pk]}, follow=True
+    )
     incident.refresh_from_db()
     assert incident.state == "detected"
 
@@ -140,11 +158,21 @@ def test_production_settings_pass_check_deploy():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 60 + "-production-like-secret-key-0123456789",
-           "DEBUG": "false", "ALLOWED_HOSTS": "desk.example.com", "VAR_DIR": "var/test"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SECRET_KEY": "x" * 60 + "-production-like-secret-key-0123456789",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "desk.example.com",
+        "VAR_DIR": "var/test",
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=60)
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -155,7 +183,12 @@ def test_production_refuses_to_start_without_a_secret_key():
 
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=root, capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", "DEBUG": "false", "VAR_DIR": "var/test"}, timeout=60)
+        [sys.executable, "manage.py", "check"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DEBUG": "false", "VAR_DIR": "var/test"},
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr

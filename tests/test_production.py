@@ -38,11 +38,9 @@ def test_repeated_bad_passwords_lock_the_username_out(settings, bob):
     settings.AXES_FAILURE_LIMIT = 3
     client = APIClient()
     for _ in range(3):
-        response = client.post("/api/v1/auth/token/", {"username": "bob", "password": "guess"},
-                               format="json")
+        response = client.post("/api/v1/auth/token/", {"username": "bob", "password": "guess"}, format="json")
         assert response.status_code in (401, 429)
-    locked = client.post("/api/v1/auth/token/", {"username": "bob", "password": "x-bob"},
-                         format="json")
+    locked = client.post("/api/v1/auth/token/", {"username": "bob", "password": "x-bob"}, format="json")
     assert locked.status_code == 429  # even the right password, while locked out
     assert locked.json()["code"] == "locked_out"
     assert int(locked["Retry-After"]) > 0
@@ -95,10 +93,15 @@ def test_metrics(settings, file_incident, alice):
     clock.sweep()
     Client().get("/healthz")
     body = Client().get("/metrics").content.decode()
-    for name in ("crisis_incidents{", "crisis_ack_sla_breached_open",
-                 "crisis_escalation_lateness_seconds_bucket", "crisis_sweeper_tick_duration_seconds",
-                 "crisis_notifications_pending", "crisis_notifications_failed",
-                 "crisis_http_request_duration_seconds_bucket"):
+    for name in (
+        "crisis_incidents{",
+        "crisis_ack_sla_breached_open",
+        "crisis_escalation_lateness_seconds_bucket",
+        "crisis_sweeper_tick_duration_seconds",
+        "crisis_notifications_pending",
+        "crisis_notifications_failed",
+        "crisis_http_request_duration_seconds_bucket",
+    ):
         assert name in body, name
     assert 'crisis_incidents{severity="critical",state="detected"} 1.0' in body
     settings.DEBUG = False
@@ -115,10 +118,15 @@ def test_web_workers_load_every_view_and_keep_it_out_of_the_garbage_collector():
     import subprocess
     import sys
 
-    probe = ("import gc, sys, config.wsgi; "
-             "print(gc.get_freeze_count(), 'incidents.api' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env={**os.environ, "DEBUG": "true"}, timeout=60, check=True)
+    probe = "import gc, sys, config.wsgi; print(gc.get_freeze_count(), 'incidents.api' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEBUG": "true"},
+        timeout=60,
+        check=True,
+    )
     frozen, views_loaded = done.stdout.split()
     assert views_loaded == "True"
     assert int(frozen) > 50_000

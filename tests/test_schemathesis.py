@@ -41,9 +41,15 @@ def manager_token(alice, bob, acme, file_incident, incident_in, db):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
 def test_api_never_fails_and_keeps_its_schema(case, manager_token):
     manager, _incident = manager_token
     # A fresh token each time: one generated case is a logout, which revokes it.
@@ -51,5 +57,7 @@ def test_api_never_fails_and_keeps_its_schema(case, manager_token):
     # Every check but one: "schema-valid data is accepted" cannot hold for fields that
     # name things which must exist (a brand slug, an assignee, an incident id), and
     # the schema cannot list which exist. Invalid data must still be refused (ST201).
-    case.call_and_validate(headers={"Authorization": f"Token {token}"},
-                           excluded_checks=[schemathesis.checks.positive_data_acceptance])
+    case.call_and_validate(
+        headers={"Authorization": f"Token {token}"},
+        excluded_checks=[schemathesis.checks.positive_data_acceptance],
+    )

@@ -14,10 +14,29 @@ pytestmark = pytest.mark.hostile
 
 def test_bandit_medium_and_above_is_clean():
     result = subprocess.run(
-        [sys.executable, "-m", "bandit", "-q", "-r", "config", "crisis", "incidents", "playbooks",
-         "-ll", "-x", "*/migrations/*", "-f", "json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "bandit",
+            "-q",
+            "-r",
+            "config",
+            "crisis",
+            "incidents",
+            "playbooks",
+            "-ll",
+            "-x",
+            "*/migrations/*",
+            "-f",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(result.stdout)
-    findings = [f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}"
-                for r in report["results"]]
+    findings = [
+        f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}" for r in report["results"]
+    ]
     assert findings == []

@@ -9,8 +9,7 @@ CATALOGUE = Path(__file__).resolve().parent.parent / "locale/ru/LC_MESSAGES"
 
 def messages(catalogue) -> dict:
     """msgid -> its translation (the plural forms for a plural entry), obsolete entries left out."""
-    return {entry.msgid: entry.msgstr_plural or entry.msgstr
-            for entry in catalogue if not entry.obsolete}
+    return {entry.msgid: entry.msgstr_plural or entry.msgstr for entry in catalogue if not entry.obsolete}
 
 
 def test_every_message_is_translated_and_none_is_fuzzy():

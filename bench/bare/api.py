@@ -20,16 +20,48 @@ class BareIncidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = BareIncident
         fields = [
-            "id", "brand", "title", "description", "category", "severity", "channel",
-            "source_url", "reach", "dedup_key", "duplicate_count", "state", "assignee",
-            "reported_by_user", "detected_at", "created_at", "acknowledged_at",
-            "investigated_at", "resolved_at", "reviewed_at", "ack_due_at", "resolve_due_at",
-            "escalation_level", "resolution", "review_notes",
+            "id",
+            "brand",
+            "title",
+            "description",
+            "category",
+            "severity",
+            "channel",
+            "source_url",
+            "reach",
+            "dedup_key",
+            "duplicate_count",
+            "state",
+            "assignee",
+            "reported_by_user",
+            "detected_at",
+            "created_at",
+            "acknowledged_at",
+            "investigated_at",
+            "resolved_at",
+            "reviewed_at",
+            "ack_due_at",
+            "resolve_due_at",
+            "escalation_level",
+            "resolution",
+            "review_notes",
         ]
         read_only_fields = [
-            "id", "duplicate_count", "state", "assignee", "reported_by_user", "created_at",
-            "acknowledged_at", "investigated_at", "resolved_at", "reviewed_at", "ack_due_at",
-            "resolve_due_at", "escalation_level", "resolution", "review_notes",
+            "id",
+            "duplicate_count",
+            "state",
+            "assignee",
+            "reported_by_user",
+            "created_at",
+            "acknowledged_at",
+            "investigated_at",
+            "resolved_at",
+            "reviewed_at",
+            "ack_due_at",
+            "resolve_due_at",
+            "escalation_level",
+            "resolution",
+            "review_notes",
         ]
 
 
@@ -41,6 +73,9 @@ class BareIncidentCreate(generics.CreateAPIView):
         now = timezone.now()
         detected_at = serializer.validated_data.get("detected_at") or now
         serializer.save(
-            reported_by_user=self.request.user, created_at=now, detected_at=detected_at,
-            ack_due_at=detected_at + ACK_AFTER, resolve_due_at=detected_at + RESOLVE_AFTER,
+            reported_by_user=self.request.user,
+            created_at=now,
+            detected_at=detected_at,
+            ack_due_at=detected_at + ACK_AFTER,
+            resolve_due_at=detected_at + RESOLVE_AFTER,
         )

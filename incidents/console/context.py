@@ -8,5 +8,4 @@ def managed_brands(request):
         return {"managed_brands": []}
     from crisis.models import Brand, Role
 
-    return {"managed_brands": Brand.objects.filter(memberships__user=user,
-                                                   memberships__role=Role.MANAGER)}
+    return {"managed_brands": Brand.objects.filter(memberships__user=user, memberships__role=Role.MANAGER)}

@@ -9,13 +9,13 @@ from .. import chain, sla
 
 
 class ResolveForm(forms.Form):
-    resolution = forms.CharField(label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}),
-                                 max_length=20000)
+    resolution = forms.CharField(
+        label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}), max_length=20000
+    )
 
 
 class ReopenForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}),
-                             max_length=20000)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
 
 
 class ReassignForm(forms.Form):
@@ -27,23 +27,28 @@ class ReassignForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
-    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}),
-                              max_length=20000)
-    root_cause = forms.CharField(label=_("Root cause"), widget=forms.Textarea(attrs={"rows": 2}),
-                                 max_length=20000)
-    lessons = forms.CharField(label=_("Lessons"), widget=forms.Textarea(attrs={"rows": 2}),
-                              max_length=20000)
-    follow_ups = forms.CharField(label=_("Follow-ups, one per line"), required=False,
-                                 widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
+    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
+    root_cause = forms.CharField(
+        label=_("Root cause"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000
+    )
+    lessons = forms.CharField(label=_("Lessons"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
+    follow_ups = forms.CharField(
+        label=_("Follow-ups, one per line"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=20000,
+    )
 
     def clean_follow_ups(self):
-        return [{"title": line.strip()[:500]}
-                for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()]
+        return [
+            {"title": line.strip()[:500]}
+            for line in self.cleaned_data["follow_ups"].splitlines()
+            if line.strip()
+        ]
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}),
-                           max_length=20000)
+    body = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
 
 
 class StepForm(forms.Form):
@@ -58,34 +63,38 @@ class SlaForm(forms.Form):
         for severity, label in Severity.choices:
             for kind, kind_label in (("ack", _("acknowledge")), ("resolve", _("resolve"))):
                 self.fields[f"{severity}_{kind}_seconds"] = forms.IntegerField(
-                    label=f"{label}: {kind_label}", min_value=sla.MIN_SECONDS,
-                    max_value=sla.MAX_SECONDS)
+                    label=f"{label}: {kind_label}", min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS
+                )
 
     def targets(self) -> dict[str, sla.SlaTarget]:
         d = self.cleaned_data
-        return {sev: sla.SlaTarget(d[f"{sev}_ack_seconds"], d[f"{sev}_resolve_seconds"])
-                for sev in Severity.values}
+        return {
+            sev: sla.SlaTarget(d[f"{sev}_ack_seconds"], d[f"{sev}_resolve_seconds"])
+            for sev in Severity.values
+        }
 
 
 class EscalationLevelForm(forms.Form):
-    after_seconds = forms.IntegerField(label=_("After (seconds)"), min_value=0,
-                                       max_value=sla.MAX_SECONDS)
-    roles = forms.MultipleChoiceField(label=_("Roles"), required=False,
-                                      choices=[(r, r) for r in chain.LEVEL_ROLES],
-                                      widget=forms.CheckboxSelectMultiple)
+    after_seconds = forms.IntegerField(label=_("After (seconds)"), min_value=0, max_value=sla.MAX_SECONDS)
+    roles = forms.MultipleChoiceField(
+        label=_("Roles"),
+        required=False,
+        choices=[(r, r) for r in chain.LEVEL_ROLES],
+        widget=forms.CheckboxSelectMultiple,
+    )
     users = forms.CharField(label=_("Users (comma-separated)"), required=False, max_length=2000)
 
     def clean_users(self):
         return [u.strip() for u in self.cleaned_data["users"].split(",") if u.strip()]
 
 
-EscalationLevelFormSet = forms.formset_factory(EscalationLevelForm, extra=1,
-                                               max_num=chain.MAX_LEVELS)
+EscalationLevelFormSet = forms.formset_factory(EscalationLevelForm, extra=1, max_num=chain.MAX_LEVELS)
 
 
 class RepeatForm(forms.Form):
-    repeat = forms.IntegerField(label=_("Repeat the chain"), min_value=0,
-                                max_value=chain.MAX_REPEAT, initial=0)
+    repeat = forms.IntegerField(
+        label=_("Repeat the chain"), min_value=0, max_value=chain.MAX_REPEAT, initial=0
+    )
 
 
 class MemberForm(forms.Form):
@@ -93,8 +102,9 @@ class MemberForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     is_executive = forms.BooleanField(label=_("Executive"), required=False)
     email = forms.EmailField(label=_("E-mail"), required=False)
-    password = forms.CharField(label=_("Password (new users)"), required=False,
-                               widget=forms.PasswordInput, max_length=4096)
+    password = forms.CharField(
+        label=_("Password (new users)"), required=False, widget=forms.PasswordInput, max_length=4096
+    )
 
 
 class KeyForm(forms.Form):

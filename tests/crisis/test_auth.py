@@ -9,8 +9,9 @@ from rest_framework.test import APIClient
 
 
 def login(username, password):
-    return APIClient().post("/api/v1/auth/token/", {"username": username, "password": password},
-                            format="json")
+    return APIClient().post(
+        "/api/v1/auth/token/", {"username": username, "password": password}, format="json"
+    )
 
 
 def test_login_returns_an_expiring_token_stored_hashed(bob):
@@ -28,8 +29,7 @@ def test_login_returns_an_expiring_token_stored_hashed(bob):
 def test_bad_credentials(bob):
     assert login("bob", "wrong").status_code == 401
     assert login("nobody", "x").status_code == 401
-    assert APIClient().post("/api/v1/auth/token/", {"username": "bob"},
-                            format="json").status_code == 400
+    assert APIClient().post("/api/v1/auth/token/", {"username": "bob"}, format="json").status_code == 400
 
 
 def test_logout_revokes_the_token(bob):

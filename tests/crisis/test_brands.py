@@ -9,55 +9,73 @@ from crisis.models import BrandKey, Membership
 def test_brand_list_shows_only_my_brands(api, alice, mallory, root):
     assert [b["slug"] for b in api(alice).get("/api/v1/brands/").data["results"]] == ["acme"]
     assert api(alice).get("/api/v1/brands/").data["results"][0]["role"] == "manager"
-    assert {b["slug"] for b in api(root).get("/api/v1/brands/").data["results"]} == {
-        "acme", "globex"}
+    assert {b["slug"] for b in api(root).get("/api/v1/brands/").data["results"]} == {"acme", "globex"}
 
 
 def test_only_superusers_create_brands(api, alice, root):
-    assert api(alice).post("/api/v1/brands/", {"slug": "initech", "name": "Initech"},
-                           format="json").status_code == 403
-    response = api(root).post("/api/v1/brands/", {"slug": "initech", "name": "Initech"},
-                              format="json")
+    assert (
+        api(alice).post("/api/v1/brands/", {"slug": "initech", "name": "Initech"}, format="json").status_code
+        == 403
+    )
+    response = api(root).post("/api/v1/brands/", {"slug": "initech", "name": "Initech"}, format="json")
     assert response.status_code == 201
-    again = api(root).post("/api/v1/brands/", {"slug": "initech", "name": "Initech"},
-                           format="json")
+    again = api(root).post("/api/v1/brands/", {"slug": "initech", "name": "Initech"}, format="json")
     assert again.status_code == 400
     assert "slug" in again.data
 
 
 def test_manager_adds_a_new_member_with_a_password(api, alice):
-    response = api(alice).post("/api/v1/brands/acme/members/", {
-        "username": "erin", "role": "responder", "email": "erin@example.com",
-        "password": "long-enough-passphrase-42"}, format="json")
+    response = api(alice).post(
+        "/api/v1/brands/acme/members/",
+        {
+            "username": "erin",
+            "role": "responder",
+            "email": "erin@example.com",
+            "password": "long-enough-passphrase-42",
+        },
+        format="json",
+    )
     assert response.status_code == 201
-    assert response.data == {"username": "erin", "email": "erin@example.com",
-                             "role": "responder", "is_executive": False,
-                             "created_at": response.data["created_at"]}
-    login = APIClient().post("/api/v1/auth/token/", {"username": "erin",
-                             "password": "long-enough-passphrase-42"}, format="json")
+    assert response.data == {
+        "username": "erin",
+        "email": "erin@example.com",
+        "role": "responder",
+        "is_executive": False,
+        "created_at": response.data["created_at"],
+    }
+    login = APIClient().post(
+        "/api/v1/auth/token/", {"username": "erin", "password": "long-enough-passphrase-42"}, format="json"
+    )
     assert login.status_code == 200
 
 
 def test_weak_password_is_400_and_creates_nobody(api, alice):
-    response = api(alice).post("/api/v1/brands/acme/members/", {
-        "username": "erin", "role": "responder", "password": "123"}, format="json")
+    response = api(alice).post(
+        "/api/v1/brands/acme/members/",
+        {"username": "erin", "role": "responder", "password": "123"},
+        format="json",
+    )
     assert response.status_code == 400
     assert "password" in response.data
     assert not get_user_model().objects.filter(username="erin").exists()
 
 
 def test_existing_user_gets_a_role_but_not_a_new_password(api, alice, mallory):
-    changed = api(alice).post("/api/v1/brands/acme/members/", {
-        "username": "mallory", "role": "viewer", "password": "hijack-attempt-123456"},
-        format="json")
+    changed = api(alice).post(
+        "/api/v1/brands/acme/members/",
+        {"username": "mallory", "role": "viewer", "password": "hijack-attempt-123456"},
+        format="json",
+    )
     assert changed.status_code == 400
     mallory.refresh_from_db()
     assert mallory.check_password("x-mallory")
-    added = api(alice).post("/api/v1/brands/acme/members/",
-                            {"username": "mallory", "role": "viewer"}, format="json")
+    added = api(alice).post(
+        "/api/v1/brands/acme/members/", {"username": "mallory", "role": "viewer"}, format="json"
+    )
     assert added.status_code == 201
-    again = api(alice).post("/api/v1/brands/acme/members/",
-                            {"username": "mallory", "role": "responder"}, format="json")
+    again = api(alice).post(
+        "/api/v1/brands/acme/members/", {"username": "mallory", "role": "responder"}, format="json"
+    )
     assert again.status_code == 201
     assert Membership.objects.get(user=mallory, brand__slug="acme").role == "responder"
 
@@ -68,8 +86,9 @@ def test_remove_member_and_keep_the_last_manager(api, alice, bob):
     assert client.delete("/api/v1/brands/acme/members/bob/").status_code == 404
     last = client.delete("/api/v1/brands/acme/members/alice/")
     assert last.status_code == 409
-    demote = client.post("/api/v1/brands/acme/members/", {"username": "alice", "role": "viewer"},
-                         format="json")
+    demote = client.post(
+        "/api/v1/brands/acme/members/", {"username": "alice", "role": "viewer"}, format="json"
+    )
     assert demote.status_code == 409
     assert Membership.objects.get(user=alice).role == "manager"
 

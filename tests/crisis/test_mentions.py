@@ -13,9 +13,18 @@ T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 
 
 def mention(i, at, sentiment="neutral", **extra):
-    return {"external_id": f"post-{i}", "platform": "vk", "url": f"https://vk.com/wall-1_{i}",
-            "author": f"user{i}", "author_followers": 150, "text": f"Mention {i}",
-            "sentiment": sentiment, "reach": 500, "published_at": at.isoformat(), **extra}
+    return {
+        "external_id": f"post-{i}",
+        "platform": "vk",
+        "url": f"https://vk.com/wall-1_{i}",
+        "author": f"user{i}",
+        "author_followers": 150,
+        "text": f"Mention {i}",
+        "sentiment": sentiment,
+        "reach": 500,
+        "published_at": at.isoformat(),
+        **extra,
+    }
 
 
 def post(client, body, at):
@@ -26,12 +35,16 @@ def post(client, body, at):
 def stream(burst: bool):
     """500 mentions: a calm day (a few negatives), then, if `burst`, 50 negatives in 8 minutes."""
     rng = random.Random(7)
-    calm = [(T0 + timedelta(minutes=2.7 * i), "negative" if rng.random() < 0.08 else
-             rng.choice(["neutral", "positive"])) for i in range(450)]
+    calm = [
+        (
+            T0 + timedelta(minutes=2.7 * i),
+            "negative" if rng.random() < 0.08 else rng.choice(["neutral", "positive"]),
+        )
+        for i in range(450)
+    ]
     calm = [(at, s if at < T0 + timedelta(hours=18) else "neutral") for at, s in calm]
     start = T0 + timedelta(hours=21)
-    tail = [(start + timedelta(seconds=10 * i), "negative" if burst else "neutral")
-            for i in range(50)]
+    tail = [(start + timedelta(seconds=10 * i), "negative" if burst else "neutral") for i in range(50)]
     return [mention(i, at, s) for i, (at, s) in enumerate(calm + tail)]
 
 
@@ -48,7 +61,10 @@ def test_a_burst_opens_exactly_one_incident_at_the_right_moment(key_client, acme
     assert opened_at == burst[9]["published_at"]
     assert incident.detected_at.isoformat() == burst[0]["published_at"]
     assert (incident.category, incident.state, incident.dedup_key) == (
-        "negative_wave", "detected", "mention-wave")
+        "negative_wave",
+        "detected",
+        "mention-wave",
+    )
     # Severity is judged when the wave opens: 10 negatives, 5,000 reach → medium.
     assert incident.severity == "medium"
     assert WaveMention.objects.filter(incident=incident).count() == 50
@@ -90,11 +106,20 @@ def test_a_batch_of_1001_is_refused_and_nothing_is_stored(key_client, acme):
     assert not Mention.objects.exists()
 
 
-@pytest.mark.parametrize("bad", [
-    {"text": "x" * 10_001}, {"sentiment": "furious"}, {"platform": "myspace"},
-    {"published_at": "2999-01-01T00:00:00Z"}, {"reach": -1}, {"external_id": ""},
-    {"url": "javascript:alert(1)"}, {"incident": 999999}, {"extra": 1},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"text": "x" * 10_001},
+        {"sentiment": "furious"},
+        {"platform": "myspace"},
+        {"published_at": "2999-01-01T00:00:00Z"},
+        {"reach": -1},
+        {"external_id": ""},
+        {"url": "javascript:alert(1)"},
+        {"incident": 999999},
+        {"extra": 1},
+    ],
+)
 def test_bad_mentions_are_400_and_nothing_is_stored(bad, key_client, acme):
     at = T0 + timedelta(hours=2)
     response = post(key_client, [mention(1, at), {**mention(2, at), **bad}], at)
@@ -127,21 +152,21 @@ def test_members_post_with_a_brand_and_viewers_cannot(api, bob, carol, acme):
 def test_a_mention_can_name_its_incident(key_client, api, alice, acme, file_incident):
     incident = file_incident(dedup_key="store-42-queue")
     at = T0 + timedelta(hours=2)
-    post(key_client, [mention(1, at, incident=incident.pk),
-                      mention(2, at, dedup_key="store-42-queue")], at)
+    post(key_client, [mention(1, at, incident=incident.pk), mention(2, at, dedup_key="store-42-queue")], at)
     assert WaveMention.objects.filter(incident=incident).count() == 2
 
 
-def test_wave_figures_show_whether_the_response_helped(key_client, api, bob, alice, acme,
-                                                       incident_in):
+def test_wave_figures_show_whether_the_response_helped(key_client, api, bob, alice, acme, incident_in):
     start = T0 + timedelta(hours=2)
     burst = [mention(i, start + timedelta(seconds=i), "negative") for i in range(10)]
     incident_id = post(key_client, burst, start + timedelta(seconds=10)).data["incidents"][0]
     incident = Incident.all_brands.get(pk=incident_id)
     with time_machine.travel(start + timedelta(minutes=5), tick=False):
         incident_in(incident, "acknowledged", manager=alice, responder=bob)
-    calmer = [mention(100 + i, start + timedelta(minutes=6, seconds=i),
-                      "negative" if i < 2 else "neutral") for i in range(10)]
+    calmer = [
+        mention(100 + i, start + timedelta(minutes=6, seconds=i), "negative" if i < 2 else "neutral")
+        for i in range(10)
+    ]
     post(key_client, calmer, start + timedelta(minutes=7))
     with time_machine.travel(start + timedelta(minutes=8), tick=False):
         figures = api(bob).get(f"/api/v1/incidents/{incident_id}/wave/").data
@@ -153,11 +178,19 @@ def test_wave_figures_show_whether_the_response_helped(key_client, api, bob, ali
 
 def test_thresholds_per_brand(api, alice, bob, key_client, acme):
     assert api(bob).get("/api/v1/brands/acme/detection/").data["min_count"] == 10
-    body = {"enabled": True, "window_seconds": 600, "baseline_seconds": 86400, "min_count": 3,
-            "ratio": 2.0, "follower_threshold": 1_000_000}
+    body = {
+        "enabled": True,
+        "window_seconds": 600,
+        "baseline_seconds": 86400,
+        "min_count": 3,
+        "ratio": 2.0,
+        "follower_threshold": 1_000_000,
+    }
     assert api(bob).put("/api/v1/brands/acme/detection/", body, format="json").status_code == 403
-    assert api(alice).put("/api/v1/brands/acme/detection/", {**body, "min_count": 0},
-                          format="json").status_code == 400
+    assert (
+        api(alice).put("/api/v1/brands/acme/detection/", {**body, "min_count": 0}, format="json").status_code
+        == 400
+    )
     assert api(alice).put("/api/v1/brands/acme/detection/", body, format="json").status_code == 200
     assert DetectionPolicy.objects.get(brand=acme).min_count == 3
     at = T0 + timedelta(hours=2)
@@ -165,8 +198,7 @@ def test_thresholds_per_brand(api, alice, bob, key_client, acme):
     assert len(response.data["incidents"]) == 1
 
 
-def test_an_empty_batch_stores_nothing_and_reads_nothing(key_client, acme,
-                                                         django_assert_max_num_queries):
+def test_an_empty_batch_stores_nothing_and_reads_nothing(key_client, acme, django_assert_max_num_queries):
     at = T0 + timedelta(hours=1)
     post(key_client, [mention(i, at) for i in range(20)], at)
     # An empty filter would have read every stored mention of the brand.
@@ -186,8 +218,9 @@ def test_the_same_batch_posted_twice_at_once_is_stored_once(acme_key, acme):
     from tests.conftest import all_at_once
 
     at = T0 + timedelta(hours=1)
-    body = [mention(i, at - timedelta(seconds=i), "negative" if i % 5 == 0 else "neutral")
-            for i in range(300)]
+    body = [
+        mention(i, at - timedelta(seconds=i), "negative" if i % 5 == 0 else "neutral") for i in range(300)
+    ]
     clients = [APIClient() for _ in range(4)]
     for client in clients:
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {acme_key.plain}")

@@ -32,22 +32,32 @@ pytestmark = pytest.mark.django_db
 
 def drf_built(serializer_class):
     """The same serializer with DRF's own get_fields: built and deep-copied per instance."""
-    drf_base = (serializers.ModelSerializer if issubclass(serializer_class, serializers.ModelSerializer)
-                else serializers.Serializer)
-    return type(f"Drf{serializer_class.__name__}", (serializer_class,), {
-        "get_fields": drf_base.get_fields,
-    })
+    drf_base = (
+        serializers.ModelSerializer
+        if issubclass(serializer_class, serializers.ModelSerializer)
+        else serializers.Serializer
+    )
+    return type(
+        f"Drf{serializer_class.__name__}",
+        (serializer_class,),
+        {
+            "get_fields": drf_base.get_fields,
+        },
+    )
 
 
 @pytest.fixture
 def reviewed(file_incident, incident_in, alice, bob):
-    incident = file_incident(category="data_leak", severity="critical", channel="vk",
-                             dedup_key="leak-1")
+    incident = file_incident(category="data_leak", severity="critical", channel="vk", dedup_key="leak-1")
     incident = incident_in(incident, "resolved", manager=alice, responder=bob)
     services.incident_review(
-        incident_id=incident.pk, principal=Principal.for_user(alice), summary="Answered in time",
-        root_cause="A promo post", lessons="Check promos with legal",
-        follow_ups=[{"title": "Brief the SMM team", "owner": "bob", "due_date": date(2026, 12, 1)}])
+        incident_id=incident.pk,
+        principal=Principal.for_user(alice),
+        summary="Answered in time",
+        root_cause="A promo post",
+        lessons="Check promos with legal",
+        follow_ups=[{"title": "Brief the SMM team", "owner": "bob", "due_date": date(2026, 12, 1)}],
+    )
     return incident
 
 
@@ -64,8 +74,7 @@ def test_output_equals_drfs_own_build(reviewed, alice):
         (TimelineEventOutput, list(timeline_of(incident))),
     ]:
         assert rows, serializer_class
-        assert (serializer_class(rows, many=True).data
-                == drf_built(serializer_class)(rows, many=True).data)
+        assert serializer_class(rows, many=True).data == drf_built(serializer_class)(rows, many=True).data
 
 
 def test_each_instance_binds_its_own_fields():
@@ -89,11 +98,11 @@ class Wrapper(serializers.Field):
 class NestedOutput(ModelOutput):
     """Fields with children of their own: list, dict, many-related, nested, custom."""
 
-    tags = serializers.ListField(child=serializers.CharField(), source="description",
-                                 read_only=True)
+    tags = serializers.ListField(child=serializers.CharField(), source="description", read_only=True)
     data = serializers.DictField(child=serializers.CharField(), source="note", read_only=True)
-    people = serializers.SlugRelatedField(slug_field="username", source="completed_by",
-                                          many=True, read_only=True)
+    people = serializers.SlugRelatedField(
+        slug_field="username", source="completed_by", many=True, read_only=True
+    )
     step = ChecklistStepOutput(source="*", read_only=True)
     wrapped = Wrapper(serializers.CharField(), source="title", read_only=True)
 
@@ -132,24 +141,78 @@ def test_each_class_keeps_its_own_fields():
 # --- input ---------------------------------------------------------------------------
 
 INPUT_CASES = [
-    (IncidentInput, {"brand": "acme", "title": "Wave", "category": "negative_wave",
-                     "severity": "high", "channel": "vk", "source_url": "https://vk.com/wall-1_2",
-                     "reach": 5, "dedup_key": "k", "detected_at": "2026-01-02T03:04:05Z"}),
+    (
+        IncidentInput,
+        {
+            "brand": "acme",
+            "title": "Wave",
+            "category": "negative_wave",
+            "severity": "high",
+            "channel": "vk",
+            "source_url": "https://vk.com/wall-1_2",
+            "reach": 5,
+            "dedup_key": "k",
+            "detected_at": "2026-01-02T03:04:05Z",
+        },
+    ),
     (IncidentInput, {"brand": "acme", "title": ""}),
-    (IncidentInput, {"brand": "nope", "title": "x", "severity": "apocalyptic", "reach": "many",
-                     "detected_at": "2999-01-01T00:00:00Z", "colour": "red"}),
-    (ReviewInput, {"summary": "s", "root_cause": "r", "lessons": "l",
-                   "follow_ups": ["Brief the team", {"title": "Legal", "due_date": "2026-12-01"}]}),
-    (ReviewInput, {"summary": "s", "root_cause": "r", "lessons": "l",
-                   "follow_ups": [{"title": ""}, {"due_date": "soon"}]}),
-    (SlaPolicyInput, {level: {"ack_seconds": 600, "resolve_seconds": 3600}
-                      for level in ("critical", "high", "medium", "low")}),
+    (
+        IncidentInput,
+        {
+            "brand": "nope",
+            "title": "x",
+            "severity": "apocalyptic",
+            "reach": "many",
+            "detected_at": "2999-01-01T00:00:00Z",
+            "colour": "red",
+        },
+    ),
+    (
+        ReviewInput,
+        {
+            "summary": "s",
+            "root_cause": "r",
+            "lessons": "l",
+            "follow_ups": ["Brief the team", {"title": "Legal", "due_date": "2026-12-01"}],
+        },
+    ),
+    (
+        ReviewInput,
+        {
+            "summary": "s",
+            "root_cause": "r",
+            "lessons": "l",
+            "follow_ups": [{"title": ""}, {"due_date": "soon"}],
+        },
+    ),
+    (
+        SlaPolicyInput,
+        {
+            level: {"ack_seconds": 600, "resolve_seconds": 3600}
+            for level in ("critical", "high", "medium", "low")
+        },
+    ),
     (SlaPolicyInput, {"critical": {"ack_seconds": -1}, "high": "fast"}),
-    (PlaybookInput, {"brand": "acme", "name": "Leak", "category": "data_leak",
-                     "severities": ["high", "critical", "high"],
-                     "steps": [{"title": "Stop the leak", "due_after_seconds": 600}]}),
-    (PlaybookInput, {"brand": 7, "name": "", "category": "x", "severities": ["bad"],
-                     "steps": [{"title": "t", "due_after_seconds": -5, "extra": 1}]}),
+    (
+        PlaybookInput,
+        {
+            "brand": "acme",
+            "name": "Leak",
+            "category": "data_leak",
+            "severities": ["high", "critical", "high"],
+            "steps": [{"title": "Stop the leak", "due_after_seconds": 600}],
+        },
+    ),
+    (
+        PlaybookInput,
+        {
+            "brand": 7,
+            "name": "",
+            "category": "x",
+            "severities": ["bad"],
+            "steps": [{"title": "t", "due_after_seconds": -5, "extra": 1}],
+        },
+    ),
 ]
 
 
@@ -157,8 +220,7 @@ def drf_result(serializer_class, payload, context, monkeypatch):
     """What DRF's own build gives, nested and listed serializers included."""
     with monkeypatch.context() as patch:
         # Every FieldsBuiltOnce (the nested ones too) falls through to DRF's get_fields.
-        patch.setattr(FieldsBuiltOnce, "get_fields",
-                      lambda self: super(FieldsBuiltOnce, self).get_fields())
+        patch.setattr(FieldsBuiltOnce, "get_fields", lambda self: super(FieldsBuiltOnce, self).get_fields())
         theirs = serializer_class(data=payload, context=context)
         theirs.is_valid()
         return theirs.errors, (theirs.validated_data if not theirs.errors else None)
@@ -170,8 +232,11 @@ def our_result(serializer_class, payload, context):
     return ours.errors, (ours.validated_data if not ours.errors else None)
 
 
-@pytest.mark.parametrize("serializer_class,payload", INPUT_CASES,
-                         ids=[f"{case[0].__name__}-{n}" for n, case in enumerate(INPUT_CASES)])
+@pytest.mark.parametrize(
+    "serializer_class,payload",
+    INPUT_CASES,
+    ids=[f"{case[0].__name__}-{n}" for n, case in enumerate(INPUT_CASES)],
+)
 def test_input_equals_drfs_own_build(serializer_class, payload, bob, monkeypatch):
     context = {"principal": Principal.for_user(bob)}
     expected = drf_result(serializer_class, payload, context, monkeypatch)

@@ -13,8 +13,7 @@ def test_unscoped_queries_return_nothing(file_incident):
     assert Incident.all_brands.count() == 1
 
 
-def test_scoped_queries_return_only_the_callers_brands(file_incident, globex, mallory, bob,
-                                                       root, acme_key):
+def test_scoped_queries_return_only_the_callers_brands(file_incident, globex, mallory, bob, root, acme_key):
     ours = file_incident()
     theirs = file_incident(brand=globex, by=mallory)
     assert list(Incident.objects.visible_to(Principal.for_user(bob))) == [ours]
@@ -23,4 +22,5 @@ def test_scoped_queries_return_only_the_callers_brands(file_incident, globex, ma
     assert list(Incident.objects.visible_to(Principal.for_key(acme_key))) == [ours]
     assert list(Incident.objects.visible_to(Principal())) == []
     assert list(TimelineEvent.objects.visible_to(Principal.for_user(mallory))) == list(
-        TimelineEvent.all_brands.filter(incident=theirs))
+        TimelineEvent.all_brands.filter(incident=theirs)
+    )

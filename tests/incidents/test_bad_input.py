@@ -29,11 +29,13 @@ BAD_BODIES = {
     "bad url": {"brand": "acme", "title": "t", "source_url": "not a url"},
     "javascript url": {"brand": "acme", "title": "t", "source_url": "javascript:alert(1)"},
     "dedup key too long": {"brand": "acme", "title": "t", "dedup_key": "k" * 256},
-    "detected_at in the future": {"brand": "acme", "title": "t",
-                                  "detected_at": "2999-01-01T00:00:00Z"},
+    "detected_at in the future": {"brand": "acme", "title": "t", "detected_at": "2999-01-01T00:00:00Z"},
     "detected_at year 1": {"brand": "acme", "title": "t", "detected_at": "0001-01-01T00:00:00Z"},
-    "detected_at year 1 with offset": {"brand": "acme", "title": "t",
-                                       "detected_at": "0001-01-01T00:00:00+05:00"},
+    "detected_at year 1 with offset": {
+        "brand": "acme",
+        "title": "t",
+        "detected_at": "0001-01-01T00:00:00+05:00",
+    },
     "detected_at garbage": {"brand": "acme", "title": "t", "detected_at": "yesterday"},
     "detected_at number": {"brand": "acme", "title": "t", "detected_at": 1700000000},
     "missing brand": {"title": "t"},
@@ -50,8 +52,12 @@ BAD_BODIES = {
 
 @pytest.mark.parametrize("name", list(BAD_BODIES))
 def test_bad_incident_bodies_are_400(name, api, bob, globex):
-    response = api(bob).post("/api/v1/incidents/", json.dumps(BAD_BODIES[name]),
-                             content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"k-{name}")
+    response = api(bob).post(
+        "/api/v1/incidents/",
+        json.dumps(BAD_BODIES[name]),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=f"k-{name}",
+    )
     expected = 413 if "10 MB" in name else 400
     assert response.status_code == expected, (name, response.content[:300])
     assert isinstance(response.json(), dict)
@@ -60,10 +66,19 @@ def test_bad_incident_bodies_are_400(name, api, bob, globex):
     assert IdempotencyRecord.objects.count() == 0
 
 
-@pytest.mark.parametrize("raw", [
-    b"{", b"{'single': 'quotes'}", b"\xff\xfe\xfd", b'{"title": "t",}', b"null", b"",
-    b'{"title": "\\ud800"}', b"[" * 10000 + b"]" * 10000,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{",
+        b"{'single': 'quotes'}",
+        b"\xff\xfe\xfd",
+        b'{"title": "t",}',
+        b"null",
+        b"",
+        b'{"title": "\\ud800"}',
+        b"[" * 10000 + b"]" * 10000,
+    ],
+)
 def test_malformed_json_is_400(raw, api, bob):
     response = api(bob).post("/api/v1/incidents/", raw, content_type="application/json")
     assert response.status_code == 400, response.content[:300]
@@ -75,18 +90,28 @@ def test_wrong_content_type_is_415(api, bob):
     assert response.status_code == 415
 
 
-@pytest.mark.parametrize("path,body", [
-    ("resolve/", {"resolution": ["list"]}),
-    ("resolve/", {"resolution": "r" * 20001}),
-    ("review/", {"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": "not a list"}),
-    ("review/", {"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": [{"x": 1}]}),
-    ("review/", {"summary": "s", "root_cause": "r", "lessons": "l",
-                 "follow_ups": [{"title": "t", "due_date": "tomorrow"}]}),
-    ("reopen/", {"reason": None}),
-    ("reassign/", {"assignee": {"username": "dave"}}),
-    ("comments/", {"body": ""}),
-    ("comments/", {"body": "b" * 20001}),
-])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("resolve/", {"resolution": ["list"]}),
+        ("resolve/", {"resolution": "r" * 20001}),
+        ("review/", {"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": "not a list"}),
+        ("review/", {"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": [{"x": 1}]}),
+        (
+            "review/",
+            {
+                "summary": "s",
+                "root_cause": "r",
+                "lessons": "l",
+                "follow_ups": [{"title": "t", "due_date": "tomorrow"}],
+            },
+        ),
+        ("reopen/", {"reason": None}),
+        ("reassign/", {"assignee": {"username": "dave"}}),
+        ("comments/", {"body": ""}),
+        ("comments/", {"body": "b" * 20001}),
+    ],
+)
 def test_bad_action_bodies_are_400(path, body, api, alice, bob, file_incident, incident_in):
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
     events = TimelineEvent.all_brands.count()
@@ -96,29 +121,58 @@ def test_bad_action_bodies_are_400(path, body, api, alice, bob, file_incident, i
     assert Incident.all_brands.get(pk=incident.pk).state == "resolved"
 
 
-@pytest.mark.parametrize("query", [
-    "state=bogus", "state=detected,bogus", "severity=apocalyptic", "category=aliens",
-    "breached=maybe", "ordering=title", "ordering=-password", "page_size=abc",
-    "page=abc", "page=999", "assignee=" + "x" * 500, "q=" + "y" * 500, "brand=%00",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "state=bogus",
+        "state=detected,bogus",
+        "severity=apocalyptic",
+        "category=aliens",
+        "breached=maybe",
+        "ordering=title",
+        "ordering=-password",
+        "page_size=abc",
+        "page=abc",
+        "page=999",
+        "assignee=" + "x" * 500,
+        "q=" + "y" * 500,
+        "brand=%00",
+    ],
+)
 def test_bad_list_queries_are_4xx(query, api, bob, file_incident):
     file_incident()
     response = api(bob).get(f"/api/v1/incidents/?{query}")
     assert 400 <= response.status_code < 500, response.content
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/incidents/abc/", "/api/v1/incidents/99999999999999999999999/",
-    "/api/v1/incidents/-1/claim/", "/api/v1/brands/no-such-brand/", "/api/v1/brands/%00/sla/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/incidents/abc/",
+        "/api/v1/incidents/99999999999999999999999/",
+        "/api/v1/incidents/-1/claim/",
+        "/api/v1/brands/no-such-brand/",
+        "/api/v1/brands/%00/sla/",
+    ],
+)
 def test_bad_paths_are_404(path, api, bob):
     assert api(bob).get(path).status_code == 404
 
 
-@pytest.mark.parametrize("header", [
-    "Token", "Token a b", "Token \xff\xfe", "Token " + "z" * 5000, "Api-Key", "Api-Key nope",
-    "Api-Key \xff", "Bearer x", "Basic !!!",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Token",
+        "Token a b",
+        "Token \xff\xfe",
+        "Token " + "z" * 5000,
+        "Api-Key",
+        "Api-Key nope",
+        "Api-Key \xff",
+        "Bearer x",
+        "Basic !!!",
+    ],
+)
 def test_garbage_credentials_are_401(header, file_incident):
     from rest_framework.test import APIClient
 

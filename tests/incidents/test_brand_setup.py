@@ -18,14 +18,18 @@ def ack_window(incident):
 
 def test_the_cache_saves_queries_on_the_next_filing(api, bob, django_assert_max_num_queries):
     client = api(bob)
-    body = {"brand": "acme", "title": "Staff video went viral", "severity": "high",
-            "category": "staff_misconduct", "dedup_key": "viral-1"}
+    body = {
+        "brand": "acme",
+        "title": "Staff video went viral",
+        "severity": "high",
+        "category": "staff_misconduct",
+        "dedup_key": "viral-1",
+    }
     assert client.post("/api/v1/incidents/", body, format="json").status_code == 201
     # token, roles, brand, dedup lookup, savepoint, insert, checklist, timeline, checklist
     # read for the response (+ transaction statements); SLA, chain and playbook are cached.
     with django_assert_max_num_queries(13):
-        response = client.post("/api/v1/incidents/", {**body, "dedup_key": "viral-2"},
-                               format="json")
+        response = client.post("/api/v1/incidents/", {**body, "dedup_key": "viral-2"}, format="json")
     assert response.status_code == 201
     assert response.data["steps"], "the cached playbook still gives the incident its checklist"
 
@@ -40,8 +44,9 @@ def test_a_policy_changed_in_this_process_applies_at_once(acme, alice, file_inci
 def test_a_change_made_by_another_process_is_seen_through_the_brand_row(acme, file_incident):
     assert ack_window(file_incident(severity="high")) == 900
     # Another process's write: no signal here, only its version bump in the database.
-    SlaPolicy.objects.bulk_create([SlaPolicy(brand=acme, severity="high", ack_seconds=240,
-                                             resolve_seconds=3600)])
+    SlaPolicy.objects.bulk_create(
+        [SlaPolicy(brand=acme, severity="high", ack_seconds=240, resolve_seconds=3600)]
+    )
     assert ack_window(file_incident(severity="high")) == 900  # nothing told us yet
     Brand.objects.filter(pk=acme.pk).update(setup_version=F("setup_version") + 1)
     fresh = Brand.objects.get(pk=acme.pk)  # as every request reads it
@@ -62,15 +67,13 @@ def test_editing_a_shared_playbook_step_reaches_the_next_incident(acme, file_inc
 
 def test_deleting_the_brand_playbook_falls_back_to_the_shared_one(acme, alice, file_incident):
     own = Playbook.objects.create(brand=acme, name="Ours", category="fake_news", language="en")
-    PlaybookStep.objects.create(playbook=own, position=0, title="Our own first step",
-                                due_after_seconds=60)
+    PlaybookStep.objects.create(playbook=own, position=0, title="Our own first step", due_after_seconds=60)
     assert file_incident(category="fake_news").checklist.first().title == "Our own first step"
     own.delete()
     assert file_incident(category="fake_news").checklist.first().playbook.brand_id is None
 
 
-def test_a_shared_playbook_taken_over_by_one_brand_leaves_the_others(acme, globex,
-                                                                     file_incident):
+def test_a_shared_playbook_taken_over_by_one_brand_leaves_the_others(acme, globex, file_incident):
     shared = file_incident(category="data_leak", severity="critical").checklist.first().playbook
     assert shared.brand_id is None
     shared.brand = globex  # what a superuser may do through the API or the admin

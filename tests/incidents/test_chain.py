@@ -16,19 +16,26 @@ def offsets(c):
 def test_default_chain_managers_then_executives_ten_minutes_later():
     steps = chain.steps(chain.DEFAULT_CHAIN)
     assert [(s.level, s.offset_seconds, s.roles) for s in steps] == [
-        (1, 0, ("manager",)), (2, 600, ("executive",))]
+        (1, 0, ("manager",)),
+        (2, 600, ("executive",)),
+    ]
 
 
-@pytest.mark.parametrize("levels,repeat,expected", [
-    ([0, 600], 0, [(1, 0), (2, 600)]),
-    ([0, 600], 1, [(1, 0), (2, 600), (3, 1200), (4, 1800)]),
-    ([300], 2, [(1, 300), (2, 900), (3, 1500)]),
-    ([0], 1, [(1, 0), (2, 600)]),
-    ([600, 0, 300], 0, [(1, 0), (2, 300), (3, 600)]),  # sorted by offset
-])
+@pytest.mark.parametrize(
+    "levels,repeat,expected",
+    [
+        ([0, 600], 0, [(1, 0), (2, 600)]),
+        ([0, 600], 1, [(1, 0), (2, 600), (3, 1200), (4, 1800)]),
+        ([300], 2, [(1, 300), (2, 900), (3, 1500)]),
+        ([0], 1, [(1, 0), (2, 600)]),
+        ([600, 0, 300], 0, [(1, 0), (2, 300), (3, 600)]),  # sorted by offset
+    ],
+)
 def test_steps_and_repeats(levels, repeat, expected):
-    c = {"levels": [{"after_seconds": a, "roles": ["manager"], "users": []} for a in levels],
-         "repeat": repeat}
+    c = {
+        "levels": [{"after_seconds": a, "roles": ["manager"], "users": []} for a in levels],
+        "repeat": repeat,
+    }
     assert offsets(c) == expected
 
 

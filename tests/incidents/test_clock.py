@@ -39,13 +39,15 @@ def sweep_at(moment):
 
 
 def escalations(incident):
-    return list(Escalation.all_brands.filter(incident=incident).order_by("level")
-                .values_list("kind", "level", "notified"))
+    return list(
+        Escalation.all_brands.filter(incident=incident)
+        .order_by("level")
+        .values_list("kind", "level", "notified")
+    )
 
 
 def events(incident, kind):
-    return list(TimelineEvent.all_brands.filter(incident=incident, kind=kind)
-                .values_list("data", flat=True))
+    return list(TimelineEvent.all_brands.filter(incident=incident, kind=kind).values_list("data", flat=True))
 
 
 @pytest.fixture
@@ -68,8 +70,10 @@ def test_warning_fires_once_at_eighty_percent_to_responders(critical):
     sweep_at(T0 + timedelta(seconds=480))
     sweep_at(T0 + timedelta(seconds=490))
     assert events(critical, "sla_warning") == [{"seconds_left": 120, "notified": ["bob", "dave"]}]
-    assert sorted(Notification.objects.filter(reason="sla_warning")
-                  .values_list("target", flat=True)) == ["bob@acme.test", "dave@acme.test"]
+    assert sorted(Notification.objects.filter(reason="sla_warning").values_list("target", flat=True)) == [
+        "bob@acme.test",
+        "dave@acme.test",
+    ]
 
 
 def test_level_one_fires_at_the_deadline_once_never_early(critical):
@@ -103,22 +107,40 @@ def test_overdue_levels_all_fire_in_order_when_the_workers_come_back(critical):
 
 
 def test_repeat_runs_the_chain_again(acme, alice, team, file_incident):
-    services.escalation_policy_set(brand=acme, chain={
-        "levels": [{"after_seconds": 0, "roles": ["manager"], "users": []},
-                   {"after_seconds": 300, "roles": [], "users": ["ceo"]}], "repeat": 1})
+    services.escalation_policy_set(
+        brand=acme,
+        chain={
+            "levels": [
+                {"after_seconds": 0, "roles": ["manager"], "users": []},
+                {"after_seconds": 300, "roles": [], "users": ["ceo"]},
+            ],
+            "repeat": 1,
+        },
+    )
     with time_machine.travel(T0, tick=False):
         incident = file_incident(severity="critical")
     for seconds in (600, 900, 1200, 1500, 3000):
         sweep_at(T0 + timedelta(seconds=seconds))
-    assert escalations(incident) == [("ack", 1, ["alice"]), ("ack", 2, ["ceo"]),
-                                     ("ack", 3, ["alice"]), ("ack", 4, ["ceo"])]
+    assert escalations(incident) == [
+        ("ack", 1, ["alice"]),
+        ("ack", 2, ["ceo"]),
+        ("ack", 3, ["alice"]),
+        ("ack", 4, ["ceo"]),
+    ]
 
 
 def test_overdue_repeats_are_not_replayed_in_a_burst(acme, alice, team, file_incident):
     """Filed long after it began: only the latest run of the chain fires, not all four."""
-    services.escalation_policy_set(brand=acme, chain={
-        "levels": [{"after_seconds": 0, "roles": ["manager"], "users": []},
-                   {"after_seconds": 300, "roles": [], "users": ["ceo"]}], "repeat": 3})
+    services.escalation_policy_set(
+        brand=acme,
+        chain={
+            "levels": [
+                {"after_seconds": 0, "roles": ["manager"], "users": []},
+                {"after_seconds": 300, "roles": [], "users": ["ceo"]},
+            ],
+            "repeat": 3,
+        },
+    )
     with time_machine.travel(T0, tick=False):
         incident = file_incident(severity="critical")  # runs at +0/300, 600/900, … 1800/2100 s
     sweep_at(T0 + timedelta(seconds=600 + 1900))  # the 4th run's first level is overdue
@@ -139,8 +161,9 @@ def test_claimed_incident_never_escalates(critical, bob):
 
 
 def test_running_incident_keeps_its_chain_snapshot(acme, critical):
-    services.escalation_policy_set(brand=acme, chain={
-        "levels": [{"after_seconds": 0, "roles": ["responder"], "users": []}], "repeat": 0})
+    services.escalation_policy_set(
+        brand=acme, chain={"levels": [{"after_seconds": 0, "roles": ["responder"], "users": []}], "repeat": 0}
+    )
     sweep_at(T0 + timedelta(seconds=600))
     assert escalations(critical) == [("ack", 1, ["alice"])]
 
@@ -175,10 +198,10 @@ def test_resolve_overdue_alerts_managers_once(critical, bob, alice):
     with time_machine.travel(T0 + timedelta(hours=5), tick=False):
         services.incident_investigate(incident_id=critical.pk, principal=Principal.for_user(bob))
         complete_required_steps(critical, bob)
-        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
-                                  resolution="done")
-        services.incident_reopen(incident_id=critical.pk, principal=Principal.for_user(bob),
-                                 reason="back")
+        services.incident_resolve(
+            incident_id=critical.pk, principal=Principal.for_user(bob), resolution="done"
+        )
+        services.incident_reopen(incident_id=critical.pk, principal=Principal.for_user(bob), reason="back")
     sweep_at(T0 + timedelta(hours=6))
     assert escalations(critical) == [("resolve", 1, ["alice"])]
 
@@ -188,8 +211,9 @@ def test_resolved_in_time_never_alerts(critical, bob):
         for action in (services.incident_claim, services.incident_investigate):
             action(incident_id=critical.pk, principal=Principal.for_user(bob))
         complete_required_steps(critical, bob)
-        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
-                                  resolution="done")
+        services.incident_resolve(
+            incident_id=critical.pk, principal=Principal.for_user(bob), resolution="done"
+        )
     sweep_at(T0 + timedelta(hours=10))
     assert escalations(critical) == []
 
@@ -208,7 +232,8 @@ def test_notifications_are_delivered_and_recorded(critical):
 
 
 def test_a_batch_fires_set_wise_in_a_fixed_number_of_queries(
-        acme, globex, mallory, team, file_incident, django_assert_max_num_queries):
+    acme, globex, mallory, team, file_incident, django_assert_max_num_queries
+):
     mallory.email = "mallory@globex.test"
     mallory.save()
     with time_machine.travel(T0, tick=False):
@@ -222,11 +247,12 @@ def test_a_batch_fires_set_wise_in_a_fixed_number_of_queries(
         assert sweep_at(T0 + timedelta(seconds=600))["fired"] == 80
     notified = collections.Counter(
         (e.incident.brand.slug, tuple(e.notified))
-        for e in Escalation.all_brands.select_related("incident__brand"))
+        for e in Escalation.all_brands.select_related("incident__brand")
+    )
     assert notified == {("acme", ("alice",)): 30, ("globex", ("mallory",)): 10}
-    assert sorted(Notification.objects.filter(reason="escalated")
-                  .values_list("target", flat=True).distinct()) == [
-        "alice@acme.test", "mallory@globex.test"]
+    assert sorted(
+        Notification.objects.filter(reason="escalated").values_list("target", flat=True).distinct()
+    ) == ["alice@acme.test", "mallory@globex.test"]
     assert TimelineEvent.all_brands.filter(kind="escalated").count() == 40
 
 
@@ -236,7 +262,8 @@ def test_one_bad_row_does_not_hold_up_the_rest_of_its_batch(acme, team, file_inc
         bad = file_incident(severity="critical", title="bad")
     # A snapshot that cannot be read (say, damaged by a hand-made data fix).
     Incident.all_brands.filter(pk=bad.pk).update(
-        escalation_chain={"levels": [{"roles": ["manager"]}], "repeat": 0})
+        escalation_chain={"levels": [{"roles": ["manager"]}], "repeat": 0}
+    )
     result = sweep_at(T0 + timedelta(seconds=600))
     for incident in good:
         assert escalations(incident) == [("ack", 1, ["alice"])]
@@ -250,8 +277,9 @@ def test_rows_fired_elsewhere_meanwhile_are_not_fired_again(acme, team, file_inc
         first = file_incident(severity="critical", title="first")
         second = file_incident(severity="critical", title="second")
     # Read before the ETA task fires `first`: the batch below holds a stale copy of it.
-    stale = list(Incident.all_brands.select_related("brand").filter(pk__in=[first.pk, second.pk])
-                 .order_by("pk"))
+    stale = list(
+        Incident.all_brands.select_related("brand").filter(pk__in=[first.pk, second.pk]).order_by("pk")
+    )
     due = T0 + timedelta(seconds=600)
     with time_machine.travel(due, tick=False):
         assert clock.fire_due_timers(first.pk) == 2  # its warning and level 1
@@ -268,8 +296,8 @@ def test_three_sweepers_over_two_hundred_due_incidents(acme, alice, team):
     principal = Principal.for_user(alice)
     with time_machine.travel(T0, tick=False):
         for i in range(200):
-            services.incident_file(principal=principal, brand=acme, title=f"wave {i}",
-                                   severity="critical")
+            services.incident_file(principal=principal, brand=acme, title=f"wave {i}", severity="critical")
+
     def sweeper(_n):
         with time_machine.travel(T0 + timedelta(seconds=601), tick=False):
             return clock.sweep(batch=20)["fired"]
@@ -289,8 +317,9 @@ def test_unreviewed_resolved_incident_reminds_managers_once(critical, alice, bob
         for action in (services.incident_claim, services.incident_investigate):
             action(incident_id=critical.pk, principal=Principal.for_user(bob))
         complete_required_steps(critical, bob)
-        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
-                                  resolution="done")
+        services.incident_resolve(
+            incident_id=critical.pk, principal=Principal.for_user(bob), resolution="done"
+        )
     week = timedelta(days=7, seconds=60)
     sweep_at(T0 + week - timedelta(seconds=1))
     assert events(critical, "review_reminder") == []
@@ -304,9 +333,16 @@ def test_reviewed_in_time_is_never_reminded(critical, alice, bob):
         for action in (services.incident_claim, services.incident_investigate):
             action(incident_id=critical.pk, principal=Principal.for_user(bob))
         complete_required_steps(critical, bob)
-        services.incident_resolve(incident_id=critical.pk, principal=Principal.for_user(bob),
-                                  resolution="done")
-        services.incident_review(incident_id=critical.pk, principal=Principal.for_user(alice),
-                                 summary="s", root_cause="r", lessons="l", follow_ups=[])
+        services.incident_resolve(
+            incident_id=critical.pk, principal=Principal.for_user(bob), resolution="done"
+        )
+        services.incident_review(
+            incident_id=critical.pk,
+            principal=Principal.for_user(alice),
+            summary="s",
+            root_cause="r",
+            lessons="l",
+            follow_ups=[],
+        )
     sweep_at(T0 + timedelta(days=30))
     assert events(critical, "review_reminder") == []

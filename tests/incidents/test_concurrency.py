@@ -44,9 +44,14 @@ def test_concurrent_duplicates_of_different_incidents_never_fail(acme, alice, fi
 
     def post(numbered):
         i, client = numbered
-        return [client.post("/api/v1/incidents/", {
-            "brand": "acme", "title": "again", "dedup_key": keys[i % 4]}, format="json").status_code
-            for _ in range(5)]
+        return [
+            client.post(
+                "/api/v1/incidents/",
+                {"brand": "acme", "title": "again", "dedup_key": keys[i % 4]},
+                format="json",
+            ).status_code
+            for _ in range(5)
+        ]
 
     codes = [code for batch in all_at_once(post, list(enumerate(clients))) for code in batch]
     assert codes == [200] * 80
@@ -62,9 +67,11 @@ def test_first_reports_of_one_crisis_at_once_open_one_incident(acme, alice):
     clients = [client_for(alice) for _ in range(12)]
 
     def post(client):
-        response = client.post("/api/v1/incidents/", {
-            "brand": "acme", "title": "Fake story spreads", "dedup_key": "fake-story"},
-            format="json")
+        response = client.post(
+            "/api/v1/incidents/",
+            {"brand": "acme", "title": "Fake story spreads", "dedup_key": "fake-story"},
+            format="json",
+        )
         return response.status_code, response.json()
 
     results = all_at_once(post, clients)

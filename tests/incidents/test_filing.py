@@ -16,11 +16,20 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 @time_machine.travel(NOW, tick=False)
 def test_file_computes_deadlines_from_detected_at(api, bob):
     detected = NOW - timedelta(minutes=5)
-    response = api(bob).post("/api/v1/incidents/", {
-        "brand": "acme", "title": "Fake story about mould in cups", "category": "fake_news",
-        "severity": "critical", "channel": "telegram", "reach": 120000,
-        "source_url": "https://t.me/some_channel/123", "detected_at": detected.isoformat(),
-    }, format="json")
+    response = api(bob).post(
+        "/api/v1/incidents/",
+        {
+            "brand": "acme",
+            "title": "Fake story about mould in cups",
+            "category": "fake_news",
+            "severity": "critical",
+            "channel": "telegram",
+            "reach": 120000,
+            "source_url": "https://t.me/some_channel/123",
+            "detected_at": detected.isoformat(),
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.data
     body = response.data
     assert body["state"] == "detected"
@@ -37,10 +46,11 @@ def test_file_computes_deadlines_from_detected_at(api, bob):
 
 def test_brand_sla_policy_applies_to_incidents_filed_afterwards(api, alice, file_incident):
     before = file_incident(severity="high")
-    response = api(alice).put("/api/v1/brands/acme/sla/", {
-        sev: {"ack_seconds": 120, "resolve_seconds": 3600}
-        for sev in ("critical", "high", "medium", "low")
-    }, format="json")
+    response = api(alice).put(
+        "/api/v1/brands/acme/sla/",
+        {sev: {"ack_seconds": 120, "resolve_seconds": 3600} for sev in ("critical", "high", "medium", "low")},
+        format="json",
+    )
     assert response.status_code == 200
     assert response.data["high"] == {"ack_seconds": 120, "resolve_seconds": 3600}
     after = file_incident(severity="high")
@@ -50,8 +60,9 @@ def test_brand_sla_policy_applies_to_incidents_filed_afterwards(api, alice, file
 
 
 def test_sla_put_rejects_out_of_range_and_keeps_the_old_policy(api, alice):
-    good = {sev: {"ack_seconds": 600, "resolve_seconds": 3600}
-            for sev in ("critical", "high", "medium", "low")}
+    good = {
+        sev: {"ack_seconds": 600, "resolve_seconds": 3600} for sev in ("critical", "high", "medium", "low")
+    }
     for bad in (0, -5, 604801, "ten", None, 1.5):
         body = {**good, "critical": {"ack_seconds": bad, "resolve_seconds": 3600}}
         response = api(alice).put("/api/v1/brands/acme/sla/", body, format="json")
@@ -65,16 +76,18 @@ def test_sla_put_rejects_out_of_range_and_keeps_the_old_policy(api, alice):
 def test_sla_defaults(api, bob):
     response = api(bob).get("/api/v1/brands/acme/sla/")
     assert {sev: t["ack_seconds"] for sev, t in response.data.items()} == {
-        "critical": 600, "high": 900, "medium": 3600, "low": 14400}
+        "critical": 600,
+        "high": 900,
+        "medium": 3600,
+        "low": 14400,
+    }
 
 
 def test_integration_key_implies_brand_and_reports_itself(key_client, globex):
-    response = key_client.post("/api/v1/incidents/", {"title": "Spike of 1-star reviews"},
-                               format="json")
+    response = key_client.post("/api/v1/incidents/", {"title": "Spike of 1-star reviews"}, format="json")
     assert response.status_code == 201
     assert (response.data["brand"], response.data["reported_by"]) == ("acme", "key:youscan")
-    other = key_client.post("/api/v1/incidents/", {"brand": "globex", "title": "x"},
-                            format="json")
+    other = key_client.post("/api/v1/incidents/", {"brand": "globex", "title": "x"}, format="json")
     assert other.status_code == 400
     assert "brand" in other.data
     assert Incident.all_brands.filter(brand=globex).count() == 0
@@ -91,12 +104,14 @@ class TestDedup:
         assert first.data["id"] == second.data["id"] == third.data["id"]
         assert (second.data["duplicate_count"], third.data["duplicate_count"]) == (1, 2)
         assert second.data["title"] == "Wave on VK"
-        kinds = list(TimelineEvent.all_brands.filter(incident_id=first.data["id"])
-                     .values_list("kind", flat=True))
+        kinds = list(
+            TimelineEvent.all_brands.filter(incident_id=first.data["id"]).values_list("kind", flat=True)
+        )
         assert kinds == ["created", "duplicate", "duplicate"]
 
     def test_a_duplicate_reads_back_the_incident_as_the_orm_does(
-            self, acme, globex, alice, bob, mallory, file_incident, incident_in):
+        self, acme, globex, alice, bob, mallory, file_incident, incident_in
+    ):
         """
         The duplicate is counted and read back by one `UPDATE … RETURNING` (services.
         `_counted_open_incident`): every column must come back as an ORM read gives it
@@ -104,8 +119,14 @@ class TestDedup:
         """
         from incidents import services
 
-        incident = file_incident(dedup_key="leak", category="data_leak", severity="critical",
-                                 channel="vk", source_url="https://vk.com/wall-1_7", reach=9000)
+        incident = file_incident(
+            dedup_key="leak",
+            category="data_leak",
+            severity="critical",
+            channel="vk",
+            source_url="https://vk.com/wall-1_7",
+            reach=9000,
+        )
         incident_in(incident, "investigated", manager=alice, responder=bob)
         theirs = file_incident(brand=globex, by=mallory, dedup_key="leak")  # same key, other brand
         counted = services._counted_open_incident(acme.pk, "leak")
@@ -120,12 +141,13 @@ class TestDedup:
         assert Incident.all_brands.get(pk=incident.pk).duplicate_count == 1
 
     def test_a_duplicates_answer_shows_the_assignee_and_another_reporter(
-            self, key_client, api, acme, alice, bob, dave, incident_in,
-            django_assert_max_num_queries):
+        self, key_client, api, acme, alice, bob, dave, incident_in, django_assert_max_num_queries
+    ):
         body = {"title": "Fake story about the founder", "dedup_key": "fake-1"}
         first = key_client.post("/api/v1/incidents/", body, format="json")
-        incident_in(Incident.all_brands.get(pk=first.data["id"]), "acknowledged",
-                    manager=alice, responder=dave)
+        incident_in(
+            Incident.all_brands.get(pk=first.data["id"]), "acknowledged", manager=alice, responder=dave
+        )
         client = api(bob)
         # token, roles, brand, count (+ transaction statements), timeline, checklist, and
         # the two people shown that are not the caller: the assignee, the reporter key.
@@ -139,23 +161,28 @@ class TestDedup:
         assert second.data["steps"] == first.data["steps"]
 
     def test_a_duplicate_holds_its_people_before_commit(
-            self, acme, alice, bob, dave, acme_key, incident_in, django_assert_num_queries):
+        self, acme, alice, bob, dave, acme_key, incident_in, django_assert_num_queries
+    ):
         """Read under the row lock, not after: a key or user deleted after commit cannot 500."""
         from crisis.tenancy import Principal
         from incidents import services
 
-        first = services.incident_file(principal=Principal.for_key(acme_key), brand=acme,
-                                       title="Fake story", dedup_key="fake-2").incident
+        first = services.incident_file(
+            principal=Principal.for_key(acme_key), brand=acme, title="Fake story", dedup_key="fake-2"
+        ).incident
         incident_in(first, "acknowledged", manager=alice, responder=dave)
-        again = services.incident_file(principal=Principal.for_user(bob), brand=acme,
-                                       title="Fake story", dedup_key="fake-2")
+        again = services.incident_file(
+            principal=Principal.for_user(bob), brand=acme, title="Fake story", dedup_key="fake-2"
+        )
         with django_assert_num_queries(0):
-            shown = (again.incident.assignee.username, again.incident.reported_by_key.name,
-                     again.incident.brand.slug)
+            shown = (
+                again.incident.assignee.username,
+                again.incident.reported_by_key.name,
+                again.incident.brand.slug,
+            )
         assert (again.created, shown) == (False, ("dave", "youscan", "acme"))
 
-    def test_a_duplicate_from_its_own_reporter_reads_no_one_else(
-            self, api, bob, django_assert_num_queries):
+    def test_a_duplicate_from_its_own_reporter_reads_no_one_else(self, api, bob, django_assert_num_queries):
         client = api(bob)
         body = {"brand": "acme", "title": "Wave on VK", "dedup_key": "vk-wave-7"}
         assert client.post("/api/v1/incidents/", body, format="json").status_code == 201
@@ -163,12 +190,12 @@ class TestDedup:
         # caller, nobody is assigned, the brand is the one just read.
         with django_assert_num_queries(8):
             again = client.post("/api/v1/incidents/", body, format="json")
-        assert (again.status_code, again.data["reported_by"], again.data["assignee"]) == (
-            200, "bob", None)
+        assert (again.status_code, again.data["reported_by"], again.data["assignee"]) == (200, "bob", None)
 
     @pytest.mark.parametrize("inside_a_transaction", [False, True])
     def test_a_filer_that_loses_the_insert_race_counts_a_duplicate(
-            self, monkeypatch, acme, alice, file_incident, inside_a_transaction):
+        self, monkeypatch, acme, alice, file_incident, inside_a_transaction
+    ):
         """
         The race of two first reports, forced on any database: our count finds no open
         incident (the other filer has not committed yet), then our INSERT meets theirs.
@@ -189,8 +216,9 @@ class TestDedup:
 
         monkeypatch.setattr(services, "_count_duplicate", count_after_a_miss)
         with transaction.atomic() if inside_a_transaction else contextlib.nullcontext():
-            filing = services.incident_file(principal=Principal.for_user(alice), brand=acme,
-                                            title="Fake story", dedup_key="fake-story")
+            filing = services.incident_file(
+                principal=Principal.for_user(alice), brand=acme, title="Fake story", dedup_key="fake-story"
+            )
             assert Incident.all_brands.filter(brand=acme).count() == 1  # still usable
         assert (filing.created, filing.incident.pk, len(calls)) == (False, theirs.pk, 2)
         assert Incident.all_brands.get(pk=theirs.pk).duplicate_count == 1
@@ -201,8 +229,7 @@ class TestDedup:
         client = api(bob)
         body = {"brand": "acme", "title": "Wave on VK", "dedup_key": "vk-wave-42"}
         first = client.post("/api/v1/incidents/", body, format="json")
-        incident_in(Incident.all_brands.get(pk=first.data["id"]), "resolved", manager=alice,
-                    responder=bob)
+        incident_in(Incident.all_brands.get(pk=first.data["id"]), "resolved", manager=alice, responder=bob)
         second = client.post("/api/v1/incidents/", body, format="json")
         assert second.status_code == 201
         assert second.data["id"] != first.data["id"]
@@ -212,20 +239,22 @@ class TestDedup:
         client = api(bob)
         body = {"brand": "acme", "title": "Wave on VK", "dedup_key": "vk-wave-42"}
         first = client.post("/api/v1/incidents/", body, format="json")
-        incident_in(Incident.all_brands.get(pk=first.data["id"]), "resolved", manager=alice,
-                    responder=bob)
+        incident_in(Incident.all_brands.get(pk=first.data["id"]), "resolved", manager=alice, responder=bob)
         client.post("/api/v1/incidents/", body, format="json")
-        response = client.post(f"/api/v1/incidents/{first.data['id']}/reopen/",
-                               {"reason": "back"}, format="json")
+        response = client.post(
+            f"/api/v1/incidents/{first.data['id']}/reopen/", {"reason": "back"}, format="json"
+        )
         assert response.status_code == 409
         assert response.data["code"] == "conflict"
         assert Incident.all_brands.get(pk=first.data["id"]).state == "resolved"
 
     def test_same_key_in_another_brand_is_separate(self, api, bob, mallory):
-        a = api(bob).post("/api/v1/incidents/", {"brand": "acme", "title": "x",
-                                                 "dedup_key": "k"}, format="json")
-        b = api(mallory).post("/api/v1/incidents/", {"brand": "globex", "title": "x",
-                                                     "dedup_key": "k"}, format="json")
+        a = api(bob).post(
+            "/api/v1/incidents/", {"brand": "acme", "title": "x", "dedup_key": "k"}, format="json"
+        )
+        b = api(mallory).post(
+            "/api/v1/incidents/", {"brand": "globex", "title": "x", "dedup_key": "k"}, format="json"
+        )
         assert (a.status_code, b.status_code) == (201, 201)
 
     def test_database_refuses_two_open_incidents_with_one_key(self, file_incident, acme):
@@ -243,10 +272,8 @@ class TestIdempotency:
 
     def test_retry_replays_the_first_response(self, api, bob):
         client = api(bob)
-        first = client.post("/api/v1/incidents/", self.BODY, format="json",
-                            HTTP_IDEMPOTENCY_KEY="retry-1")
-        again = client.post("/api/v1/incidents/", self.BODY, format="json",
-                            HTTP_IDEMPOTENCY_KEY="retry-1")
+        first = client.post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
+        again = client.post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
         assert first.status_code == again.status_code == 201
         assert first.json() == again.json()
         assert Incident.all_brands.count() == 1
@@ -264,16 +291,16 @@ class TestIdempotency:
     def test_same_key_different_body_is_422(self, api, bob):
         client = api(bob)
         client.post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
-        response = client.post("/api/v1/incidents/", {**self.BODY, "title": "other"},
-                               format="json", HTTP_IDEMPOTENCY_KEY="k")
+        response = client.post(
+            "/api/v1/incidents/", {**self.BODY, "title": "other"}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+        )
         assert response.status_code == 422
         assert response.data["code"] == "idempotency_mismatch"
         assert Incident.all_brands.count() == 1
 
     def test_keys_are_per_caller(self, api, bob, dave):
         api(bob).post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
-        response = api(dave).post("/api/v1/incidents/", self.BODY, format="json",
-                                  HTTP_IDEMPOTENCY_KEY="k")
+        response = api(dave).post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
         assert response.status_code == 201
         assert Incident.all_brands.count() == 2
 
@@ -281,24 +308,24 @@ class TestIdempotency:
         from crisis.tenancy import Principal
 
         # Reserve the key as a request in flight would, then retry.
-        idempotency._reserve(idempotency.scope_of(Principal.for_user(bob)), "k",
-                             idempotency.fingerprint(self.BODY))
-        response = api(bob).post("/api/v1/incidents/", self.BODY, format="json",
-                                 HTTP_IDEMPOTENCY_KEY="k")
+        idempotency._reserve(
+            idempotency.scope_of(Principal.for_user(bob)), "k", idempotency.fingerprint(self.BODY)
+        )
+        response = api(bob).post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
         assert response.status_code == 409
         assert response.data["code"] == "conflict"
         assert Incident.all_brands.count() == 0
 
     def test_a_failed_first_attempt_frees_the_key(self, api, carol, bob):
         # carol is a viewer: her request is refused (403) and must not keep the key.
-        response = api(carol).post("/api/v1/incidents/", self.BODY, format="json",
-                                   HTTP_IDEMPOTENCY_KEY="k")
+        response = api(carol).post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
         assert response.status_code == 403
         assert not idempotency.IdempotencyRecord.objects.exists()
 
     def test_invalid_key_header(self, api, bob):
-        response = api(bob).post("/api/v1/incidents/", self.BODY, format="json",
-                                 HTTP_IDEMPOTENCY_KEY="x" * 256)
+        response = api(bob).post(
+            "/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="x" * 256
+        )
         assert response.status_code == 400
         assert "Idempotency-Key" in response.data
 
@@ -308,8 +335,9 @@ class TestIdempotency:
         clients = [api(bob) for _ in range(8)]
 
         def send(client):
-            response = client.post("/api/v1/incidents/", self.BODY, format="json",
-                                   HTTP_IDEMPOTENCY_KEY="same")
+            response = client.post(
+                "/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="same"
+            )
             return response.status_code, response.json()
 
         results = all_at_once(send, clients)

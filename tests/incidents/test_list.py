@@ -17,8 +17,9 @@ def ids(response):
 
 
 @pytest.mark.parametrize("page_size", [1, 10, 50])
-def test_list_runs_a_fixed_number_of_queries(page_size, api, bob, alice, dave, file_incident,
-                                             incident_in, django_assert_max_num_queries):
+def test_list_runs_a_fixed_number_of_queries(
+    page_size, api, bob, alice, dave, file_incident, incident_in, django_assert_max_num_queries
+):
     for i in range(60):
         incident = file_incident(title=f"incident {i}", by=bob if i % 2 else alice)
         if i % 3 == 0:
@@ -43,14 +44,21 @@ def test_page_size_is_at_most_200(api, bob, file_incident):
 
 def test_filters(api, alice, bob, dave, file_incident, incident_in):
     wave = file_incident(title="VK wave", severity="critical", category="negative_wave")
-    leak = incident_in(file_incident(title="Data leak", severity="high", category="data_leak"),
-                       "acknowledged", manager=alice, responder=bob)
-    fake = incident_in(file_incident(title="Fake news", severity="low", category="fake_news"),
-                       "investigated", manager=alice, responder=dave)
+    leak = incident_in(
+        file_incident(title="Data leak", severity="high", category="data_leak"),
+        "acknowledged",
+        manager=alice,
+        responder=bob,
+    )
+    fake = incident_in(
+        file_incident(title="Fake news", severity="low", category="fake_news"),
+        "investigated",
+        manager=alice,
+        responder=dave,
+    )
     client = api(bob)
     assert ids(client.get("/api/v1/incidents/?state=detected")) == [wave.pk]
-    assert set(ids(client.get("/api/v1/incidents/?state=acknowledged,investigated"))) == {
-        leak.pk, fake.pk}
+    assert set(ids(client.get("/api/v1/incidents/?state=acknowledged,investigated"))) == {leak.pk, fake.pk}
     assert ids(client.get("/api/v1/incidents/?severity=high")) == [leak.pk]
     assert ids(client.get("/api/v1/incidents/?category=fake_news")) == [fake.pk]
     assert ids(client.get("/api/v1/incidents/?assignee=me")) == [leak.pk]
@@ -70,11 +78,9 @@ def test_ordering(api, bob, file_incident):
         medium = file_incident(title="medium", severity="medium")
     client = api(bob)
     assert ids(client.get("/api/v1/incidents/")) == [medium.pk, critical.pk, low.pk]
-    assert ids(client.get("/api/v1/incidents/?ordering=severity")) == [
-        critical.pk, medium.pk, low.pk]
+    assert ids(client.get("/api/v1/incidents/?ordering=severity")) == [critical.pk, medium.pk, low.pk]
     # ack deadlines: critical 12:01+10m, medium 12:02+60m, low 12:00+4h
-    assert ids(client.get("/api/v1/incidents/?ordering=ack_due_at")) == [
-        critical.pk, medium.pk, low.pk]
+    assert ids(client.get("/api/v1/incidents/?ordering=ack_due_at")) == [critical.pk, medium.pk, low.pk]
 
 
 def test_breached_filter(api, alice, bob, file_incident):
@@ -89,8 +95,7 @@ def test_breached_filter(api, alice, bob, file_incident):
         services.incident_claim(incident_id=late_claimed.pk, principal=Principal.for_user(bob))
     with time_machine.travel(NOW + timedelta(minutes=20)):
         client = api(bob)
-        assert set(ids(client.get("/api/v1/incidents/?breached=true"))) == {
-            late_open.pk, late_claimed.pk}
+        assert set(ids(client.get("/api/v1/incidents/?breached=true"))) == {late_open.pk, late_claimed.pk}
         assert set(ids(client.get("/api/v1/incidents/?breached=false"))) == {on_time.pk, fresh.pk}
         detail = client.get(f"/api/v1/incidents/{late_claimed.pk}/").data
         assert detail["ack_breached"] is True

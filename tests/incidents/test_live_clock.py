@@ -38,11 +38,20 @@ def desk(acme, alice, bob):
         user.save()
     ceo = make_user("ceo", acme, Role.VIEWER, email="ceo@acme.test")
     Membership.objects.filter(user=ceo).update(is_executive=True)
-    services.sla_policy_set(brand=acme, targets={
-        sev: SlaTarget(ACK_SECONDS, 3600) for sev in ("critical", "high", "medium", "low")})
-    services.escalation_policy_set(brand=acme, chain={
-        "levels": [{"after_seconds": 0, "roles": ["manager"], "users": []},
-                   {"after_seconds": 2, "roles": ["executive"], "users": []}], "repeat": 0})
+    services.sla_policy_set(
+        brand=acme,
+        targets={sev: SlaTarget(ACK_SECONDS, 3600) for sev in ("critical", "high", "medium", "low")},
+    )
+    services.escalation_policy_set(
+        brand=acme,
+        chain={
+            "levels": [
+                {"after_seconds": 0, "roles": ["manager"], "users": []},
+                {"after_seconds": 2, "roles": ["executive"], "users": []},
+            ],
+            "repeat": 0,
+        },
+    )
     return acme
 
 
@@ -59,8 +68,12 @@ def processes(tmp_path, request):
 
 def file(acme, alice, n=1, **fields):
     principal = Principal.for_user(alice)
-    return [services.incident_file(principal=principal, brand=acme, severity="critical",
-                                   title=f"live {i}", **fields).incident for i in range(n)]
+    return [
+        services.incident_file(
+            principal=principal, brand=acme, severity="critical", title=f"live {i}", **fields
+        ).incident
+        for i in range(n)
+    ]
 
 
 def lateness(incident_ids):
@@ -68,21 +81,20 @@ def lateness(incident_ids):
     return [(r.fired_at - r.due_at).total_seconds() for r in rows]
 
 
-def test_escalates_once_per_level_on_time_and_never_when_claimed(desk, alice, bob, tmp_path,
-                                                                 processes):
+def test_escalates_once_per_level_on_time_and_never_when_claimed(desk, alice, bob, tmp_path, processes):
     processes.append(start_worker(tmp_path))
     unclaimed, claimed = file(desk, alice, 2)
     services.incident_claim(incident_id=claimed.pk, principal=Principal.for_user(bob))
 
     two_levels = wait_until(
         lambda: Escalation.all_brands.filter(incident=unclaimed).count() >= 2,
-        timeout=ACK_SECONDS + 2 + 2 * (TICK + 2) + 15)
+        timeout=ACK_SECONDS + 2 + 2 * (TICK + 2) + 15,
+    )
     assert two_levels, processes[0].tail()
     time.sleep(3 * TICK)  # a few more ticks: nothing may fire twice
 
     rows = list(Escalation.all_brands.filter(incident=unclaimed).order_by("level"))
-    assert [(r.kind, r.level, r.notified) for r in rows] == [
-        ("ack", 1, ["alice"]), ("ack", 2, ["ceo"])]
+    assert [(r.kind, r.level, r.notified) for r in rows] == [("ack", 1, ["alice"]), ("ack", 2, ["ceo"])]
     for row in rows:
         late = (row.fired_at - row.due_at).total_seconds()
         assert 0 <= late <= TICK + 2, (row.level, late)
@@ -90,20 +102,23 @@ def test_escalates_once_per_level_on_time_and_never_when_claimed(desk, alice, bo
     assert Escalation.all_brands.filter(incident=claimed).count() == 0
     # The notifications went out through the outbox, and each attempt is on the timeline.
     # Delivery is at least once with retries, not on a deadline: give it time.
-    assert wait_until(lambda: not Notification.objects.filter(
-        incident=unclaimed, status="pending").exists(), timeout=45), processes[0].tail()
+    assert wait_until(
+        lambda: not Notification.objects.filter(incident=unclaimed, status="pending").exists(), timeout=45
+    ), processes[0].tail()
     assert TimelineEvent.all_brands.filter(incident=unclaimed, kind="notified").exists()
 
 
 def test_the_same_task_delivered_ten_times_fires_once(desk, alice, tmp_path, processes):
-    services.escalation_policy_set(brand=desk, chain={
-        "levels": [{"after_seconds": 0, "roles": ["manager"], "users": []}], "repeat": 0})
+    services.escalation_policy_set(
+        brand=desk, chain={"levels": [{"after_seconds": 0, "roles": ["manager"], "users": []}], "repeat": 0}
+    )
     (incident,) = file(desk, alice, detected_at=timezone.now() - timedelta(seconds=ACK_SECONDS))
     for _ in range(10):
         tasks.fire_due_timers.apply_async(args=(incident.pk,))
     processes.append(start_worker(tmp_path, beat=False))
-    assert wait_until(lambda: Escalation.all_brands.filter(incident=incident).exists(),
-                      timeout=20), processes[0].tail()
+    assert wait_until(lambda: Escalation.all_brands.filter(incident=incident).exists(), timeout=20), (
+        processes[0].tail()
+    )
     time.sleep(2)
     assert Escalation.all_brands.filter(incident=incident).count() == 1
     assert Notification.objects.filter(incident=incident, reason="escalated").count() == 1
@@ -124,8 +139,11 @@ def test_redis_outage_loses_no_escalation(desk, alice, tmp_path, processes):
     ids, slowest = [], 0.0
     for i in range(20):
         started = time.monotonic()
-        response = session.post(f"http://127.0.0.1:{port}/api/v1/incidents/", timeout=10, json={
-            "brand": "acme", "title": f"during the outage {i}", "severity": "critical"})
+        response = session.post(
+            f"http://127.0.0.1:{port}/api/v1/incidents/",
+            timeout=10,
+            json={"brand": "acme", "title": f"during the outage {i}", "severity": "critical"},
+        )
         slowest = max(slowest, time.monotonic() - started)
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
@@ -136,8 +154,8 @@ def test_redis_outage_loses_no_escalation(desk, alice, tmp_path, processes):
     redis.start()
     restarted = time.monotonic()
     all_done = wait_until(
-        lambda: Escalation.all_brands.filter(incident_id__in=ids, level=1).count() == len(ids),
-        timeout=60)
+        lambda: Escalation.all_brands.filter(incident_id__in=ids, level=1).count() == len(ids), timeout=60
+    )
     took = time.monotonic() - restarted
     redis.stop()
     assert all_done, processes[1].tail()
@@ -149,8 +167,7 @@ def test_redis_outage_loses_no_escalation(desk, alice, tmp_path, processes):
 
 
 def test_kill_9_of_a_worker_mid_escalation(desk, alice, tmp_path, processes):
-    incidents = file(desk, alice, 400,
-                     detected_at=timezone.now() - timedelta(seconds=ACK_SECONDS + 1))
+    incidents = file(desk, alice, 400, detected_at=timezone.now() - timedelta(seconds=ACK_SECONDS + 1))
     ids = [i.pk for i in incidents]
     level_one = Escalation.all_brands.filter(incident_id__in=ids, level=1)
     first = start_worker(tmp_path, ESCALATION_SWEEP_BATCH=20)
@@ -164,6 +181,7 @@ def test_kill_9_of_a_worker_mid_escalation(desk, alice, tmp_path, processes):
     print(f"\n{at_kill} of {len(ids)} had escalated when the worker was killed")
     assert at_kill < len(ids), "the kill came too late to interrupt anything"
     assert level_one.count() == len(ids)
-    assert TimelineEvent.all_brands.filter(incident_id__in=ids, kind="escalated",
-                                           data__level=1).count() == len(ids)
+    assert TimelineEvent.all_brands.filter(
+        incident_id__in=ids, kind="escalated", data__level=1
+    ).count() == len(ids)
     assert Incident.all_brands.filter(pk__in=ids, escalation_level__gte=1).count() == len(ids)

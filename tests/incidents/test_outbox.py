@@ -42,8 +42,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def close(self):
         self.server.shutdown()
@@ -63,8 +64,14 @@ def webhook_notification(file_incident, alice, settings):
     def make(url, secret="s3cret"):
         incident = file_incident()
         return Notification.objects.create(
-            incident=incident, recipient=alice, channel="webhook", target=url, secret=secret,
-            reason="escalated", subject="s", body="b",
+            incident=incident,
+            recipient=alice,
+            channel="webhook",
+            target=url,
+            secret=secret,
+            reason="escalated",
+            subject="s",
+            body="b",
             payload={"event": "escalated", "incident": {"id": incident.pk}},
             idempotency_key=uuid.uuid4(),
         )
@@ -78,8 +85,7 @@ def test_webhook_is_signed_and_verifiable(receiver, webhook_notification, settin
     assert outbox.deliver(notification.pk) == "sent"
     got = receiver.received[0]
     timestamp = got["headers"]["X-Crisis-Timestamp"]
-    expected = hmac.new(b"s3cret", timestamp.encode() + b"." + got["body"],
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(b"s3cret", timestamp.encode() + b"." + got["body"], hashlib.sha256).hexdigest()
     assert got["headers"]["X-Crisis-Signature"] == f"sha256={expected}"
     assert got["headers"]["Idempotency-Key"] == str(notification.idempotency_key)
     assert json.loads(got["body"])["event"] == "escalated"
@@ -87,8 +93,7 @@ def test_webhook_is_signed_and_verifiable(receiver, webhook_notification, settin
     assert (notification.status, notification.attempts) == ("sent", 1)
 
 
-def test_webhook_retried_on_5xx_and_timeout_with_backoff(receiver, webhook_notification,
-                                                         settings):
+def test_webhook_retried_on_5xx_and_timeout_with_backoff(receiver, webhook_notification, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     settings.NOTIFICATION_BACKOFF_SECONDS = 5
     receiver.script = [503, ("sleep", 1.0)]
@@ -107,8 +112,12 @@ def test_webhook_retried_on_5xx_and_timeout_with_backoff(receiver, webhook_notif
     assert outbox.deliver(notification.pk) == "sent"
     notification.refresh_from_db()
     assert (notification.status, notification.attempts) == ("sent", 3)
-    outcomes = [e["outcome"] for e in TimelineEvent.all_brands.filter(
-        incident=notification.incident, kind="notified").values_list("data", flat=True)]
+    outcomes = [
+        e["outcome"]
+        for e in TimelineEvent.all_brands.filter(incident=notification.incident, kind="notified").values_list(
+            "data", flat=True
+        )
+    ]
     assert outcomes == ["retry", "retry", "sent"]
 
 
@@ -117,14 +126,12 @@ def test_gives_up_after_max_attempts(receiver, webhook_notification, settings):
     settings.NOTIFICATION_MAX_ATTEMPTS = 3
     receiver.script = [500, 500, 500, 500]
     notification = webhook_notification(receiver.url)
-    assert [outbox.deliver(notification.pk) for _ in range(4)] == [
-        "retry", "retry", "failed", "skipped"]
+    assert [outbox.deliver(notification.pk) for _ in range(4)] == ["retry", "retry", "failed", "skipped"]
     assert len(receiver.received) == 3
 
 
 @pytest.mark.parametrize("status", [301, 400, 404])
-def test_redirects_and_client_errors_are_not_retried(status, receiver, webhook_notification,
-                                                     settings):
+def test_redirects_and_client_errors_are_not_retried(status, receiver, webhook_notification, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     receiver.script = [status]
     notification = webhook_notification(receiver.url)
@@ -132,10 +139,17 @@ def test_redirects_and_client_errors_are_not_retried(status, receiver, webhook_n
     assert len(receiver.received) == 1
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:{port}/hook", "http://localhost:{port}/hook", "http://[::1]:{port}/hook",
-    "http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data", "ftp://example.com/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/hook",
+        "http://localhost:{port}/hook",
+        "http://[::1]:{port}/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "ftp://example.com/x",
+    ],
+)
 def test_refused_addresses_are_never_contacted(url, receiver, webhook_notification):
     notification = webhook_notification(url.format(port=receiver.server.server_port))
     assert outbox.deliver(notification.pk) == "failed"
@@ -155,29 +169,37 @@ def test_apprise_url_delivers(receiver, webhook_notification, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     notification = webhook_notification(receiver.url)
     Notification.objects.filter(pk=notification.pk).update(
-        channel="apprise", target=f"json://127.0.0.1:{receiver.server.server_port}/hook")
+        channel="apprise", target=f"json://127.0.0.1:{receiver.server.server_port}/hook"
+    )
     assert outbox.deliver(notification.pk) == "sent"
     assert json.loads(receiver.received[0]["body"])["title"] == "s"
 
 
 def test_contact_channels_api(api, bob, settings):
     client = api(bob)
-    hook = client.post("/api/v1/me/channels/", {"kind": "webhook",
-                       "target": "https://hooks.example.com/crisis"}, format="json")
+    hook = client.post(
+        "/api/v1/me/channels/",
+        {"kind": "webhook", "target": "https://hooks.example.com/crisis"},
+        format="json",
+    )
     # example.com does not resolve here; a name that cannot be checked is refused too
     assert hook.status_code in (201, 400)
-    for bad in ({"kind": "webhook", "target": "http://127.0.0.1/x"},
-                {"kind": "webhook", "target": "not a url"},
-                {"kind": "email", "target": "nope"},
-                {"kind": "apprise", "target": "nonsense://"},
-                {"kind": "pager", "target": "x"}):
+    for bad in (
+        {"kind": "webhook", "target": "http://127.0.0.1/x"},
+        {"kind": "webhook", "target": "not a url"},
+        {"kind": "email", "target": "nope"},
+        {"kind": "apprise", "target": "nonsense://"},
+        {"kind": "pager", "target": "x"},
+    ):
         response = client.post("/api/v1/me/channels/", bad, format="json")
         assert response.status_code == 400, bad
-    email = client.post("/api/v1/me/channels/", {"kind": "email", "target": "bob@acme.test"},
-                        format="json")
+    email = client.post("/api/v1/me/channels/", {"kind": "email", "target": "bob@acme.test"}, format="json")
     assert email.status_code == 201
-    chat = client.post("/api/v1/me/channels/", {"kind": "apprise",
-                       "target": "tgram://123456789:abcdefg_hijklmnop/987654"}, format="json")
+    chat = client.post(
+        "/api/v1/me/channels/",
+        {"kind": "apprise", "target": "tgram://123456789:abcdefg_hijklmnop/987654"},
+        format="json",
+    )
     assert chat.status_code == 201, chat.data
     listed = client.get("/api/v1/me/channels/").data["results"]
     assert {c["kind"] for c in listed} >= {"email", "apprise"}
@@ -188,23 +210,29 @@ def test_contact_channels_api(api, bob, settings):
 
 def test_webhook_channel_gets_a_secret(api, bob, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
-    response = api(bob).post("/api/v1/me/channels/", {"kind": "webhook",
-                             "target": "http://127.0.0.1:9/hook"}, format="json")
+    response = api(bob).post(
+        "/api/v1/me/channels/", {"kind": "webhook", "target": "http://127.0.0.1:9/hook"}, format="json"
+    )
     assert response.status_code == 201
     assert len(response.data["secret"]) == 64
 
 
-@pytest.mark.parametrize("target", [
-    "json://127.0.0.1:6379/x", "jsons://169.254.169.254/latest", "form://10.0.0.5/hook",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "json://127.0.0.1:6379/x",
+        "jsons://169.254.169.254/latest",
+        "form://10.0.0.5/hook",
+    ],
+)
 def test_generic_apprise_urls_obey_the_address_rules(target, api, bob):
-    response = api(bob).post("/api/v1/me/channels/", {"kind": "apprise", "target": target},
-                             format="json")
+    response = api(bob).post("/api/v1/me/channels/", {"kind": "apprise", "target": target}, format="json")
     assert response.status_code == 400
     assert "target" in response.data
 
 
 def test_a_webhook_host_that_is_not_a_name_is_400(api, bob):
-    response = api(bob).post("/api/v1/me/channels/", {
-        "kind": "webhook", "target": "http://ab\u3002\u3002c.com/x"}, format="json")
+    response = api(bob).post(
+        "/api/v1/me/channels/", {"kind": "webhook", "target": "http://ab\u3002\u3002c.com/x"}, format="json"
+    )
     assert response.status_code == 400

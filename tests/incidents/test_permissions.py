@@ -20,27 +20,43 @@ MATRIX = {
     "list": ("get", "", None, "detected", [200, 200, 200, 200, 200, 401]),
     "retrieve": ("get", "{id}/", None, "detected", [200, 200, 200, 404, 404, 401]),
     "claim": ("post", "{id}/claim/", {}, "detected", [403, 200, 200, 404, 403, 401]),
-    "investigate": ("post", "{id}/investigate/", {}, "acknowledged",
-                    [403, 200, 200, 404, 403, 401]),
-    "resolve": ("post", "{id}/resolve/", {"resolution": "done"}, "investigated",
-                [403, 200, 200, 404, 403, 401]),
-    "review": ("post", "{id}/review/",
-               {"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": []},
-               "resolved", [403, 403, 200, 404, 403, 401]),
-    "reopen": ("post", "{id}/reopen/", {"reason": "back"}, "resolved",
-               [403, 200, 200, 404, 403, 401]),
-    "reassign": ("post", "{id}/reassign/", {"assignee": "dave"}, "acknowledged",
-                 [403, 200, 200, 404, 403, 401]),
+    "investigate": ("post", "{id}/investigate/", {}, "acknowledged", [403, 200, 200, 404, 403, 401]),
+    "resolve": (
+        "post",
+        "{id}/resolve/",
+        {"resolution": "done"},
+        "investigated",
+        [403, 200, 200, 404, 403, 401],
+    ),
+    "review": (
+        "post",
+        "{id}/review/",
+        {"summary": "s", "root_cause": "r", "lessons": "l", "follow_ups": []},
+        "resolved",
+        [403, 403, 200, 404, 403, 401],
+    ),
+    "reopen": ("post", "{id}/reopen/", {"reason": "back"}, "resolved", [403, 200, 200, 404, 403, 401]),
+    "reassign": (
+        "post",
+        "{id}/reassign/",
+        {"assignee": "dave"},
+        "acknowledged",
+        [403, 200, 200, 404, 403, 401],
+    ),
     "timeline": ("get", "{id}/timeline/", None, "detected", [200, 200, 200, 404, 404, 401]),
-    "comment": ("post", "{id}/comments/", {"body": "Checking logs"}, "detected",
-                [403, 201, 201, 404, 403, 401]),
+    "comment": (
+        "post",
+        "{id}/comments/",
+        {"body": "Checking logs"},
+        "detected",
+        [403, 201, 201, 404, 403, 401],
+    ),
 }
 
 
 @pytest.fixture
 def client_as(api, key_client, carol, bob, alice, mallory):
-    by_role = {"viewer": carol, "responder": bob, "manager": alice,
-               "other_brand_manager": mallory}
+    by_role = {"viewer": carol, "responder": bob, "manager": alice, "other_brand_manager": mallory}
 
     def _client(role):
         if role == "key":
@@ -54,8 +70,9 @@ def client_as(api, key_client, carol, bob, alice, mallory):
 
 @pytest.mark.parametrize("role_index,role", list(enumerate(ROLES)))
 @pytest.mark.parametrize("endpoint", list(MATRIX))
-def test_incident_endpoint_matrix(endpoint, role_index, role, client_as, file_incident,
-                                  incident_in, alice, bob, dave):
+def test_incident_endpoint_matrix(
+    endpoint, role_index, role, client_as, file_incident, incident_in, alice, bob, dave
+):
     method, suffix, body, state, expected = MATRIX[endpoint]
     incident = incident_in(file_incident(), state, manager=alice, responder=bob)
     if endpoint == "resolve":
@@ -76,23 +93,28 @@ def test_incident_endpoint_matrix(endpoint, role_index, role, client_as, file_in
 
 
 @pytest.mark.parametrize("action", ["investigate", "resolve"])
-def test_responder_who_is_not_the_assignee_is_403(action, api, file_incident, incident_in,
-                                                  alice, bob, dave):
+def test_responder_who_is_not_the_assignee_is_403(action, api, file_incident, incident_in, alice, bob, dave):
     state = "acknowledged" if action == "investigate" else "investigated"
     incident = incident_in(file_incident(), state, manager=alice, responder=bob)
-    response = api(dave).post(f"/api/v1/incidents/{incident.pk}/{action}/",
-                              {"resolution": "x"}, format="json")
+    response = api(dave).post(
+        f"/api/v1/incidents/{incident.pk}/{action}/", {"resolution": "x"}, format="json"
+    )
     assert response.status_code == 403
 
 
-CREATE_EXPECTED = {"viewer": 403, "responder": 201, "manager": 201,
-                   "other_brand_manager": 400, "key": 201, "anonymous": 401}
+CREATE_EXPECTED = {
+    "viewer": 403,
+    "responder": 201,
+    "manager": 201,
+    "other_brand_manager": 400,
+    "key": 201,
+    "anonymous": 401,
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_create_matrix(role, client_as):
-    response = client_as(role).post("/api/v1/incidents/", {"brand": "acme", "title": "Leak"},
-                                    format="json")
+    response = client_as(role).post("/api/v1/incidents/", {"brand": "acme", "title": "Leak"}, format="json")
     assert response.status_code == CREATE_EXPECTED[role], response.content
     if role == "other_brand_manager":
         assert "brand" in response.data
@@ -102,12 +124,19 @@ def test_create_matrix(role, client_as):
 BRAND_MATRIX = {
     "brand": ("get", "", None, [200, 200, 200, 404, 403, 401]),
     "sla_get": ("get", "sla/", None, [200, 200, 200, 404, 403, 401]),
-    "sla_put": ("put", "sla/", {sev: {"ack_seconds": 60, "resolve_seconds": 600}
-                                for sev in ("critical", "high", "medium", "low")},
-                [403, 403, 200, 404, 403, 401]),
+    "sla_put": (
+        "put",
+        "sla/",
+        {sev: {"ack_seconds": 60, "resolve_seconds": 600} for sev in ("critical", "high", "medium", "low")},
+        [403, 403, 200, 404, 403, 401],
+    ),
     "members_get": ("get", "members/", None, [200, 200, 200, 404, 403, 401]),
-    "members_post": ("post", "members/", {"username": "erin", "role": "responder"},
-                     [403, 403, 201, 404, 403, 401]),
+    "members_post": (
+        "post",
+        "members/",
+        {"username": "erin", "role": "responder"},
+        [403, 403, 201, 404, 403, 401],
+    ),
     "keys_get": ("get", "keys/", None, [403, 403, 200, 404, 403, 401]),
     "keys_post": ("post", "keys/", {"name": "brandwatch"}, [403, 403, 201, 404, 403, 401]),
 }
@@ -117,13 +146,11 @@ BRAND_MATRIX = {
 @pytest.mark.parametrize("endpoint", list(BRAND_MATRIX))
 def test_brand_endpoint_matrix(endpoint, role_index, role, client_as):
     method, suffix, body, expected = BRAND_MATRIX[endpoint]
-    response = getattr(client_as(role), method)(f"/api/v1/brands/acme/{suffix}", body,
-                                                format="json")
+    response = getattr(client_as(role), method)(f"/api/v1/brands/acme/{suffix}", body, format="json")
     assert response.status_code == expected[role_index], response.content
 
 
-def test_unknown_incident_and_other_brands_incident_look_the_same(api, file_incident, globex,
-                                                                  mallory, alice):
+def test_unknown_incident_and_other_brands_incident_look_the_same(api, file_incident, globex, mallory, alice):
     theirs = file_incident(brand=globex, by=mallory)
     client = api(alice)
     missing = client.get("/api/v1/incidents/999999/")
@@ -132,12 +159,10 @@ def test_unknown_incident_and_other_brands_incident_look_the_same(api, file_inci
     assert missing.data == foreign.data
 
 
-def test_a_key_reads_what_it_filed_including_a_dedup_hit_on_someone_elses(key_client,
-                                                                           file_incident):
+def test_a_key_reads_what_it_filed_including_a_dedup_hit_on_someone_elses(key_client, file_incident):
     mine = key_client.post("/api/v1/incidents/", {"title": "from the tool"}, format="json")
     assert key_client.get(f"/api/v1/incidents/{mine.data['id']}/timeline/").status_code == 200
     theirs = file_incident(dedup_key="shared-key")
-    hit = key_client.post("/api/v1/incidents/", {"title": "same", "dedup_key": "shared-key"},
-                          format="json")
+    hit = key_client.post("/api/v1/incidents/", {"title": "same", "dedup_key": "shared-key"}, format="json")
     assert hit.status_code == 200  # API.md: the existing incident, whoever filed it
     assert (hit.data["id"], hit.data["duplicate_count"]) == (theirs.pk, 1)

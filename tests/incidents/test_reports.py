@@ -28,11 +28,13 @@ def known(acme, globex, alice, bob, mallory, file_incident):
     with at(0):
         fast, ok, late, _ignored, resolved = (
             file_incident(severity="critical", title=t, channel="vk")
-            for t in ("fast", "ok", "late", "ignored", "resolved"))
+            for t in ("fast", "ok", "late", "ignored", "resolved")
+        )
         quiet = file_incident(severity="low", title="quiet", channel="telegram")
         file_incident(brand=globex, by=mallory, severity="critical", title="not acme's")
     claim = lambda incident: services.incident_claim(  # noqa: E731
-        incident_id=incident.pk, principal=Principal.for_user(bob))
+        incident_id=incident.pk, principal=Principal.for_user(bob)
+    )
     with at(60):
         claim(fast)
     with at(120):
@@ -44,19 +46,38 @@ def known(acme, globex, alice, bob, mallory, file_incident):
     with at(3600):
         services.incident_investigate(incident_id=resolved.pk, principal=Principal.for_user(bob))
         complete_required_steps(resolved, bob)
-        services.incident_resolve(incident_id=resolved.pk, principal=Principal.for_user(bob),
-                                  resolution="done")
+        services.incident_resolve(
+            incident_id=resolved.pk, principal=Principal.for_user(bob), resolution="done"
+        )
     with at(7200):
         clock.sweep()  # "ignored" escalates twice (managers, then executives)
     return {"quiet": quiet}
 
 
-CRITICAL = {"incidents": 5, "acknowledged": 4, "mtta_seconds": 345.0, "ack_p50_seconds": 210.0,
-            "ack_p90_seconds": 720.0, "mttr_seconds": 3600.0, "ack_sla_met": 3,
-            "ack_sla_breached": 2, "ack_sla_met_ratio": 0.6, "escalations": 2}
-LOW = {"incidents": 1, "acknowledged": 0, "mtta_seconds": None, "ack_p50_seconds": None,
-       "ack_p90_seconds": None, "mttr_seconds": None, "ack_sla_met": 0, "ack_sla_breached": 0,
-       "ack_sla_met_ratio": None, "escalations": 0}
+CRITICAL = {
+    "incidents": 5,
+    "acknowledged": 4,
+    "mtta_seconds": 345.0,
+    "ack_p50_seconds": 210.0,
+    "ack_p90_seconds": 720.0,
+    "mttr_seconds": 3600.0,
+    "ack_sla_met": 3,
+    "ack_sla_breached": 2,
+    "ack_sla_met_ratio": 0.6,
+    "escalations": 2,
+}
+LOW = {
+    "incidents": 1,
+    "acknowledged": 0,
+    "mtta_seconds": None,
+    "ack_p50_seconds": None,
+    "ack_p90_seconds": None,
+    "mttr_seconds": None,
+    "ack_sla_met": 0,
+    "ack_sla_breached": 0,
+    "ack_sla_met_ratio": None,
+    "escalations": 0,
+}
 
 
 def get_report(client, **params):
@@ -73,10 +94,16 @@ def test_known_data_gives_known_figures(api, alice, known):
     assert (total["ack_p50_seconds"], total["ack_p90_seconds"]) == (210.0, 720.0)
 
 
-@pytest.mark.parametrize("group_by,keys", [
-    ("brand", ["acme"]), ("category", ["other"]), ("channel", ["telegram", "vk"]),
-    ("assignee", [None, "bob"]), ("day", ["2026-11-02"]),
-])
+@pytest.mark.parametrize(
+    "group_by,keys",
+    [
+        ("brand", ["acme"]),
+        ("category", ["other"]),
+        ("channel", ["telegram", "vk"]),
+        ("assignee", [None, "bob"]),
+        ("day", ["2026-11-02"]),
+    ],
+)
 def test_every_grouping(group_by, keys, api, alice, known):
     response = get_report(api(alice), group_by=group_by)
     assert response.status_code == 200, response.content
@@ -105,10 +132,15 @@ def test_responder_gets_403_and_managers_see_only_their_brands(api, bob, mallory
     assert get_report(api(mallory), brand="acme").status_code == 400
 
 
-@pytest.mark.parametrize("params", [
-    {"group_by": "planet"}, {"since": "yesterday"}, {"since": "2026-11-05T00:00:00Z"},
-    {"brand": "x" * 100},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"group_by": "planet"},
+        {"since": "yesterday"},
+        {"since": "2026-11-05T00:00:00Z"},
+        {"brand": "x" * 100},
+    ],
+)
 def test_bad_report_queries_are_400(params, api, alice, known):
     assert get_report(api(alice), **params).status_code == 400
 
@@ -136,7 +168,7 @@ def test_period_timeline_export(fmt, api, alice, mallory, known):
         response = api(alice).get("/api/v1/reports/timeline/", {**PERIOD, "format": fmt})
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
-    rows = (list(csv.DictReader(io.StringIO(body))) if fmt == "csv" else json.loads(body))
+    rows = list(csv.DictReader(io.StringIO(body))) if fmt == "csv" else json.loads(body)
     assert {r["brand"] for r in rows} == {"acme"}
     assert len(rows) == TimelineEvent.all_brands.filter(incident__brand__slug="acme").count()
     kinds = [r["kind"] for r in rows]
@@ -148,16 +180,20 @@ def test_period_timeline_export(fmt, api, alice, mallory, known):
 def test_timeline_rows_cannot_be_changed_with_raw_sql(file_incident):
     incident = file_incident()
     event = TimelineEvent.all_brands.get(incident=incident)
-    for sql in ("UPDATE incidents_timelineevent SET kind = 'comment' WHERE id = %s",
-                "DELETE FROM incidents_timelineevent WHERE id = %s"):
-        with pytest.raises(Exception, match="append-only"), transaction.atomic(), \
-                connection.cursor() as cursor:
+    for sql in (
+        "UPDATE incidents_timelineevent SET kind = 'comment' WHERE id = %s",
+        "DELETE FROM incidents_timelineevent WHERE id = %s",
+    ):
+        with (
+            pytest.raises(Exception, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(sql, [event.pk])
     assert TimelineEvent.all_brands.get(pk=event.pk).kind == "created"
 
 
-@pytest.mark.parametrize("params", [{"until": "0001-01-01T00:00:00Z"},
-                                    {"since": "9999-12-31T23:59:59Z"}])
+@pytest.mark.parametrize("params", [{"until": "0001-01-01T00:00:00Z"}, {"since": "9999-12-31T23:59:59Z"}])
 def test_absurd_report_periods_are_400(params, api, alice):
     assert api(alice).get("/api/v1/reports/response-times/", params).status_code == 400
     assert api(alice).get("/api/v1/reports/timeline/", params).status_code == 400

@@ -22,17 +22,21 @@ def test_events_cannot_be_changed_or_deleted_through_the_orm(file_incident):
 
 def test_timeline_endpoint_lists_events_in_order(api, alice, bob, file_incident, incident_in):
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
-    api(bob).post(f"/api/v1/incidents/{incident.pk}/comments/", {"body": "Posted the apology"},
-                  format="json")
+    api(bob).post(f"/api/v1/incidents/{incident.pk}/comments/", {"body": "Posted the apology"}, format="json")
     response = api(bob).get(f"/api/v1/incidents/{incident.pk}/timeline/")
     assert response.status_code == 200
     rows = response.data["results"]
     kinds = [r["kind"] for r in rows]
     steps = kinds.count("step_completed")
     assert steps >= 1  # the "other" playbook's required steps, ticked off before resolving
-    assert kinds == ["created", "claimed", "investigating", *["step_completed"] * steps,
-                     "resolved", "comment"]
-    assert rows[1] == {**rows[1], "actor": "bob", "from_state": "detected",
-                       "to_state": "acknowledged"}
+    assert kinds == [
+        "created",
+        "claimed",
+        "investigating",
+        *["step_completed"] * steps,
+        "resolved",
+        "comment",
+    ]
+    assert rows[1] == {**rows[1], "actor": "bob", "from_state": "detected", "to_state": "acknowledged"}
     assert rows[-1]["data"] == {"body": "Posted the apology"}
     assert set(rows[0]) == {"at", "kind", "actor", "from_state", "to_state", "data"}

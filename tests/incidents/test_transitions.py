@@ -10,8 +10,12 @@ BODIES = {
     "claim": {},
     "investigate": {},
     "resolve": {"resolution": "Apologised publicly, refunded the order."},
-    "review": {"summary": "Handled in 40 min", "root_cause": "Courier delay",
-               "lessons": "Warn customers earlier", "follow_ups": ["Update delivery FAQ"]},
+    "review": {
+        "summary": "Handled in 40 min",
+        "root_cause": "Courier delay",
+        "lessons": "Warn customers earlier",
+        "follow_ups": ["Update delivery FAQ"],
+    },
     "reopen": {"reason": "The wave came back"},
     "reassign": {"assignee": "dave"},
 }
@@ -25,8 +29,14 @@ ALLOWED = {
     ("resolved", "review"): "reviewed",
     ("resolved", "reopen"): "investigated",
 }
-EVENT_OF = {"claim": "claimed", "investigate": "investigating", "resolve": "resolved",
-            "review": "reviewed", "reopen": "reopened", "reassign": "reassigned"}
+EVENT_OF = {
+    "claim": "claimed",
+    "investigate": "investigating",
+    "resolve": "resolved",
+    "review": "reviewed",
+    "reopen": "reopened",
+    "reassign": "reassigned",
+}
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -37,8 +47,7 @@ def test_state_action_table(state, action, api, file_incident, incident_in, alic
         complete_required_steps(incident, bob)
     events_before = TimelineEvent.all_brands.filter(incident=incident).count()
 
-    response = api(alice).post(f"/api/v1/incidents/{incident.pk}/{action}/", BODIES[action],
-                               format="json")
+    response = api(alice).post(f"/api/v1/incidents/{incident.pk}/{action}/", BODIES[action], format="json")
 
     incident.refresh_from_db()
     events_after = TimelineEvent.all_brands.filter(incident=incident).count()
@@ -51,8 +60,7 @@ def test_state_action_table(state, action, api, file_incident, incident_in, alic
         assert events_after == events_before + 1
     else:
         assert response.status_code == 409, response.data
-        expected = "already_claimed" if (state, action) == ("acknowledged", "claim") else \
-            "invalid_transition"
+        expected = "already_claimed" if (state, action) == ("acknowledged", "claim") else "invalid_transition"
         assert response.data["code"] == expected
         assert response.data["state"] == state
         assert incident.state == state
@@ -92,44 +100,56 @@ def test_resolve_needs_a_resolution(api, file_incident, incident_in, alice, bob)
 
 def test_review_needs_every_field(api, file_incident, incident_in, alice, bob):
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
-    response = api(alice).post(f"/api/v1/incidents/{incident.pk}/review/",
-                               {"summary": "only this"}, format="json")
+    response = api(alice).post(
+        f"/api/v1/incidents/{incident.pk}/review/", {"summary": "only this"}, format="json"
+    )
     assert response.status_code == 400
     assert {"root_cause", "lessons", "follow_ups"} <= set(response.data)
 
 
-def test_review_stores_the_document_and_its_figures(api, file_incident, incident_in, alice,
-                                                     bob):
+def test_review_stores_the_document_and_its_figures(api, file_incident, incident_in, alice, bob):
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
-    response = api(alice).post(f"/api/v1/incidents/{incident.pk}/review/", {
-        **BODIES["review"],
-        "follow_ups": ["Update FAQ", {"title": "Brief couriers", "owner": "bob",
-                                      "due_date": "2026-12-01"}],
-    }, format="json")
+    response = api(alice).post(
+        f"/api/v1/incidents/{incident.pk}/review/",
+        {
+            **BODIES["review"],
+            "follow_ups": [
+                "Update FAQ",
+                {"title": "Brief couriers", "owner": "bob", "due_date": "2026-12-01"},
+            ],
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.data
     review = response.data["review"]
     assert review["root_cause"] == "Courier delay"
     assert [(f["title"], f["owner"], f["due_date"], f["status"]) for f in review["follow_ups"]] == [
-        ("Update FAQ", None, None, "open"), ("Brief couriers", "bob", "2026-12-01", "open")]
+        ("Update FAQ", None, None, "open"),
+        ("Brief couriers", "bob", "2026-12-01", "open"),
+    ]
     figures = review["figures"]
     assert figures["ack_sla_met"] is True and figures["escalations"] == 0
     assert figures["steps_done"] == figures["steps_total"] - len(
-        [s for s in response.data["steps"] if s["completed_at"] is None])
+        [s for s in response.data["steps"] if s["completed_at"] is None]
+    )
     assert figures["time_to_acknowledge_seconds"] >= 0
     assert response.data["reviewed_at"] is not None
     assert response.data["available_transitions"] == []
 
-    done = api(bob).post(f"/api/v1/incidents/{incident.pk}/follow-ups/"
-                         f"{review['follow_ups'][1]['id']}/complete/")
+    done = api(bob).post(
+        f"/api/v1/incidents/{incident.pk}/follow-ups/{review['follow_ups'][1]['id']}/complete/"
+    )
     assert done.status_code == 200
     assert done.data["review"]["follow_ups"][1]["status"] == "done"
 
 
-def test_review_follow_up_owner_must_be_a_member(api, file_incident, incident_in, alice, bob,
-                                                 mallory):
+def test_review_follow_up_owner_must_be_a_member(api, file_incident, incident_in, alice, bob, mallory):
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
-    response = api(alice).post(f"/api/v1/incidents/{incident.pk}/review/", {
-        **BODIES["review"], "follow_ups": [{"title": "x", "owner": "mallory"}]}, format="json")
+    response = api(alice).post(
+        f"/api/v1/incidents/{incident.pk}/review/",
+        {**BODIES["review"], "follow_ups": [{"title": "x", "owner": "mallory"}]},
+        format="json",
+    )
     assert response.status_code == 400
     assert "follow_ups" in response.data
     incident.refresh_from_db()
@@ -139,8 +159,7 @@ def test_review_follow_up_owner_must_be_a_member(api, file_incident, incident_in
 def test_reopen_keeps_the_ack_clock(api, file_incident, incident_in, alice, bob):
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
     acknowledged_at, ack_due_at = incident.acknowledged_at, incident.ack_due_at
-    response = api(bob).post(f"/api/v1/incidents/{incident.pk}/reopen/", {"reason": "again"},
-                             format="json")
+    response = api(bob).post(f"/api/v1/incidents/{incident.pk}/reopen/", {"reason": "again"}, format="json")
     assert response.status_code == 200
     incident.refresh_from_db()
     assert (incident.acknowledged_at, incident.ack_due_at) == (acknowledged_at, ack_due_at)
@@ -148,12 +167,12 @@ def test_reopen_keeps_the_ack_clock(api, file_incident, incident_in, alice, bob)
     assert TimelineEvent.all_brands.filter(incident=incident).last().data == {"reason": "again"}
 
 
-def test_reassign_to_non_responder_is_400(api, file_incident, incident_in, alice, bob, carol,
-                                          mallory):
+def test_reassign_to_non_responder_is_400(api, file_incident, incident_in, alice, bob, carol, mallory):
     incident = incident_in(file_incident(), "acknowledged", manager=alice, responder=bob)
     for target in ("carol", "mallory", "nobody"):
-        response = api(bob).post(f"/api/v1/incidents/{incident.pk}/reassign/",
-                                 {"assignee": target}, format="json")
+        response = api(bob).post(
+            f"/api/v1/incidents/{incident.pk}/reassign/", {"assignee": target}, format="json"
+        )
         assert response.status_code == 400, target
         assert "assignee" in response.data
     incident.refresh_from_db()
@@ -162,8 +181,9 @@ def test_reassign_to_non_responder_is_400(api, file_incident, incident_in, alice
 
 def test_reassign_moves_the_incident(api, file_incident, incident_in, alice, bob, dave):
     incident = incident_in(file_incident(), "acknowledged", manager=alice, responder=bob)
-    response = api(bob).post(f"/api/v1/incidents/{incident.pk}/reassign/", {"assignee": "dave"},
-                             format="json")
+    response = api(bob).post(
+        f"/api/v1/incidents/{incident.pk}/reassign/", {"assignee": "dave"}, format="json"
+    )
     assert response.status_code == 200
     assert response.data["assignee"] == "dave"
     event = TimelineEvent.all_brands.filter(incident=incident).last()
@@ -177,10 +197,15 @@ def test_review_is_the_only_way_into_reviewed(api, alice, bob, file_incident, in
     incident = incident_in(file_incident(), "resolved", manager=alice, responder=bob)
     with pytest.raises(AttributeError):
         incident.state = "reviewed"  # protected: only a transition may change it
-    response = api(alice).post("/api/v1/incidents/", {"brand": "acme", "title": "t",
-                                                      "state": "reviewed"}, format="json")
+    response = api(alice).post(
+        "/api/v1/incidents/", {"brand": "acme", "title": "t", "state": "reviewed"}, format="json"
+    )
     assert response.status_code == 400  # and no endpoint accepts it as input
-    assert api(alice).patch(f"/api/v1/incidents/{incident.pk}/", {"state": "reviewed"},
-                            format="json").status_code == 405
+    assert (
+        api(alice)
+        .patch(f"/api/v1/incidents/{incident.pk}/", {"state": "reviewed"}, format="json")
+        .status_code
+        == 405
+    )
     incident.refresh_from_db()
     assert incident.state == "resolved"

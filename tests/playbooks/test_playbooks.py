@@ -13,19 +13,32 @@ from playbooks.models import ChecklistStep, Playbook
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
-STEP = {"title": "Answer in the thread", "description": "", "role": "responder",
-        "due_after_seconds": 600, "required": True}
+STEP = {
+    "title": "Answer in the thread",
+    "description": "",
+    "role": "responder",
+    "due_after_seconds": 600,
+    "required": True,
+}
 
 
 def playbook_body(**overrides):
-    return {"brand": "acme", "name": "Acme wave", "category": "negative_wave", "severities": [],
-            "language": "en", "steps": [STEP], **overrides}
+    return {
+        "brand": "acme",
+        "name": "Acme wave",
+        "category": "negative_wave",
+        "severities": [],
+        "language": "en",
+        "steps": [STEP],
+        **overrides,
+    }
 
 
 @pytest.mark.parametrize("category", Category.values)
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_every_category_gets_a_shipped_playbook_in_the_brands_language(
-        category, language, acme, file_incident):
+    category, language, acme, file_incident
+):
     acme.language = language
     acme.save()
     incident = file_incident(category=category)
@@ -46,8 +59,7 @@ def test_russian_library_is_russian(acme, file_incident):
 
 
 def test_brand_playbook_wins_and_severity_filter_is_respected(api, alice, file_incident):
-    response = api(alice).post("/api/v1/playbooks/", playbook_body(severities=["critical"]),
-                               format="json")
+    response = api(alice).post("/api/v1/playbooks/", playbook_body(severities=["critical"]), format="json")
     assert response.status_code == 201, response.data
     critical = file_incident(category="negative_wave", severity="critical")
     medium = file_incident(category="negative_wave", severity="medium")
@@ -58,8 +70,11 @@ def test_brand_playbook_wins_and_severity_filter_is_respected(api, alice, file_i
 def test_editing_a_playbook_leaves_attached_checklists_alone(api, alice, file_incident):
     created = api(alice).post("/api/v1/playbooks/", playbook_body(), format="json").data
     incident = file_incident(category="negative_wave")
-    changed = api(alice).put(f"/api/v1/playbooks/{created['id']}/", playbook_body(
-        steps=[{**STEP, "title": "Something else"}]), format="json")
+    changed = api(alice).put(
+        f"/api/v1/playbooks/{created['id']}/",
+        playbook_body(steps=[{**STEP, "title": "Something else"}]),
+        format="json",
+    )
     assert changed.status_code == 200
     assert changed.data["steps"][0]["title"] == "Something else"
     assert [s.title for s in incident.checklist.all()] == ["Answer in the thread"]
@@ -67,10 +82,8 @@ def test_editing_a_playbook_leaves_attached_checklists_alone(api, alice, file_in
     assert [s.title for s in incident.checklist.all()] == ["Answer in the thread"]
 
 
-def test_resolve_refused_while_required_steps_are_open(api, alice, bob, file_incident,
-                                                       incident_in):
-    incident = incident_in(file_incident(category="fake_news"), "investigated", manager=alice,
-                           responder=bob)
+def test_resolve_refused_while_required_steps_are_open(api, alice, bob, file_incident, incident_in):
+    incident = incident_in(file_incident(category="fake_news"), "investigated", manager=alice, responder=bob)
     required = list(incident.checklist.filter(required=True).order_by("position"))
     optional = list(incident.checklist.filter(required=False))
     assert required and optional
@@ -97,10 +110,14 @@ def test_completing_a_step_is_recorded_once_with_the_actor(api, bob, file_incide
     incident = file_incident()
     step = incident.checklist.first()
     client = api(bob)
-    first = client.post(f"/api/v1/incidents/{incident.pk}/steps/{step.pk}/complete/",
-                        {"note": "Posted in the VK thread"}, format="json")
-    again = client.post(f"/api/v1/incidents/{incident.pk}/steps/{step.pk}/complete/",
-                        {"note": "twice"}, format="json")
+    first = client.post(
+        f"/api/v1/incidents/{incident.pk}/steps/{step.pk}/complete/",
+        {"note": "Posted in the VK thread"},
+        format="json",
+    )
+    again = client.post(
+        f"/api/v1/incidents/{incident.pk}/steps/{step.pk}/complete/", {"note": "twice"}, format="json"
+    )
     assert first.status_code == again.status_code == 200
     shown = next(s for s in again.data["steps"] if s["id"] == step.pk)
     assert (shown["completed_by"], shown["note"]) == ("bob", "Posted in the VK thread")
@@ -138,22 +155,29 @@ def test_completed_step_is_never_reminded(bob, file_incident):
     with time_machine.travel(T0, tick=False):
         incident = file_incident(category="negative_wave")
     step = incident.checklist.order_by("position").first()
-    services.incident_step_complete(incident_id=incident.pk, step_id=step.pk,
-                                    principal=Principal.for_user(bob))
+    services.incident_step_complete(
+        incident_id=incident.pk, step_id=step.pk, principal=Principal.for_user(bob)
+    )
     with time_machine.travel(T0 + timedelta(seconds=1000), tick=False):
         clock.sweep()
-    assert not TimelineEvent.all_brands.filter(incident=incident, kind="step_overdue",
-                                               data__step=step.pk).exists()
+    assert not TimelineEvent.all_brands.filter(
+        incident=incident, kind="step_overdue", data__step=step.pk
+    ).exists()
 
 
 def test_manager_attaches_another_playbook(api, alice, bob, file_incident):
     incident = file_incident(category="negative_wave")
     before = incident.checklist.count()
     extra = Playbook.objects.get(brand=None, category="data_leak", language="en")
-    assert api(bob).post(f"/api/v1/incidents/{incident.pk}/playbooks/",
-                         {"playbook": extra.pk}, format="json").status_code == 403
-    response = api(alice).post(f"/api/v1/incidents/{incident.pk}/playbooks/",
-                               {"playbook": extra.pk}, format="json")
+    assert (
+        api(bob)
+        .post(f"/api/v1/incidents/{incident.pk}/playbooks/", {"playbook": extra.pk}, format="json")
+        .status_code
+        == 403
+    )
+    response = api(alice).post(
+        f"/api/v1/incidents/{incident.pk}/playbooks/", {"playbook": extra.pk}, format="json"
+    )
     assert response.status_code == 200
     assert len(response.data["steps"]) == before + extra.steps.count()
     assert TimelineEvent.all_brands.filter(incident=incident, kind="playbook_attached").exists()
@@ -161,12 +185,11 @@ def test_manager_attaches_another_playbook(api, alice, bob, file_incident):
 
 class TestAccess:
     def test_only_managers_write_their_brands_playbooks(self, api, bob, alice, mallory):
-        assert api(bob).post("/api/v1/playbooks/", playbook_body(),
-                             format="json").status_code == 403
-        assert api(mallory).post("/api/v1/playbooks/", playbook_body(),
-                                 format="json").status_code == 400  # acme is unknown to her
-        assert api(alice).post("/api/v1/playbooks/", playbook_body(),
-                               format="json").status_code == 201
+        assert api(bob).post("/api/v1/playbooks/", playbook_body(), format="json").status_code == 403
+        assert (
+            api(mallory).post("/api/v1/playbooks/", playbook_body(), format="json").status_code == 400
+        )  # acme is unknown to her
+        assert api(alice).post("/api/v1/playbooks/", playbook_body(), format="json").status_code == 201
 
     def test_only_superusers_write_shared_ones(self, api, alice, root):
         shared = playbook_body(brand=None)
@@ -184,11 +207,19 @@ class TestAccess:
         assert api(mallory).get(f"/api/v1/playbooks/{mine['id']}/").status_code == 404
         assert api(mallory).delete(f"/api/v1/playbooks/{mine['id']}/").status_code == 404
 
-    @pytest.mark.parametrize("body", [
-        {"steps": []} | {"name": ""}, {"category": "aliens"}, {"severities": ["apocalyptic"]},
-        {"steps": [{**STEP, "role": "ceo"}]}, {"steps": [{**STEP, "due_after_seconds": -1}]},
-        {"steps": "none"}, {"language": "de"}, {"brand": "nope"},
-    ])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"steps": []} | {"name": ""},
+            {"category": "aliens"},
+            {"severities": ["apocalyptic"]},
+            {"steps": [{**STEP, "role": "ceo"}]},
+            {"steps": [{**STEP, "due_after_seconds": -1}]},
+            {"steps": "none"},
+            {"language": "de"},
+            {"brand": "nope"},
+        ],
+    )
     def test_bad_playbooks_are_400(self, body, api, alice):
         response = api(alice).post("/api/v1/playbooks/", playbook_body(**body), format="json")
         assert response.status_code == 400, response.data

@@ -33,15 +33,17 @@ class Command(BaseCommand):
             user.is_superuser = role is None
             user.save()
             if role:
-                Membership.objects.update_or_create(brand=brand, user=user,
-                                                    defaults={"role": role})
+                Membership.objects.update_or_create(brand=brand, user=user, defaults={"role": role})
         if not Incident.objects.for_brands([brand.pk]).exists():
             manager = User.objects.get(username="manager")
             services.incident_file(
-                principal=Principal.for_user(manager), brand=brand,
+                principal=Principal.for_user(manager),
+                brand=brand,
                 title="Wave of angry comments about cold deliveries",
                 description="Dozens of VK comments in the last 10 minutes under the promo post.",
-                category=Category.NEGATIVE_WAVE, severity=Severity.HIGH, channel="vk",
+                category=Category.NEGATIVE_WAVE,
+                severity=Severity.HIGH,
+                channel="vk",
                 dedup_key="demo-wave-1",
             )
         port = os.environ.get("PORT", "8000")
