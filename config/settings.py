@@ -54,10 +54,6 @@ INSTALLED_APPS = [
     "playbooks",
     "incidents",
 ]
-# The benchmark's bare comparison endpoint (bench/filing.py); never on in production.
-BENCH_BARE_ENDPOINT = env.bool("BENCH_BARE_ENDPOINT", default=False)
-if BENCH_BARE_ENDPOINT:
-    INSTALLED_APPS.append("bench.bare")
 
 MIDDLEWARE = [
     "config.observability.RequestIdMiddleware",

@@ -1,6 +1,5 @@
 """Root URLs: the API under /api/v1/, its schema and docs, probes and the admin."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -56,10 +55,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("incidents.console.urls")),
 ]
-
-# The benchmark's bare comparison endpoint (bench/filing.py); never on in production.
-if settings.BENCH_BARE_ENDPOINT:
-    urlpatterns.append(path("bench/bare/incidents/", include("bench.bare.urls")))
 
 # API paths answer errors in JSON even when no view was reached.
 handler400 = "config.health.bad_request"
