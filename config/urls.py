@@ -57,6 +57,6 @@ urlpatterns = [
 ]
 
 # API paths answer errors in JSON even when no view was reached.
-handler400 = "config.health.bad_request"
-handler404 = "config.health.not_found"
-handler500 = "config.health.server_error"
+handler400 = "api.views.bad_request"
+handler404 = "api.views.not_found"
+handler500 = "api.views.server_error"

@@ -20,6 +20,12 @@ class BrandAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "brand", "role"]
+    list_filter = ["role"]
+
+
 @admin.register(BrandKey)
 class BrandKeyAdmin(admin.ModelAdmin):
     """Keys are made here with a name; the plain key is shown once, in a message."""

@@ -13,8 +13,9 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.errors import NotFound
+
 from . import detection, services
-from .errors import NotFound
 from .models import BrandKey, Membership, Role
 from .permissions import IsUser
 from .selectors import brand_for, brands_visible_to

@@ -3,7 +3,8 @@
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from .errors import Forbidden, NotFound
+from api.errors import Forbidden, NotFound
+
 from .models import Brand
 from .tenancy import Principal
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
-from .errors import Conflict
+from api.errors import Conflict
+
 from .models import Brand, BrandKey, DetectionPolicy, Membership, Role
 
 User = get_user_model()

@@ -11,8 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
-from crisis.errors import DomainError
-from crisis.models import Membership
+from api.errors import DomainError
 from crisis.tenancy import Principal
 
 from . import services
@@ -172,6 +171,3 @@ class IncidentAdmin(admin.ModelAdmin):
 class SlaPolicyAdmin(admin.ModelAdmin):
     list_display = ["brand", "severity", "ack_seconds", "resolve_seconds"]
     list_filter = ["brand"]
-
-
-admin.site.register(Membership, list_display=["user", "brand", "role"], list_filter=["role"])

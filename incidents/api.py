@@ -16,10 +16,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crisis.errors import Forbidden, NotFound
+from api.errors import Forbidden, NotFound
+from api.renderers import CSVRenderer, csv_cell
 from crisis.models import Brand, Role
 from crisis.permissions import IsUser, IsUserOrIntegrationKey
-from crisis.renderers import CSVRenderer, csv_cell
 from crisis.selectors import brand_for
 from crisis.serializers import MentionInput, validate_mention_batch
 from crisis.tenancy import Principal

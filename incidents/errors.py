@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 
-from crisis.errors import Conflict, DomainError
+from api.errors import Conflict, DomainError
 
 
 class InvalidTransition(Conflict):

@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
+from api.errors import Forbidden
 from crisis import detection
-from crisis.errors import Forbidden
 from crisis.models import Brand, Mention, Role, Sentiment
 from crisis.tenancy import Principal
 

@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.serializers import ModelOutput, StrictInput
 from crisis.models import Brand
-from crisis.serializers import EARLIEST_REPORTED_AT, ModelOutput, StrictInput, reported_time
+from crisis.serializers import EARLIEST_REPORTED_AT, reported_time
 from playbooks.serializers import ChecklistStepOutput
 
 from . import chain, reports, sla

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 from rest_framework.exceptions import ValidationError
 
-from crisis.errors import Conflict, Forbidden, NotFound
+from api.errors import Conflict, Forbidden, NotFound
 from crisis.models import Brand, Role
 from crisis.tenancy import Principal
 from playbooks import services as playbooks

@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.serializers import ModelOutput, StrictInput
 from crisis.models import Brand, Category, Severity
-from crisis.serializers import ModelOutput, StrictInput
 
 from . import placeholders
 from .models import STEP_ROLES, ChecklistStep, Playbook, PlaybookStep, ResponseTemplate

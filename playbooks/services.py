@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from crisis.errors import Forbidden
+from api.errors import Forbidden
 from crisis.models import Brand, Role
 from crisis.tenancy import Principal
 

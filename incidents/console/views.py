@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
+from api.errors import DomainError, Forbidden, NotFound
 from crisis import services as crisis_services
-from crisis.errors import DomainError, Forbidden, NotFound
 from crisis.models import BrandKey, Membership, Role, Severity
 from crisis.selectors import brand_for, brands_visible_to
 from crisis.tenancy import Principal

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from rest_framework import serializers
 
-from crisis.serializers import FieldsBuiltOnce, ModelOutput, StrictInput
+from api.serializers import FieldsBuiltOnce, ModelOutput, StrictInput
 from crisis.tenancy import Principal
 from incidents import services
 from incidents.selectors import incidents_for_display, timeline_of
