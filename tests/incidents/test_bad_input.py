@@ -179,4 +179,5 @@ def test_garbage_credentials_are_401(header, file_incident):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)
     response = client.get("/api/v1/incidents/")
-    assert response.status_code in (401, 403), response.content
+    assert response.status_code == 401, response.content
+    assert response["WWW-Authenticate"] == "Token"  # what makes it a 401 and not a 403
