@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import clock_common as common
+from bench import harness
 
 DATABASE = "crisis_bench_clock"
 TARGET_P99 = {1_000: 2.0, 10_000: 5.0}
@@ -131,7 +131,7 @@ def watch(n: int, deadline, max_wait: float) -> tuple[dict[int, float], list[tup
             seen.setdefault(pk, at)
         if at - last_sample >= 1.0 or len(seen) >= n:
             last_sample = at
-            queues = common.redis_summary()
+            queues = harness.redis_summary(harness.CLOCK_REDIS_URL)
             timeline.append(
                 (
                     at,
@@ -153,21 +153,21 @@ def run_one(n: int, args, work: Path) -> dict:
 
     from incidents.models import ClockHeartbeat, Escalation, Incident, Notification
 
-    common.flush_redis()
-    common.recreate_database(DATABASE)
-    common.migrate()
-    brand = common.make_brand()
+    harness.flush_redis(harness.CLOCK_REDIS_URL)
+    harness.recreate_database(DATABASE)
+    harness.migrate()
+    brand = harness.make_clock_brand()
     log = work / f"worker-{n}.log"
-    env = common.bench_env(DATABASE, work / f"var-{n}", ESCALATION_TICK_SECONDS=str(args.tick))
+    env = harness.clock_env(DATABASE, work / f"var-{n}", ESCALATION_TICK_SECONDS=str(args.tick))
     started_at = timezone.now()
-    worker = common.start_worker(env, log)
+    worker = harness.start_worker(env, log)
     try:
-        ready = common.wait_for_sweeper(worker, log, started_at)
+        ready = harness.wait_for_sweeper(worker, log, started_at)
         # Beat's interval schedule ticks every `tick` seconds: put the deadline at `phase`
         # of a tick after one. The heartbeat is written as a sweep ends; the first sweep
         # may have waited for the pool to boot, so the phase is taken from the second.
         first = ClockHeartbeat.objects.get(name="sweeper").beat_at
-        common.wait_for_sweeper(worker, log, first)
+        harness.wait_for_sweeper(worker, log, first)
         t0 = time.monotonic()
         beat_at = ClockHeartbeat.objects.get(name="sweeper").beat_at
         ticks = math.ceil((args.lead + (timezone.now() - beat_at).total_seconds()) / args.tick)
@@ -178,7 +178,7 @@ def run_one(n: int, args, work: Path) -> dict:
         seen, timeline = watch(n, deadline, args.max_wait)
         all_landed = max(seen.values()) if len(seen) >= n else None
         sent_then = Notification.objects.filter(status="sent").count()
-        redis_then = common.redis_summary()
+        redis_then = harness.redis_summary(harness.CLOCK_REDIS_URL)
         # The deliveries of the N notifications that escalation wrote, bounded.
         deliver_started = time.monotonic()
         while (
@@ -188,7 +188,7 @@ def run_one(n: int, args, work: Path) -> dict:
         delivered_after = (timezone.now() - deadline).total_seconds()
         pending_left = Notification.objects.filter(status="pending").count()
     finally:
-        common.stop_worker(worker)
+        harness.stop_worker(worker)
     rows = list(Escalation.all_brands.filter(kind="ack").values_list("level", "due_at", "fired_at"))
     fired = [(f - d).total_seconds() for level, d, f in rows if level == 1]
     by_stamp = collections.Counter(f for level, _d, f in rows if level == 1)
@@ -216,7 +216,7 @@ def run_one(n: int, args, work: Path) -> dict:
         "redis_then": redis_then,
         "delivered_after": delivered_after,
         "pending_left": pending_left,
-        "problems": common.log_problems(log),
+        "problems": harness.log_problems(log),
         "log": log,
     }
 
@@ -225,7 +225,7 @@ def fmt(values: list[float]) -> str:
     if not values:
         return "no data"
     return (
-        f"p50 {common.percentile(values, 0.50):7.3f} s   p99 {common.percentile(values, 0.99):7.3f} s   "
+        f"p50 {harness.percentile(values, 0.50):7.3f} s   p99 {harness.percentile(values, 0.99):7.3f} s   "
         f"max {max(values):7.3f} s   min {min(values):7.3f} s"
     )
 
@@ -271,8 +271,8 @@ def report(r: dict, tick: float) -> bool:
         print(f"!!! {early} escalation(s) fired EARLY")
         ok = False
     if target is not None and r["landed"]:
-        p99_fired = common.percentile(r["fired"], 0.99)
-        p99_landed = common.percentile(r["landed"], 0.99)
+        p99_fired = harness.percentile(r["fired"], 0.99)
+        p99_landed = harness.percentile(r["landed"], 0.99)
         verdict = "met" if p99_landed <= target and len(r["landed"]) >= n else "MISSED"
         print(
             f"target p99 <= {target:g} s: fired p99 {p99_fired:.3f} s, landed p99 {p99_landed:.3f} s "
@@ -287,27 +287,27 @@ def report(r: dict, tick: float) -> bool:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    with common.exclusive():
+    with harness.exclusive():
         return run(args)
 
 
 def run(args) -> int:
-    common.arm_budget(int(sum(90 + args.lead + args.max_wait + 90 for _ in args.sizes)))
+    harness.arm_budget(int(sum(90 + args.lead + args.max_wait + 90 for _ in args.sizes)))
     work = Path(tempfile.mkdtemp(prefix="bench-lateness-"))
-    env = common.bench_env(DATABASE, work / "var", ESCALATION_TICK_SECONDS=str(args.tick))
-    common.setup_django(env)
+    env = harness.clock_env(DATABASE, work / "var", ESCALATION_TICK_SECONDS=str(args.tick))
+    harness.setup_django(env)
     print(
         f"escalation lateness: sizes {args.sizes}, tick {args.tick:g} s, lead ~{args.lead:g} s, "
         f"deadline at phase {args.phase:g} of a tick after a sweep, "
-        f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}"
+        f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}"
     )
-    common.report_load()
+    harness.report_load()
     ok = True
     try:
         for n in args.sizes:
             ok &= report(run_one(n, args, work), args.tick)
     finally:
-        common.clean_up(DATABASE, keep_db=args.keep_db)
+        harness.clean_up(DATABASE, harness.CLOCK_REDIS_URL, keep_db=args.keep_db)
     return 0 if ok else 1
 
 

@@ -5,8 +5,9 @@ Benchmark of incident filing, `POST /api/v1/incidents/`, on gunicorn + PostgreSQ
 
 Three scenarios, each with N concurrent keep-alive clients (default N = 1, 8, 32):
 
-- bare   a plain DRF `CreateAPIView` over a table of the same shape (`bench/bare/`),
-         with the same authentication, permission and JSON body: the baseline;
+- bare   a plain DRF `CreateAPIView` over a table of the same shape (`bench/bare/`,
+         served only under `bench.settings`), with the same authentication, permission
+         and JSON body: the baseline;
 - new    our endpoint, every request a new incident (a unique `dedup_key` each);
 - dedup  our endpoint, every request the same `dedup_key` of one open incident,
          so every request is a 200 duplicate (a storm of reports of one crisis).
@@ -39,42 +40,30 @@ is reported, not an error. Needs `wrk` (Debian: `apt-get install -y wrk`).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import re
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu import Meter, background_load
+from bench import harness
+from bench.harness import BUSY_CORES, CLIENT_CORE, HOST, SERVER_CORE, BenchError
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
-PG_ADMIN = f"host={HOST} port=5432 user=postgres dbname=postgres connect_timeout=5"
 BRAND = "bench"
 USERNAME = "bench-responder"
 OURS_PATH = "/api/v1/incidents/"
 BARE_PATH = "/bench/bare/incidents/"
-SERVER_CORE, CLIENT_CORE = "0", "1"
 TARGET_RATIO, TARGET_P99_MS, TARGET_P99_CLIENTS = 0.6, 100.0, 8
-BUSY_CORES = 0.15  # more CPU than this used by others during a run makes its figures suspect
 
 
 @dataclass(frozen=True)
@@ -104,11 +93,13 @@ class Result:
     non_2xx: int = 0
     socket_errors: dict[str, int] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=dict)
-    # Cores used during the run (bench/cpu.py): by gunicorn, PostgreSQL, wrk, and anything else.
+    # Cores used during the run (harness.Meter): by gunicorn, PostgreSQL, wrk, anything else,
+    # and stolen by the hypervisor.
     server_cores: float = 0.0
     pg_cores: float = 0.0
     client_cores: float = 0.0
     other_cores: float = 0.0
+    steal_cores: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -119,10 +110,6 @@ class Result:
         """Responses with another status than the scenario expects, plus socket errors."""
         wrong = sum(n for code, n in self.statuses.items() if code != self.scenario.expected_status)
         return max(wrong, self.non_2xx) + sum(self.socket_errors.values())
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 # --- wrk and its Lua script ----------------------------------------------------------
@@ -185,28 +172,19 @@ def lua_script(scenario: Scenario, token: str, tag: str) -> str:
         ("@TAG@", tag),
         ("@BRAND@", BRAND),
     ):
-        if not re.fullmatch(r"[-\w/.:]+", value):
-            raise BenchError(f"refusing to put {value!r} into Lua")
-        script = script.replace(placeholder, value)
+        script = script.replace(placeholder, harness.lua_safe(value))
     return script
 
 
 def parse_wrk(output: str, result: Result) -> Result:
-    line = next((ln for ln in output.splitlines() if ln.startswith("BENCH ")), None)
-    if line is None:
-        raise BenchError(f"wrk printed no BENCH line:\n{output}")
-    values = dict(part.split("=", 1) for part in line.split()[1:])
+    values = harness.wrk_values(output)
     result.requests = int(values["requests"])
     result.seconds = int(values["duration_us"]) / 1e6
     result.p50_ms = int(values["p50_us"]) / 1000
     result.p99_ms = int(values["p99_us"]) / 1000
     result.max_ms = int(values["max_us"]) / 1000
-    result.socket_errors = {
-        kind: int(values[kind]) for kind in ("connect", "read", "write", "timeout") if int(values[kind])
-    }
-    result.statuses = {
-        int(code): int(n) for code, n in (p.split(":") for p in values["statuses"].split(",") if p)
-    }
+    result.socket_errors = harness.wrk_socket_errors(values)
+    result.statuses = harness.wrk_pairs(values["statuses"])
     # wrk's own count of non-2xx/3xx answers, as a cross-check of the Lua status mix.
     match = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
     result.non_2xx = int(match.group(1)) if match else 0
@@ -231,7 +209,7 @@ def combine(rounds: list[Result]) -> Result:
             combined.socket_errors[kind] = combined.socket_errors.get(kind, 0) + n
         for code, n in r.statuses.items():
             combined.statuses[code] = combined.statuses.get(code, 0) + n
-    for attribute in ("server_cores", "pg_cores", "client_cores", "other_cores"):
+    for attribute in ("server_cores", "pg_cores", "client_cores", "other_cores", "steal_cores"):
         setattr(
             combined,
             attribute,
@@ -240,96 +218,7 @@ def combine(rounds: list[Result]) -> Result:
     return combined
 
 
-def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
-    command = [
-        "taskset",
-        "-c",
-        CLIENT_CORE,
-        "wrk",
-        "--threads",
-        "1",
-        "--connections",
-        str(clients),
-        "--duration",
-        f"{seconds}s",
-        "--timeout",
-        "5s",
-        "--latency",
-        "--script",
-        str(script),
-        url,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-# --- Setup: database, fixtures, server -----------------------------------------------
-
-
-def django_env(database: str, var_dir: Path, redis_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.lower().endswith("_proxy")  # nothing of ours goes through a proxy
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{database}",
-            "REDIS_URL": redis_url,
-            "CONN_MAX_AGE": "60",
-            # Both endpoints keep the throttle (its Redis round trip is part of every
-            # request) at a rate the benchmark cannot reach: it measures, not provokes, 429s.
-            "API_THROTTLE_RATE": "1000000/min",
-            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijkl",
-            "DEBUG": "false",
-            "SECURE_SSL_REDIRECT": "false",
-            "ALLOWED_HOSTS": f"{HOST},localhost",
-            "BENCH_BARE_ENDPOINT": "true",
-            "VAR_DIR": str(var_dir),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def recreate_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def flush_redis(redis_url: str) -> None:
-    """Empty the benchmark's own Redis database (anything filing publishes lands there)."""
-    import redis  # celery[redis] brings it
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    client.flushdb()
-    client.close()
-
-
-def manage(env: dict[str, str], *args: str, timeout: int = 300) -> str:
-    done = subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
+# --- Setup: fixtures, checks ----------------------------------------------------------
 
 FIXTURES = f"""
 from knox.models import AuthToken
@@ -339,90 +228,6 @@ membership, _ = membership_set(brand=brand, username={USERNAME!r}, role="respond
 _row, token = AuthToken.objects.create(user=membership.user)
 print("TOKEN=" + token)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(env, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
-    command = [
-        "taskset",
-        "-c",
-        SERVER_CORE,
-        str(VENV_BIN / "gunicorn"),
-        "config.wsgi:application",
-        "--bind",
-        f"{HOST}:{port}",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--keep-alive",
-        "30",
-        "--reuse-port",
-        "--timeout",
-        "30",
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-        "--worker-tmp-dir",
-        "/dev/shm",
-        "--no-control-socket",
-    ]
-    with log.open("wb") as out:
-        # Its own session, so that stopping it reaches the master and its workers by group id.
-        return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop_gunicorn(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-    except ProcessLookupError:
-        pass
-
-
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-
-
-def http(method: str, url: str, token: str | None = None, body: dict | None = None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with HTTP.open(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def wait_healthy(base: str, proc: subprocess.Popen, log: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"gunicorn exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if http("GET", f"{base}/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise BenchError(f"gunicorn did not answer /healthz within {seconds:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def preflight(base: str, token: str, dedup_key: str) -> None:
@@ -435,14 +240,14 @@ def preflight(base: str, token: str, dedup_key: str) -> None:
         (OURS_PATH, {**body, "dedup_key": dedup_key}, {200}),
     )
     for path, payload, expected in checks:
-        status, content = http("POST", base + path, token, payload)
+        status, content = harness.http("POST", base + path, payload, authorization=f"Token {token}")
         if status not in expected:
             raise BenchError(f"preflight POST {path} answered {status}, not {expected}:\n{content[:2000]!r}")
 
 
 def integrity(database: str, results: list[Result], dedup_key: str) -> list[str]:
     """What the database holds against what wrk saw: rows lost or doubled would show here."""
-    with psycopg.connect(f"host={HOST} port=5432 user=postgres dbname={database}") as conn:
+    with psycopg.connect(harness.pg_conninfo(database)) as conn:
         incidents, duplicates = conn.execute(
             "SELECT count(*), coalesce(sum(duplicate_count), 0) FROM incidents_incident"
         ).fetchone()
@@ -575,34 +380,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def preconditions() -> None:
-    missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
-    if "wrk" in missing:
-        sys.exit("wrk is not on PATH. Install it (Debian/Ubuntu): apt-get update && apt-get install -y wrk")
-    if missing:
-        sys.exit("taskset is not on PATH. Install it (Debian/Ubuntu): apt-get install -y util-linux")
-    if not (VENV_BIN / "gunicorn").exists():
-        sys.exit(f"{VENV_BIN / 'gunicorn'} is missing; run `make setup` first.")
-    if (os.cpu_count() or 1) < 2:
-        sys.exit("This benchmark pins the server and wrk to cores 0 and 1; it needs 2 cores.")
-
-
-def _over_budget(signum, frame):
-    raise BenchError("over its time budget; stopped")
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    preconditions()
+    harness.require_tools("wrk", "taskset")
     runs = len(args.client_counts) * len(SCENARIOS) * args.rounds
     budget = 300 + runs * (args.duration + 30) + len(SCENARIOS) * (args.warmup + 30)
-    # Bounded run time: whatever hangs, the alarm ends the run and `finally` cleans up.
-    signal.signal(signal.SIGALRM, _over_budget)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.alarm(budget)
+    harness.arm_budget(budget)
 
     work = Path(tempfile.mkdtemp(prefix="bench-filing-"))
-    env = django_env(args.database, work / "var", args.redis_url)
+    # Both endpoints keep the throttle (its Redis round trip is part of every request) at a
+    # rate the benchmark cannot reach: it measures, not provokes, 429s.
+    env = harness.django_env(
+        args.database,
+        work / "var",
+        redis_url=args.redis_url,
+        settings=harness.BENCH_SETTINGS,
+        API_THROTTLE_RATE="1000000/min",
+    )
     log = work / "gunicorn.log"
     tag = f"r{int(time.time())}"
     dedup_key = f"{tag}-storm"
@@ -614,22 +408,25 @@ def main(argv=None) -> int:
             f" and N, clients {args.client_counts}, budget {budget} s"
         )
         print(f"database {args.database} (dropped and created), redis {args.redis_url}, work dir {work}")
-        idle_load = background_load()
-        print(f"background load before start: {idle_load:.2f} cores busy")
+        idle_load, steal = harness.cpu_load()
+        print(
+            f"background load before start: {idle_load:.2f} cores busy"
+            + (f", {steal:.2f} stolen by the hypervisor" if steal >= 0.01 else "")
+        )
         if idle_load > BUSY_CORES:
             print("!!! the machine is not idle: the figures will be low and noisy; run again when it is")
-        recreate_database(args.database)
-        flush_redis(args.redis_url)
-        manage(env, "migrate", "--no-input")
+        harness.recreate_database(args.database)
+        harness.flush_redis(args.redis_url)
+        harness.manage(env, "migrate", "--no-input")
         token = next(
             ln.removeprefix("TOKEN=")
-            for ln in manage(env, "shell", "-c", FIXTURES).splitlines()
+            for ln in harness.manage(env, "shell", "-c", FIXTURES).splitlines()
             if ln.startswith("TOKEN=")
         )
-        port = free_port()
+        port = harness.free_port()
         base = f"http://{HOST}:{port}"
-        server = start_gunicorn(env, port, args.workers, args.threads, log)
-        wait_healthy(base, server, log)
+        server = harness.start_gunicorn(env, port, log, workers=args.workers, threads=args.threads)
+        harness.wait_healthy(base, server, log)
         print(
             f"gunicorn: gthread, {args.workers} workers x {args.threads} threads, keep-alive 30 s, "
             f"--reuse-port, pinned to core {SERVER_CORE}; wrk: 1 thread, pinned to core {CLIENT_CORE}, "
@@ -647,7 +444,9 @@ def main(argv=None) -> int:
 
         for scenario in SCENARIOS:
             script = script_for(scenario, "warmup")
-            warm = parse_wrk(run_wrk(base + scenario.path, script, 8, args.warmup), Result(scenario, 8))
+            warm = parse_wrk(
+                harness.run_wrk(base + scenario.path, script, 8, args.warmup), Result(scenario, 8)
+            )
             if warm.unexpected:
                 print(
                     f"!!! warm-up of {scenario.name} saw unexpected responses: {warm.statuses} "
@@ -658,8 +457,8 @@ def main(argv=None) -> int:
             for round_number in range(1, args.rounds + 1):
                 for scenario in SCENARIOS:
                     script = script_for(scenario, f"c{n}r{round_number}")
-                    with Meter(server.pid, args.database) as meter:
-                        output = run_wrk(base + scenario.path, script, n, args.duration)
+                    with harness.Meter(server.pid, args.database) as meter:
+                        output = harness.run_wrk(base + scenario.path, script, n, args.duration)
                     result = meter.fill(parse_wrk(output, Result(scenario, n)))
                     rounds[scenario.name].append(result)
                     print(
@@ -668,6 +467,7 @@ def main(argv=None) -> int:
                         f"p99 {result.p99_ms:6.1f} ms  {result.statuses}  "
                         f"cores: gunicorn {result.server_cores:.2f}, PostgreSQL {result.pg_cores:.2f}, "
                         f"wrk {result.client_cores:.2f}"
+                        + (f", stolen {result.steal_cores:.2f}" if result.steal_cores >= 0.01 else "")
                         + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
                         + (
                             f"  other load {result.other_cores:.2f} cores"
@@ -680,8 +480,7 @@ def main(argv=None) -> int:
                     time.sleep(1)
             results.extend(combine(rounds[scenario.name]) for scenario in SCENARIOS)
     finally:
-        if server is not None:
-            stop_gunicorn(server)
+        harness.stop_gunicorn(server)
         signal.alarm(0)
     table = report(results, args.client_counts)
     print()
@@ -692,9 +491,7 @@ def main(argv=None) -> int:
     print()
     print("database check:")
     print("\n".join(integrity(args.database, results, dedup_key)))
-    if not args.keep_db:
-        drop_database(args.database)
-    flush_redis(args.redis_url)
+    harness.clean_up(args.database, args.redis_url, keep_db=args.keep_db)
     if "Traceback" in log.read_text():
         print(f"!!! gunicorn logged tracebacks; see {log}")
         return 1

@@ -49,39 +49,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu import Meter
-from bench.filing import (
-    HOST,
-    HTTP,
-    BenchError,
-    django_env,
-    drop_database,
-    flush_redis,
-    free_port,
-    manage,
-    recreate_database,
-    start_gunicorn,
-    stop_gunicorn,
-    wait_healthy,
-)
+from bench import harness
+from bench.harness import BUSY_CORES, CLIENT_CORE, HOST, ROOT, SERVER_CORE, VENV_BIN, BenchError
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
 PATH = "/api/v1/mentions/"
-SERVER_CORE, CLIENT_CORE = "0", "1"
 SUSTAINED_BRAND, BULK_BRAND, WARM_BRAND = "bench-sustained", "bench-bulk", "bench-warm"
 SUSTAINED_RATE, SUSTAINED_CLIENTS, SUSTAINED_P99_MS = 200, 8, 300.0
 BULK_BATCH, BULK_TARGET = 1000, 5000.0
 THROTTLE_RATE = "1000000/min"
-BUSY_CORES = 0.15  # more CPU than this used by others during a run makes its figures suspect
+WRK_TIMEOUT = "10s"  # a 1,000-mention batch under load can take seconds
 OTHER_BENCH = r"bench/(filing|escalation_lateness|sweeper_cost|worker_memory|report)"
 
 
@@ -219,8 +201,7 @@ end
 
 def lua_script(key: str, tag: str, batch: int, interval_ms: float) -> str:
     for value in (key, tag):
-        if not re.fullmatch(r"[-\w.]+", value):
-            raise BenchError(f"refusing to put {value!r} into Lua")
+        harness.lua_safe(value, r"[-\w.]+")
     script = LUA.replace("@DELAY@", DELAY if interval_ms else "-- closed loop: no delay()")
     for placeholder, value in (
         ("@PATH@", PATH),
@@ -255,6 +236,7 @@ class Run:
     pg_cores: float = 0.0
     client_cores: float = 0.0
     other_cores: float = 0.0
+    steal_cores: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -278,58 +260,21 @@ class Run:
 
 
 def parse_wrk(output: str, run: Run) -> Run:
-    line = next((ln for ln in output.splitlines() if ln.startswith("BENCH ")), None)
-    if line is None:
-        raise BenchError(f"wrk printed no BENCH line:\n{output}")
-    values = dict(part.split("=", 1) for part in line.split()[1:])
+    values = harness.wrk_values(output)
     run.requests = int(values["requests"])
     run.seconds = int(values["duration_us"]) / 1e6
     for name in ("p50", "p90", "p99", "p999", "max"):
         setattr(run, f"{name}_ms", int(values[f"{name}_us"]) / 1000)
-    run.socket_errors = {
-        kind: int(values[kind]) for kind in ("connect", "read", "write", "timeout") if int(values[kind])
-    }
-    run.statuses = {int(c): int(n) for c, n in (p.split(":") for p in values["statuses"].split(",") if p)}
-    run.incidents = {int(i): int(n) for i, n in (p.split(":") for p in values["incidents"].split(",") if p)}
+    run.socket_errors = harness.wrk_socket_errors(values)
+    run.statuses = harness.wrk_pairs(values["statuses"])
+    run.incidents = harness.wrk_pairs(values["incidents"])
     run.accepted, run.duplicates = int(values["accepted"]), int(values["duplicates"])
     error = next((ln for ln in output.splitlines() if ln.startswith("BENCH_ERROR ")), "")
     run.first_error = error.removeprefix("BENCH_ERROR ")
     return run
 
 
-def run_wrk(url: str, script: Path, clients: int, seconds: int) -> str:
-    command = [
-        "taskset",
-        "-c",
-        CLIENT_CORE,
-        "wrk",
-        "--threads",
-        "1",
-        "--connections",
-        str(clients),
-        "--duration",
-        f"{seconds}s",
-        "--timeout",
-        "10s",
-        "--script",
-        str(script),
-        url,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
 # --- Waiting for a quiet machine --------------------------------------------------------
-
-
-def others_running() -> list[str]:
-    found = []
-    for args in (["-f", OTHER_BENCH], ["-x", "wrk"]):
-        done = subprocess.run(["pgrep", "-a", *args], capture_output=True, text=True, check=False)
-        found += [ln for ln in done.stdout.splitlines() if ln.strip()]
-    return found
 
 
 def wait_quiet(phase: str, max_wait: float) -> None:
@@ -337,7 +282,7 @@ def wait_quiet(phase: str, max_wait: float) -> None:
     start, load0 = time.monotonic(), os.getloadavg()[0]
     reasons: list[str] = []
     while True:
-        others, load = others_running(), os.getloadavg()[0]
+        others, load = harness.running(OTHER_BENCH), os.getloadavg()[0]
         reasons = [f"running: {o[:100]}" for o in others] + ([f"load {load:.2f}"] if load > 1.0 else [])
         if not reasons or time.monotonic() - start >= max_wait:
             break
@@ -385,7 +330,9 @@ print("VERIFY=" + json.dumps(out, default=str))
 
 def verify(env, slugs: list[str]) -> dict:
     code = f"SLUGS = {slugs!r}\n{VERIFY}"
-    line = next(ln for ln in manage(env, "shell", "-c", code).splitlines() if ln.startswith("VERIFY="))
+    line = next(
+        ln for ln in harness.manage(env, "shell", "-c", code).splitlines() if ln.startswith("VERIFY=")
+    )
     return json.loads(line.removeprefix("VERIFY="))
 
 
@@ -400,24 +347,11 @@ def preflight(base: str, key: str) -> None:
         "text": "preflight",
     }
     for payload, accepted in ((one, 1), ([{**one, "external_id": one["external_id"] + "-b"}, one], 1)):
-        status, content = http_key("POST", base + PATH, key, payload)
+        status, content = harness.http(
+            "POST", base + PATH, payload, authorization=f"Api-Key {key}", timeout=30
+        )
         if status != 202 or json.loads(content).get("accepted") != accepted:
             raise BenchError(f"preflight POST {PATH} answered {status}: {content[:2000]!r}")
-
-
-def http_key(method: str, url: str, key: str, body):
-    """filing.http with an integration key instead of a knox token."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {key}"},
-    )
-    try:
-        with HTTP.open(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 # --- The in-process phase: timings, breakdown, profile, prototypes ---------------------
@@ -784,23 +718,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def preconditions() -> None:
-    for tool in ("wrk", "taskset", "pgrep"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} is not on PATH (Debian: apt-get install -y wrk util-linux procps)")
-    if not (VENV_BIN / "gunicorn").exists():
-        sys.exit(f"{VENV_BIN / 'gunicorn'} is missing; run `make setup` first.")
-    if (os.cpu_count() or 1) < 2:
-        sys.exit("This benchmark pins the server and wrk to cores 0 and 1; it needs 2 cores.")
-
-
-def _over_budget(signum, frame):
-    raise BenchError("over its time budget; stopped")
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    preconditions()
+    harness.require_tools("wrk", "taskset")
     phases = (0 if args.skip_sustained else 1) + (0 if args.skip_bulk else len(args.clients) + 1)
     budget = (
         600
@@ -808,23 +728,17 @@ def main(argv=None) -> int:
         + (0 if args.skip_sustained else args.duration)
         + (0 if args.skip_bulk else len(args.clients) * args.bulk_duration + 900)
     )
-    signal.signal(signal.SIGALRM, _over_budget)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.alarm(budget)
+    harness.arm_budget(budget)
 
     work = Path(tempfile.mkdtemp(prefix="bench-mentions-"))
-    env = django_env(args.database, work / "var", args.redis_url)
-    env.pop("BENCH_BARE_ENDPOINT", None)
-    env.update(
-        {
-            "API_THROTTLE_RATE": THROTTLE_RATE,
-            "CACHE_URL": "locmemcache://",
-            "SECURE_COOKIES": "false",
-            "ALLOWED_HOSTS": HOST,
-            "SECURE_SSL_REDIRECT": "false",
-            "DEBUG": "false",
-            "CONN_MAX_AGE": "60",
-        }
+    env = harness.django_env(
+        args.database,
+        work / "var",
+        redis_url=args.redis_url,
+        API_THROTTLE_RATE=THROTTLE_RATE,
+        CACHE_URL="locmemcache://",
+        SECURE_COOKIES="false",
+        ALLOWED_HOSTS=HOST,
     )
     log = work / "gunicorn.log"
     tag = f"r{secrets.token_hex(4)}"
@@ -841,18 +755,18 @@ def main(argv=None) -> int:
             f"API_THROTTLE_RATE={THROTTLE_RATE} (so the per-key throttle never answers 429), "
             "CACHE_URL=locmemcache://, DEBUG off, CONN_MAX_AGE=60"
         )
-        recreate_database(args.database)
-        flush_redis(args.redis_url)
-        manage(env, "migrate", "--no-input")
+        harness.recreate_database(args.database)
+        harness.flush_redis(args.redis_url)
+        harness.manage(env, "migrate", "--no-input")
         keys = {}
-        for line in manage(env, "shell", "-c", FIXTURES).splitlines():
+        for line in harness.manage(env, "shell", "-c", FIXTURES).splitlines():
             if line.startswith("KEY "):
                 _kw, slug, plain = line.split()
                 keys[slug] = plain
-        port = free_port()
+        port = harness.free_port()
         base = f"http://{HOST}:{port}"
-        server = start_gunicorn(env, port, args.workers, args.threads, log)
-        wait_healthy(base, server, log)
+        server = harness.start_gunicorn(env, port, log, workers=args.workers, threads=args.threads)
+        harness.wait_healthy(base, server, log)
         print(
             f"gunicorn: gthread, {args.workers} workers x {args.threads} threads, keep-alive 30 s, "
             f"--reuse-port, pinned to core {SERVER_CORE}; wrk: 1 thread, pinned to core {CLIENT_CORE}, "
@@ -875,17 +789,24 @@ def main(argv=None) -> int:
             )
             wait_quiet("sustained", args.max_wait)
             warm = parse_wrk(
-                run_wrk(base + PATH, script("warm-single", WARM_BRAND, 1, interval), SUSTAINED_CLIENTS, 5),
+                harness.run_wrk(
+                    base + PATH,
+                    script("warm-single", WARM_BRAND, 1, interval),
+                    SUSTAINED_CLIENTS,
+                    5,
+                    timeout=WRK_TIMEOUT,
+                ),
                 Run("warm", SUSTAINED_CLIENTS, 1),
             )
             if warm.unexpected:
                 print(f"!!! warm-up saw {warm.statuses} {warm.socket_errors} {warm.first_error}")
-            with Meter(server.pid, args.database) as meter:
-                output = run_wrk(
+            with harness.Meter(server.pid, args.database) as meter:
+                output = harness.run_wrk(
                     base + PATH,
                     script("sustained", SUSTAINED_BRAND, 1, interval),
                     SUSTAINED_CLIENTS,
                     args.duration,
+                    timeout=WRK_TIMEOUT,
                 )
             sustained = meter.fill(parse_wrk(output, Run("sustained", SUSTAINED_CLIENTS, 1)))
             print("\n".join(sustained_table(sustained, SUSTAINED_RATE)))
@@ -903,10 +824,16 @@ def main(argv=None) -> int:
             for i, n in enumerate(args.clients):
                 wait_quiet(f"bulk {n}", args.max_wait)
                 if i == 0:
-                    run_wrk(base + PATH, script("warm-bulk", WARM_BRAND, BULK_BATCH, 0), 2, 5)
-                with Meter(server.pid, args.database) as meter:
-                    output = run_wrk(
-                        base + PATH, script(f"bulk-c{n}", BULK_BRAND, BULK_BATCH, 0), n, args.bulk_duration
+                    harness.run_wrk(
+                        base + PATH, script("warm-bulk", WARM_BRAND, BULK_BATCH, 0), 2, 5, timeout=WRK_TIMEOUT
+                    )
+                with harness.Meter(server.pid, args.database) as meter:
+                    output = harness.run_wrk(
+                        base + PATH,
+                        script(f"bulk-c{n}", BULK_BRAND, BULK_BATCH, 0),
+                        n,
+                        args.bulk_duration,
+                        timeout=WRK_TIMEOUT,
                     )
                 run = meter.fill(parse_wrk(output, Run("bulk", n, BULK_BATCH)))
                 bulk.append(run)
@@ -915,14 +842,14 @@ def main(argv=None) -> int:
                     print(f"  first non-202 answer: {run.first_error}")
             time.sleep(3)
             checks[BULK_BRAND] = verify(env, [BULK_BRAND])[BULK_BRAND]
-            stop_gunicorn(server)
+            harness.stop_gunicorn(server)
             print()
             print(
                 f"== in-process (gunicorn stopped; Django pinned to core {SERVER_CORE}), "
                 f"{BULK_BATCH}-mention batches"
             )
             wait_quiet("in-process", args.max_wait)
-            with Meter(None, args.database) as meter:
+            with harness.Meter(None, args.database) as meter:
                 inproc = run_inprocess(env, work, args.reps, tag)
             print(inproc, end="")
             print(
@@ -930,8 +857,7 @@ def main(argv=None) -> int:
                 f"PostgreSQL {meter.pg_cores:.2f}, other processes {meter.other_cores:.2f})"
             )
     finally:
-        if server is not None:
-            stop_gunicorn(server)
+        harness.stop_gunicorn(server)
         signal.alarm(0)
 
     # --- Summary ---------------------------------------------------------------------------
@@ -1012,9 +938,7 @@ def main(argv=None) -> int:
         f" database, wrk, and everything else; 'other' above {BUSY_CORES} flags the row)"
     )
 
-    if not args.keep_db:
-        drop_database(args.database)
-    flush_redis(args.redis_url)
+    harness.clean_up(args.database, args.redis_url, keep_db=args.keep_db)
     if log.exists() and "Traceback" in log.read_text():
         failures.append(f"gunicorn logged tracebacks; see {log}")
     else:

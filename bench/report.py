@@ -41,9 +41,7 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,20 +49,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu import background_load
+from bench import harness
+from bench.harness import BenchError, background_load
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 DATABASE = "crisis_bench_report"
-PG_ADMIN = f"host={HOST} port=5432 user=postgres dbname=postgres connect_timeout=5"
-PG_BENCH = f"host={HOST} port=5432 user=postgres dbname={DATABASE} connect_timeout=5"
-SECRET = "bench-report-secret-key-not-for-production-0123456789abcdef"
+PG_BENCH = harness.pg_conninfo(DATABASE)
 TARGET_MS, GOAL_MS = 500.0, 200.0
 BRANDS, RESPONDERS = 20, 30
 MANAGER, SUPERUSER = "bench-report-manager", "bench-report-admin"
@@ -90,10 +83,6 @@ NO_WAIT = False
 PHASE = {"deadline": 0.0}  # waiting for other benchmarks stops 20 min after a phase starts
 
 
-class BenchError(RuntimeError):
-    pass
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="incidents to generate")
@@ -117,26 +106,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def bench_env(var_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{DATABASE}",
-            "CONN_MAX_AGE": "60",
-            "SECRET_KEY": SECRET,
-            "DEBUG": "false",
-            "SECURE_SSL_REDIRECT": "false",
-            "ALLOWED_HOSTS": HOST,
-            "VAR_DIR": str(var_dir),
-            "LOG_LEVEL": "WARNING",
-            "REDIS_URL": "",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
 def say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -147,16 +116,11 @@ def say(text: str = "") -> None:
 def other_benchmarks() -> list[str]:
     """The named benchmarks and wrk when running; any other bench/*.py only while the CPU is busy."""
 
-    def pgrep(*args: str) -> list[str]:
-        out = subprocess.run(["pgrep", "-a", *args], capture_output=True, text=True).stdout
-        return [
-            line
-            for line in out.splitlines()
-            if line.split(" ", 1)[0] != str(os.getpid()) and SELF not in line
-        ]
+    def running(pattern: str) -> list[str]:
+        return [line for line in harness.running(pattern) if SELF not in line]
 
-    found = pgrep("-f", NAMED_BENCHMARKS) + pgrep("-x", "wrk")
-    others = [line for line in pgrep("-f", OTHER_BENCHMARKS) if line not in found]
+    found = running(NAMED_BENCHMARKS)
+    others = [line for line in running(OTHER_BENCHMARKS) if line not in found]
     if others and background_load(1.0) > 0.5:
         found += others
     return found
@@ -206,20 +170,6 @@ def phase_start(phase: str) -> None:
 
 
 # --- Data ----------------------------------------------------------------------------------
-
-
-def recreate_database() -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
 
 
 def existing_rows() -> int | None:
@@ -465,62 +415,6 @@ def time_function(brand_ids, since, until, group_by, reps) -> dict:
 # --- Timing through HTTP -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        "config.wsgi",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "1",
-        "--threads",
-        "2",
-        "--bind",
-        f"{HOST}:{port}",
-        "--timeout",
-        "120",
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop_gunicorn(proc: subprocess.Popen | None) -> None:
-    if proc is None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
-def wait_healthy(session, base: str, proc: subprocess.Popen, log: Path, seconds: float = 30) -> None:
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"gunicorn exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(requests.RequestException):
-            if session.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise BenchError(f"gunicorn did not answer /healthz in {seconds:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 def time_http(session, url: str, params: dict, reps: int) -> dict:
     def get() -> float:
         t0 = time.perf_counter()
@@ -541,14 +435,11 @@ def http_phase(env: dict, var_dir: Path, world: dict, the_cases, results, reps: 
 
     _, token = AuthToken.objects.create(world["manager"])
     log = var_dir / "gunicorn.log"
-    port = free_port()
-    proc = start_gunicorn(env, port, log)
-    try:
+    # One worker of two threads, unpinned: the report is one sequential client's request.
+    with harness.gunicorn(env, log, workers=1, threads=2, core=None, timeout=120) as (_server, base):
         session = requests.Session()
         session.trust_env = False  # 127.0.0.1 only, never through a proxy
         session.headers["Authorization"] = f"Token {token}"
-        base = f"http://{HOST}:{port}"
-        wait_healthy(session, base, proc, log)
         url = f"{base}/api/v1/reports/response-times/"
         for label, _ids, _since, _until, query in the_cases:
             for group_by in GROUP_BY:
@@ -558,8 +449,6 @@ def http_phase(env: dict, var_dir: Path, world: dict, the_cases, results, reps: 
                 )
                 row = results[(label, group_by)]
                 row.update(timed, busy=row["busy"] or busy)
-    finally:
-        stop_gunicorn(proc)
 
 
 # --- SQL: EXPLAIN, timing, prototypes ------------------------------------------------------------
@@ -744,31 +633,21 @@ def main(argv=None) -> int:
     NO_WAIT = args.no_wait
     started = time.monotonic()
 
-    def over_budget(signum, frame):
-        raise BenchError(f"over its time budget of {BUDGET_SECONDS} s; stopped")
-
-    signal.signal(signal.SIGALRM, over_budget)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.alarm(BUDGET_SECONDS)
+    harness.arm_budget(BUDGET_SECONDS)
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         var_dir = Path(tmp)
-        env = bench_env(var_dir)
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+        env = harness.django_env(DATABASE, var_dir)  # no REDIS_URL: the report needs no broker
+        harness.setup_django(env)
         from django.db import connection
         from django.utils import timezone
 
         say(f"== Setup: database {DATABASE}, {args.rows:,} incidents")
         if args.reuse_db and existing_rows() == args.rows:
             say("  reusing the database left by --keep-db")
-            call_command("migrate", "--no-input", verbosity=0)
+            harness.migrate()
         else:
-            recreate_database()
-            call_command("migrate", "--no-input", verbosity=0)
+            harness.recreate_database(DATABASE)
+            harness.migrate()
             t0 = time.monotonic()
             generate(args.rows, timezone.now().replace(microsecond=0))
             say(f"  generated and vacuumed in {time.monotonic() - t0:.0f} s")
@@ -787,7 +666,7 @@ def main(argv=None) -> int:
                 conn.execute(f"DROP INDEX IF EXISTS {COVERING_INDEX}")
             connection.close()
             if not args.keep_db:
-                drop_database()
+                harness.drop_database(DATABASE)
         say(f"\n(total {time.monotonic() - started:.0f} s)")
     return 0
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import clock_common as common
+from bench import harness
 
 DATABASE = "crisis_bench_sweep"
 TARGET_MS = 50.0
@@ -133,8 +133,8 @@ def build(args) -> list[int]:
 
     from incidents import chain
 
-    brand = common.make_brand()
-    conninfo = f"host={common.HOST} port=5432 user=postgres dbname={DATABASE}"
+    brand = harness.make_clock_brand()
+    conninfo = harness.pg_conninfo(DATABASE)
     params = {"brand": brand.pk, "chain": json.dumps(chain.DEFAULT_CHAIN)}
     with psycopg.connect(conninfo, autocommit=True) as conn:
         t0 = time.monotonic()
@@ -356,15 +356,15 @@ def show_plan(title: str, plan: list[str], *, full: bool) -> bool:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    with common.exclusive():
+    with harness.exclusive():
         return run(args)
 
 
 def run(args) -> int:
-    common.arm_budget(1800)
+    harness.arm_budget(1800)
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
-    env = common.bench_env(DATABASE, work / "var")
-    common.setup_django(env)
+    env = harness.clock_env(DATABASE, work / "var")
+    harness.setup_django(env)
     from django.conf import settings
 
     from incidents.clock import TIMER_COLUMNS
@@ -373,14 +373,14 @@ def run(args) -> int:
     print(
         f"sweeper cost: {args.total:,} incidents, {args.open:,} open, {args.due} due in the busy tick; "
         f"{args.reps} repetitions; tick {settings.ESCALATION_TICK_SECONDS:g} s, batch {batch}; "
-        f"timer columns {', '.join(TIMER_COLUMNS)}; database {DATABASE}, redis {common.REDIS_URL}"
+        f"timer columns {', '.join(TIMER_COLUMNS)}; database {DATABASE}, redis {harness.CLOCK_REDIS_URL}"
     )
-    common.report_load()
+    harness.report_load()
     ok = True
     try:
-        common.flush_redis()
-        common.recreate_database(DATABASE)
-        common.migrate()
+        harness.flush_redis(harness.CLOCK_REDIS_URL)
+        harness.recreate_database(DATABASE)
+        harness.migrate()
         probes = build(args)
 
         time_ticks(probes, 3, due=False)  # warm: connections, caches, broker connection
@@ -442,7 +442,7 @@ def run(args) -> int:
             f"{statistics.median(values) / batch:.2f} ms per escalation"
         )
     finally:
-        common.clean_up(DATABASE, keep_db=args.keep_db)
+        harness.clean_up(DATABASE, harness.CLOCK_REDIS_URL, keep_db=args.keep_db)
     return 0 if ok else 1
 
 

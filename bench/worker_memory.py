@@ -31,15 +31,18 @@ PSS does not. Cases:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import clock_common as common
+from bench import harness
 
 DATABASE = "crisis_bench_memory"
 TARGET_MB = 300.0
@@ -82,7 +85,7 @@ def insert(brand_id: int, n: int, *, start: float, span: float, warn: bool) -> f
 
     from incidents import chain
 
-    conninfo = f"host={common.HOST} port=5432 user=postgres dbname={DATABASE}"
+    conninfo = harness.pg_conninfo(DATABASE)
     t0 = time.monotonic()
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(
@@ -103,12 +106,9 @@ def insert(brand_id: int, n: int, *, start: float, span: float, warn: bool) -> f
 def role_of(pid: int, main: int) -> str:
     if pid == main:
         return "main (consumer)"
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            if "celerybeat-schedule" in str(fd.readlink()):
-                return "beat"
-    except OSError:
-        pass
+    with contextlib.suppress(psutil.Error):
+        if any("celerybeat-schedule" in f.path for f in psutil.Process(pid).open_files()):
+            return "beat"
     return "child (pool/beat)"
 
 
@@ -121,10 +121,10 @@ def sample(worker, duration: float) -> dict:
     started = time.monotonic()
     while time.monotonic() - started < duration:
         if worker.poll() is not None:
-            raise common.BenchError(f"the worker exited ({worker.returncode}) during sampling")
+            raise harness.BenchError(f"the worker exited ({worker.returncode}) during sampling")
         total_rss = total_pss = 0
-        for pid in common.group_pids(worker.pid):
-            rss, pss = common.memory_kb(pid)
+        for pid in harness.group_pids(worker.pid):
+            rss, pss = harness.memory_kb(pid)
             total_rss += rss
             total_pss += pss
             per_pid[pid] = max(per_pid.get(pid, 0), rss)
@@ -141,30 +141,30 @@ def run_case(name: str, slug: str, args, work: Path, *, start: float, span: floa
 
     from incidents.models import Escalation
 
-    common.flush_redis()
-    common.recreate_database(DATABASE)
-    common.migrate()
-    brand = common.make_brand()
+    harness.flush_redis(harness.CLOCK_REDIS_URL)
+    harness.recreate_database(DATABASE)
+    harness.migrate()
+    brand = harness.make_clock_brand()
     log = work / f"worker-{slug}.log"
-    env = common.bench_env(DATABASE, work / f"var-{slug}")
+    env = harness.clock_env(DATABASE, work / f"var-{slug}")
     since = timezone.now()
-    worker = common.start_worker(env, log, embedded_beat=not args.separate_beat)
-    beat = common.start_beat(env, work / f"beat-{slug}.log") if args.separate_beat else None
+    worker = harness.start_worker(env, log, embedded_beat=not args.separate_beat)
+    beat = harness.start_beat(env, work / f"beat-{slug}.log") if args.separate_beat else None
     try:
-        common.wait_for_sweeper(worker, log, since)
-        idle = sum(common.memory_kb(pid)[0] for pid in common.group_pids(worker.pid))
+        harness.wait_for_sweeper(worker, log, since)
+        idle = sum(harness.memory_kb(pid)[0] for pid in harness.group_pids(worker.pid))
         inserted = insert(brand.pk, args.count, start=start, span=span, warn=warn)
         result = sample(worker, args.duration)
-        result["redis"] = common.redis_summary()
+        result["redis"] = harness.redis_summary(harness.CLOCK_REDIS_URL)
     finally:
-        common.stop_worker(worker)
-        common.stop_worker(beat)
+        harness.stop_worker(worker)
+        harness.stop_worker(beat)
     result.update(
         name=name,
         idle=idle,
         inserted=inserted,
         fired=Escalation.all_brands.count(),
-        problems=common.log_problems(log),
+        problems=harness.log_problems(log),
         log=log,
     )
     return result
@@ -199,20 +199,20 @@ def report(r: dict, args) -> bool:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    with common.exclusive():
+    with harness.exclusive():
         return run(args)
 
 
 def run(args) -> int:
-    common.arm_budget(int(2 * (args.duration + 180)))
+    harness.arm_budget(int(2 * (args.duration + 180)))
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    common.setup_django(common.bench_env(DATABASE, work / "var"))
+    harness.setup_django(harness.clock_env(DATABASE, work / "var"))
     print(
         f"worker memory: {args.count:,} pending deadlines, {args.duration:g} s sampled per case, "
         f"one worker {'and a separate beat' if args.separate_beat else '-B'} --concurrency 2, "
-        f"database {DATABASE}, redis {common.REDIS_URL}, work dir {work}"
+        f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}"
     )
-    common.report_load()
+    harness.report_load()
     ok = True
     try:
         ok &= report(
@@ -241,7 +241,7 @@ def run(args) -> int:
                 args,
             )
     finally:
-        common.clean_up(DATABASE, keep_db=args.keep_db)
+        harness.clean_up(DATABASE, harness.CLOCK_REDIS_URL, keep_db=args.keep_db)
     return 0 if ok else 1
 
 
