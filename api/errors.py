@@ -54,6 +54,27 @@ class NotFound(DomainError):
     default_detail = _("Not found.")
 
 
+class InvalidInput(DomainError):
+    """
+    Input that parses but breaks a business rule the service checks, naming the field.
+
+    The API renders it as a validation error (`{field: [message]}`), the console's and
+    the admin's forms as an error on that field: one rule, three entry points.
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+    default_detail = _("Invalid input.")
+
+    def __init__(self, detail=None, *, field: str):
+        super().__init__(detail)
+        self.field = field
+
+    def as_data(self) -> dict:
+        detail = self.detail if isinstance(self.detail, dict | list) else [str(self.detail)]
+        return {self.field: detail}
+
+
 # For errors Django raises itself (Http404, PermissionDenied), which carry no code.
 _CODE_BY_STATUS = {403: "permission_denied", 404: "not_found"}
 

@@ -6,9 +6,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
-from api.errors import Conflict
+from api.errors import Conflict, InvalidInput
 
 from .models import Brand, BrandKey, DetectionPolicy, Membership, Role
 
@@ -36,7 +35,7 @@ def membership_set(
             try:
                 validate_password(password, user=User(username=username, email=email))
             except DjangoValidationError as exc:
-                raise ValidationError({"password": list(exc.messages)}) from None
+                raise InvalidInput(list(exc.messages), field="password") from None
         user = User(username=username, email=email)
         if password:
             user.set_password(password)
@@ -46,7 +45,7 @@ def membership_set(
     elif password or (email and email != user.email):
         # A brand manager must not be able to take over an account that other
         # brands share by resetting its password or address.
-        raise ValidationError({"username": [_("This user already exists; only the role can be set here.")]})
+        raise InvalidInput(_("This user already exists; only the role can be set here."), field="username")
     membership = Membership.objects.select_for_update().filter(brand=brand, user=user).first()
     if membership is None:
         created = Membership.objects.create(brand=brand, user=user, role=role, is_executive=is_executive)

@@ -25,7 +25,7 @@ from crisis.serializers import MentionInput, validate_mention_batch
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
-from . import clock, idempotency, mentions, reports, services
+from . import filing, idempotency, outbox, policies, reports, selectors, services, waves
 from .filters import IncidentFilter
 from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
@@ -144,20 +144,20 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(body, status=status_code)
 
     def _file(self, fields) -> Response:
-        filing = services.incident_file(principal=self.principal, **fields)
+        filed = filing.incident_file(principal=self.principal, **fields)
         # The incident the service returns (new, or the open one a duplicate counted
         # on) already holds its brand, assignee and reporter, and a new one the
         # checklist it was filed with: no display query again. A duplicate's checklist
         # is one plain query (Prefetch's machinery costs more than the query itself);
         # follow-ups need none: only reviewed (closed) incidents have them.
-        incident = filing.incident
-        checklist = filing.checklist
+        incident = filed.incident
+        checklist = filed.checklist
         if checklist is None:
             checklist = list(checklists_for_display().filter(incident=incident))
         context = {**self.get_serializer_context(), "checklists": {incident.pk: checklist}}
         return Response(
             IncidentOutput(incident, context=context).data,
-            status=status.HTTP_201_CREATED if filing.created else status.HTTP_200_OK,
+            status=status.HTTP_201_CREATED if filed.created else status.HTTP_200_OK,
         )
 
     @extend_schema(request=None, responses={200: IncidentOutput})
@@ -306,7 +306,7 @@ class BrandSlaView(APIView):
         brand = brand_for(Principal.from_request(request), slug, minimum_role=Role.MANAGER)
         data = SlaPolicyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.sla_policy_set(
+        policies.sla_policy_set(
             brand=brand,
             targets={sev: SlaTarget(**target) for sev, target in data.validated_data.items()},
         )
@@ -328,15 +328,15 @@ class BrandEscalationView(APIView):
     @extend_schema(responses={200: EscalationChainInput})
     def get(self, request, slug):
         brand = brand_for(Principal.from_request(request), slug)
-        return Response(clock.chain_for(brand.pk))
+        return Response(selectors.chain_for(brand.pk))
 
     @extend_schema(request=EscalationChainInput, responses={200: EscalationChainInput})
     def put(self, request, slug):
         brand = brand_for(Principal.from_request(request), slug, minimum_role=Role.MANAGER)
         data = EscalationChainInput(data=request.data, context={"brand": brand})
         data.is_valid(raise_exception=True)
-        services.escalation_policy_set(brand=brand, chain=data.validated_data)
-        return Response(clock.chain_for(brand.pk))
+        policies.escalation_policy_set(brand=brand, chain=data.validated_data)
+        return Response(selectors.chain_for(brand.pk))
 
 
 class ContactChannelViewSet(
@@ -360,7 +360,7 @@ class ContactChannelViewSet(
     def create(self, request):
         data = ContactChannelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        channel = services.contact_channel_add(user=request.user, **data.validated_data)
+        channel = outbox.contact_channel_add(user=request.user, **data.validated_data)
         return Response(ContactChannelOutput(channel).data, status=status.HTTP_201_CREATED)
 
 
@@ -522,7 +522,7 @@ class MentionIntakeView(APIView):
         principal = Principal.from_request(request)
         brand = _mention_brand(principal, validated)
         items = [{k: v for k, v in item.items() if k != "brand"} for item in validated]
-        intake = mentions.mentions_receive(principal=principal, brand=brand, items=items, now=timezone.now())
+        intake = waves.mentions_receive(principal=principal, brand=brand, items=items, now=timezone.now())
         return Response(
             {"accepted": intake.accepted, "duplicates": intake.duplicates, "incidents": intake.incidents},
             status=status.HTTP_202_ACCEPTED,

@@ -25,7 +25,7 @@ from crisis.models import Brand
 from playbooks import services as playbooks
 from playbooks.models import Playbook, PlaybookStep
 
-from . import clock
+from . import selectors
 from .models import EscalationPolicy, SlaPolicy
 from .selectors import SlaTarget, sla_targets_for
 
@@ -60,7 +60,7 @@ def brand_setup(brand: Brand) -> BrandSetup:
     cached = _cache.get(brand.pk)
     if cached is not None and cached[0] == version:
         return cached[1]
-    setup = BrandSetup(sla=sla_targets_for(brand.pk), chain=clock.chain_for(brand.pk))
+    setup = BrandSetup(sla=sla_targets_for(brand.pk), chain=selectors.chain_for(brand.pk))
     with _lock:
         if len(_cache) >= MAX_CACHED_BRANDS:
             _cache.clear()

@@ -32,7 +32,6 @@ from .models import (
     ClockHeartbeat,
     Escalation,
     EscalationKind,
-    EscalationPolicy,
     EventKind,
     Incident,
     Severity,
@@ -50,12 +49,6 @@ HEARTBEAT = "sweeper"
 
 
 # --- At filing ----------------------------------------------------------------------
-
-
-def chain_for(brand_id: int) -> dict:
-    """The brand's chain, to be snapshotted onto a new incident."""
-    policy = EscalationPolicy.objects.filter(brand_id=brand_id).first()
-    return policy.chain if policy is not None else chains.DEFAULT_CHAIN
 
 
 def initial_timers(*, detected_at: datetime, ack_due_at: datetime, chain: dict) -> dict:

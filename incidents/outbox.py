@@ -315,3 +315,8 @@ ADAPTERS = {
 
 def new_webhook_secret() -> str:
     return secrets.token_hex(32)
+
+
+def contact_channel_add(*, user, kind: str, target: str) -> ContactChannel:
+    secret = new_webhook_secret() if kind == ChannelKind.WEBHOOK else ""
+    return ContactChannel.objects.create(user=user, kind=kind, target=target, secret=secret)

@@ -2,15 +2,28 @@
 
 from datetime import timedelta
 
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Sum, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
+from api.errors import InvalidInput
+from crisis.models import Mention, Role
 from crisis.tenancy import Principal
 from playbooks import placeholders
 from playbooks.models import ChecklistStep, ResponseTemplate
 
-from .models import SEVERITY_RANK, FollowUp, Incident, SlaPolicy, TimelineEvent
+from . import chain as chains
+from . import sla
+from .models import (
+    SEVERITY_RANK,
+    Escalation,
+    EscalationPolicy,
+    FollowUp,
+    Incident,
+    SlaPolicy,
+    State,
+    TimelineEvent,
+)
 from .sla import DEFAULT_TARGETS, SlaTarget
 
 
@@ -54,6 +67,12 @@ def timeline_of(incident: Incident) -> QuerySet[TimelineEvent]:
     return TimelineEvent.all_brands.filter(incident=incident).order_by("at", "id")
 
 
+def chain_for(brand_id: int) -> dict:
+    """The brand's escalation chain as set (the default when none is), to snapshot onto a new incident."""
+    policy = EscalationPolicy.objects.filter(brand_id=brand_id).first()
+    return policy.chain if policy is not None else chains.DEFAULT_CHAIN
+
+
 def sla_targets_for(brand_id: int) -> dict[str, SlaTarget]:
     """The brand's targets per severity: its own rows over the defaults."""
     targets = dict(DEFAULT_TARGETS)
@@ -86,7 +105,7 @@ def reply_render(*, template: ResponseTemplate, incident: Incident, values: dict
         else:
             errors[name] = [_("No value for this placeholder.")]
     if errors:
-        raise ValidationError({"values": errors})
+        raise InvalidInput(errors, field="values")
     return {
         "text": placeholders.fill(template.body, filled),
         "placeholders": names,
@@ -104,10 +123,6 @@ def wave_figures(incident: Incident, *, now) -> dict:
     share of negative mentions before the claim, between claim and resolve,
     and after the resolve (for as long as the claim-to-resolve stretch, at most a day).
     """
-    from django.db.models import Count, Q, Sum
-
-    from crisis.models import Mention
-
     attached = Mention.objects.filter(wave_link__incident=incident)
     stats = attached.aggregate(
         n=Count("id"), reach=Sum("reach"), negative=Count("id", filter=Q(sentiment="negative"))
@@ -156,3 +171,47 @@ def wave_figures(incident: Incident, *, now) -> dict:
             for b, row in sorted(series.items())
         ],
     }
+
+
+def response_figures(incident: Incident) -> dict:
+    """How this incident's response went, in numbers (for its review)."""
+
+    def seconds(later):
+        return round((later - incident.detected_at).total_seconds(), 3) if later else None
+
+    steps = list(ChecklistStep.objects.filter(incident=incident).values("due_at", "completed_at"))
+    return {
+        "time_to_acknowledge_seconds": seconds(incident.acknowledged_at),
+        "time_to_resolve_seconds": seconds(incident.resolved_at),
+        "ack_sla_met": not sla.is_breached(
+            due=incident.ack_due_at, done=incident.acknowledged_at, now=incident.resolved_at or timezone.now()
+        ),
+        "resolve_sla_met": not sla.is_breached(
+            due=incident.resolve_due_at, done=incident.resolved_at, now=timezone.now()
+        ),
+        "escalations": Escalation.all_brands.filter(incident=incident).count(),
+        "duplicates": incident.duplicate_count,
+        "steps_total": len(steps),
+        "steps_done": sum(1 for s in steps if s["completed_at"]),
+        "steps_done_late": sum(1 for s in steps if s["completed_at"] and s["completed_at"] > s["due_at"]),
+        "wave": _wave_summary(incident),
+    }
+
+
+def _wave_summary(incident: Incident) -> dict | None:
+    """The wave's evidence for the review: did the negative share go down after we acted?"""
+    figures = wave_figures(incident, now=timezone.now())
+    if not figures["mentions"]:
+        return None
+    return {key: value for key, value in figures.items() if key != "series"}
+
+
+def available_actions(incident: Incident, principal: Principal) -> list[str]:
+    """The actions this caller may take on the incident now (no queries: roles are cached)."""
+    actions = [t.name for t in incident.get_available_user_state_transitions(principal)]
+    if incident.state in (State.ACKNOWLEDGED, State.INVESTIGATED) and (
+        principal.has_role(incident.brand_id, Role.MANAGER)
+        or (principal.user_id is not None and incident.assignee_id == principal.user_id)
+    ):
+        actions.append("reassign")
+    return actions

@@ -23,7 +23,7 @@ from .models import (
     Severity,
     TimelineEvent,
 )
-from .services import available_actions
+from .selectors import available_actions
 
 TEXT_MAX = 20_000
 

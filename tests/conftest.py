@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from crisis.models import Brand, BrandKey, Membership, Role
 from crisis.tenancy import Principal
-from incidents import brand_setup, services
+from incidents import brand_setup, filing, services
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -182,7 +182,7 @@ def file_incident(acme, alice):
 
     def _file(brand=None, by=None, **fields):
         fields.setdefault("title", "Angry comments under the promo post")
-        return services.incident_file(
+        return filing.incident_file(
             principal=Principal.for_user(by or alice), brand=brand or acme, **fields
         ).incident
 

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from crisis.tenancy import Principal
-from incidents import services
+from incidents import filing
 from incidents.models import Incident, SlaPolicy
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM
@@ -74,7 +74,7 @@ def test_responder_claims_works_the_checklist_and_resolves(page_for, live_server
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = page_for(bob)
     assert page.locator("h1").inner_text() == "Open incidents"
-    incident = services.incident_file(
+    incident = filing.incident_file(
         principal=Principal.for_user(alice),
         brand=alice.memberships.get().brand,
         title="Wave of angry comments under the promo post",

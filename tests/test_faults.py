@@ -16,7 +16,7 @@ from knox.models import AuthToken
 
 from crisis.models import BrandKey
 from crisis.tenancy import Principal
-from incidents import services
+from incidents import filing, policies
 from incidents.models import Escalation, Incident, Notification, TimelineEvent
 from incidents.sla import SlaTarget
 from tests.live import (
@@ -98,16 +98,14 @@ def test_killed_database_connections_give_503_or_success_never_500(acme, alice, 
 def test_two_beats_at_once_escalate_and_notify_once(acme, alice, bob, tmp_path, processes):
     alice.email = "alice@acme.test"
     alice.save()
-    services.sla_policy_set(
+    policies.sla_policy_set(
         brand=acme, targets={sev: SlaTarget(2, 3600) for sev in ("critical", "high", "medium", "low")}
     )
-    services.escalation_policy_set(
+    policies.escalation_policy_set(
         brand=acme, chain={"levels": [{"after_seconds": 0, "roles": ["manager"], "users": []}], "repeat": 0}
     )
     ids = [
-        services.incident_file(
-            principal=Principal.for_user(alice), brand=acme, title=f"twice {i}"
-        ).incident.pk
+        filing.incident_file(principal=Principal.for_user(alice), brand=acme, title=f"twice {i}").incident.pk
         for i in range(30)
     ]
     # Two workers, each with its own embedded beat: two beats ticking at once.

@@ -13,15 +13,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from api.errors import DomainError, Forbidden, NotFound
+from api.errors import DomainError, Forbidden, InvalidInput, NotFound
 from crisis import services as crisis_services
 from crisis.models import BrandKey, Membership, Role, Severity
 from crisis.selectors import brand_for, brands_visible_to
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
-from .. import clock, reports, services
-from ..models import OPEN_STATES, State
+from .. import policies, reports, selectors, services
+from ..filters import IncidentFilter
+from ..models import OPEN_STATES, Category, Channel, State
 from ..selectors import (
     incidents_for_display,
     incidents_visible_to,
@@ -30,8 +31,6 @@ from ..selectors import (
     timeline_of,
 )
 from . import forms
-
-QUEUE_FILTERS = ("brand", "state", "severity", "assignee")
 
 
 def _principal(request) -> Principal:
@@ -46,29 +45,34 @@ def _http(exc: DomainError):
         raise PermissionDenied(str(exc.detail)) from exc
 
 
+# The most rows the queue shows; the API pages through the rest.
+QUEUE_ROWS = 200
+
+
+def _queue_filters(request) -> IncidentFilter:
+    """The API's filters over my brands' incidents; a bad value drops that filter and says why."""
+    params = request.GET.copy()
+    params.pop("ordering", None)  # the queue's order is its point: soonest deadline first
+    # The queue shows no checklist or review: the plain joined rows are enough.
+    incidents = incidents_visible_to(_principal(request)).select_related("brand", "assignee")
+    filters = IncidentFilter(params, queryset=incidents, request=request)
+    filters.is_valid()
+    return filters
+
+
 @login_required
 def queue(request):
-    """Open incidents of my brands, soonest deadline first; htmx refreshes the rows."""
-    principal = _principal(request)
-    # The queue shows no checklist or review: the plain joined rows are enough.
-    incidents = (
-        incidents_visible_to(principal).filter(state__in=OPEN_STATES).select_related("brand", "assignee")
-    )
-    # Filters are matched against known values only; anything else (a NUL byte…) is ignored.
-    chosen = {name: request.GET.get(name, "")[:50].replace("\x00", "") for name in QUEUE_FILTERS}
-    if chosen["brand"]:
-        incidents = incidents.filter(brand__slug=chosen["brand"])
-    if chosen["state"] in State.values:
-        incidents = incidents.filter(state=chosen["state"])
-    if chosen["severity"] in Severity.values:
-        incidents = incidents.filter(severity=chosen["severity"])
-    if chosen["assignee"] == "me":
-        incidents = incidents.filter(assignee=request.user)
-    elif chosen["assignee"] == "none":
-        incidents = incidents.filter(assignee__isnull=True)
+    """Open incidents of my brands (or what the filters ask), soonest deadline first; htmx refreshes rows."""
+    filters = _queue_filters(request)
+    incidents = filters.qs
+    if not filters.form.cleaned_data.get("state"):
+        incidents = incidents.filter(state__in=OPEN_STATES)
     context = {
-        "incidents": incidents.order_by("ack_due_at", "id")[:200],
-        "chosen": chosen,
+        "incidents": incidents.order_by("ack_due_at", "id")[:QUEUE_ROWS],
+        "chosen": {
+            name: filters.data.get(name, "") for name in filters.filters if name not in filters.errors
+        },
+        "filter_errors": [(name, error) for name, errors in filters.errors.items() for error in errors],
         "now": timezone.now(),
     }
     if request.htmx:
@@ -78,9 +82,12 @@ def queue(request):
         "console/queue.html",
         {
             **context,
-            "brands": brands_visible_to(principal),
-            "states": [(s, label) for s, label in State.choices if s in OPEN_STATES],
+            "brands": brands_visible_to(_principal(request)),
+            "states": State.choices,
+            "state_values": State.values,
             "severities": Severity.choices,
+            "categories": Category.choices,
+            "channels": Channel.choices,
         },
     )
 
@@ -97,7 +104,7 @@ def incident_page(request, pk, bound_forms=None):
     """The incident; `bound_forms` re-shows a rejected form with its errors next to the fields."""
     principal = _principal(request)
     incident = _incident(request, pk)
-    actions = services.available_actions(incident, principal)
+    actions = selectors.available_actions(incident, principal)
     candidates = list(
         Membership.objects.filter(
             brand_id=incident.brand_id, role__in=[Role.RESPONDER, Role.MANAGER], user__is_active=True
@@ -156,8 +163,8 @@ def _draft(template, incident) -> str:
     """The template filled with what the incident knows; the rest stays as {name} to edit."""
     try:
         return reply_render(template=template, incident=incident, values={})["text"]
-    except ValidationError as exc:
-        missing = exc.detail.get("values", {})
+    except InvalidInput as exc:
+        missing = exc.detail if isinstance(exc.detail, dict) else {}
         values = {name: "{" + name + "}" for name in missing}
         return reply_render(template=template, incident=incident, values=values)["text"]
 
@@ -210,6 +217,9 @@ def step_complete(request, pk, step_id):
 def _run(request, call) -> bool:
     try:
         call()
+    except InvalidInput as exc:
+        messages.error(request, f"{exc.field}: {exc.detail}")
+        return False
     except DomainError as exc:
         _http(exc)
         messages.error(request, str(exc.detail))
@@ -232,85 +242,135 @@ def _managed_brand(request, slug):
         raise
 
 
-@login_required
-def brand_settings(request, slug):
-    """SLA targets, escalation chain, members and integration keys of one brand."""
-    brand = _managed_brand(request, slug)
+def _to_settings(brand):
+    return redirect("console:brand-settings", slug=brand.slug)
+
+
+def _settings_page(request, brand, **bound):
+    """The settings page with every form; `bound` re-shows a rejected one with its errors."""
     targets = sla_targets_for(brand.pk)
-    sla_form = forms.SlaForm(
-        initial={
-            f"{sev}_{kind}_seconds": getattr(t, f"{kind}_seconds")
-            for sev, t in targets.items()
-            for kind in ("ack", "resolve")
-        }
-    )
-    current = clock.chain_for(brand.pk)
-    levels = forms.EscalationLevelFormSet(
-        prefix="levels",
-        initial=[{**lvl, "users": ", ".join(lvl.get("users", []))} for lvl in current["levels"]],
-    )
-    repeat_form = forms.RepeatForm(initial={"repeat": current.get("repeat", 0)})
-    member_form, key_form = forms.MemberForm(), forms.KeyForm()
-    section = request.POST.get("section")
-    if request.method == "POST" and section == "sla":
-        sla_form = forms.SlaForm(request.POST)
-        if sla_form.is_valid():
-            services.sla_policy_set(brand=brand, targets=sla_form.targets())
-            messages.success(request, _("SLA targets saved."))
-            return redirect("console:brand-settings", slug=slug)
-    elif request.method == "POST" and section == "escalation":
-        levels = forms.EscalationLevelFormSet(request.POST, prefix="levels")
-        repeat_form = forms.RepeatForm(request.POST)
-        if levels.is_valid() and repeat_form.is_valid() and _save_chain(request, brand, levels, repeat_form):
-            messages.success(request, _("Escalation chain saved."))
-            return redirect("console:brand-settings", slug=slug)
-    elif request.method == "POST" and section == "member":
-        member_form = forms.MemberForm(request.POST)
-        if member_form.is_valid() and _run(
-            request, lambda: crisis_services.membership_set(brand=brand, **member_form.cleaned_data)
-        ):
-            messages.success(request, _("Member saved."))
-            return redirect("console:brand-settings", slug=slug)
-    elif request.method == "POST" and section == "remove-member":
-        username = request.POST.get("username", "")[:150].replace("\x00", "")
-        membership = Membership.objects.filter(brand=brand, user__username=username).first()
-        if membership is not None and _run(
-            request, lambda: crisis_services.membership_remove(membership=membership)
-        ):
-            messages.success(request, _("Member removed."))
-        return redirect("console:brand-settings", slug=slug)
-    elif request.method == "POST" and section == "key":
-        key_form = forms.KeyForm(request.POST)
-        if key_form.is_valid():
-            _key, plain = crisis_services.brand_key_issue(brand=brand, name=key_form.cleaned_data["name"])
-            messages.warning(
-                request, _("New integration key (shown once, copy it now): %(key)s") % {"key": plain}
-            )
-            return redirect("console:brand-settings", slug=slug)
-    elif request.method == "POST" and section == "revoke-key":
-        raw = request.POST.get("key", "")
-        key_id = int(raw) if raw.isdigit() and len(raw) < 18 else 0
-        key = BrandKey.objects.usable().filter(brand=brand, pk=key_id)
-        if key.exists():
-            crisis_services.brand_key_revoke(key=key.get())
-            messages.success(request, _("Key revoked."))
-        return redirect("console:brand-settings", slug=slug)
+    current = selectors.chain_for(brand.pk)
+    page_forms = {
+        "sla_form": forms.SlaForm(
+            initial={
+                f"{sev}_{kind}_seconds": getattr(t, f"{kind}_seconds")
+                for sev, t in targets.items()
+                for kind in ("ack", "resolve")
+            }
+        ),
+        "levels": forms.EscalationLevelFormSet(
+            prefix="levels",
+            initial=[{**lvl, "users": ", ".join(lvl.get("users", []))} for lvl in current["levels"]],
+        ),
+        "repeat_form": forms.RepeatForm(initial={"repeat": current.get("repeat", 0)}),
+        "member_form": forms.MemberForm(),
+        "key_form": forms.KeyForm(),
+        **bound,
+    }
     return render(
         request,
         "console/brand_settings.html",
         {
+            **page_forms,
             "brand": brand,
-            "sla_form": sla_form,
-            "levels": levels,
-            "repeat_form": repeat_form,
-            "member_form": member_form,
-            "key_form": key_form,
             "members": Membership.objects.filter(brand=brand)
             .select_related("user")
             .order_by("user__username"),
             "keys": BrandKey.objects.usable().filter(brand=brand),
         },
     )
+
+
+@login_required
+def brand_settings(request, slug):
+    """SLA targets, escalation chain, members and keys of one brand; each form posts to its own view."""
+    return _settings_page(request, _managed_brand(request, slug))
+
+
+@login_required
+@require_POST
+def brand_sla_save(request, slug):
+    brand = _managed_brand(request, slug)
+    form = forms.SlaForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, brand, sla_form=form)
+    policies.sla_policy_set(brand=brand, targets=form.targets())
+    messages.success(request, _("SLA targets saved."))
+    return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_escalation_save(request, slug):
+    brand = _managed_brand(request, slug)
+    levels = forms.EscalationLevelFormSet(request.POST, prefix="levels")
+    repeat_form = forms.RepeatForm(request.POST)
+    saved = levels.is_valid() and repeat_form.is_valid() and _save_chain(request, brand, levels, repeat_form)
+    if not saved:
+        return _settings_page(request, brand, levels=levels, repeat_form=repeat_form)
+    messages.success(request, _("Escalation chain saved."))
+    return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_member_save(request, slug):
+    brand = _managed_brand(request, slug)
+    form = forms.MemberForm(request.POST)
+    if not (
+        form.is_valid()
+        and _run(request, lambda: crisis_services.membership_set(brand=brand, **form.cleaned_data))
+    ):
+        return _settings_page(request, brand, member_form=form)
+    messages.success(request, _("Member saved."))
+    return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_member_remove(request, slug):
+    """An unknown or malformed username changes nothing and says nothing, as the list is what it is."""
+    brand = _managed_brand(request, slug)
+    form = forms.MemberRemoveForm(request.POST)
+    membership = (
+        Membership.objects.filter(brand=brand, user__username=form.cleaned_data["username"]).first()
+        if form.is_valid()
+        else None
+    )
+    if membership is not None and _run(
+        request, lambda: crisis_services.membership_remove(membership=membership)
+    ):
+        messages.success(request, _("Member removed."))
+    return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_key_issue(request, slug):
+    brand = _managed_brand(request, slug)
+    form = forms.KeyForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, brand, key_form=form)
+    _key, plain = crisis_services.brand_key_issue(brand=brand, name=form.cleaned_data["name"])
+    messages.warning(request, _("New integration key (shown once, copy it now): %(key)s") % {"key": plain})
+    return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_key_revoke(request, slug):
+    """A key already revoked, another brand's or malformed changes nothing and says nothing."""
+    brand = _managed_brand(request, slug)
+    form = forms.KeyRevokeForm(request.POST)
+    key = (
+        BrandKey.objects.usable().filter(brand=brand, pk=form.cleaned_data["key"]).first()
+        if form.is_valid()
+        else None
+    )
+    if key is not None:
+        crisis_services.brand_key_revoke(key=key)
+        messages.success(request, _("Key revoked."))
+    return _to_settings(brand)
 
 
 def _save_chain(request, brand, levels, repeat_form) -> bool:
@@ -324,7 +384,7 @@ def _save_chain(request, brand, levels, repeat_form) -> bool:
         for field, errors in data.errors.items():
             messages.error(request, f"{field}: {errors}")
         return False
-    services.escalation_policy_set(brand=brand, chain=data.validated_data)
+    policies.escalation_policy_set(brand=brand, chain=data.validated_data)
     return True
 
 

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from crisis.models import Membership, Role
 from crisis.tenancy import Principal
-from incidents import clock, services
+from incidents import clock, filing, policies, services
 from incidents.models import Escalation, Incident, Notification, TimelineEvent
 from tests.conftest import all_at_once, complete_required_steps, make_user
 
@@ -107,7 +107,7 @@ def test_overdue_levels_all_fire_in_order_when_the_workers_come_back(critical):
 
 
 def test_repeat_runs_the_chain_again(acme, alice, team, file_incident):
-    services.escalation_policy_set(
+    policies.escalation_policy_set(
         brand=acme,
         chain={
             "levels": [
@@ -131,7 +131,7 @@ def test_repeat_runs_the_chain_again(acme, alice, team, file_incident):
 
 def test_overdue_repeats_are_not_replayed_in_a_burst(acme, alice, team, file_incident):
     """Filed long after it began: only the latest run of the chain fires, not all four."""
-    services.escalation_policy_set(
+    policies.escalation_policy_set(
         brand=acme,
         chain={
             "levels": [
@@ -161,7 +161,7 @@ def test_claimed_incident_never_escalates(critical, bob):
 
 
 def test_running_incident_keeps_its_chain_snapshot(acme, critical):
-    services.escalation_policy_set(
+    policies.escalation_policy_set(
         brand=acme, chain={"levels": [{"after_seconds": 0, "roles": ["responder"], "users": []}], "repeat": 0}
     )
     sweep_at(T0 + timedelta(seconds=600))
@@ -296,7 +296,7 @@ def test_three_sweepers_over_two_hundred_due_incidents(acme, alice, team):
     principal = Principal.for_user(alice)
     with time_machine.travel(T0, tick=False):
         for i in range(200):
-            services.incident_file(principal=principal, brand=acme, title=f"wave {i}", severity="critical")
+            filing.incident_file(principal=principal, brand=acme, title=f"wave {i}", severity="critical")
 
     def sweeper(_n):
         with time_machine.travel(T0 + timedelta(seconds=601), tick=False):

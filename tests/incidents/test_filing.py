@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from incidents import idempotency
+from incidents import filing, idempotency
 from incidents.models import Incident, SlaPolicy, TimelineEvent
 from tests.conftest import all_at_once
 
@@ -113,11 +113,10 @@ class TestDedup:
         self, acme, globex, alice, bob, mallory, file_incident, incident_in
     ):
         """
-        The duplicate is counted and read back by one `UPDATE … RETURNING` (services.
+        The duplicate is counted and read back by one `UPDATE … RETURNING` (filing.
         `_counted_open_incident`): every column must come back as an ORM read gives it
         (dates, JSON, generated columns, the state), on SQLite and on PostgreSQL.
         """
-        from incidents import services
 
         incident = file_incident(
             dedup_key="leak",
@@ -129,15 +128,15 @@ class TestDedup:
         )
         incident_in(incident, "investigated", manager=alice, responder=bob)
         theirs = file_incident(brand=globex, by=mallory, dedup_key="leak")  # same key, other brand
-        counted = services._counted_open_incident(acme.pk, "leak")
+        counted = filing._counted_open_incident(acme.pk, "leak")
         stored = Incident.all_brands.get(pk=incident.pk)
         assert type(counted) is Incident and counted.duplicate_count == 1
         for field in Incident._meta.concrete_fields:
             assert getattr(counted, field.attname) == getattr(stored, field.attname), field.name
         assert counted.ack_seconds is not None and counted.escalation_chain, "compared filled columns"
-        assert services._counted_open_incident(acme.pk, "no-such-key") is None
+        assert filing._counted_open_incident(acme.pk, "no-such-key") is None
         assert Incident.all_brands.get(pk=theirs.pk).duplicate_count == 0
-        assert services._counted_open_incident(globex.pk, "leak").pk == theirs.pk
+        assert filing._counted_open_incident(globex.pk, "leak").pk == theirs.pk
         assert Incident.all_brands.get(pk=incident.pk).duplicate_count == 1
 
     def test_a_duplicates_answer_shows_the_assignee_and_another_reporter(
@@ -165,13 +164,12 @@ class TestDedup:
     ):
         """Read under the row lock, not after: a key or user deleted after commit cannot 500."""
         from crisis.tenancy import Principal
-        from incidents import services
 
-        first = services.incident_file(
+        first = filing.incident_file(
             principal=Principal.for_key(acme_key), brand=acme, title="Fake story", dedup_key="fake-2"
         ).incident
         incident_in(first, "acknowledged", manager=alice, responder=dave)
-        again = services.incident_file(
+        again = filing.incident_file(
             principal=Principal.for_user(bob), brand=acme, title="Fake story", dedup_key="fake-2"
         )
         with django_assert_num_queries(0):
@@ -205,22 +203,21 @@ class TestDedup:
         from django.db import transaction
 
         from crisis.tenancy import Principal
-        from incidents import services
 
         theirs = file_incident(dedup_key="fake-story")
-        real_count, calls = services._count_duplicate, []
+        real_count, calls = filing._count_duplicate, []
 
         def count_after_a_miss(*args):
             calls.append(args)
             return None if len(calls) == 1 else real_count(*args)
 
-        monkeypatch.setattr(services, "_count_duplicate", count_after_a_miss)
+        monkeypatch.setattr(filing, "_count_duplicate", count_after_a_miss)
         with transaction.atomic() if inside_a_transaction else contextlib.nullcontext():
-            filing = services.incident_file(
+            filed = filing.incident_file(
                 principal=Principal.for_user(alice), brand=acme, title="Fake story", dedup_key="fake-story"
             )
             assert Incident.all_brands.filter(brand=acme).count() == 1  # still usable
-        assert (filing.created, filing.incident.pk, len(calls)) == (False, theirs.pk, 2)
+        assert (filed.created, filed.incident.pk, len(calls)) == (False, theirs.pk, 2)
         assert Incident.all_brands.get(pk=theirs.pk).duplicate_count == 1
         kinds = TimelineEvent.all_brands.filter(incident=theirs).values_list("kind", flat=True)
         assert sorted(kinds) == ["created", "duplicate"]

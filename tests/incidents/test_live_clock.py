@@ -14,7 +14,7 @@ from knox.models import AuthToken
 
 from crisis.models import Membership, Role
 from crisis.tenancy import Principal
-from incidents import services, tasks
+from incidents import filing, policies, services, tasks
 from incidents.models import Escalation, Incident, Notification, TimelineEvent
 from incidents.sla import SlaTarget
 from tests.conftest import make_user
@@ -38,11 +38,11 @@ def desk(acme, alice, bob):
         user.save()
     ceo = make_user("ceo", acme, Role.VIEWER, email="ceo@acme.test")
     Membership.objects.filter(user=ceo).update(is_executive=True)
-    services.sla_policy_set(
+    policies.sla_policy_set(
         brand=acme,
         targets={sev: SlaTarget(ACK_SECONDS, 3600) for sev in ("critical", "high", "medium", "low")},
     )
-    services.escalation_policy_set(
+    policies.escalation_policy_set(
         brand=acme,
         chain={
             "levels": [
@@ -69,7 +69,7 @@ def processes(tmp_path, request):
 def file(acme, alice, n=1, **fields):
     principal = Principal.for_user(alice)
     return [
-        services.incident_file(
+        filing.incident_file(
             principal=principal, brand=acme, severity="critical", title=f"live {i}", **fields
         ).incident
         for i in range(n)
@@ -109,7 +109,7 @@ def test_escalates_once_per_level_on_time_and_never_when_claimed(desk, alice, bo
 
 
 def test_the_same_task_delivered_ten_times_fires_once(desk, alice, tmp_path, processes):
-    services.escalation_policy_set(
+    policies.escalation_policy_set(
         brand=desk, chain={"levels": [{"after_seconds": 0, "roles": ["manager"], "users": []}], "repeat": 0}
     )
     (incident,) = file(desk, alice, detected_at=timezone.now() - timedelta(seconds=ACK_SECONDS))

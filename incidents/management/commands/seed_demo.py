@@ -8,7 +8,7 @@ from django.db import transaction
 
 from crisis.models import Brand, Membership, Role
 from crisis.tenancy import Principal
-from incidents import services
+from incidents import filing
 from incidents.models import Category, Incident, Severity
 
 DEMO_USERS = [
@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 Membership.objects.update_or_create(brand=brand, user=user, defaults={"role": role})
         if not Incident.objects.for_brands([brand.pk]).exists():
             manager = User.objects.get(username="manager")
-            services.incident_file(
+            filing.incident_file(
                 principal=Principal.for_user(manager),
                 brand=brand,
                 title="Wave of angry comments about cold deliveries",
