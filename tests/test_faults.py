@@ -89,9 +89,11 @@ def test_killed_database_connections_give_503_or_success_never_500(acme, alice, 
     assert set(statuses) <= {201, 503}, sorted(set(statuses))
     assert 201 in statuses
     print(f"\n{len(statuses)} requests: {statuses.count(201)} created, {statuses.count(503)} 503")
-    # Nothing half-written: every incident has its "created" event.
+    # Every 201 was committed; a 503 may come after the commit (the connection killed
+    # while the answer was read back), so some incidents may have been answered 503.
     created = Incident.all_brands.filter(brand=acme).count()
-    assert created == statuses.count(201) or created >= statuses.count(201)
+    assert statuses.count(201) <= created <= len(statuses), (created, len(statuses))
+    # Nothing half-written: every incident has its "created" event.
     assert TimelineEvent.all_brands.filter(kind="created").count() == created
 
 
