@@ -25,7 +25,7 @@ core 1; DEBUG off, persistent DB connections (CONN_MAX_AGE=60), the per-caller t
 at 1,000,000/min (it still runs, but never answers 429). PostgreSQL is not
 pinned and shares both cores. After a short unmeasured warm-up of each scenario, every
 N is measured in rounds (default 3 of 5 s each), each round running bare, new and dedup
-in turn: a virtual machine's speed drifts by 10-20 % within minutes, and alternating
+in turn: a virtual machine's speed drifts within minutes, and alternating
 keeps the three measured under the same conditions. A row of the table sums its
 rounds' requests and seconds; its p50 is the median of the rounds' p50s (a guide, not
 the p50 of all requests, which wrk does not give), its p99 and max the highest (the

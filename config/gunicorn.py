@@ -20,16 +20,12 @@ def _usable_cores() -> int:
 
 
 # One process per usable core, at most 4: a Python process runs on one core at a time
-# (the GIL), so a second process per core only competes with the first. On one pinned
-# core, 1 x 8 threads served 234 bare creates/s with p99 72 ms; 2 x 8, 157/s with p99
-# 163 ms (bench/filing.py, --workers).
-# Four threads: a request here is mostly Python (a filing waits ~3 ms of its ~13 ms on
-# PostgreSQL), so more threads only take the GIL from each other. In one run of
-# bench/filing.py (1 worker, 8 clients), 4 threads against 8: bare creates 182 vs 164
-# req/s, p99 59 vs 79 ms; new incidents 115 vs 101 req/s, p99 90 vs 114 ms. Requests
-# beyond the threads wait in the listen queue, in arrival order. Each thread may hold a
-# database connection (CONN_MAX_AGE): workers x threads per host must fit PostgreSQL's
-# max_connections.
+# (the GIL), so a second process per core only competes with the first.
+# Four threads: a request here is mostly Python, not waiting on PostgreSQL, so more
+# threads only take the GIL from each other (both measured with bench/filing.py; the
+# figures are in docs/benchmarks.md). Requests beyond the threads wait in the listen
+# queue, in arrival order. Each thread may hold a database connection (CONN_MAX_AGE):
+# workers x threads per host must fit PostgreSQL's max_connections.
 workers = int(os.environ.get("WEB_CONCURRENCY") or min(_usable_cores(), 4))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 keepalive = 5

@@ -321,9 +321,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 ESCALATION_TICK_SECONDS = env.float("ESCALATION_TICK_SECONDS", default=5.0)
 if not 0.2 <= ESCALATION_TICK_SECONDS <= 60:
     raise ImproperlyConfigured("ESCALATION_TICK_SECONDS must be between 0.2 and 60.")
-# Due rows claimed per sweeper transaction. Fired set-wise at ~0.7 ms a row, a batch
-# of 500 commits every ~0.35 s: a steady stream, with the per-batch cost paid rarely
-# (10,000 due at once: p99 7.9 s late with batches of 100, 5.3 s with 500).
+# Due rows claimed per sweeper transaction: large enough that the per-batch cost is
+# paid rarely, small enough that batches commit in a steady stream while many rows are
+# due at once (bench/escalation_lateness.py; figures in docs/benchmarks.md).
 ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
 # Early sweeps started together at the moment timers fall due (about one per worker process).
 ESCALATION_PARALLEL_SWEEPS = env.int("ESCALATION_PARALLEL_SWEEPS", default=2)

@@ -11,7 +11,7 @@ application = get_wsgi_application()
 
 # Import every view now (Django does it lazily on the first request), then move
 # everything loaded so far out of the cyclic garbage collector's reach. Otherwise
-# each full collection walks Django's ~120,000 long-lived objects, a 50+ ms pause
-# for every thread of the worker and the tail of its latency (bench/filing.py).
+# each full collection walks all of Django's long-lived objects, pausing every thread
+# of the worker: that pause was the tail of its latency (docs/benchmarks.md, filing).
 get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
 gc.freeze()
