@@ -21,12 +21,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from playbooks.models import ChecklistStep
 
 from . import chain as chains
-from . import outbox
+from . import messages, outbox
 from .models import (
     OPEN_STATES,
     ClockHeartbeat,
@@ -34,10 +33,9 @@ from .models import (
     EscalationKind,
     EventKind,
     Incident,
-    Severity,
     State,
 )
-from .publish import publish_now, publish_on_commit
+from .publish import TASKS, publish_now, publish_on_commit
 from .timeline import timeline_system_events
 
 logger = logging.getLogger(__name__)
@@ -62,12 +60,10 @@ def initial_timers(*, detected_at: datetime, ack_due_at: datetime, chain: dict) 
 
 def schedule_fast_path(incident: Incident, *, now: datetime) -> None:
     """After commit, publish an ETA task for the incident's next timer if it is due soon."""
-    from .tasks import fire_due_timers
-
     due = min((t for t in (getattr(incident, c) for c in TIMER_COLUMNS) if t), default=None)
     window = timedelta(seconds=settings.ESCALATION_ETA_WINDOW_SECONDS)
     if due is not None and due <= now + window:
-        publish_on_commit(fire_due_timers, args=(incident.pk,), eta=max(due, now))
+        publish_on_commit(TASKS.FIRE_DUE_TIMERS, args=(incident.pk,), eta=max(due, now))
 
 
 # --- Firing --------------------------------------------------------------------------
@@ -146,8 +142,6 @@ def _publish_upcoming(now: datetime) -> int:
     batches by one sweep, instead of a thousand single-row tasks queued behind
     each other (measured: 27 s for 1,000 that way).
     """
-    from .tasks import sweep_early
-
     horizon = now + timedelta(seconds=settings.ESCALATION_TICK_SECONDS)
     moments: set[datetime] = set()
     for column in TIMER_COLUMNS:
@@ -166,7 +160,7 @@ def _publish_upcoming(now: datetime) -> int:
         # Several at once: skip_locked splits the due rows between them, so every
         # worker process fires a share instead of one doing all.
         for _copy in range(settings.ESCALATION_PARALLEL_SWEEPS):
-            publish_now(sweep_early, eta=at)
+            publish_now(TASKS.SWEEP_EARLY, eta=at)
     return len(moments)
 
 
@@ -234,12 +228,7 @@ def _record(alerts: list[_Alert], now: datetime) -> None:
     if not alerts:
         return
     Escalation.all_brands.bulk_create([a.escalation for a in alerts if a.escalation])
-    # Translated once per batch: get_FOO_display() re-translates every choice on each
-    # call, which was a quarter of a batch's time.
-    labels = {
-        **{value: str(label) for value, label in Severity.choices},
-        **{value: str(label) for value, label in State.choices},
-    }
+    labels = messages.display_labels()
     outbox.enqueue(
         [
             outbox.Message(
@@ -247,8 +236,8 @@ def _record(alerts: list[_Alert], now: datetime) -> None:
                 users=a.users,
                 reason=a.kind,
                 subject=a.subject,
-                body=_body(a.incident, labels),
-                payload=_payload(a.incident, a.kind, a.payload, now),
+                body=messages.body(a.incident, labels),
+                payload=messages.payload(a.incident, a.kind, a.payload, now),
             )
             for a in alerts
         ],
@@ -317,8 +306,7 @@ def _fire_warnings(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
                 incident=incident,
                 kind=EventKind.SLA_WARNING,
                 users=who(incident.brand_id, roles=["responder"]),
-                subject=_("[%(brand)s] Unclaimed for too long: %(title)s")
-                % {"brand": incident.brand.name, "title": incident.title},
+                subject=messages.subject(EventKind.SLA_WARNING, incident),
                 payload={"seconds_left": left},
                 data={"seconds_left": left},
             )
@@ -406,8 +394,7 @@ def _fire_ack_level(group: list[Incident], level: int, now: datetime, who: _Reci
                 incident=incident,
                 kind=EventKind.ESCALATED,
                 users=users,
-                subject=_("[%(brand)s] Escalation level %(level)d: %(title)s")
-                % {"brand": incident.brand.name, "level": step.level, "title": incident.title},
+                subject=messages.subject(EventKind.ESCALATED, incident, level=step.level),
                 payload={"level": step.level},
                 data={"level": step.level},
                 escalation=Escalation(
@@ -441,8 +428,7 @@ def _fire_resolve_alerts(incidents, now: datetime, who: _Recipients) -> list[_Al
                 incident=incident,
                 kind=EventKind.ESCALATED,
                 users=users,
-                subject=_("[%(brand)s] Not resolved in time: %(title)s")
-                % {"brand": incident.brand.name, "title": incident.title},
+                subject=messages.subject("resolve_overdue", incident),
                 payload={"reason": "resolve_overdue"},
                 data={"level": None, "reason": "resolve_overdue"},
                 escalation=Escalation(
@@ -471,50 +457,12 @@ def _fire_review_reminders(incidents, now: datetime, who: _Recipients) -> list[_
                 incident=incident,
                 kind=EventKind.REVIEW_REMINDER,
                 users=who(incident.brand_id, roles=["manager"]),
-                subject=_("[%(brand)s] Review is due: %(title)s")
-                % {"brand": incident.brand.name, "title": incident.title},
+                subject=messages.subject(EventKind.REVIEW_REMINDER, incident),
                 payload={},
                 data={},
             )
         )
     return alerts
-
-
-def _body(incident: Incident, labels: dict[str, str]) -> str:
-    return _(
-        "%(title)s\n\nBrand: %(brand)s\nSeverity: %(severity)s\nState: %(state)s\n"
-        "Detected: %(detected)s\nAcknowledge by: %(ack_due)s\n\n%(link)s"
-    ) % {
-        "title": incident.title,
-        "brand": incident.brand.name,
-        "severity": labels[incident.severity],
-        "state": labels[incident.state],
-        "detected": f"{incident.detected_at:%Y-%m-%d %H:%M:%S} UTC",
-        "ack_due": f"{incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC",
-        "link": _link(incident),
-    }
-
-
-def _payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict:
-    return {
-        "event": reason,
-        **extra,
-        "incident": {
-            "id": incident.pk,
-            "brand": incident.brand.slug,
-            "title": incident.title,
-            "severity": incident.severity,
-            "state": incident.state,
-            "detected_at": incident.detected_at.isoformat(),
-            "ack_due_at": incident.ack_due_at.isoformat(),
-            "url": _link(incident),
-        },
-        "at": now.isoformat(),
-    }
-
-
-def _link(incident: Incident) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}/api/v1/incidents/{incident.pk}/"
 
 
 def _remind_overdue_steps(now: datetime) -> int:
@@ -550,8 +498,7 @@ def _remind_overdue_steps(now: datetime) -> int:
                             incident=incident,
                             kind=EventKind.STEP_OVERDUE,
                             users=users,
-                            subject=_("[%(brand)s] Step overdue: %(step)s (%(title)s)")
-                            % {"brand": incident.brand.name, "step": step.title, "title": incident.title},
+                            subject=messages.subject(EventKind.STEP_OVERDUE, incident, step=step.title),
                             payload={
                                 "step": {
                                     "id": step.pk,

@@ -33,7 +33,7 @@ from crisis.models import Membership
 
 from .models import ChannelKind, ContactChannel, EventKind, Incident, Notification
 from .models import NotificationStatus as Status
-from .publish import publish_now, publish_on_commit
+from .publish import TASKS, publish_now, publish_on_commit
 from .timeline import timeline_record
 
 logger = logging.getLogger(__name__)
@@ -119,11 +119,9 @@ def enqueue(messages: list[Message], *, now) -> list[Notification]:
         for kind, target, secret in channels[user.pk]
     ]
     Notification.objects.bulk_create(rows)
-    from .tasks import deliver_notifications
-
     ids = [row.pk for row in rows]
     for start in range(0, len(ids), DELIVERY_CHUNK):
-        publish_on_commit(deliver_notifications, args=(ids[start : start + DELIVERY_CHUNK],))
+        publish_on_commit(TASKS.DELIVER_NOTIFICATIONS, args=(ids[start : start + DELIVERY_CHUNK],))
     return rows
 
 
@@ -189,8 +187,6 @@ def backoff_seconds(attempts: int) -> float:
 
 def republish_due(*, now, limit: int = 1000) -> int:
     """Publish again the pending notifications whose task was lost or whose retry is due."""
-    from .tasks import deliver_notifications
-
     due = list(
         Notification.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
@@ -204,7 +200,7 @@ def republish_due(*, now, limit: int = 1000) -> int:
         if Notification.objects.filter(pk=pk, next_attempt_at=previous).update(next_attempt_at=later)
     ]
     for start in range(0, len(ids), DELIVERY_CHUNK):
-        publish_now(deliver_notifications, args=(ids[start : start + DELIVERY_CHUNK],))
+        publish_now(TASKS.DELIVER_NOTIFICATIONS, args=(ids[start : start + DELIVERY_CHUNK],))
     return len(ids)
 
 

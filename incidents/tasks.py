@@ -10,7 +10,7 @@ from knox.models import AuthToken
 
 from . import clock, outbox
 from .idempotency import purge_expired
-from .publish import publish_now
+from .publish import TASKS, publish_now
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def deliver_notifications(notification_ids: list[int]) -> dict:
     outcomes = collections.Counter()
     for position, notification_id in enumerate(notification_ids):
         if time.monotonic() - started > CHUNK_BUDGET_SECONDS:
-            publish_now(deliver_notifications, args=(notification_ids[position:],))
+            publish_now(TASKS.DELIVER_NOTIFICATIONS, args=(notification_ids[position:],))
             outcomes["handed_on"] = len(notification_ids) - position
             break
         outcomes[outbox.deliver(notification_id)] += 1

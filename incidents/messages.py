@@ -1,0 +1,84 @@
+"""
+What the desk's notifications say: subjects, the e-mail body, the webhook payload, the link.
+
+Every text a person receives about an incident is here, translated in the language
+active when the notification is written; the clock decides when to send and whom to
+tell, the outbox how to deliver.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crisis.models import Severity
+
+from .models import EventKind, Incident, State
+
+# Keyed by the reason a notification is sent (an event kind, or a finer reason).
+SUBJECTS = {
+    EventKind.SLA_WARNING: gettext_lazy("[%(brand)s] Unclaimed for too long: %(title)s"),
+    EventKind.ESCALATED: gettext_lazy("[%(brand)s] Escalation level %(level)d: %(title)s"),
+    "resolve_overdue": gettext_lazy("[%(brand)s] Not resolved in time: %(title)s"),
+    EventKind.REVIEW_REMINDER: gettext_lazy("[%(brand)s] Review is due: %(title)s"),
+    EventKind.STEP_OVERDUE: gettext_lazy("[%(brand)s] Step overdue: %(step)s (%(title)s)"),
+}
+
+
+def subject(reason: str, incident: Incident, **values) -> str:
+    """The subject line of a notification about `incident`, sent for `reason`."""
+    return str(SUBJECTS[reason]) % {"brand": incident.brand.name, "title": incident.title, **values}
+
+
+def display_labels() -> dict[str, str]:
+    """
+    Severity and state labels, translated once for a batch of notifications.
+
+    get_FOO_display() translates every choice again on each call, a real share of a
+    large batch's time.
+    """
+    return {
+        **{value: str(label) for value, label in Severity.choices},
+        **{value: str(label) for value, label in State.choices},
+    }
+
+
+def body(incident: Incident, labels: dict[str, str]) -> str:
+    """The plain-text body of an e-mail about `incident`."""
+    return _(
+        "%(title)s\n\nBrand: %(brand)s\nSeverity: %(severity)s\nState: %(state)s\n"
+        "Detected: %(detected)s\nAcknowledge by: %(ack_due)s\n\n%(link)s"
+    ) % {
+        "title": incident.title,
+        "brand": incident.brand.name,
+        "severity": labels[incident.severity],
+        "state": labels[incident.state],
+        "detected": f"{incident.detected_at:%Y-%m-%d %H:%M:%S} UTC",
+        "ack_due": f"{incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC",
+        "link": incident_link(incident),
+    }
+
+
+def payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict:
+    """The JSON a webhook receives about `incident`."""
+    return {
+        "event": reason,
+        **extra,
+        "incident": {
+            "id": incident.pk,
+            "brand": incident.brand.slug,
+            "title": incident.title,
+            "severity": incident.severity,
+            "state": incident.state,
+            "detected_at": incident.detected_at.isoformat(),
+            "ack_due_at": incident.ack_due_at.isoformat(),
+            "url": incident_link(incident),
+        },
+        "at": now.isoformat(),
+    }
+
+
+def incident_link(incident: Incident) -> str:
+    """Where a notification points its reader."""
+    return f"{settings.SITE_URL.rstrip('/')}/api/v1/incidents/{incident.pk}/"
