@@ -1,18 +1,42 @@
-"""Query-string filters of the incident list (API.md): every bad value is a 400, never a 500."""
+"""
+Query-string filters of the incident list (API.md), for the API and the console alike.
+
+Every bad value is a form error: the API answers it with a 400 naming the
+parameter, the console ignores that filter and says why. Nothing reaches the
+database unparsed (a NUL byte is refused by the form fields themselves).
+"""
 
 import django_filters
+from django import forms
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import ValidationError
 
 from crisis.tenancy import Principal
 
-from .models import Category, Incident, Severity, State
+from .models import Category, Channel, Incident, Severity, State
+
+
+class StateListField(forms.CharField):
+    """Comma-separated states; an unknown one is an error naming it."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        states = [s.strip() for s in (value or "").split(",") if s.strip()]
+        unknown = [s for s in states if s not in State.values]
+        if unknown:
+            raise forms.ValidationError(_("Unknown state: %s") % ", ".join(unknown)[:200])
+        return states
+
+
+class StateListFilter(django_filters.Filter):
+    field_class = StateListField
 
 
 class IncidentFilter(django_filters.FilterSet):
-    state = django_filters.CharFilter(method="filter_state", help_text="Comma-separated states.")
+    state = StateListFilter(
+        field_name="state", lookup_expr="in", max_length=500, help_text="Comma-separated states."
+    )
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
     category = django_filters.ChoiceFilter(choices=Category.choices)
     brand = django_filters.CharFilter(field_name="brand__slug", max_length=50)
@@ -24,7 +48,13 @@ class IncidentFilter(django_filters.FilterSet):
         method="filter_breached",
         help_text="Ack deadline passed unacknowledged, or acknowledged late.",
     )
-    q = django_filters.CharFilter(field_name="title", lookup_expr="icontains", max_length=200)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    # [since, until), as the reports count.
+    detected_since = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
+    detected_until = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    q = django_filters.CharFilter(
+        method="filter_text", max_length=200, help_text="Text in the title or description."
+    )
     ordering = django_filters.OrderingFilter(
         fields=(("ack_due_at", "ack_due_at"), ("created_at", "created_at"), ("severity_rank", "severity")),
     )
@@ -32,13 +62,6 @@ class IncidentFilter(django_filters.FilterSet):
     class Meta:
         model = Incident
         fields = []
-
-    def filter_state(self, queryset, name, value):
-        states = [s.strip() for s in value.split(",") if s.strip()]
-        unknown = [s for s in states if s not in State.values]
-        if unknown:
-            raise ValidationError({"state": [_("Unknown state: %s") % ", ".join(unknown)[:200]]})
-        return queryset.filter(state__in=states)
 
     def filter_assignee(self, queryset, name, value):
         if value == "none":
@@ -54,3 +77,6 @@ class IncidentFilter(django_filters.FilterSet):
             acknowledged_at__gt=F("ack_due_at")
         )
         return queryset.filter(breached) if value == "true" else queryset.exclude(breached)
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
