@@ -109,3 +109,11 @@ class MemberForm(forms.Form):
 
 class KeyForm(forms.Form):
     name = forms.CharField(label=_("Key name"), max_length=100)
+
+
+class MemberRemoveForm(forms.Form):
+    username = forms.RegexField(regex=r"^[\w.@+-]+\Z", max_length=150)
+
+
+class KeyRevokeForm(forms.Form):
+    key = forms.IntegerField(min_value=1, max_value=2**63 - 1)

@@ -22,6 +22,17 @@ urlpatterns = [
         views.incident_action,
         name="incident-action",
     ),
+    # The settings page shows every form; each form posts to its own view.
     path("brands/<slug:slug>/settings/", views.brand_settings, name="brand-settings"),
+    path("brands/<slug:slug>/settings/sla/", views.brand_sla_save, name="brand-sla"),
+    path("brands/<slug:slug>/settings/escalation/", views.brand_escalation_save, name="brand-escalation"),
+    path("brands/<slug:slug>/settings/members/", views.brand_member_save, name="brand-member"),
+    path(
+        "brands/<slug:slug>/settings/members/remove/",
+        views.brand_member_remove,
+        name="brand-member-remove",
+    ),
+    path("brands/<slug:slug>/settings/keys/", views.brand_key_issue, name="brand-key"),
+    path("brands/<slug:slug>/settings/keys/revoke/", views.brand_key_revoke, name="brand-key-revoke"),
     path("brands/<slug:slug>/dashboard/", views.dashboard, name="dashboard"),
 ]
