@@ -5,16 +5,14 @@ State changes are admin actions that call the same services as the API; the
 actions that need words (resolve, review, reopen) ask for them on a form.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import ValidationError
 
-from api.errors import DomainError
+from api.errors import DomainError, InvalidInput
 from crisis.tenancy import Principal
 
-from . import services
+from . import forms, services
 from .models import Incident, SlaPolicy, TimelineEvent
 
 
@@ -34,31 +32,6 @@ class TimelineInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return TimelineEvent.all_brands.all()
-
-
-class ResolveForm(forms.Form):
-    resolution = forms.CharField(label=_("Resolution"), widget=forms.Textarea, max_length=20000)
-
-
-class ReopenForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea, max_length=20000)
-
-
-class ReviewForm(forms.Form):
-    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea, max_length=20000)
-    root_cause = forms.CharField(label=_("Root cause"), widget=forms.Textarea, max_length=20000)
-    lessons = forms.CharField(label=_("Lessons"), widget=forms.Textarea, max_length=20000)
-    follow_ups = forms.CharField(
-        label=_("Follow-ups, one per line"),
-        widget=forms.Textarea,
-        required=False,
-        max_length=20000,
-    )
-
-    def clean_follow_ups(self):
-        return [
-            {"title": line.strip()} for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()
-        ]
 
 
 def _is_member_or_superuser(user) -> bool:
@@ -113,7 +86,9 @@ class IncidentAdmin(admin.ModelAdmin):
             try:
                 service(incident_id=incident.pk, principal=principal, **kwargs)
                 done += 1
-            except (DomainError, ValidationError) as exc:
+            except InvalidInput as exc:
+                self.message_user(request, f"#{incident.pk}: {exc.field}: {exc.detail}", messages.ERROR)
+            except DomainError as exc:
                 self.message_user(request, f"#{incident.pk}: {exc}", messages.ERROR)
         if done:
             self.message_user(request, _("%(n)d incident(s) updated.") % {"n": done})
@@ -151,19 +126,24 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.action(description=_("Resolve…"))
     def resolve(self, request, queryset):
         return self._with_form(
-            request, queryset, ResolveForm, services.incident_resolve, _("Resolve incidents"), lambda d: d
+            request,
+            queryset,
+            forms.ResolveForm,
+            services.incident_resolve,
+            _("Resolve incidents"),
+            lambda d: d,
         )
 
     @admin.action(description=_("Review…"))
     def review(self, request, queryset):
         return self._with_form(
-            request, queryset, ReviewForm, services.incident_review, _("Review incidents"), lambda d: d
+            request, queryset, forms.ReviewForm, services.incident_review, _("Review incidents"), lambda d: d
         )
 
     @admin.action(description=_("Reopen…"))
     def reopen(self, request, queryset):
         return self._with_form(
-            request, queryset, ReopenForm, services.incident_reopen, _("Reopen incidents"), lambda d: d
+            request, queryset, forms.ReopenForm, services.incident_reopen, _("Reopen incidents"), lambda d: d
         )
 
 

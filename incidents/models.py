@@ -33,6 +33,11 @@ class State(models.TextChoices):
 
 OPEN_STATES = (State.DETECTED, State.ACKNOWLEDGED, State.INVESTIGATED)
 
+# Limits of what people write on an incident (resolutions, reviews, comments, notes),
+# checked by the services whichever entry point the text came through.
+FREE_TEXT_MAX = 20_000
+FOLLOW_UPS_MAX = 100
+
 
 class SecondsBetween(models.Func):
     """`later - earlier` in seconds (float); null if either is. Immutable, so it can be stored."""

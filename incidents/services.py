@@ -27,6 +27,8 @@ from playbooks.models import ChecklistStep
 from . import clock, sla
 from .errors import AlreadyClaimed, InvalidTransition, StepsIncomplete
 from .models import (
+    FOLLOW_UPS_MAX,
+    FREE_TEXT_MAX,
     Escalation,
     EscalationKind,
     EventKind,
@@ -53,6 +55,31 @@ def _locked_incident(incident_id: int, principal: Principal):
 def _require_role(incident: Incident, principal: Principal, minimum: str) -> None:
     if not principal.has_role(incident.brand_id, minimum):
         raise Forbidden()
+
+
+def _text(field: str, value: str, *, required: bool = True, max_length: int = FREE_TEXT_MAX) -> str:
+    """Free text a person wrote, checked against the limits the desk keeps; InvalidInput names the field."""
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(_("This field may not be blank."), field=field)
+    if len(value) > max_length:
+        raise InvalidInput(
+            _("Ensure this field has no more than %(max)d characters.") % {"max": max_length}, field=field
+        )
+    return value
+
+
+def _follow_ups(items: list[dict]) -> list[dict]:
+    """A review's follow-ups within the limits of the FollowUp rows they become."""
+    if len(items) > FOLLOW_UPS_MAX:
+        raise InvalidInput(
+            _("Ensure this field has no more than %(max)d elements.") % {"max": FOLLOW_UPS_MAX},
+            field="follow_ups",
+        )
+    title_max = FollowUp._meta.get_field("title").max_length
+    return [
+        {**item, "title": _text("follow_ups", item.get("title", ""), max_length=title_max)} for item in items
+    ]
 
 
 def _apply(
@@ -140,6 +167,7 @@ def incident_investigate(*, incident_id: int, principal: Principal) -> Incident:
 
 def incident_resolve(*, incident_id: int, principal: Principal, resolution: str) -> Incident:
     """investigated → resolved; refused (409 steps_incomplete) while required steps are open."""
+    resolution = _text("resolution", resolution)
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.RESPONDER)
         return _apply(
@@ -181,6 +209,12 @@ def incident_review(
     now from its timestamps, escalations and checklist, so later readers see
     what the reviewers saw.
     """
+    summary, root_cause, lessons = (
+        _text("summary", summary),
+        _text("root_cause", root_cause),
+        _text("lessons", lessons),
+    )
+    follow_ups = _follow_ups(follow_ups)
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.MANAGER)
         owners = _follow_up_owners(incident, follow_ups)
@@ -250,6 +284,7 @@ def incident_follow_up_done(*, incident_id: int, follow_up_id: int, principal: P
 
 def incident_reopen(*, incident_id: int, principal: Principal, reason: str) -> Incident:
     """resolved → investigated. Refused (409) while another open incident holds the dedup key."""
+    reason = _text("reason", reason)
     try:
         with _locked_incident(incident_id, principal) as incident:
             _require_role(incident, principal, Role.RESPONDER)
@@ -310,6 +345,7 @@ def incident_step_complete(
     *, incident_id: int, step_id: int, principal: Principal, note: str = ""
 ) -> Incident:
     """Tick off a checklist step; doing it again changes nothing."""
+    note = _text("note", note, required=False)
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.RESPONDER)
         step = ChecklistStep.objects.filter(incident=incident, pk=step_id).first()
@@ -365,6 +401,7 @@ def incident_attach_playbook(*, incident_id: int, principal: Principal, playbook
 
 
 def incident_comment(*, incident_id: int, principal: Principal, body: str):
+    body = _text("body", body)
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.RESPONDER)
         return timeline_record(

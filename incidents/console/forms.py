@@ -8,53 +8,6 @@ from crisis.models import Role, Severity
 from .. import chain, sla
 
 
-class ResolveForm(forms.Form):
-    resolution = forms.CharField(
-        label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}), max_length=20000
-    )
-
-
-class ReopenForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
-
-
-class ReassignForm(forms.Form):
-    assignee = forms.ChoiceField(label=_("Hand over to"))
-
-    def __init__(self, *args, candidates=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [(u, u) for u in candidates]
-
-
-class ReviewForm(forms.Form):
-    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
-    root_cause = forms.CharField(
-        label=_("Root cause"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000
-    )
-    lessons = forms.CharField(label=_("Lessons"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
-    follow_ups = forms.CharField(
-        label=_("Follow-ups, one per line"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        max_length=20000,
-    )
-
-    def clean_follow_ups(self):
-        return [
-            {"title": line.strip()[:500]}
-            for line in self.cleaned_data["follow_ups"].splitlines()
-            if line.strip()
-        ]
-
-
-class CommentForm(forms.Form):
-    body = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), max_length=20000)
-
-
-class StepForm(forms.Form):
-    note = forms.CharField(label=_("Note"), required=False, max_length=20000)
-
-
 class SlaForm(forms.Form):
     """Two fields per severity: seconds to acknowledge and to resolve."""
 

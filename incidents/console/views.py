@@ -20,6 +20,7 @@ from crisis.selectors import brand_for, brands_visible_to
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
+from .. import forms as action_forms
 from .. import policies, reports, selectors, services
 from ..filters import IncidentFilter
 from ..models import OPEN_STATES, Category, Channel, State
@@ -124,11 +125,11 @@ def incident_page(request, pk, bound_forms=None):
         if t.language in (language, request.LANGUAGE_CODE)
     ]
     forms_in_page = {
-        "resolve_form": forms.ResolveForm(),
-        "reopen_form": forms.ReopenForm(),
-        "review_form": forms.ReviewForm(),
-        "comment_form": forms.CommentForm(),
-        "reassign_form": forms.ReassignForm(candidates=candidates),
+        "resolve_form": action_forms.ResolveForm(),
+        "reopen_form": action_forms.ReopenForm(),
+        "review_form": action_forms.ReviewForm(),
+        "comment_form": action_forms.CommentForm(),
+        "reassign_form": action_forms.ReassignForm(candidates=candidates),
         **(bound_forms or {}),
     }
     return render(
@@ -173,11 +174,11 @@ def _draft(template, incident) -> str:
 ACTIONS = {
     "claim": (None, services.incident_claim),
     "investigate": (None, services.incident_investigate),
-    "resolve": (forms.ResolveForm, services.incident_resolve),
-    "reopen": (forms.ReopenForm, services.incident_reopen),
-    "review": (forms.ReviewForm, services.incident_review),
-    "reassign": (forms.ReassignForm, services.incident_reassign),
-    "comment": (forms.CommentForm, services.incident_comment),
+    "resolve": (action_forms.ResolveForm, services.incident_resolve),
+    "reopen": (action_forms.ReopenForm, services.incident_reopen),
+    "review": (action_forms.ReviewForm, services.incident_review),
+    "reassign": (action_forms.ReassignForm, services.incident_reassign),
+    "comment": (action_forms.CommentForm, services.incident_comment),
 }
 
 
@@ -190,7 +191,9 @@ def incident_action(request, pk, action):
     kwargs = {}
     if form_class is not None:
         form_kwargs = (
-            {"candidates": [request.POST.get("assignee", "")]} if form_class is forms.ReassignForm else {}
+            {"candidates": [request.POST.get("assignee", "")]}
+            if form_class is action_forms.ReassignForm
+            else {}
         )
         form = form_class(request.POST, **form_kwargs)
         if not form.is_valid():
@@ -203,7 +206,7 @@ def incident_action(request, pk, action):
 @login_required
 @require_POST
 def step_complete(request, pk, step_id):
-    form = forms.StepForm(request.POST)
+    form = action_forms.StepForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     _run(
         request,

@@ -1,0 +1,66 @@
+"""
+The forms of people's actions on an incident (resolve, reopen, review, reassign, comment,
+complete a step), shared by the console and the admin.
+
+Forms parse the shape of the input only; the rules (blank text, lengths, follow-up
+limits, who may be assigned) are the services' and come back as `InvalidInput` naming
+the field, so the API, the console and the admin cannot disagree.
+"""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import FREE_TEXT_MAX
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(
+        label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}), max_length=FREE_TEXT_MAX
+    )
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
+    )
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.ChoiceField(label=_("Hand over to"))
+
+    def __init__(self, *args, candidates=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [(u, u) for u in candidates]
+
+
+class ReviewForm(forms.Form):
+    summary = forms.CharField(
+        label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
+    )
+    root_cause = forms.CharField(
+        label=_("Root cause"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
+    )
+    lessons = forms.CharField(
+        label=_("Lessons"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
+    )
+    follow_ups = forms.CharField(
+        label=_("Follow-ups, one per line"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=FREE_TEXT_MAX,
+    )
+
+    def clean_follow_ups(self):
+        return [
+            {"title": line.strip()} for line in self.cleaned_data["follow_ups"].splitlines() if line.strip()
+        ]
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
+    )
+
+
+class StepForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, max_length=FREE_TEXT_MAX)
