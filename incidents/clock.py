@@ -92,8 +92,8 @@ def sweep(*, now: datetime | None = None, batch: int | None = None, plan_ahead: 
 
     Each timer column is claimed on its own, oldest first, so that every claim is a
     range scan of that column's partial index (an OR over the four columns made
-    PostgreSQL walk the primary key under a large backlog: ~340 ms per batch at
-    10,000 due, bench/sweeper_cost.py). `now` is taken per batch (unless given), so a
+    PostgreSQL walk the primary key under a large backlog; figures in
+    docs/benchmarks.md, sweeper_cost). `now` is taken per batch (unless given), so a
     long sweep keeps picking up what fell due while it ran.
     """
     started = time.perf_counter()
@@ -140,7 +140,7 @@ def _publish_upcoming(now: datetime) -> int:
     One sweep task per moment that timers fall due (in 250 ms buckets), not one
     task per incident: a thousand incidents due at once are then fired in a few
     batches by one sweep, instead of a thousand single-row tasks queued behind
-    each other (measured: 27 s for 1,000 that way).
+    each other (docs/benchmarks.md, escalation_lateness).
     """
     horizon = now + timedelta(seconds=settings.ESCALATION_TICK_SECONDS)
     moments: set[datetime] = set()
@@ -207,8 +207,8 @@ def _fire(incidents: list[Incident], now: datetime) -> int:
     Per timer kind, one compare-and-set UPDATE moves all the due rows (the rows are
     locked, so it wins for all of them; if it does not, `_compare_and_set` sorts out
     which), then the escalation, notification and timeline rows are written with one
-    INSERT each. Row by row this cost ~8 ms per escalation; set-wise ~1 ms
-    (bench/sweeper_cost.py), which is what lets 10,000 due at once land in seconds.
+    INSERT each. Set-wise is what lets 10,000 due at once land in seconds; row by row
+    they would queue for minutes (docs/benchmarks.md, sweeper_cost).
     """
     who = _Recipients()
     alerts = (

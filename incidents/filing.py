@@ -162,9 +162,9 @@ def _counted_open_incident(brand_id: int, dedup_key: str) -> Incident | None:
     `duplicate_count + 1` on the brand's open incident with `dedup_key`, and that
     incident as it is now (None if there is none).
 
-    Written as SQL because the ORM cannot return rows from an UPDATE: as an ORM update
-    and a re-read it cost ~1.0 ms of CPU and two round trips per duplicate report,
-    this ~0.25 ms and one (bench/filing.py, the duplicate storm). `UPDATE … RETURNING`
+    Written as SQL because the ORM cannot return rows from an UPDATE: an ORM update
+    and a re-read take two round trips and several times the CPU per duplicate report,
+    which a storm of duplicates pays in full (docs/benchmarks.md, filing). `UPDATE … RETURNING`
     runs on PostgreSQL and on SQLite (3.35+); `raw()` turns the row into an Incident
     through the fields' own converters. The conditions are those of the unique
     constraint `incident_one_open_per_dedup_key`, whose index finds the row.

@@ -131,8 +131,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     ack_due_at = models.DateTimeField()
     resolve_due_at = models.DateTimeField()
     # Response times, kept by the database itself for the reports: aggregating a stored
-    # number is about twice as fast over a million rows as computing it from the two
-    # timestamps in every report (bench/report.py).
+    # number is much cheaper over a million rows than computing it from the two
+    # timestamps in every report (docs/benchmarks.md, report).
     ack_seconds = models.GeneratedField(
         expression=SecondsBetween("acknowledged_at", "detected_at"),
         output_field=models.FloatField(),

@@ -46,7 +46,7 @@ METRICS = (
 # Sorting a year of a big agency's acknowledge times (~1M floats) must stay in memory.
 REPORT_WORK_MEM = "128MB"
 # For the report's transaction only. Left to itself the planner read a year of
-# incidents with a sequential or bitmap scan of the wide rows (~1 s over 1M rows)
+# incidents with a sequential or bitmap scan of the wide rows (docs/benchmarks.md, report)
 # where the covering `incident_report` index, which holds every column a report
 # reads, is the cheapest read (an index-only scan); those two are switched off (the
 # planner still falls back to them if that index were missing). JIT costs more than
