@@ -113,10 +113,11 @@ class TestDedup:
         self, acme, globex, alice, bob, mallory, file_incident, incident_in
     ):
         """
-        The duplicate is counted and read back by one `UPDATE … RETURNING` (filing.
-        `_counted_open_incident`): every column must come back as an ORM read gives it
+        A duplicate is counted and read back by one `UPDATE … RETURNING`: the incident
+        `incident_file` answers with must have every column as an ORM read gives it
         (dates, JSON, generated columns, the state), on SQLite and on PostgreSQL.
         """
+        from crisis.tenancy import Principal
 
         incident = file_incident(
             dedup_key="leak",
@@ -128,15 +129,22 @@ class TestDedup:
         )
         incident_in(incident, "investigated", manager=alice, responder=bob)
         theirs = file_incident(brand=globex, by=mallory, dedup_key="leak")  # same key, other brand
-        counted = filing._counted_open_incident(acme.pk, "leak")
+
+        again = filing.incident_file(
+            principal=Principal.for_user(bob), brand=acme, title="t", dedup_key="leak"
+        )
+
         stored = Incident.all_brands.get(pk=incident.pk)
-        assert type(counted) is Incident and counted.duplicate_count == 1
+        assert (again.created, type(again.incident), stored.duplicate_count) == (False, Incident, 1)
         for field in Incident._meta.concrete_fields:
-            assert getattr(counted, field.attname) == getattr(stored, field.attname), field.name
-        assert counted.ack_seconds is not None and counted.escalation_chain, "compared filled columns"
-        assert filing._counted_open_incident(acme.pk, "no-such-key") is None
+            assert getattr(again.incident, field.attname) == getattr(stored, field.attname), field.name
+        assert stored.ack_seconds is not None and stored.escalation_chain, "compared filled columns"
+        assert stored.state == "investigated" and stored.assignee_id == bob.pk
         assert Incident.all_brands.get(pk=theirs.pk).duplicate_count == 0
-        assert filing._counted_open_incident(globex.pk, "leak").pk == theirs.pk
+        theirs_again = filing.incident_file(
+            principal=Principal.for_user(mallory), brand=globex, title="t", dedup_key="leak"
+        )
+        assert (theirs_again.created, theirs_again.incident.pk) == (False, theirs.pk)
         assert Incident.all_brands.get(pk=incident.pk).duplicate_count == 1
 
     def test_a_duplicates_answer_shows_the_assignee_and_another_reporter(
@@ -304,14 +312,25 @@ class TestIdempotency:
     def test_while_the_first_is_running_a_retry_is_409(self, api, bob):
         from crisis.tenancy import Principal
 
-        # Reserve the key as a request in flight would, then retry.
-        idempotency._reserve(
-            idempotency.scope_of(Principal.for_user(bob)), "k", idempotency.fingerprint(self.BODY)
+        client, retries = api(bob), []
+
+        def first_request_still_running():
+            retries.append(
+                client.post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+            )
+            return 201, {"first": True}
+
+        first = idempotency.run_once(
+            principal=Principal.for_user(bob), key="k", payload=self.BODY, work=first_request_still_running
         )
-        response = api(bob).post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
-        assert response.status_code == 409
-        assert response.data["code"] == "conflict"
+        (retry,) = retries
+        assert retry.status_code == 409, retry.data
+        assert retry.data["code"] == "conflict"
         assert Incident.all_brands.count() == 0
+        # Once the first has finished, a retry replays its answer.
+        assert first == (201, {"first": True})
+        replay = client.post("/api/v1/incidents/", self.BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        assert (replay.status_code, replay.json()) == (201, {"first": True})
 
     def test_a_failed_first_attempt_frees_the_key(self, api, carol, bob):
         # carol is a viewer: her request is refused (403) and must not keep the key.
