@@ -1,4 +1,4 @@
-"""Tasks are published by name: every name the desk publishes is a task the worker knows, routed to its queue."""
+"""Tasks are published by name: every published name is a task the worker knows, routed to a queue."""
 
 from django.conf import settings
 
