@@ -6,6 +6,7 @@ active when the notification is written; the clock decides when to send and whom
 tell, the outbox how to deliver.
 """
 
+import re
 from datetime import datetime
 
 from django.conf import settings
@@ -26,9 +27,20 @@ SUBJECTS = {
 }
 
 
+# Line breaks and other control characters (Unicode's separators too): a header holding
+# one is refused by the mail library, which would block every e-mail about the incident.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """`text` as one line for a header or a title (an e-mail subject); the incident keeps its own."""
+    return " ".join(_BREAKS.sub(" ", text).split())
+
+
 def subject(reason: str, incident: Incident, **values) -> str:
     """The subject line of a notification about `incident`, sent for `reason`."""
-    return str(SUBJECTS[reason]) % {"brand": incident.brand.name, "title": incident.title, **values}
+    text = str(SUBJECTS[reason]) % {"brand": incident.brand.name, "title": incident.title, **values}
+    return one_line(text)
 
 
 def display_labels() -> dict[str, str]:

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from crisis.models import Membership
 
+from . import messages
 from .models import ChannelKind, ContactChannel, EventKind, Incident, Notification
 from .models import NotificationStatus as Status
 from .publish import TASKS, publish_now, publish_on_commit
@@ -215,7 +216,13 @@ def _username(user_id):
 
 def send_email(notification: Notification) -> None:
     try:
-        send_mail(notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL, [notification.target])
+        # one_line: rows written before subjects were made one line are delivered too.
+        send_mail(
+            messages.one_line(notification.subject),
+            notification.body,
+            settings.DEFAULT_FROM_EMAIL,
+            [notification.target],
+        )
     except (OSError, ValueError) as exc:
         raise DeliveryError(f"e-mail: {exc}") from exc
 

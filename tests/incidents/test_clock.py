@@ -346,3 +346,28 @@ def test_reviewed_in_time_is_never_reminded(critical, alice, bob):
         )
     sweep_at(T0 + timedelta(days=30))
     assert events(critical, "review_reminder") == []
+
+
+def test_a_title_with_line_breaks_still_reaches_people_by_e_mail(team, file_incident):
+    """Titles from monitoring tools carry line breaks; the subject is one line, the incident keeps its title."""
+    from incidents import outbox
+
+    title = "Wave on VK\r\nsecond line\u2028third"
+    with time_machine.travel(T0, tick=False):
+        incident = file_incident(severity="critical", title=title)
+    sweep_at(T0 + timedelta(seconds=600))
+    notification = Notification.objects.get(reason="escalated")
+    assert outbox.deliver(notification.pk) == "sent"
+    assert mail.outbox[0].subject.endswith("Wave on VK second line third")
+    assert Incident.all_brands.get(pk=incident.pk).title == title
+
+
+def test_an_outbox_row_written_with_a_broken_subject_is_delivered(team, critical):
+    """Rows written before subjects were made one line still go out."""
+    from incidents import outbox
+
+    sweep_at(T0 + timedelta(seconds=600))
+    notification = Notification.objects.get(reason="escalated")
+    Notification.objects.filter(pk=notification.pk).update(subject="[Acme] Escalation\nBlocked")
+    assert outbox.deliver(notification.pk) == "sent"
+    assert mail.outbox[0].subject == "[Acme] Escalation Blocked"
