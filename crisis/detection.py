@@ -16,7 +16,9 @@ Severity of a new wave, from volume and reach:
 - high: ≥ 2 × min_count, or ≥ 100,000 reach (the reach trigger lands here at least);
 - medium otherwise.
 
-This module decides; `incidents.mentions` acts (opens or attaches an incident).
+Only mentions no wave has counted yet are weighed (`Mention.wave_counted_at`, set by
+`mentions.mentions_mark_counted` when a mention is attached to a wave). This module
+decides; the desk acts on the decision (opens or attaches an incident).
 """
 
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Min, Sum
 
+from .mentions import mentions_uncounted_negative
 from .models import Brand, DetectionPolicy, Mention, Sentiment
 
 DEFAULTS = DetectionPolicy()  # an unsaved row carries the field defaults
@@ -58,7 +61,7 @@ def detect(*, brand: Brand, fresh: list[Mention], now: datetime) -> Wave | None:
         return None
     window = timedelta(seconds=policy.window_seconds)
     # Mentions already counted in a wave (even one just resolved) do not start another.
-    negative = Mention.objects.filter(brand=brand, sentiment=Sentiment.NEGATIVE, wave_link__isnull=True)
+    negative = mentions_uncounted_negative(brand=brand)
     in_window = negative.filter(published_at__gt=now - window, published_at__lte=now)
     stats = in_window.aggregate(first=Min("published_at"), reach=Sum("reach"))
     count = in_window.count()

@@ -177,6 +177,9 @@ class Mention(models.Model):
     reach = models.PositiveBigIntegerField(default=0)
     published_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
+    # When a wave counted this mention (set by whoever attaches it: `crisis.mentions`
+    # marks it); detection weighs only mentions no wave has counted, even a resolved one.
+    wave_counted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -188,6 +191,12 @@ class Mention(models.Model):
         indexes = [
             # Detection counts a brand's negative mentions in time windows.
             models.Index(fields=["brand", "sentiment", "published_at"], name="mention_brand_sentiment_time"),
+            # ... and only the negatives no wave has counted yet (`mentions_uncounted_negative`).
+            models.Index(
+                fields=["brand", "published_at"],
+                name="mention_uncounted_negative",
+                condition=models.Q(sentiment="negative", wave_counted_at__isnull=True),
+            ),
         ]
         verbose_name = _("mention")
         verbose_name_plural = _("mentions")

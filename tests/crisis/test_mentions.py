@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from crisis import detection
+from crisis.mentions import mentions_mark_counted, mentions_store
 from crisis.models import DetectionPolicy, Mention
 from incidents.models import Incident, WaveMention
 
@@ -67,8 +69,8 @@ def test_a_burst_opens_exactly_one_incident_at_the_right_moment(key_client, acme
     )
     # Severity is judged when the wave opens: 10 negatives, 5,000 reach → medium.
     assert incident.severity == "medium"
-    assert WaveMention.objects.filter(incident=incident).count() == 50
-    assert Mention.objects.filter(brand=acme).count() == 500
+    assert WaveMention.all_brands.filter(incident=incident).count() == 50
+    assert Mention.all_brands.filter(brand=acme).count() == 500
 
 
 def test_a_quiet_stream_opens_nothing(key_client, acme):
@@ -93,9 +95,9 @@ def test_replaying_a_batch_changes_nothing(key_client, acme):
     assert (first.data["accepted"], first.data["duplicates"]) == (12, 0)
     assert (again.data["accepted"], again.data["duplicates"]) == (0, 12)
     assert again.data["incidents"] == []  # a replay touches no incident
-    assert Mention.objects.count() == 12
+    assert Mention.all_brands.count() == 12
     assert Incident.all_brands.count() == 1
-    assert WaveMention.objects.count() == 12
+    assert WaveMention.all_brands.count() == 12
 
 
 def test_a_batch_of_1001_is_refused_and_nothing_is_stored(key_client, acme):
@@ -103,7 +105,7 @@ def test_a_batch_of_1001_is_refused_and_nothing_is_stored(key_client, acme):
     response = post(key_client, [mention(i, at) for i in range(1001)], at)
     assert response.status_code == 400
     assert "1000" in str(response.data)
-    assert not Mention.objects.exists()
+    assert not Mention.all_brands.exists()
 
 
 @pytest.mark.parametrize(
@@ -124,14 +126,14 @@ def test_bad_mentions_are_400_and_nothing_is_stored(bad, key_client, acme):
     at = T0 + timedelta(hours=2)
     response = post(key_client, [mention(1, at), {**mention(2, at), **bad}], at)
     assert response.status_code == 400, response.data
-    assert not Mention.objects.exists()
+    assert not Mention.all_brands.exists()
 
 
 def test_a_huge_body_is_413(key_client, acme, settings):
     at = T0 + timedelta(hours=2)
     batch = [mention(i, at, text="y" * 9_000) for i in range(300)]  # about 2.8 MB
     assert post(key_client, batch, at).status_code == 413
-    assert not Mention.objects.exists()
+    assert not Mention.all_brands.exists()
 
 
 def test_a_key_of_brand_a_cannot_post_for_brand_b(key_client, acme, globex):
@@ -139,7 +141,7 @@ def test_a_key_of_brand_a_cannot_post_for_brand_b(key_client, acme, globex):
     response = post(key_client, mention(1, at, brand="globex"), at)
     assert response.status_code == 400
     assert "brand" in response.data
-    assert not Mention.objects.exists()
+    assert not Mention.all_brands.exists()
 
 
 def test_members_post_with_a_brand_and_viewers_cannot(api, bob, carol, acme):
@@ -153,7 +155,7 @@ def test_a_mention_can_name_its_incident(key_client, api, alice, acme, file_inci
     incident = file_incident(dedup_key="store-42-queue")
     at = T0 + timedelta(hours=2)
     post(key_client, [mention(1, at, incident=incident.pk), mention(2, at, dedup_key="store-42-queue")], at)
-    assert WaveMention.objects.filter(incident=incident).count() == 2
+    assert WaveMention.all_brands.filter(incident=incident).count() == 2
 
 
 def test_wave_figures_show_whether_the_response_helped(key_client, api, bob, alice, acme, incident_in):
@@ -192,7 +194,7 @@ def test_thresholds_per_brand(api, alice, bob, key_client, acme):
         == 400
     )
     assert api(alice).put("/api/v1/brands/acme/detection/", body, format="json").status_code == 200
-    assert DetectionPolicy.objects.get(brand=acme).min_count == 3
+    assert DetectionPolicy.all_brands.get(brand=acme).min_count == 3
     at = T0 + timedelta(hours=2)
     response = post(key_client, [mention(i, at, "negative") for i in range(3)], at)
     assert len(response.data["incidents"]) == 1
@@ -206,7 +208,7 @@ def test_an_empty_batch_stores_nothing_and_reads_nothing(key_client, acme, djang
         response = post(key_client, [], at)
     assert response.status_code == 202
     assert response.data["accepted"] == 0
-    assert Mention.objects.count() == 20
+    assert Mention.all_brands.count() == 20
 
 
 @pytest.mark.postgres
@@ -228,7 +230,7 @@ def test_the_same_batch_posted_twice_at_once_is_stored_once(acme_key, acme):
     assert [a.status_code for a in answers] == [202] * 4
     assert sum(a.data["accepted"] for a in answers) == 300
     assert sum(a.data["duplicates"] for a in answers) == 900
-    assert Mention.objects.filter(brand=acme).count() == 300
+    assert Mention.all_brands.filter(brand=acme).count() == 300
 
 
 @pytest.mark.postgres
@@ -236,11 +238,62 @@ def test_the_raw_store_refuses_an_over_long_value_instead_of_cutting_it(acme):
     """Rules drift: if validation ever let a longer id through, the column must refuse it."""
     from django.db import DataError, transaction
 
-    from incidents.mentions import _insert_new
-
     at = T0 + timedelta(hours=1)
-    fields = {k: v for k, v in mention(1, at).items() if k != "published_at"}
-    too_long = Mention(brand=acme, received_at=at, published_at=at, **{**fields, "external_id": "x" * 300})
+    too_long = {**mention(1, at), "published_at": at, "external_id": "x" * 300}
     with pytest.raises(DataError), transaction.atomic():
-        _insert_new([too_long])
-    assert Mention.objects.filter(brand=acme).count() == 0
+        mentions_store(brand=acme, items=[too_long], now=at)
+    assert Mention.all_brands.filter(brand=acme).count() == 0
+
+
+def test_the_store_keeps_each_post_once_and_says_which_are_new(acme):
+    at = T0 + timedelta(hours=1)
+    items = [{**mention(i, at), "published_at": at} for i in (1, 2, 2)]
+    first = mentions_store(brand=acme, items=items, now=at)
+    assert [m.external_id for m, _item in first.fresh] == ["post-1", "post-2"]
+    assert first.duplicates == 1  # the same post twice in one batch
+    assert all(m.pk and m.wave_counted_at is None for m, _item in first.fresh)
+    again = mentions_store(brand=acme, items=[*items, {**mention(3, at), "published_at": at}], now=at)
+    assert [m.external_id for m, _item in again.fresh] == ["post-3"]
+    assert again.duplicates == 3
+    assert Mention.all_brands.filter(brand=acme).count() == 3
+
+
+def test_a_mention_a_wave_counted_is_not_counted_again(key_client, acme, alice, bob, incident_in):
+    DetectionPolicy.objects.create(brand=acme, min_count=3, ratio=1.0, follower_threshold=10**9)
+    at = T0 + timedelta(hours=2)
+    first = post(key_client, [mention(i, at - timedelta(seconds=i), "negative") for i in range(3)], at)
+    wave = Incident.all_brands.get(pk=first.data["incidents"][0])
+    counted = Mention.all_brands.filter(brand=acme)
+    assert sorted(counted.values_list("wave_counted_at", flat=True)) == [at] * 3
+    with time_machine.travel(at + timedelta(minutes=1), tick=False):
+        incident_in(wave, "resolved", manager=alice, responder=bob)  # no wave open any more
+    # Two new negatives in the same window: five in all, but three were the last wave's.
+    later = at + timedelta(minutes=2)
+    second = post(key_client, [mention(10 + i, later, "negative") for i in range(2)], later)
+    assert second.data["incidents"] == []
+    assert Incident.all_brands.filter(brand=acme).count() == 1
+    assert Mention.all_brands.filter(brand=acme, wave_counted_at__isnull=True).count() == 2
+    # The third uncounted one makes three: a new wave, which counts only those three.
+    third = post(key_client, [mention(20, later, "negative")], later)
+    new_wave = Incident.all_brands.get(pk=third.data["incidents"][0])
+    assert new_wave.pk != wave.pk
+    assert WaveMention.all_brands.filter(incident=new_wave).count() == 3
+    assert not Mention.all_brands.filter(brand=acme, wave_counted_at__isnull=True).exists()
+
+
+def test_detection_weighs_only_uncounted_negatives(acme):
+    DetectionPolicy.objects.create(brand=acme, min_count=3, ratio=1.0, follower_threshold=10**9)
+    at = T0 + timedelta(hours=2)
+    stored = mentions_store(
+        brand=acme,
+        items=[{**mention(i, at), "sentiment": "negative", "published_at": at} for i in range(4)],
+        now=at,
+    )
+    fresh = [m for m, _item in stored.fresh]
+    assert detection.detect(brand=acme, fresh=fresh, now=at).negatives_in_window == 4
+    assert mentions_mark_counted(brand=acme, ids=[m.pk for m in fresh[:2]], at=at) == 2
+    assert mentions_mark_counted(brand=acme, ids=[m.pk for m in fresh[:2]], at=at + timedelta(minutes=1)) == 0
+    assert detection.detect(brand=acme, fresh=fresh[2:], now=at) is None  # two left, fewer than three
+    assert set(
+        Mention.all_brands.filter(pk__in=[m.pk for m in fresh[:2]]).values_list("wave_counted_at", flat=True)
+    ) == {at}
