@@ -371,11 +371,12 @@ from django.test import Client
 from django.utils import timezone
 
 from crisis import detection
+from crisis import mentions as crisis_mentions
 from crisis.models import BrandKey, Channel, Mention, Sentiment
 from crisis.serializers import validate_mention_batch
 from crisis.services import brand_create
 from crisis.tenancy import Principal
-from incidents import mentions
+from incidents import waves
 from incidents.models import OPEN_STATES, Incident
 
 REPS, TAG, BATCH = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -436,13 +437,14 @@ def timed(name, fn):
     return wrapper
 
 
-mentions._named_incidents = timed("_named_incidents", mentions._named_incidents)
-mentions._store = timed("_store (total)", mentions._store)
-mentions._open_wave_id = timed("_open_wave_id (SELECT pk)", mentions._open_wave_id)
-mentions._attach = timed("_attach (WaveMention bulk_create)", mentions._attach)
-mentions._file_wave = timed("_file_wave", mentions._file_wave)
+waves._named_incidents = timed("_named_incidents", waves._named_incidents)
+crisis_mentions.mentions_store = timed("mentions_store (total)", crisis_mentions.mentions_store)
+waves._open_wave_id = timed("_open_wave_id (SELECT pk)", waves._open_wave_id)
+waves._attach = timed("_attach (WaveMention bulk_create, mark counted)", waves._attach)
+waves._file_wave = timed("_file_wave", waves._file_wave)
 detection.detect = timed("detection.detect", detection.detect)
-mentions._insert_new = timed("  of which INSERT ... ON CONFLICT DO NOTHING", mentions._insert_new)
+crisis_mentions._insert_new = timed("  of which INSERT ... ON CONFLICT DO NOTHING",
+                                    crisis_mentions._insert_new)
 
 
 def sql_kind(query):
@@ -469,7 +471,7 @@ def sql_timer(execute, query, params, many, context):
 
 
 def receive(items):
-    return mentions.mentions_receive(principal=principal, brand=brand, items=items, now=timezone.now())
+    return waves.mentions_receive(principal=principal, brand=brand, items=items, now=timezone.now())
 
 
 # The first batch opens the wave (detection runs; the incident is filed): timed once.
@@ -542,7 +544,7 @@ profile.disable()
 out = io.StringIO()
 stats = pstats.Stats(profile, stream=out)
 stats.sort_stats("tottime").print_stats(22)
-stats.sort_stats("cumulative").print_stats(r"(serializers|fields|validators|mentions|detection|"
+stats.sort_stats("cumulative").print_stats(r"(serializers|fields|validators|mentions|waves|detection|"
                                             r"query|compiler|dateparse|parsers|views)\.py", 28)
 root = os.environ["BENCH_ROOT"]
 site = os.path.dirname(os.path.dirname(django.__file__))
@@ -565,7 +567,7 @@ incidents.api.validate_mention_batch = timed("validation", incidents.api.validat
 IntegrationKeyAuthentication.authenticate = timed("authentication (Api-Key)",
                                                   IntegrationKeyAuthentication.authenticate)
 CallerRateThrottle.allow_request = timed("throttle", CallerRateThrottle.allow_request)
-mentions.mentions_receive = timed("mentions_receive (total)", mentions.mentions_receive)
+waves.mentions_receive = timed("mentions_receive (total)", waves.mentions_receive)
 for n in range(20):  # warm
     client.post("/api/v1/mentions/", data=single.replace(f"{TAG}-s0-", f"{TAG}-w{n}-"),
                 content_type="application/json", **headers)
@@ -600,7 +602,7 @@ for n in range(SINGLES):
 profile.disable()
 out = io.StringIO()
 pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(
-    r"(middleware|authentication|throttling|views|mentions|serializers|base|query)\.py", 20)
+    r"(middleware|authentication|throttling|views|mentions|waves|serializers|base|query)\.py", 20)
 print(f"cProfile of {SINGLES} single-mention requests (by cumulative time, filtered):")
 for line in out.getvalue().splitlines():
     line = line.replace(site + "/", "").replace(root + "/", "")
