@@ -64,6 +64,19 @@ from .sla import SlaTarget
 _STATE = "(" + "|".join(State.values) + ")"
 STATE_LIST_PATTERN = f"^{_STATE}(,{_STATE})*$"
 
+# What an integration key learns when its dedup_key hits an open incident another filed.
+# No additional properties: the whole incident must not pass for it, nor it for the whole.
+DUPLICATE_COUNTED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "state": {"type": "string", "enum": list(State.values)},
+        "duplicate_count": {"type": "integer"},
+    },
+    "required": ["id", "state", "duplicate_count"],
+    "additionalProperties": False,
+}
+
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
@@ -123,7 +136,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         request=IncidentInput,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: IncidentOutput, 200: IncidentOutput},
+        responses={
+            201: IncidentOutput,
+            200: {"oneOf": [{"$ref": "#/components/schemas/IncidentOutput"}, DUPLICATE_COUNTED]},
+        },
     )
     def create(self, request):
         data = IncidentInput(data=request.data, context={"principal": self.principal})
@@ -151,6 +167,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         # is one plain query (Prefetch's machinery costs more than the query itself);
         # follow-ups need none: only reviewed (closed) incidents have them.
         incident = filed.incident
+        if not filed.readable:
+            return Response(
+                {"id": incident.pk, "state": incident.state, "duplicate_count": incident.duplicate_count}
+            )
         checklist = filed.checklist
         if checklist is None:
             checklist = list(checklists_for_display().filter(incident=incident))

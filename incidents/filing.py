@@ -36,6 +36,11 @@ class Filing:
     created: bool  # False: the report was a duplicate of an open incident
     # The checklist a new incident was filed with (saved, in order); None for a duplicate.
     checklist: list[ChecklistStep] | None = None
+    # False: an integration key hit the open incident of another filer with its dedup_key.
+    # A key reads only what it filed, so it learns that its report was counted, no more
+    # (API.md: `{"id", "state", "duplicate_count"}`); otherwise anyone could read any open
+    # incident of the brand by guessing its key.
+    readable: bool = True
 
 
 def incident_file(
@@ -103,7 +108,7 @@ def _count_duplicate_or_open(
     if dedup_key:
         duplicate = _count_duplicate(brand, dedup_key, principal, source_url, reach)
         if duplicate is not None:
-            return Filing(duplicate, created=False)
+            return Filing(duplicate, created=False, readable=_reads_whole(principal, duplicate))
     return _open_incident(
         principal=principal,
         brand=brand,
@@ -155,6 +160,11 @@ def _count_duplicate(
         data={"duplicate_count": incident.duplicate_count, "source_url": source_url, "reach": reach},
     )
     return incident
+
+
+def _reads_whole(principal: Principal, incident: Incident) -> bool:
+    """Whether the caller may read the incident its duplicate report was counted on."""
+    return principal.key is None or incident.reported_by_key_id == principal.key.pk
 
 
 def _counted_open_incident(brand_id: int, dedup_key: str) -> Incident | None:

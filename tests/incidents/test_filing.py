@@ -167,6 +167,33 @@ class TestDedup:
         assert second.data["available_transitions"] == []  # dave's incident, bob a responder
         assert second.data["steps"] == first.data["steps"]
 
+    def test_a_key_that_did_not_file_the_incident_learns_only_its_count(
+        self, api, bob, acme, key_client, acme_key
+    ):
+        """A guessed dedup_key must not read another filer's incident (API.md: the short shape)."""
+        from rest_framework.test import APIClient
+
+        from crisis.models import BrandKey
+
+        body = {"title": "Leak of the price list", "dedup_key": "leak-7"}
+        filed = api(bob).post("/api/v1/incidents/", {**body, "brand": "acme"}, format="json")
+        hit = key_client.post("/api/v1/incidents/", {**body, "title": "guess"}, format="json")
+        assert hit.status_code == 200, hit.data
+        assert hit.json() == {"id": filed.data["id"], "state": "detected", "duplicate_count": 1}
+
+        # The filing key itself keeps the whole answer; another key of the brand does not.
+        own = key_client.post("/api/v1/incidents/", {"title": "Spike", "dedup_key": "spike"}, format="json")
+        _other, plain = BrandKey.issue(brand=acme, name="brand-analytics")
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain}")
+        again = key_client.post("/api/v1/incidents/", {"title": "Spike", "dedup_key": "spike"}, format="json")
+        theirs = other.post("/api/v1/incidents/", {"title": "Spike", "dedup_key": "spike"}, format="json")
+        assert (own.status_code, again.status_code, theirs.status_code) == (201, 200, 200)
+        assert again.data["title"] == "Spike" and again.data["duplicate_count"] == 1
+        assert theirs.json() == {"id": own.data["id"], "state": "detected", "duplicate_count": 2}
+        kinds = TimelineEvent.all_brands.filter(incident_id=own.data["id"]).values_list("kind", flat=True)
+        assert list(kinds) == ["created", "duplicate", "duplicate"]
+
     def test_a_duplicate_holds_its_people_before_commit(
         self, acme, alice, bob, dave, acme_key, incident_in, django_assert_num_queries
     ):
@@ -291,6 +318,16 @@ class TestIdempotency:
         hit = client.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="r")
         replay = client.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="r")
         assert hit.status_code == replay.status_code == 200
+        assert Incident.all_brands.get().duplicate_count == 1
+
+    def test_replay_of_a_key_s_dedup_hit_on_another_s_incident_stays_short(self, api, bob, key_client):
+        body = {"title": "Wave on VK", "dedup_key": "d"}
+        api(bob).post("/api/v1/incidents/", {**body, "brand": "acme"}, format="json")
+        hit = key_client.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="r")
+        replay = key_client.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="r")
+        assert hit.status_code == replay.status_code == 200
+        short = {"id": hit.json()["id"], "state": "detected", "duplicate_count": 1}
+        assert hit.json() == replay.json() == short
         assert Incident.all_brands.get().duplicate_count == 1
 
     def test_same_key_different_body_is_422(self, api, bob):
