@@ -349,7 +349,7 @@ def test_reviewed_in_time_is_never_reminded(critical, alice, bob):
 
 
 def test_a_title_with_line_breaks_still_reaches_people_by_e_mail(team, file_incident):
-    """Titles from monitoring tools carry line breaks; the subject is one line, the incident keeps its title."""
+    """Titles from monitoring tools carry line breaks; the subject is one line, the title is kept."""
     from incidents import outbox
 
     title = "Wave on VK\r\nsecond line\u2028third"
@@ -371,3 +371,49 @@ def test_an_outbox_row_written_with_a_broken_subject_is_delivered(team, critical
     Notification.objects.filter(pk=notification.pk).update(subject="[Acme] Escalation\nBlocked")
     assert outbox.deliver(notification.pk) == "sent"
     assert mail.outbox[0].subject == "[Acme] Escalation Blocked"
+
+
+@pytest.fixture
+def published():
+    """The tasks sent to the broker during the test, as Celery's own signal reports them."""
+    from celery.signals import before_task_publish
+
+    sent = []
+
+    def record(sender=None, headers=None, body=None, **kwargs):
+        sent.append((sender, tuple(body[0]), headers.get("eta")))
+
+    before_task_publish.connect(record, weak=False)
+    yield sent
+    before_task_publish.disconnect(record)
+
+
+def test_a_timer_due_soon_is_published_after_commit_only(
+    team, file_incident, published, django_capture_on_commit_callbacks
+):
+    with (
+        time_machine.travel(T0, tick=False),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        soon = file_incident(severity="critical", detected_at=T0 - timedelta(seconds=595))
+        later = file_incident(severity="critical")  # due in 480 s: the sweeper's, not an ETA task
+        assert published == []  # nothing leaves before the commit
+    assert len(callbacks) == 1
+    assert published == [
+        ("incidents.tasks.fire_due_timers", (soon.pk,), T0.isoformat()),  # its warning is overdue
+    ]
+    assert later.sla_warning_at == T0 + timedelta(seconds=480)
+
+
+def test_an_escalation_publishes_delivery_of_its_notifications_after_commit(
+    critical, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with time_machine.travel(T0 + timedelta(seconds=600), tick=False):
+            clock.fire_due_timers(critical.pk)
+        assert published == []  # nothing leaves before the commit
+    ids = sorted(Notification._base_manager.values_list("pk", flat=True))  # every brand's
+    assert len(ids) == 3  # the warning to bob and dave, level 1 to alice
+    assert [(name, sorted(args[0])) for name, args, _eta in published] == [
+        ("incidents.tasks.deliver_notifications", ids)
+    ]
