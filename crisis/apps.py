@@ -7,4 +7,7 @@ class CrisisConfig(AppConfig):
     verbose_name = _("Brands and access")
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers the system checks
+        from . import (
+            checks,  # noqa: F401 - registers the system checks
+            signals,  # noqa: F401 - password changes and deactivations revoke tokens
+        )
