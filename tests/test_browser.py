@@ -12,7 +12,7 @@ from django.conf import settings
 
 from crisis.tenancy import Principal
 from incidents import filing
-from incidents.models import Incident, SlaPolicy
+from incidents.models import Incident
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM
 # calls are ordinary blocking calls, which Django would otherwise refuse.
@@ -110,11 +110,12 @@ def test_manager_changes_an_sla_target(page_for, live_server, alice):
     page.click("#sla-form button[type=submit]")
     error = page.locator(".field.invalid .errorlist")
     assert "greater than or equal to 1" in error.inner_text()
-    assert not SlaPolicy.objects.exists()
+    assert not alice.memberships.get().brand.sla_policies.exists()
     page.fill("#id_critical_ack_seconds", "300")
     page.click("#sla-form button[type=submit]")
     assert "SLA targets saved." in page.locator(".messages").inner_text()
-    assert SlaPolicy.objects.get(brand__slug="acme", severity="critical").ack_seconds == 300
+    # Through the brand: SLA policies are read per brand.
+    assert alice.memberships.get().brand.sla_policies.get(severity="critical").ack_seconds == 300
     assert page.url == f"{live_server.url}/brands/acme/settings/"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "settings.png"), full_page=True)

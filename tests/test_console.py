@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from incidents.models import SlaPolicy
+from crisis.models import Brand
 
 
 @pytest.fixture
@@ -167,44 +167,38 @@ def test_the_settings_page_posts_each_form_to_its_own_view(web, alice, acme_key)
 
 
 @pytest.mark.parametrize("url", SETTINGS_POSTS)
-def test_only_the_brands_managers_may_post_settings(url, web, alice, bob, mallory, acme_key):
-    from crisis.models import BrandKey, Membership
-
+def test_only_the_brands_managers_may_post_settings(url, web, acme, alice, bob, mallory, acme_key):
     before = (
-        list(Membership.objects.values_list("user__username", "role").order_by("pk")),
-        list(BrandKey.objects.values_list("pk", "revoked_at").order_by("pk")),
+        list(acme.memberships.values_list("user__username", "role").order_by("pk")),
+        list(acme.keys.values_list("pk", "revoked_at").order_by("pk")),
     )
     data = SETTINGS_POSTS[url]
     assert web(bob).post(f"/brands/acme/settings/{url}", data).status_code == 403  # a responder
     assert web(mallory).post(f"/brands/acme/settings/{url}", data).status_code == 404  # another brand's
     assert web(alice).get(f"/brands/acme/settings/{url}").status_code == 405
     after = (
-        list(Membership.objects.values_list("user__username", "role").order_by("pk")),
-        list(BrandKey.objects.values_list("pk", "revoked_at").order_by("pk")),
+        list(acme.memberships.values_list("user__username", "role").order_by("pk")),
+        list(acme.keys.values_list("pk", "revoked_at").order_by("pk")),
     )
     assert after == before
-    assert not SlaPolicy.objects.exists()
-    from incidents.models import EscalationPolicy
-
-    assert not EscalationPolicy.objects.exists()
+    assert not acme.sla_policies.exists()
+    assert not hasattr(Brand.objects.get(pk=acme.pk), "escalation_policy")
 
 
-def test_sla_form_rejects_bad_values_next_to_the_field(web, alice):
+def test_sla_form_rejects_bad_values_next_to_the_field(web, acme, alice):
     client = web(alice)
     bad = client.post("/brands/acme/settings/sla/", {**GOOD_SLA, "critical_ack_seconds": "0"})
     assert bad.status_code == 200
     page = bad.content.decode()
     assert 'class="field invalid"' in page and 'id="sla-form"' in page
-    assert not SlaPolicy.objects.exists()
+    assert not acme.sla_policies.exists()
     ok = client.post("/brands/acme/settings/sla/", {**GOOD_SLA, "critical_ack_seconds": "300"}, follow=True)
     assert ok.redirect_chain == [("/brands/acme/settings/", 302)]
     assert "SLA targets saved." in ok.content.decode()
-    assert SlaPolicy.objects.get(severity="critical").ack_seconds == 300
+    assert acme.sla_policies.get(severity="critical").ack_seconds == 300
 
 
-def test_escalation_chain_saves_and_rejects(web, alice, bob):
-    from incidents.models import EscalationPolicy
-
+def test_escalation_chain_saves_and_rejects(web, acme, alice, bob):
     client = web(alice)
     ok = client.post(
         "/brands/acme/settings/escalation/",
@@ -213,7 +207,7 @@ def test_escalation_chain_saves_and_rejects(web, alice, bob):
     )
     assert ok.redirect_chain == [("/brands/acme/settings/", 302)]
     assert "Escalation chain saved." in ok.content.decode()
-    chain = EscalationPolicy.objects.get(brand__slug="acme").chain
+    chain = Brand.objects.get(pk=acme.pk).escalation_policy.chain
     assert [level["after_seconds"] for level in chain["levels"]] == [0, 300]
     assert chain["levels"][0]["users"] == ["bob"] and chain["repeat"] == 2
 
@@ -222,12 +216,10 @@ def test_escalation_chain_saves_and_rejects(web, alice, bob):
         bad = client.post("/brands/acme/settings/escalation/", data)
         assert bad.status_code == 200
         assert "errorlist" in bad.content.decode() or "Not members of this brand" in bad.content.decode()
-        assert EscalationPolicy.objects.get(brand__slug="acme").chain == chain
+        assert Brand.objects.get(pk=acme.pk).escalation_policy.chain == chain
 
 
-def test_members_are_added_changed_and_removed(web, alice, bob):
-    from crisis.models import Membership
-
+def test_members_are_added_changed_and_removed(web, acme, alice, bob):
     client = web(alice)
     ok = client.post(
         "/brands/acme/settings/members/",
@@ -235,39 +227,39 @@ def test_members_are_added_changed_and_removed(web, alice, bob):
         follow=True,
     )
     assert "Member saved." in ok.content.decode()
-    assert Membership.objects.get(user__username="erin").role == "responder"
+    assert acme.memberships.get(user__username="erin").role == "responder"
 
     bad = client.post("/brands/acme/settings/members/", {"username": "no spaces", "role": "owner"})
     assert bad.status_code == 200 and 'class="field invalid"' in bad.content.decode()
-    assert not Membership.objects.filter(user__username="no spaces").exists()
+    assert not acme.memberships.filter(user__username="no spaces").exists()
 
     removed = client.post("/brands/acme/settings/members/remove/", {"username": "erin"}, follow=True)
     assert "Member removed." in removed.content.decode()
-    assert not Membership.objects.filter(user__username="erin").exists()
+    assert not acme.memberships.filter(user__username="erin").exists()
 
     # The last manager stays: the service refuses, the page says why.
     refused = client.post("/brands/acme/settings/members/remove/", {"username": "alice"}, follow=True)
     assert "A brand must keep at least one manager." in refused.content.decode()
-    assert Membership.objects.filter(user__username="alice", role="manager").exists()
+    assert acme.memberships.filter(user__username="alice", role="manager").exists()
 
 
-def test_keys_are_issued_once_and_revoked(web, alice, acme_key, globex):
+def test_keys_are_issued_once_and_revoked(web, acme, alice, acme_key, globex):
     from crisis.models import BrandKey
 
     client = web(alice)
     response = client.post("/brands/acme/settings/keys/", {"name": "brand analytics"}, follow=True)
     assert "shown once" in response.content.decode()
-    assert BrandKey.objects.filter(brand__slug="acme", name="brand analytics").exists()
+    assert acme.keys.filter(name="brand analytics").exists()
 
     bad = client.post("/brands/acme/settings/keys/", {"name": ""})
     assert bad.status_code == 200 and "errorlist" in bad.content.decode()
 
     theirs, _plain = BrandKey.issue(brand=globex, name="theirs")
     client.post("/brands/acme/settings/keys/revoke/", {"key": str(theirs.pk)})
-    assert BrandKey.objects.usable().filter(pk=theirs.pk).exists()  # another brand's key: untouched
+    assert globex.keys.usable().filter(pk=theirs.pk).exists()  # another brand's key: untouched
     revoked = client.post("/brands/acme/settings/keys/revoke/", {"key": str(acme_key.pk)}, follow=True)
     assert "Key revoked." in revoked.content.decode()
-    assert not BrandKey.objects.usable().filter(pk=acme_key.pk).exists()
+    assert not acme.keys.usable().filter(pk=acme_key.pk).exists()
 
 
 @pytest.mark.parametrize(
