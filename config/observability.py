@@ -144,7 +144,7 @@ class DeskCollector:
             "How long the last sweeper tick took.",
             value=beat.duration_seconds if beat else -1,
         )
-        outbox = dict(Notification.objects.values_list("status").annotate(n=Count("id")).order_by())
+        outbox = dict(Notification.all_brands.values_list("status").annotate(n=Count("id")).order_by())
         yield GaugeMetricFamily(
             "crisis_notifications_pending", "Outbox backlog.", value=outbox.get("pending", 0)
         )

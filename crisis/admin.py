@@ -5,9 +5,20 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .models import Brand, BrandKey, DetectionPolicy, Membership, Mention
+from .tenancy import Principal
 
 
-class MembershipInline(admin.TabularInline):
+class TenantAdminMixin:
+    """The rows of the brands the signed-in user may see (a superuser: every brand's)."""
+
+    # Django's admin reads the default manager, which fails closed.
+    def get_queryset(self, request):
+        rows = self.model.objects.visible_to(Principal.for_user(request.user))
+        ordering = self.get_ordering(request)
+        return rows.order_by(*ordering) if ordering else rows
+
+
+class MembershipInline(TenantAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -21,13 +32,13 @@ class BrandAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["user", "brand", "role"]
     list_filter = ["role"]
 
 
 @admin.register(BrandKey)
-class BrandKeyAdmin(admin.ModelAdmin):
+class BrandKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
     """Keys are made here with a name; the plain key is shown once, in a message."""
 
     list_display = ["name", "brand", "prefix", "created_at", "revoked_at"]
@@ -51,12 +62,12 @@ class BrandKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(DetectionPolicy)
-class DetectionPolicyAdmin(admin.ModelAdmin):
+class DetectionPolicyAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["brand", "enabled", "window_seconds", "min_count", "ratio", "follower_threshold"]
 
 
 @admin.register(Mention)
-class MentionAdmin(admin.ModelAdmin):
+class MentionAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["published_at", "brand", "platform", "sentiment", "author", "reach"]
     list_filter = ["brand", "platform", "sentiment"]
     search_fields = ["text", "author", "external_id"]

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from api.errors import NotFound
 
 from . import detection, services
-from .models import BrandKey, Membership, Role
+from .models import Role
 from .permissions import IsUser
 from .selectors import brand_for, brands_visible_to
 from .serializers import (
@@ -128,7 +128,7 @@ class BrandViewSet(
     @action(detail=True, methods=["get"], serializer_class=MemberOutput)
     def members(self, request, slug):
         brand = brand_for(self.principal, slug)
-        rows = Membership.objects.filter(brand=brand).select_related("user").order_by("user__username")
+        rows = brand.memberships.select_related("user").order_by("user__username")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(MemberOutput(page, many=True).data)
 
@@ -146,7 +146,7 @@ class BrandViewSet(
     @action(detail=True, methods=["delete"], url_path=r"members/(?P<username>[\w.@+-]+)")
     def remove_member(self, request, slug, username):
         brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
-        membership = Membership.objects.filter(brand=brand, user__username=username).first()
+        membership = brand.memberships.filter(user__username=username).first()
         if membership is None:
             raise NotFound()
         services.membership_remove(membership=membership)
@@ -172,7 +172,7 @@ class BrandViewSet(
     @action(detail=True, methods=["get"], serializer_class=KeyOutput)
     def keys(self, request, slug):
         brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
-        page = self.paginate_queryset(BrandKey.objects.usable().filter(brand=brand))
+        page = self.paginate_queryset(brand.keys.usable())
         return self.get_paginated_response(KeyOutput(page, many=True).data)
 
     @extend_schema(request=KeyInput, responses={201: IssuedKeyOutput})
@@ -189,7 +189,7 @@ class BrandViewSet(
     @action(detail=True, methods=["delete"], url_path=r"keys/(?P<key_id>[0-9]{1,18})")
     def revoke_key(self, request, slug, key_id):
         brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
-        key = BrandKey.objects.usable().filter(brand=brand, pk=key_id).first()
+        key = brand.keys.usable().filter(pk=key_id).first()
         if key is None:
             raise NotFound()
         services.brand_key_revoke(key=key)

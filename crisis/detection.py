@@ -42,7 +42,7 @@ class Wave:
 
 
 def policy_for(brand: Brand) -> DetectionPolicy:
-    return DetectionPolicy.objects.filter(brand=brand).first() or DEFAULTS
+    return DetectionPolicy.objects.for_brands([brand.pk]).first() or DEFAULTS
 
 
 def severity_for(*, negatives: int, reach: int, policy: DetectionPolicy) -> str:

@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.crypto import KeyGenerator
 
+from .tenancy import TenantManager
+
 
 class Role(models.TextChoices):
     VIEWER = "viewer", _("Viewer")
@@ -97,6 +99,9 @@ class Membership(models.Model):
     is_executive = models.BooleanField(_("executive"), default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    objects = TenantManager()
+    all_brands = models.Manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["brand", "user"], name="membership_unique_brand_user"),
@@ -130,7 +135,8 @@ class BrandKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = BrandKeyQuerySet.as_manager()
+    objects = TenantManager.from_queryset(BrandKeyQuerySet)()
+    all_brands = BrandKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -151,7 +157,8 @@ class BrandKey(models.Model):
     def from_plain(cls, plain: str) -> "BrandKey | None":
         """The usable key matching `plain`, or None."""
         prefix, _dot, _secret = plain.partition(".")
-        key = cls.objects.usable().select_related("brand").filter(prefix=prefix).first()
+        # Authentication: no caller yet, so no brand; the prefix finds the row, the digest proves it.
+        key = cls.all_brands.usable().select_related("brand").filter(prefix=prefix).first()
         if key is None or not cls.key_generator.verify(plain, key.hashed_key):
             return None
         return key
@@ -180,6 +187,9 @@ class Mention(models.Model):
     # When a wave counted this mention (set by whoever attaches it: `crisis.mentions`
     # marks it); detection weighs only mentions no wave has counted, even a resolved one.
     wave_counted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
 
     class Meta:
         constraints = [
@@ -215,6 +225,9 @@ class DetectionPolicy(models.Model):
     min_count = models.PositiveIntegerField(default=10)
     ratio = models.FloatField(default=3.0)
     follower_threshold = models.PositiveBigIntegerField(default=100_000)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
 
     class Meta:
         verbose_name = _("detection policy")

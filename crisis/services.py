@@ -46,7 +46,7 @@ def membership_set(
         # A brand manager must not be able to take over an account that other
         # brands share by resetting its password or address.
         raise InvalidInput(_("This user already exists; only the role can be set here."), field="username")
-    membership = Membership.objects.select_for_update().filter(brand=brand, user=user).first()
+    membership = brand.memberships.select_for_update().filter(user=user).first()
     if membership is None:
         created = Membership.objects.create(brand=brand, user=user, role=role, is_executive=is_executive)
         return created, True
@@ -65,7 +65,7 @@ def membership_remove(*, membership: Membership) -> None:
 
 
 def _refuse_losing_last_manager(brand: Brand, membership: Membership) -> None:
-    managers = Membership.objects.select_for_update().filter(brand=brand, role=Role.MANAGER)
+    managers = brand.memberships.select_for_update().filter(role=Role.MANAGER)
     if not managers.exclude(pk=membership.pk).exists():
         raise Conflict(_("A brand must keep at least one manager."))
 
@@ -75,9 +75,13 @@ def brand_key_issue(*, brand: Brand, name: str) -> tuple[BrandKey, str]:
 
 
 def brand_key_revoke(*, key: BrandKey) -> None:
-    BrandKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    BrandKey.objects.for_brands([key.brand_id]).filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 def detection_policy_set(*, brand: Brand, **thresholds) -> DetectionPolicy:
-    policy, _created = DetectionPolicy.objects.update_or_create(brand=brand, defaults=thresholds)
+    policy, _created = DetectionPolicy.objects.for_brands([brand.pk]).update_or_create(
+        brand=brand, defaults=thresholds
+    )
     return policy

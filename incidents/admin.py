@@ -10,13 +10,14 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from api.errors import DomainError, InvalidInput
+from crisis.admin import TenantAdminMixin
 from crisis.tenancy import Principal
 
 from . import forms, services
 from .models import Incident, SlaPolicy, TimelineEvent
 
 
-class TimelineInline(admin.TabularInline):
+class TimelineInline(TenantAdminMixin, admin.TabularInline):
     model = TimelineEvent
     fields = ["at", "kind", "actor_label", "from_state", "to_state", "data"]
     readonly_fields = fields
@@ -29,9 +30,6 @@ class TimelineInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-    def get_queryset(self, request):
-        return TimelineEvent.all_brands.all()
 
 
 def _is_member_or_superuser(user) -> bool:
@@ -148,6 +146,6 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["brand", "severity", "ack_seconds", "resolve_seconds"]
     list_filter = ["brand"]

@@ -30,6 +30,7 @@ from .filters import IncidentFilter
 from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
     checklists_for_display,
+    incident_for_display,
     incidents_for_display,
     incidents_visible_to,
     reply_render,
@@ -125,13 +126,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return {**super().get_serializer_context(), "principal": self.principal}
 
     def _answer(self, incident, status_code=status.HTTP_200_OK) -> Response:
-        # The service already checked access; read it back by its brand, not by what
-        # the caller may list (a key that hits another filer's open incident with its
-        # dedup_key gets that incident, as API.md says).
-        fresh = incidents_for_display(Principal(is_superuser=True)).get(
-            pk=incident.pk, brand_id=incident.brand_id
-        )
-        return Response(self.get_serializer(fresh).data, status=status_code)
+        return Response(self.get_serializer(incident_for_display(incident)).data, status=status_code)
 
     @extend_schema(
         request=IncidentInput,
@@ -173,7 +168,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             )
         checklist = filed.checklist
         if checklist is None:
-            checklist = list(checklists_for_display().filter(incident=incident))
+            checklist = list(checklists_for_display(incident.checklist.all()))
         context = {**self.get_serializer_context(), "checklists": {incident.pk: checklist}}
         return Response(
             IncidentOutput(incident, context=context).data,
@@ -477,9 +472,8 @@ class TimelineExportView(APIView):
         q = query.validated_data
         brand_ids = _manager_brand_ids(Principal.from_request(request), q.get("brand"))
         events = (
-            TimelineEvent.all_brands.filter(
-                incident__brand_id__in=brand_ids, at__gte=q["since"], at__lt=q["until"]
-            )
+            TimelineEvent.objects.for_brands(brand_ids)
+            .filter(at__gte=q["since"], at__lt=q["until"])
             .select_related("incident__brand")
             .order_by("at", "id")
         )

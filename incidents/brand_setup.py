@@ -107,6 +107,7 @@ def _policy_changed(sender, instance, **kwargs):
 
 @receiver([post_save, post_delete], sender=PlaybookStep)
 def _step_changed(sender, instance, **kwargs):
-    playbook = Playbook.objects.filter(pk=instance.playbook_id).values_list("brand_id").first()
+    # System: whichever brand the step's playbook is (none: shared), its setup changed.
+    playbook = Playbook.all_brands.filter(pk=instance.playbook_id).values_list("brand_id").first()
     if playbook is not None:  # else its playbook is being deleted, which bumps on its own
         bump(playbook[0])

@@ -470,7 +470,7 @@ def _remind_overdue_steps(now: datetime) -> int:
     who = _Recipients()
     reminded = 0
     overdue = (
-        ChecklistStep.objects.filter(due_at__lte=now, completed_at__isnull=True, reminded_at__isnull=True)
+        ChecklistStep.all_brands.filter(due_at__lte=now, completed_at__isnull=True, reminded_at__isnull=True)
         .exclude(incident__state=State.REVIEWED)
         .select_related("incident__brand", "incident__assignee")
         .order_by("due_at")
@@ -482,7 +482,7 @@ def _remind_overdue_steps(now: datetime) -> int:
         try:
             with transaction.atomic():
                 # Compare-and-set: of two sweepers, one reminds.
-                if not ChecklistStep.objects.filter(pk=step.pk, reminded_at__isnull=True).update(
+                if not ChecklistStep.all_brands.filter(pk=step.pk, reminded_at__isnull=True).update(
                     reminded_at=now
                 ):
                     continue

@@ -351,6 +351,9 @@ class SlaPolicy(models.Model):
     ack_seconds = models.PositiveIntegerField()
     resolve_seconds = models.PositiveIntegerField()
 
+    objects = TenantManager()
+    all_brands = models.Manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["brand", "severity"], name="sla_policy_unique"),
@@ -405,6 +408,9 @@ class FollowUp(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
+
     class Meta:
         ordering = ["incident", "position", "id"]
         verbose_name = _("follow-up")
@@ -420,6 +426,9 @@ class EscalationPolicy(models.Model):
     brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="escalation_policy")
     chain = models.JSONField()
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
 
     class Meta:
         verbose_name = _("escalation policy")
@@ -523,6 +532,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True)
 
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["next_attempt_at"], name="notification_due", condition=Q(status="pending")),
@@ -549,6 +561,9 @@ class WaveMention(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="wave")
     mention = models.OneToOneField("crisis.Mention", on_delete=models.CASCADE, related_name="wave_link")
     attached_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
 
     class Meta:
         indexes = [models.Index(fields=["incident", "attached_at"], name="wave_incident")]

@@ -58,7 +58,8 @@ def recipients(*, brand_id: int, roles=(), usernames=()) -> list:
     if usernames:
         wanted |= Q(user__username__in=list(usernames))
     memberships = (
-        Membership.objects.filter(wanted, brand_id=brand_id, user__is_active=True)
+        Membership.objects.for_brands([brand_id])
+        .filter(wanted, user__is_active=True)
         .select_related("user")
         .order_by("user__username")
     )
@@ -132,15 +133,16 @@ def enqueue(messages: list[Message], *, now) -> list[Notification]:
 def deliver(notification_id: int, *, now=None) -> str:
     """Try to send one notification; returns "sent", "retry", "failed" or "skipped"."""
     now = now or timezone.now()
-    # Lease it: of two workers handed the same notification, one sends.
-    leased = Notification.objects.filter(
+    # Lease it: of two workers handed the same notification, one sends. Delivery is the
+    # desk's own work on every brand's outbox: `all_brands` here and below.
+    leased = Notification.all_brands.filter(
         Q(leased_until__isnull=True) | Q(leased_until__lt=now),
         pk=notification_id,
         status=Status.PENDING,
     ).update(attempts=F("attempts") + 1, leased_until=now + timedelta(seconds=LEASE_SECONDS))
     if not leased:
         return "skipped"
-    notification = Notification.objects.select_related("incident").get(pk=notification_id)
+    notification = Notification.all_brands.select_related("incident").get(pk=notification_id)
     try:
         ADAPTERS[notification.channel](notification)
     except DeliveryError as exc:
@@ -162,7 +164,9 @@ def deliver(notification_id: int, *, now=None) -> str:
     else:
         outcome, fields = "failed", {"status": Status.FAILED, "next_attempt_at": None}
     with transaction.atomic():
-        Notification.objects.filter(pk=notification_id).update(leased_until=None, last_error=error, **fields)
+        Notification.all_brands.filter(pk=notification_id).update(
+            leased_until=None, last_error=error, **fields
+        )
         timeline_record(
             incident=notification.incident,
             kind=EventKind.NOTIFIED,
@@ -189,7 +193,7 @@ def backoff_seconds(attempts: int) -> float:
 def republish_due(*, now, limit: int = 1000) -> int:
     """Publish again the pending notifications whose task was lost or whose retry is due."""
     due = list(
-        Notification.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+        Notification.all_brands.filter(status=Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .values_list("pk", "next_attempt_at")[:limit]
     )
@@ -198,7 +202,7 @@ def republish_due(*, now, limit: int = 1000) -> int:
     ids = [
         pk
         for pk, previous in due
-        if Notification.objects.filter(pk=pk, next_attempt_at=previous).update(next_attempt_at=later)
+        if Notification.all_brands.filter(pk=pk, next_attempt_at=previous).update(next_attempt_at=later)
     ]
     for start in range(0, len(ids), DELIVERY_CHUNK):
         publish_now(TASKS.DELIVER_NOTIFICATIONS, args=(ids[start : start + DELIVERY_CHUNK],))

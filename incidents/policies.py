@@ -5,20 +5,19 @@ from django.db import transaction
 from crisis.models import Brand
 
 from . import sla
-from .models import EscalationPolicy, SlaPolicy
+from .models import EscalationPolicy
 
 
 def escalation_policy_set(*, brand: Brand, chain: dict) -> None:
     """Replace the brand's chain; running incidents keep the snapshot they opened with."""
-    EscalationPolicy.objects.update_or_create(brand=brand, defaults={"chain": chain})
+    EscalationPolicy.objects.for_brands([brand.pk]).update_or_create(brand=brand, defaults={"chain": chain})
 
 
 def sla_policy_set(*, brand: Brand, targets: dict[str, sla.SlaTarget]) -> None:
     """Replace the brand's SLA targets; applies to incidents filed afterwards."""
     with transaction.atomic():
         for severity, target in targets.items():
-            SlaPolicy.objects.update_or_create(
-                brand=brand,
+            brand.sla_policies.update_or_create(
                 severity=severity,
                 defaults={"ack_seconds": target.ack_seconds, "resolve_seconds": target.resolve_seconds},
             )

@@ -80,9 +80,7 @@ def _group_key(group_by: str):
 
 def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str, now: datetime) -> dict:
     """Totals and one row per group for the incidents detected in [since, until)."""
-    incidents = Incident.all_brands.filter(
-        brand_id__in=list(brand_ids), detected_at__gte=since, detected_at__lt=until
-    )
+    incidents = Incident.objects.for_brands(brand_ids).filter(detected_at__gte=since, detected_at__lt=until)
     postgres = connection.vendor == "postgresql"
     # A transaction on PostgreSQL only, for its settings: on SQLite every transaction
     # begins IMMEDIATE and would hold the write lock (the clock, filing) for the report.

@@ -16,7 +16,6 @@ from . import chain as chains
 from . import sla
 from .models import (
     SEVERITY_RANK,
-    Escalation,
     EscalationPolicy,
     FollowUp,
     Incident,
@@ -35,25 +34,21 @@ def incidents_visible_to(principal: Principal) -> QuerySet[Incident]:
     return incidents
 
 
-def checklists_for_display() -> QuerySet[ChecklistStep]:
+def checklists_for_display(steps: QuerySet[ChecklistStep]) -> QuerySet[ChecklistStep]:
     """Checklist steps as the output serializer shows them, in order."""
-    return ChecklistStep.objects.select_related("completed_by").order_by("position", "id")
+    return steps.select_related("completed_by").order_by("position", "id")
 
 
-def display_prefetches() -> list[Prefetch]:
-    """The related rows the output serializer reads besides the joined ones."""
-    return [
-        Prefetch("checklist", queryset=checklists_for_display()),
-        Prefetch("follow_ups", queryset=FollowUp.objects.select_related("owner")),
-    ]
-
-
-def incidents_for_display(principal: Principal) -> QuerySet[Incident]:
-    """Visible incidents with everything the output serializer reads, in a fixed number of queries."""
+def _for_display(
+    incidents: QuerySet[Incident], *, steps: QuerySet[ChecklistStep], follow_ups: QuerySet[FollowUp]
+) -> QuerySet[Incident]:
+    """`incidents` with everything the output serializer reads, in a fixed number of queries."""
     return (
-        incidents_visible_to(principal)
-        .select_related("brand", "assignee", "reported_by_user", "reported_by_key")
-        .prefetch_related(*display_prefetches())
+        incidents.select_related("brand", "assignee", "reported_by_user", "reported_by_key")
+        .prefetch_related(
+            Prefetch("checklist", queryset=checklists_for_display(steps)),
+            Prefetch("follow_ups", queryset=follow_ups.select_related("owner")),
+        )
         .annotate(
             severity_rank=Case(
                 *(When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_RANK.items()),
@@ -63,20 +58,45 @@ def incidents_for_display(principal: Principal) -> QuerySet[Incident]:
     )
 
 
+def incidents_for_display(principal: Principal) -> QuerySet[Incident]:
+    """Visible incidents with everything the output serializer reads."""
+    return _for_display(
+        incidents_visible_to(principal),
+        steps=ChecklistStep.objects.visible_to(principal),
+        follow_ups=FollowUp.objects.visible_to(principal),
+    )
+
+
+def incident_for_display(incident: Incident) -> Incident:
+    """
+    An incident the caller has just acted on, read back for the output serializer.
+
+    The service already checked access; this reads by the incident's brand, not by
+    what the caller may list (a key that hit another filer's open incident with its
+    dedup_key gets that incident, as API.md says).
+    """
+    brands = [incident.brand_id]
+    return _for_display(
+        Incident.objects.for_brands(brands),
+        steps=ChecklistStep.objects.for_brands(brands),
+        follow_ups=FollowUp.objects.for_brands(brands),
+    ).get(pk=incident.pk)
+
+
 def timeline_of(incident: Incident) -> QuerySet[TimelineEvent]:
-    return TimelineEvent.all_brands.filter(incident=incident).order_by("at", "id")
+    return incident.events.order_by("at", "id")
 
 
 def chain_for(brand_id: int) -> dict:
     """The brand's escalation chain as set (the default when none is), to snapshot onto a new incident."""
-    policy = EscalationPolicy.objects.filter(brand_id=brand_id).first()
+    policy = EscalationPolicy.objects.for_brands([brand_id]).first()
     return policy.chain if policy is not None else chains.DEFAULT_CHAIN
 
 
 def sla_targets_for(brand_id: int) -> dict[str, SlaTarget]:
     """The brand's targets per severity: its own rows over the defaults."""
     targets = dict(DEFAULT_TARGETS)
-    for policy in SlaPolicy.objects.filter(brand_id=brand_id):
+    for policy in SlaPolicy.objects.for_brands([brand_id]):
         targets[policy.severity] = SlaTarget(policy.ack_seconds, policy.resolve_seconds)
     return targets
 
@@ -123,7 +143,8 @@ def wave_figures(incident: Incident, *, now) -> dict:
     share of negative mentions before the claim, between claim and resolve,
     and after the resolve (for as long as the claim-to-resolve stretch, at most a day).
     """
-    attached = Mention.objects.filter(wave_link__incident=incident)
+    brand_mentions = Mention.objects.for_brands([incident.brand_id])
+    attached = brand_mentions.filter(wave_link__incident=incident)
     stats = attached.aggregate(
         n=Count("id"), reach=Sum("reach"), negative=Count("id", filter=Q(sentiment="negative"))
     )
@@ -136,7 +157,6 @@ def wave_figures(incident: Incident, *, now) -> dict:
         if resolved
         else None
     )
-    brand_mentions = Mention.objects.filter(brand_id=incident.brand_id)
 
     def share(since, until):
         if since is None or until is None or until <= since:
@@ -179,7 +199,7 @@ def response_figures(incident: Incident) -> dict:
     def seconds(later):
         return round((later - incident.detected_at).total_seconds(), 3) if later else None
 
-    steps = list(ChecklistStep.objects.filter(incident=incident).values("due_at", "completed_at"))
+    steps = list(incident.checklist.values("due_at", "completed_at"))
     return {
         "time_to_acknowledge_seconds": seconds(incident.acknowledged_at),
         "time_to_resolve_seconds": seconds(incident.resolved_at),
@@ -189,7 +209,7 @@ def response_figures(incident: Incident) -> dict:
         "resolve_sla_met": not sla.is_breached(
             due=incident.resolve_due_at, done=incident.resolved_at, now=timezone.now()
         ),
-        "escalations": Escalation.all_brands.filter(incident=incident).count(),
+        "escalations": incident.escalations.count(),
         "duplicates": incident.duplicate_count,
         "steps_total": len(steps),
         "steps_done": sum(1 for s in steps if s["completed_at"]),

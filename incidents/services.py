@@ -29,7 +29,6 @@ from .errors import AlreadyClaimed, InvalidTransition, StepsIncomplete
 from .models import (
     FOLLOW_UPS_MAX,
     FREE_TEXT_MAX,
-    Escalation,
     EscalationKind,
     EventKind,
     FollowUp,
@@ -185,7 +184,7 @@ def incident_resolve(*, incident_id: int, principal: Principal, resolution: str)
 
 def _required_steps_done(incident: Incident) -> None:
     open_steps = list(
-        ChecklistStep.objects.filter(incident=incident, required=True, completed_at__isnull=True)
+        incident.checklist.filter(required=True, completed_at__isnull=True)
         .order_by("position", "id")
         .values("id", "title")
     )
@@ -266,12 +265,12 @@ def incident_follow_up_done(*, incident_id: int, follow_up_id: int, principal: P
     """Mark a review follow-up done; again changes nothing."""
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.RESPONDER)
-        follow_up = FollowUp.objects.filter(incident=incident, pk=follow_up_id).first()
+        follow_up = incident.follow_ups.filter(pk=follow_up_id).first()
         if follow_up is None:
             raise NotFound()
         if follow_up.done_at is None:
             now = timezone.now()
-            FollowUp.objects.filter(pk=follow_up.pk).update(done_at=now, done_by=principal.user)
+            incident.follow_ups.filter(pk=follow_up.pk).update(done_at=now, done_by=principal.user)
             timeline_record(
                 incident=incident,
                 kind=EventKind.FOLLOW_UP_DONE,
@@ -288,7 +287,7 @@ def incident_reopen(*, incident_id: int, principal: Principal, reason: str) -> I
     try:
         with _locked_incident(incident_id, principal) as incident:
             _require_role(incident, principal, Role.RESPONDER)
-            alerted = Escalation.all_brands.filter(incident=incident, kind=EscalationKind.RESOLVE).exists()
+            alerted = incident.escalations.filter(kind=EscalationKind.RESOLVE).exists()
             reopened = _apply(
                 incident,
                 principal,
@@ -348,7 +347,7 @@ def incident_step_complete(
     note = _text("note", note, required=False)
     with _locked_incident(incident_id, principal) as incident:
         _require_role(incident, principal, Role.RESPONDER)
-        step = ChecklistStep.objects.filter(incident=incident, pk=step_id).first()
+        step = incident.checklist.filter(pk=step_id).first()
         if step is None:
             raise NotFound()
         if step.completed_at is not None:
@@ -356,9 +355,7 @@ def incident_step_complete(
         if incident.state == State.REVIEWED:
             raise InvalidTransition(state=incident.state)
         now = timezone.now()
-        ChecklistStep.objects.filter(pk=step.pk).update(
-            completed_at=now, completed_by=principal.user, note=note
-        )
+        incident.checklist.filter(pk=step.pk).update(completed_at=now, completed_by=principal.user, note=note)
         timeline_record(
             incident=incident,
             kind=EventKind.STEP_COMPLETED,
@@ -382,7 +379,7 @@ def incident_attach_playbook(*, incident_id: int, principal: Principal, playbook
         )
         if playbook is None:
             raise InvalidInput(field="playbook", detail=_("Unknown playbook."))
-        last = ChecklistStep.objects.filter(incident=incident).order_by("-position").first()
+        last = incident.checklist.order_by("-position").first()
         ChecklistStep.objects.bulk_create(
             playbooks.checklist_from(
                 playbook,

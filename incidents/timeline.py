@@ -18,8 +18,7 @@ def timeline_record(
     at=None,
 ) -> TimelineEvent:
     """Append an event; a missing principal means the desk itself (sweepers, tasks)."""
-    return TimelineEvent.all_brands.create(
-        incident=incident,
+    return incident.events.create(
         at=at or timezone.now(),
         kind=kind,
         actor=principal.user if principal is not None else None,
@@ -32,7 +31,8 @@ def timeline_record(
 
 def timeline_system_events(events: list[tuple[Incident, str, dict]], *, at) -> None:
     """Append (incident, kind, data) events by the desk itself with one INSERT (the clock)."""
-    TimelineEvent.all_brands.bulk_create(
+    # Writes name their incident, so the fail-closed manager takes them as they are.
+    TimelineEvent.objects.bulk_create(
         [
             TimelineEvent(incident=incident, at=at, kind=kind, actor=None, actor_label="system", data=data)
             for incident, kind, data in events

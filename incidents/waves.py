@@ -77,7 +77,7 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
     keys = {item["dedup_key"] for item in items if item.get("dedup_key")}
     found = {}
     if ids:
-        rows = Incident.all_brands.filter(brand=brand, pk__in=ids, state__in=OPEN_STATES)
+        rows = Incident.objects.for_brands([brand.pk]).filter(pk__in=ids, state__in=OPEN_STATES)
         found.update({i.pk: i for i in rows})
         missing = sorted(ids - set(found))
         if missing:
@@ -89,7 +89,7 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
                 }
             )
     if keys:
-        rows = Incident.all_brands.filter(brand=brand, dedup_key__in=keys, state__in=OPEN_STATES)
+        rows = Incident.objects.for_brands([brand.pk]).filter(dedup_key__in=keys, state__in=OPEN_STATES)
         found.update({("key", i.dedup_key): i for i in rows})
     return found
 
@@ -102,7 +102,8 @@ def _open_wave_id(brand: Brand) -> int | None:
     Locking it made every mention of a storm queue behind the one before.
     """
     return (
-        Incident.all_brands.filter(brand=brand, dedup_key=WAVE_KEY, state__in=OPEN_STATES)
+        Incident.objects.for_brands([brand.pk])
+        .filter(dedup_key=WAVE_KEY, state__in=OPEN_STATES)
         .values_list("pk", flat=True)
         .first()
     )

@@ -2,17 +2,19 @@
 
 from django.contrib import admin
 
+from crisis.admin import TenantAdminMixin
+
 from .models import Playbook, PlaybookStep, ResponseTemplate
 
 
-class PlaybookStepInline(admin.TabularInline):
+class PlaybookStepInline(TenantAdminMixin, admin.TabularInline):
     model = PlaybookStep
     extra = 1
     fields = ["position", "title", "description", "role", "due_after_seconds", "required"]
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(admin.ModelAdmin):
+class PlaybookAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["name", "category", "brand", "language", "updated_at"]
     list_filter = ["category", "language", "brand"]
     search_fields = ["name"]
@@ -20,7 +22,7 @@ class PlaybookAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResponseTemplate)
-class ResponseTemplateAdmin(admin.ModelAdmin):
+class ResponseTemplateAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["name", "category", "language", "brand"]
     list_filter = ["category", "language", "brand"]
     search_fields = ["name", "body"]

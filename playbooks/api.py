@@ -58,7 +58,9 @@ class PlaybookViewSet(_Scoped):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return services.Playbook.objects.none()
-        steps = Prefetch("steps", queryset=PlaybookStep.objects.order_by("position", "id"))
+        steps = Prefetch(
+            "steps", queryset=PlaybookStep.objects.visible_to(self.principal).order_by("position", "id")
+        )
         return services.playbooks_visible_to(self.principal).select_related("brand").prefetch_related(steps)
 
     @extend_schema(request=PlaybookInput, responses={201: PlaybookOutput})

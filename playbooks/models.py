@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crisis.models import Brand, Category
+from crisis.tenancy import TenantManager
 
 # Who a step is for: the brand roles that work incidents, and executives (key communicators).
 STEP_ROLES = [("responder", _("Responder")), ("manager", _("Manager")), ("executive", _("Executive"))]
@@ -31,6 +32,10 @@ class Playbook(models.Model):
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # A shared playbook (no brand) is every brand's.
+    objects = TenantManager(shared=True)
+    all_brands = models.Manager()
 
     class Meta:
         ordering = ["category", "name", "id"]
@@ -54,6 +59,9 @@ class PlaybookStep(models.Model):
     # Counted from the incident's detected_at, like every other deadline.
     due_after_seconds = models.PositiveIntegerField(_("due after (seconds)"), default=3600)
     required = models.BooleanField(_("required"), default=True)
+
+    objects = TenantManager("playbook__brand", shared=True)
+    all_brands = models.Manager()
 
     class Meta:
         ordering = ["playbook", "position", "id"]
@@ -82,6 +90,9 @@ class ChecklistStep(models.Model):
     note = models.TextField(blank=True)
     # Set when the overdue reminder went out; the clock sends one per step.
     reminded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
 
     class Meta:
         ordering = ["incident", "position", "id"]
@@ -116,6 +127,10 @@ class ResponseTemplate(models.Model):
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
     body = models.TextField(_("body"))
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # A shared template (no brand) is every brand's.
+    objects = TenantManager(shared=True)
+    all_brands = models.Manager()
 
     class Meta:
         ordering = ["category", "language", "name", "id"]

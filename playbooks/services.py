@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from api.errors import Forbidden
@@ -15,17 +15,12 @@ from .models import ChecklistStep, Playbook, PlaybookStep, ResponseTemplate
 
 def playbooks_visible_to(principal: Principal) -> QuerySet[Playbook]:
     """Shared playbooks and those of the caller's brands."""
-    ids = principal.brand_ids()
-    if ids is None:
-        return Playbook.objects.all()
-    return Playbook.objects.filter(Q(brand__isnull=True) | Q(brand_id__in=ids))
+    return Playbook.objects.visible_to(principal)
 
 
 def templates_visible_to(principal: Principal) -> QuerySet[ResponseTemplate]:
-    ids = principal.brand_ids()
-    if ids is None:
-        return ResponseTemplate.objects.all()
-    return ResponseTemplate.objects.filter(Q(brand__isnull=True) | Q(brand_id__in=ids))
+    """Shared templates and those of the caller's brands."""
+    return ResponseTemplate.objects.visible_to(principal)
 
 
 def playbook_for(*, brand: Brand, category: str, severity: str) -> Playbook | None:
@@ -34,13 +29,9 @@ def playbook_for(*, brand: Brand, category: str, severity: str) -> Playbook | No
     shared one; among several, one naming the severity over one for all; a
     shared one in the brand's language over English.
     """
-    candidates = [
-        p
-        for p in Playbook.objects.filter(Q(brand=brand) | Q(brand__isnull=True), category=category).order_by(
-            "-updated_at", "-id"
-        )
-        if p.applies_to(severity)
-    ]
+    # The brand's own and the shared ones.
+    playbooks = Playbook.objects.for_brands([brand.pk]).filter(category=category)
+    candidates = [p for p in playbooks.order_by("-updated_at", "-id") if p.applies_to(severity)]
 
     def rank(p: Playbook):
         return (p.brand_id is None, not p.severities, p.language != brand.language, p.language != "en")

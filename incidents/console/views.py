@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 
 from api.errors import DomainError, Forbidden, InvalidInput, NotFound
 from crisis import services as crisis_services
-from crisis.models import BrandKey, Membership, Role, Severity
+from crisis.models import Membership, Role, Severity
 from crisis.selectors import brand_for, brands_visible_to
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
@@ -107,9 +107,8 @@ def incident_page(request, pk, bound_forms=None):
     incident = _incident(request, pk)
     actions = selectors.available_actions(incident, principal)
     candidates = list(
-        Membership.objects.filter(
-            brand_id=incident.brand_id, role__in=[Role.RESPONDER, Role.MANAGER], user__is_active=True
-        )
+        Membership.objects.for_brands([incident.brand_id])
+        .filter(role__in=[Role.RESPONDER, Role.MANAGER], user__is_active=True)
         .values_list("user__username", flat=True)
         .order_by("user__username")
     )
@@ -276,10 +275,8 @@ def _settings_page(request, brand, **bound):
         {
             **page_forms,
             "brand": brand,
-            "members": Membership.objects.filter(brand=brand)
-            .select_related("user")
-            .order_by("user__username"),
-            "keys": BrandKey.objects.usable().filter(brand=brand),
+            "members": brand.memberships.select_related("user").order_by("user__username"),
+            "keys": brand.keys.usable(),
         },
     )
 
@@ -336,7 +333,7 @@ def brand_member_remove(request, slug):
     brand = _managed_brand(request, slug)
     form = forms.MemberRemoveForm(request.POST)
     membership = (
-        Membership.objects.filter(brand=brand, user__username=form.cleaned_data["username"]).first()
+        brand.memberships.filter(user__username=form.cleaned_data["username"]).first()
         if form.is_valid()
         else None
     )
@@ -365,11 +362,7 @@ def brand_key_revoke(request, slug):
     """A key already revoked, another brand's or malformed changes nothing and says nothing."""
     brand = _managed_brand(request, slug)
     form = forms.KeyRevokeForm(request.POST)
-    key = (
-        BrandKey.objects.usable().filter(brand=brand, pk=form.cleaned_data["key"]).first()
-        if form.is_valid()
-        else None
-    )
+    key = brand.keys.usable().filter(pk=form.cleaned_data["key"]).first() if form.is_valid() else None
     if key is not None:
         crisis_services.brand_key_revoke(key=key)
         messages.success(request, _("Key revoked."))

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from crisis.models import Brand, Membership, Role
+from crisis.models import Brand, Role
 from crisis.tenancy import Principal
 from incidents import filing
 from incidents.models import Category, Incident, Severity
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             user.is_superuser = role is None
             user.save()
             if role:
-                Membership.objects.update_or_create(brand=brand, user=user, defaults={"role": role})
+                brand.memberships.update_or_create(user=user, defaults={"role": role})
         if not Incident.objects.for_brands([brand.pk]).exists():
             manager = User.objects.get(username="manager")
             filing.incident_file(
