@@ -191,9 +191,7 @@ def file_incident(acme, alice):
 
 def complete_required_steps(incident, user):
     """Tick off the incident's open required checklist steps through the service."""
-    from playbooks.models import ChecklistStep
-
-    for step in ChecklistStep.objects.filter(incident=incident, required=True, completed_at__isnull=True):
+    for step in incident.checklist.filter(required=True, completed_at__isnull=True):
         services.incident_step_complete(
             incident_id=incident.pk, step_id=step.pk, principal=Principal.for_user(user), note="done"
         )

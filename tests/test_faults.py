@@ -117,8 +117,8 @@ def test_two_beats_at_once_escalate_and_notify_once(acme, alice, bob, tmp_path, 
     assert wait_until(lambda: fired.count() >= len(ids), timeout=40), processes[0].tail()
     time.sleep(4)  # several more ticks of both beats
     assert fired.count() == len(ids)
-    assert Notification.objects.filter(incident_id__in=ids, reason="escalated").count() == len(ids)
-    assert wait_until(lambda: not Notification.objects.filter(status="pending").exists(), timeout=20)
+    assert Notification.all_brands.filter(incident_id__in=ids, reason="escalated").count() == len(ids)
+    assert wait_until(lambda: not Notification.all_brands.filter(status="pending").exists(), timeout=20)
     assert TimelineEvent.all_brands.filter(
         kind="notified", data__reason="escalated", data__outcome="sent"
     ).count() == len(ids)

@@ -77,7 +77,7 @@ def test_existing_user_gets_a_role_but_not_a_new_password(api, alice, mallory):
         "/api/v1/brands/acme/members/", {"username": "mallory", "role": "responder"}, format="json"
     )
     assert again.status_code == 201
-    assert Membership.objects.get(user=mallory, brand__slug="acme").role == "responder"
+    assert Membership.all_brands.get(user=mallory, brand__slug="acme").role == "responder"
 
 
 def test_remove_member_and_keep_the_last_manager(api, alice, bob):
@@ -90,7 +90,7 @@ def test_remove_member_and_keep_the_last_manager(api, alice, bob):
         "/api/v1/brands/acme/members/", {"username": "alice", "role": "viewer"}, format="json"
     )
     assert demote.status_code == 409
-    assert Membership.objects.get(user=alice).role == "manager"
+    assert Membership.all_brands.get(user=alice).role == "manager"
 
 
 def test_integration_keys_are_shown_once_stored_hashed_and_revocable(api, alice):
@@ -99,7 +99,7 @@ def test_integration_keys_are_shown_once_stored_hashed_and_revocable(api, alice)
     assert issued.status_code == 201
     plain = issued.data["key"]
     assert plain.startswith(issued.data["prefix"] + ".")
-    stored = BrandKey.objects.get(pk=issued.data["id"])
+    stored = BrandKey.all_brands.get(pk=issued.data["id"])
     assert plain not in stored.hashed_key and stored.hashed_key.startswith("sha512$$")
     listed = client.get("/api/v1/brands/acme/keys/").data["results"]
     assert [k["name"] for k in listed] == ["brandwatch"]

@@ -57,7 +57,7 @@ def test_editing_a_shared_playbook_step_reaches_the_next_incident(acme, file_inc
     first = file_incident(category="data_leak", severity="critical")
     playbook = first.checklist.first().playbook
     assert playbook.brand_id is None  # the shared library's
-    step = PlaybookStep.objects.filter(playbook=playbook).order_by("position").first()
+    step = PlaybookStep.all_brands.filter(playbook=playbook).order_by("position").first()
     step.title = "Call the DPO first"
     step.save()
     second = file_incident(category="data_leak", severity="critical")

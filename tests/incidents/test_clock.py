@@ -29,7 +29,7 @@ def team(acme, alice, bob, dave, settings):
         user.email = f"{user.username}@acme.test"
         user.save()
     ceo = make_user("ceo", acme, Role.VIEWER, email="ceo@acme.test")
-    Membership.objects.filter(user=ceo).update(is_executive=True)
+    Membership.all_brands.filter(user=ceo).update(is_executive=True)
     return {"alice": alice, "bob": bob, "dave": dave, "ceo": ceo}
 
 
@@ -70,7 +70,7 @@ def test_warning_fires_once_at_eighty_percent_to_responders(critical):
     sweep_at(T0 + timedelta(seconds=480))
     sweep_at(T0 + timedelta(seconds=490))
     assert events(critical, "sla_warning") == [{"seconds_left": 120, "notified": ["bob", "dave"]}]
-    assert sorted(Notification.objects.filter(reason="sla_warning").values_list("target", flat=True)) == [
+    assert sorted(Notification.all_brands.filter(reason="sla_warning").values_list("target", flat=True)) == [
         "bob@acme.test",
         "dave@acme.test",
     ]
@@ -173,7 +173,7 @@ def test_the_same_task_ten_times_gives_one_record_and_one_set_of_notifications(c
         for _ in range(10):
             clock.fire_due_timers(critical.pk)
     assert escalations(critical) == [("ack", 1, ["alice"])]
-    assert Notification.objects.filter(reason="escalated").count() == 1
+    assert Notification.all_brands.filter(reason="escalated").count() == 1
 
 
 def test_early_task_does_nothing(critical):
@@ -222,7 +222,7 @@ def test_notifications_are_delivered_and_recorded(critical):
     from incidents import outbox
 
     sweep_at(T0 + timedelta(seconds=600))
-    notification = Notification.objects.get(reason="escalated")
+    notification = Notification.all_brands.get(reason="escalated")
     assert outbox.deliver(notification.pk) == "sent"
     assert outbox.deliver(notification.pk) == "skipped"  # a duplicate task
     assert len(mail.outbox) == 1
@@ -251,7 +251,7 @@ def test_a_batch_fires_set_wise_in_a_fixed_number_of_queries(
     )
     assert notified == {("acme", ("alice",)): 30, ("globex", ("mallory",)): 10}
     assert sorted(
-        Notification.objects.filter(reason="escalated").values_list("target", flat=True).distinct()
+        Notification.all_brands.filter(reason="escalated").values_list("target", flat=True).distinct()
     ) == ["alice@acme.test", "mallory@globex.test"]
     assert TimelineEvent.all_brands.filter(kind="escalated").count() == 40
 
@@ -286,7 +286,7 @@ def test_rows_fired_elsewhere_meanwhile_are_not_fired_again(acme, team, file_inc
     with transaction.atomic():
         assert clock._fire(stale, due) == 2  # only the second incident's two timers
     assert escalations(first) == escalations(second) == [("ack", 1, ["alice"])]
-    assert Notification.objects.filter(reason="escalated").count() == 2
+    assert Notification.all_brands.filter(reason="escalated").count() == 2
     assert len(events(first, "sla_warning")) == len(events(second, "sla_warning")) == 1
 
 
@@ -307,7 +307,7 @@ def test_three_sweepers_over_two_hundred_due_incidents(acme, alice, team):
     assert sum(results) == 400
     assert Escalation.all_brands.filter(kind="ack", level=1).count() == 200
     assert TimelineEvent.all_brands.filter(kind="escalated").count() == 200
-    assert Notification.objects.filter(reason="escalated").count() == 200
+    assert Notification.all_brands.filter(reason="escalated").count() == 200
     assert Incident.all_brands.filter(escalation_level=1).count() == 200
 
 
@@ -356,7 +356,7 @@ def test_a_title_with_line_breaks_still_reaches_people_by_e_mail(team, file_inci
     with time_machine.travel(T0, tick=False):
         incident = file_incident(severity="critical", title=title)
     sweep_at(T0 + timedelta(seconds=600))
-    notification = Notification.objects.get(reason="escalated")
+    notification = Notification.all_brands.get(reason="escalated")
     assert outbox.deliver(notification.pk) == "sent"
     assert mail.outbox[0].subject.endswith("Wave on VK second line third")
     assert Incident.all_brands.get(pk=incident.pk).title == title
@@ -367,8 +367,8 @@ def test_an_outbox_row_written_with_a_broken_subject_is_delivered(team, critical
     from incidents import outbox
 
     sweep_at(T0 + timedelta(seconds=600))
-    notification = Notification.objects.get(reason="escalated")
-    Notification.objects.filter(pk=notification.pk).update(subject="[Acme] Escalation\nBlocked")
+    notification = Notification.all_brands.get(reason="escalated")
+    Notification.all_brands.filter(pk=notification.pk).update(subject="[Acme] Escalation\nBlocked")
     assert outbox.deliver(notification.pk) == "sent"
     assert mail.outbox[0].subject == "[Acme] Escalation Blocked"
 

@@ -32,7 +32,7 @@ def test_twenty_concurrent_claims_one_winner(acme, file_incident):
     claimed = TimelineEvent.all_brands.filter(incident=incident, kind=EventKind.CLAIMED)
     assert claimed.count() == 1
     assert claimed.get().actor_label == winner
-    assert Membership.objects.filter(brand=acme).count() == 21
+    assert Membership.all_brands.filter(brand=acme).count() == 21
 
 
 def test_concurrent_duplicates_of_different_incidents_never_fail(acme, alice, file_incident):

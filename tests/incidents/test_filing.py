@@ -70,7 +70,7 @@ def test_sla_put_rejects_out_of_range_and_keeps_the_old_policy(api, alice):
         assert "critical" in response.data
     missing = {k: v for k, v in good.items() if k != "low"}
     assert api(alice).put("/api/v1/brands/acme/sla/", missing, format="json").status_code == 400
-    assert not SlaPolicy.objects.exists()
+    assert not SlaPolicy.all_brands.exists()
 
 
 def test_sla_defaults(api, bob):

@@ -37,7 +37,7 @@ def desk(acme, alice, bob):
         user.email = f"{user.username}@acme.test"
         user.save()
     ceo = make_user("ceo", acme, Role.VIEWER, email="ceo@acme.test")
-    Membership.objects.filter(user=ceo).update(is_executive=True)
+    Membership.all_brands.filter(user=ceo).update(is_executive=True)
     policies.sla_policy_set(
         brand=acme,
         targets={sev: SlaTarget(ACK_SECONDS, 3600) for sev in ("critical", "high", "medium", "low")},
@@ -103,7 +103,7 @@ def test_escalates_once_per_level_on_time_and_never_when_claimed(desk, alice, bo
     # The notifications went out through the outbox, and each attempt is on the timeline.
     # Delivery is at least once with retries, not on a deadline: give it time.
     assert wait_until(
-        lambda: not Notification.objects.filter(incident=unclaimed, status="pending").exists(), timeout=45
+        lambda: not Notification.all_brands.filter(incident=unclaimed, status="pending").exists(), timeout=45
     ), processes[0].tail()
     assert TimelineEvent.all_brands.filter(incident=unclaimed, kind="notified").exists()
 
@@ -121,7 +121,7 @@ def test_the_same_task_delivered_ten_times_fires_once(desk, alice, tmp_path, pro
     )
     time.sleep(2)
     assert Escalation.all_brands.filter(incident=incident).count() == 1
-    assert Notification.objects.filter(incident=incident, reason="escalated").count() == 1
+    assert Notification.all_brands.filter(incident=incident, reason="escalated").count() == 1
 
 
 @pytest.mark.redis

@@ -193,7 +193,7 @@ def test_apprise_url_delivers(receiver, webhook_notification, settings):
     # Apprise's generic JSON notifier posts to our local receiver: a real Apprise delivery.
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     notification = webhook_notification(receiver.url)
-    Notification.objects.filter(pk=notification.pk).update(
+    Notification.all_brands.filter(pk=notification.pk).update(
         channel="apprise", target=f"json://127.0.0.1:{receiver.server.server_port}/hook"
     )
     assert outbox.deliver(notification.pk) == "sent"

@@ -42,8 +42,8 @@ def test_every_category_gets_a_shipped_playbook_in_the_brands_language(
     acme.language = language
     acme.save()
     incident = file_incident(category=category)
-    steps = list(ChecklistStep.objects.filter(incident=incident).order_by("position"))
-    shipped = Playbook.objects.get(brand=None, category=category, language=language)
+    steps = list(ChecklistStep.all_brands.filter(incident=incident).order_by("position"))
+    shipped = Playbook.all_brands.get(brand=None, category=category, language=language)
     assert [s.title for s in steps] == [s.title for s in shipped.steps.order_by("position")]
     assert steps and any(s.required for s in steps)
     for step, source in zip(steps, shipped.steps.order_by("position"), strict=True):
@@ -54,7 +54,7 @@ def test_russian_library_is_russian(acme, file_incident):
     acme.language = "ru"
     acme.save()
     incident = file_incident(category="platform_block")
-    first = ChecklistStep.objects.filter(incident=incident).order_by("position").first()
+    first = ChecklistStep.all_brands.filter(incident=incident).order_by("position").first()
     assert first.title == "Сообщить аудитории через альтернативные каналы"
 
 
@@ -148,7 +148,7 @@ def test_overdue_step_sends_exactly_one_reminder_to_the_assignee(bob, file_incid
     reminders = TimelineEvent.all_brands.filter(incident=incident, kind="step_overdue")
     assert [e.data["step"] for e in reminders] == [first.pk]
     assert reminders.get().data["notified"] == ["bob"]
-    assert Notification.objects.filter(reason="step_overdue", target="bob@acme.test").count() == 1
+    assert Notification.all_brands.filter(reason="step_overdue", target="bob@acme.test").count() == 1
 
 
 def test_completed_step_is_never_reminded(bob, file_incident):
@@ -168,7 +168,7 @@ def test_completed_step_is_never_reminded(bob, file_incident):
 def test_manager_attaches_another_playbook(api, alice, bob, file_incident):
     incident = file_incident(category="negative_wave")
     before = incident.checklist.count()
-    extra = Playbook.objects.get(brand=None, category="data_leak", language="en")
+    extra = Playbook.all_brands.get(brand=None, category="data_leak", language="en")
     assert (
         api(bob)
         .post(f"/api/v1/incidents/{incident.pk}/playbooks/", {"playbook": extra.pk}, format="json")
@@ -196,7 +196,7 @@ class TestAccess:
         assert api(alice).post("/api/v1/playbooks/", shared, format="json").status_code == 403
         created = api(root).post("/api/v1/playbooks/", shared, format="json")
         assert created.status_code == 201
-        library = Playbook.objects.filter(brand=None).first()
+        library = Playbook.all_brands.filter(brand=None).first()
         assert api(alice).delete(f"/api/v1/playbooks/{library.pk}/").status_code == 403
 
     def test_other_brands_playbooks_are_invisible(self, api, alice, mallory):
@@ -223,4 +223,4 @@ class TestAccess:
     def test_bad_playbooks_are_400(self, body, api, alice):
         response = api(alice).post("/api/v1/playbooks/", playbook_body(**body), format="json")
         assert response.status_code == 400, response.data
-        assert not Playbook.objects.filter(brand__isnull=False).exists()
+        assert not Playbook.all_brands.filter(brand__isnull=False).exists()

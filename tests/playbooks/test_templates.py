@@ -7,12 +7,12 @@ from playbooks.models import ResponseTemplate
 
 
 def shared(category, language):
-    return ResponseTemplate.objects.get(brand=None, category=category, language=language)
+    return ResponseTemplate.all_brands.get(brand=None, category=category, language=language)
 
 
 def test_starter_set_covers_every_category_in_both_languages(db):
-    assert ResponseTemplate.objects.filter(brand=None, language="en").count() == 8
-    assert ResponseTemplate.objects.filter(brand=None, language="ru").count() == 8
+    assert ResponseTemplate.all_brands.filter(brand=None, language="en").count() == 8
+    assert ResponseTemplate.all_brands.filter(brand=None, language="ru").count() == 8
 
 
 def test_render_fills_from_the_incident_and_the_values(api, bob, file_incident, incident_in, alice):
