@@ -177,16 +177,17 @@ def run_one(n: int, args, work: Path) -> dict:
         margin = (deadline - timezone.now()).total_seconds()
         seen, timeline = watch(n, deadline, args.max_wait)
         all_landed = max(seen.values()) if len(seen) >= n else None
-        sent_then = Notification.objects.filter(status="sent").count()
+        sent_then = Notification.all_brands.filter(status="sent").count()
         redis_then = harness.redis_summary(harness.CLOCK_REDIS_URL)
         # The deliveries of the N notifications that escalation wrote, bounded.
         deliver_started = time.monotonic()
         while (
-            time.monotonic() - deliver_started < 90 and Notification.objects.filter(status="pending").exists()
+            time.monotonic() - deliver_started < 90
+            and Notification.all_brands.filter(status="pending").exists()
         ):
             time.sleep(0.5)
         delivered_after = (timezone.now() - deadline).total_seconds()
-        pending_left = Notification.objects.filter(status="pending").count()
+        pending_left = Notification.all_brands.filter(status="pending").count()
     finally:
         harness.stop_worker(worker)
     rows = list(Escalation.all_brands.filter(kind="ack").values_list("level", "due_at", "fired_at"))
@@ -211,7 +212,7 @@ def run_one(n: int, args, work: Path) -> dict:
         "timeline": timeline,
         "levels": collections.Counter(level for level, _d, _f in rows),
         "incidents_at_level1": Incident.all_brands.filter(escalation_level=1).count(),
-        "notifications": Notification.objects.count(),
+        "notifications": Notification.all_brands.count(),
         "sent_then": sent_then,
         "redis_then": redis_then,
         "delivered_after": delivered_after,

@@ -314,13 +314,13 @@ from incidents.models import Incident, WaveMention
 out = {}
 for slug in SLUGS:
     brand = Brand.objects.get(slug=slug)
-    mentions = Mention.objects.filter(brand=brand)
+    mentions = Mention.all_brands.filter(brand=brand)
     out[slug] = {
         "incidents": list(Incident.all_brands.filter(brand=brand).order_by("pk").values(
             "pk", "dedup_key", "state", "severity", "title", "duplicate_count")),
         "mentions": mentions.count(),
         "negatives": mentions.filter(sentiment="negative").count(),
-        "attached": WaveMention.objects.filter(mention__brand=brand).count(),
+        "attached": WaveMention.all_brands.filter(mention__brand=brand).count(),
         "attached_per_incident": {str(i.pk): i.wave.count()
                                   for i in Incident.all_brands.filter(brand=brand)},
     }

@@ -269,7 +269,7 @@ def generate(rows: int, now) -> None:
     )
     manager = user_model.objects.create_user(MANAGER, email="manager@bench.invalid")
     user_model.objects.create_superuser(SUPERUSER, email="admin@bench.invalid", password=None)
-    Membership.objects.bulk_create(
+    Membership.all_brands.bulk_create(
         [Membership(brand=b, user=manager, role=Role.MANAGER) for b in brands]
         + [Membership(brand=b, user=r, role=Role.RESPONDER) for b in brands for r in responders]
     )
