@@ -42,7 +42,7 @@ lint: setup
 # Known-vulnerable dependencies (needs PyPI's JSON API or OSV to be reachable).
 audit: setup
 	$(BIN)/pip-audit --progress-spinner off
-	$(BIN)/bandit -q -r config crisis incidents playbooks -ll -x '*/migrations/*'
+	$(BIN)/bandit -q -r api config crisis incidents integrations playbooks -ll -x '*/migrations/*'
 
 bench-filing: setup
 	$(BIN)/python bench/filing.py
