@@ -2,6 +2,7 @@
 
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
+from rest_framework.settings import api_settings
 
 
 class EmptyQueryParameterMiddleware:
@@ -23,3 +24,77 @@ class EmptyQueryParameterMiddleware:
                     {name[:100]: [str(_("May not be empty."))] for name in empty[:20]}, status=400
                 )
         return self.get_response(request)
+
+
+class UnknownQueryParameterMiddleware:
+    """
+    `?severty=critical` on the API is a 400, as an unknown body field is, not a list of everything.
+
+    The view says what it accepts (`query_parameters_of`), so the check cannot drift from
+    the views. Integration adapters are exempt: the senders' shapes rule there (API.md).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        path = request.path
+        if not path.startswith("/api/v1/") or path.startswith("/api/v1/integrations/") or not request.GET:
+            return None
+        accepted = query_parameters_of(view_func)
+        if accepted is None:
+            return None
+        unknown = sorted(set(request.GET) - accepted)
+        if not unknown:
+            return None
+        return JsonResponse(
+            {name[:100]: [str(_("Unknown query parameter."))] for name in unknown[:20]}, status=400
+        )
+
+
+def query_parameters_of(view_func) -> frozenset[str] | None:
+    """
+    The query parameters a DRF view accepts (None: any, or not a DRF view).
+
+    `format`; pagination's when it paginates; its filterset's filters (or `filterset_fields`);
+    the ordering and search parameters of its filter backends; and `query_parameters`, the
+    ones the view reads itself, declared as data on the class or in `@action(...)`, where
+    `query_parameters = None` accepts anything. An `@action`'s own settings win over the class's.
+    """
+    cls = getattr(view_func, "cls", None)
+    if cls is None:
+        return None
+    initkwargs = getattr(view_func, "initkwargs", None) or {}
+
+    def setting(name, default=None):
+        return initkwargs[name] if name in initkwargs else getattr(cls, name, default)
+
+    declared = setting("query_parameters", ())
+    if declared is None:
+        return None
+    names = {api_settings.URL_FORMAT_OVERRIDE, *declared}
+    pagination = setting("pagination_class")
+    if pagination is not None:
+        names |= {
+            getattr(pagination, "page_query_param", None),
+            getattr(pagination, "page_size_query_param", None),
+        }
+    filterset = setting("filterset_class")
+    if filterset is not None:
+        names |= set(filterset.base_filters)
+    else:
+        fields = setting("filterset_fields") or ()
+        if isinstance(fields, dict):
+            names |= {
+                name if lookup == "exact" else f"{name}__{lookup}"
+                for name, lookups in fields.items()
+                for lookup in lookups
+            }
+        else:
+            names |= set(fields)
+    for backend in setting("filter_backends") or ():
+        names |= {getattr(backend, "ordering_param", None), getattr(backend, "search_param", None)}
+    return frozenset(names - {None})

@@ -437,6 +437,7 @@ class ResponseTimeReportView(APIView):
 
     permission_classes = [IsUser]
     renderer_classes = [JSONRenderer, CSVRenderer]
+    query_parameters = tuple(ReportQuery().fields)
     csv_columns = ["key", *reports.METRICS]
 
     @extend_schema(
@@ -465,6 +466,7 @@ class TimelineExportView(APIView):
 
     permission_classes = [IsUser]
     renderer_classes = [JSONRenderer, CSVRenderer]
+    query_parameters = tuple(ReportQuery().fields)
 
     @extend_schema(
         parameters=[ReportQuery],
