@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
-from api.errors import Forbidden
+from api.errors import Forbidden, InvalidInput
 from crisis import detection
 from crisis import mentions as crisis_mentions
 from crisis.models import Brand, Mention, Role, Sentiment
@@ -81,12 +80,9 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
         found.update({i.pk: i for i in rows})
         missing = sorted(ids - set(found))
         if missing:
-            raise ValidationError(
-                {
-                    "incident": [
-                        _("Not an open incident of this brand: %s") % ", ".join(map(str, missing))[:300]
-                    ]
-                }
+            raise InvalidInput(
+                _("Not an open incident of this brand: %s") % ", ".join(map(str, missing))[:300],
+                field="incident",
             )
     if keys:
         rows = Incident.objects.for_brands([brand.pk]).filter(dedup_key__in=keys, state__in=OPEN_STATES)
