@@ -13,9 +13,12 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition
 from rest_framework import status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .text import free_text
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,28 @@ _CODE_BY_STATUS = {403: "permission_denied", 404: "not_found"}
 
 def exception_handler(exc, context):
     """DRF's handler, plus domain errors and a 503 when the database is unreachable."""
+    response = _answer(exc, context)
+    if response is not None:
+        # An error may echo the input (`"\ud800" is not a valid choice`); a lone surrogate
+        # cannot be sent as UTF-8 and NUL helps nobody (API.md, "Conventions": text hygiene).
+        response.data = _printable(response.data)
+    return response
+
+
+def _printable(data):
+    if isinstance(data, str):
+        cleaned = free_text(data)
+        if cleaned == data:
+            return data
+        return ErrorDetail(cleaned, code=data.code) if isinstance(data, ErrorDetail) else cleaned
+    if isinstance(data, dict):
+        return {_printable(key): _printable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_printable(item) for item in data]
+    return data
+
+
+def _answer(exc, context):
     request = context.get("request")
     if (
         request is not None

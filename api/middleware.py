@@ -1,8 +1,41 @@
-"""Request-wide checks of the API that run before any view."""
+"""
+Request-wide checks that run before any view: the API's own (empty and unknown query
+parameters), and the query-string hygiene that every page shares.
+"""
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework.settings import api_settings
+
+from .text import free_text, is_unsafe
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+class QueryStringHygieneMiddleware:
+    """
+    NUL in a query string is a 400 on every page — the API, the console, the admin's
+    changelist and search — before a filter hands it to the database (API.md, "Conventions").
+
+    A lone surrogate cannot arrive here: Django decodes the query string's bytes with
+    replacement. The answer names the parameters without echoing what they held.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        refused = sorted(
+            {name for name, values in request.GET.lists() if is_unsafe(name) or any(map(is_unsafe, values))}
+        )
+        if not refused:
+            return self.get_response(request)
+        message = str(_("Null characters are not allowed."))
+        if _is_api(request):
+            return JsonResponse({free_text(name)[:100]: [message] for name in refused[:20]}, status=400)
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
 class EmptyQueryParameterMiddleware:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from api.serializers import StrictInput
+from api.serializers import FreeText, StrictInput
 
 from .models import Brand, BrandKey, Category, Channel, DetectionPolicy, Membership, Role, Sentiment
 
@@ -112,9 +112,10 @@ class MentionInput(StrictInput):
     external_id = serializers.CharField(max_length=255)
     platform = serializers.ChoiceField(choices=Channel.choices)
     url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
-    author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    # Free text: a broken emoji becomes U+FFFD rather than losing the batch (api.text).
+    author = FreeText(max_length=255, required=False, allow_blank=True, default="")
     author_followers = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
-    text = serializers.CharField(
+    text = FreeText(
         max_length=MENTION_TEXT_MAX, required=False, allow_blank=True, default="", trim_whitespace=False
     )
     sentiment = serializers.ChoiceField(choices=Sentiment.choices)

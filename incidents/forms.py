@@ -8,25 +8,37 @@ the field, so the API, the console and the admin cannot disagree.
 """
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
+
+from api.text import free_text
 
 from .models import FREE_TEXT_MAX
 
 
+class FreeTextField(forms.CharField):
+    """Text people write: NUL is dropped rather than refused (API.md, "Conventions"; `api.text`)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return free_text(value) if isinstance(value, str) else value
+
+
 class ResolveForm(forms.Form):
-    resolution = forms.CharField(
+    resolution = FreeTextField(
         label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}), max_length=FREE_TEXT_MAX
     )
 
 
 class ReopenForm(forms.Form):
-    reason = forms.CharField(
+    reason = FreeTextField(
         label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
 
 
 class ReassignForm(forms.Form):
-    assignee = forms.ChoiceField(label=_("Hand over to"))
+    # A username: NUL is refused (a choice field has no such check of its own).
+    assignee = forms.ChoiceField(label=_("Hand over to"), validators=[ProhibitNullCharactersValidator()])
 
     def __init__(self, *args, candidates=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -34,16 +46,16 @@ class ReassignForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
-    summary = forms.CharField(
+    summary = FreeTextField(
         label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
-    root_cause = forms.CharField(
+    root_cause = FreeTextField(
         label=_("Root cause"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
-    lessons = forms.CharField(
+    lessons = FreeTextField(
         label=_("Lessons"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
-    follow_ups = forms.CharField(
+    follow_ups = FreeTextField(
         label=_("Follow-ups, one per line"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -57,10 +69,10 @@ class ReviewForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(
+    body = FreeTextField(
         label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
 
 
 class StepForm(forms.Form):
-    note = forms.CharField(label=_("Note"), required=False, max_length=FREE_TEXT_MAX)
+    note = FreeTextField(label=_("Note"), required=False, max_length=FREE_TEXT_MAX)

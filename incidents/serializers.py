@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers import ModelOutput, StrictInput
+from api.serializers import FreeText, ModelOutput, StrictInput
 from crisis.models import Brand
 from crisis.serializers import EARLIEST_REPORTED_AT, reported_time
 from playbooks.serializers import ChecklistStepOutput
@@ -30,8 +30,8 @@ TEXT_MAX = 20_000
 
 class IncidentInput(StrictInput):
     brand = serializers.SlugField(max_length=50, required=False)
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    title = FreeText(max_length=200)
+    description = FreeText(max_length=TEXT_MAX, required=False, allow_blank=True)
     category = serializers.ChoiceField(choices=Category.choices, default=Category.OTHER)
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
@@ -63,11 +63,11 @@ class IncidentInput(StrictInput):
 
 
 class ResolveInput(StrictInput):
-    resolution = serializers.CharField(max_length=TEXT_MAX)
+    resolution = FreeText(max_length=TEXT_MAX)
 
 
 class FollowUpInput(StrictInput):
-    title = serializers.CharField(max_length=500)
+    title = FreeText(max_length=500)
     owner = serializers.CharField(max_length=150, required=False, allow_blank=True)
     due_date = serializers.DateField(required=False, allow_null=True)
 
@@ -79,14 +79,14 @@ class FollowUpInput(StrictInput):
 
 
 class ReviewInput(StrictInput):
-    summary = serializers.CharField(max_length=TEXT_MAX)
-    root_cause = serializers.CharField(max_length=TEXT_MAX)
-    lessons = serializers.CharField(max_length=TEXT_MAX)
+    summary = FreeText(max_length=TEXT_MAX)
+    root_cause = FreeText(max_length=TEXT_MAX)
+    lessons = FreeText(max_length=TEXT_MAX)
     follow_ups = FollowUpInput(many=True, max_length=100)
 
 
 class ReopenInput(StrictInput):
-    reason = serializers.CharField(max_length=TEXT_MAX)
+    reason = FreeText(max_length=TEXT_MAX)
 
 
 class ReassignInput(StrictInput):
@@ -94,7 +94,7 @@ class ReassignInput(StrictInput):
 
 
 class CommentInput(StrictInput):
-    body = serializers.CharField(max_length=TEXT_MAX)
+    body = FreeText(max_length=TEXT_MAX)
 
 
 class IncidentOutput(ModelOutput):
@@ -350,7 +350,7 @@ class ContactChannelOutput(serializers.ModelSerializer):
 
 
 class StepCompleteInput(StrictInput):
-    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    note = FreeText(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
 
 
 class AttachPlaybookInput(StrictInput):

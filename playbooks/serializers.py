@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers import ModelOutput, StrictInput
+from api.serializers import FreeText, ModelOutput, StrictInput
 from crisis.models import Brand, Category, Severity
 
 from . import placeholders
@@ -35,8 +35,8 @@ class BrandSlugField(serializers.Field):
 
 
 class PlaybookStepInput(StrictInput):
-    title = serializers.CharField(max_length=300)
-    description = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    title = FreeText(max_length=300)
+    description = FreeText(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=STEP_ROLES, default="responder")
     due_after_seconds = serializers.IntegerField(min_value=0, max_value=MAX_STEP_SECONDS)
     required = serializers.BooleanField(default=True)
@@ -88,7 +88,7 @@ class ResponseTemplateInput(StrictInput):
     name = serializers.CharField(max_length=200)
     category = serializers.ChoiceField(choices=Category.choices)
     language = serializers.ChoiceField(choices=settings.LANGUAGES)
-    body = serializers.CharField(max_length=TEXT_MAX)
+    body = FreeText(max_length=TEXT_MAX)
 
     def validate_body(self, value):
         try:

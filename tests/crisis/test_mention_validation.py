@@ -3,9 +3,10 @@ Mention validation: `validate_mention_batch`, one `MentionInput` per item, is th
 of rules and messages for the mentions endpoint (single posts and batches of 1,000).
 
 What a monitoring tool sends is accepted and normalised; each broken value is a 400 that
-names the item and the field with DRF's message; hostile text (NUL, lone surrogates) is
-a message too, never a 500. Hypothesis throws well-formed and broken values at it:
-whatever comes in, the answer is data or a `ValidationError`, never another exception.
+names the item and the field with DRF's message; NUL and lone surrogates are a message
+too in what names things, and in free text (author, text) are dropped and replaced.
+Hypothesis throws well-formed and broken values at it: whatever comes in, the answer is
+data or a `ValidationError`, never another exception.
 """
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -277,7 +278,7 @@ def test_each_broken_value_is_named_with_its_message(field, value, message):
     assert detail[1][field][0].startswith(message), detail
 
 
-@pytest.mark.parametrize("field", ["external_id", "author", "text", "dedup_key", "url", "brand"])
+@pytest.mark.parametrize("field", ["external_id", "dedup_key", "url", "brand", "platform", "sentiment"])
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -285,10 +286,16 @@ def test_each_broken_value_is_named_with_its_message(field, value, message):
         ("lone \ud800 surrogate", "Surrogate characters are not allowed: U+D800."),
     ],
 )
-def test_unsafe_text_is_a_message_not_a_500(field, value, message):
+def test_unsafe_text_in_what_names_things_is_a_message_not_a_500(field, value, message):
     detail = answer(plain_item(**{field: value}))
     assert list(detail) == [0] and list(detail[0]) == [field]
     assert message in detail[0][field], detail
+
+
+@pytest.mark.parametrize("field", ["author", "text"])
+def test_free_text_keeps_a_broken_emoji_as_a_replacement_and_drops_nul(field):
+    (item,) = answer(plain_item(**{field: "so\x00 angry \ud83d"}))
+    assert item[field] == "so angry \ufffd"
 
 
 def test_required_fields_and_the_batch_shape():
