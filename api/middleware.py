@@ -1,8 +1,12 @@
 """
 Request-wide checks that run before any view: the API's own (empty and unknown query
-parameters), and the query-string hygiene that every page shares.
+parameters), and the body limit and query-string hygiene that every page shares.
 """
 
+import io
+
+from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework.settings import api_settings
@@ -12,6 +16,49 @@ from .text import free_text, is_unsafe
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
+
+
+class RequestBodyLimitMiddleware:
+    """
+    No request body beyond DATA_UPLOAD_MAX_MEMORY_SIZE is read, whatever its type: 413.
+
+    Django checks the limit only where it reads a body itself, and never for multipart
+    file parts; DRF reads the stream directly. So a declared Content-Length above the limit
+    is refused unread, and a chunked body (no Content-Length; gunicorn de-chunks it and
+    marks `wsgi.input_terminated`) is read up to the limit and refused past it. The rest of
+    such a body is never read: gunicorn closes the connection after the answer instead of
+    promising keep-alive (`pre_request` in config/gunicorn.py).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is None:
+            return self.get_response(request)
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > limit:
+            return too_large(request)
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if not declared and chunked and request.environ.get("wsgi.input_terminated"):
+            body = request.environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                return too_large(request)
+            # Django sized the stream from the absent Content-Length (nothing to read):
+            # hand it the body it now has, as HttpRequest.body does once it has read one.
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            request._stream = LimitedStream(io.BytesIO(body), len(body))
+        return self.get_response(request)
+
+
+def too_large(request) -> HttpResponse:
+    detail = str(_("The request body is larger than %(limit)d bytes.")) % {
+        "limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    }
+    if _is_api(request):
+        return JsonResponse({"detail": detail, "code": "too_large"}, status=413)
+    return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
 
 
 class QueryStringHygieneMiddleware:

@@ -1,4 +1,10 @@
-"""Request parsers of the API."""
+"""
+Request parsers of the API: JSON only.
+
+The API takes JSON and nothing else (no form or multipart parsers: a multipart file would
+be spooled to disk past the body limit); the integration adapters declare their own
+parsers and limits.
+"""
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers

@@ -38,3 +38,23 @@ max_requests = 10_000
 max_requests_jitter = 1_000
 accesslog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def pre_request(worker, req):
+    """
+    Close the connection after answering a request whose body the application will not
+    read to the end: a Content-Length above the body limit (refused unread with a 413 by
+    api.middleware.RequestBodyLimitMiddleware), or a chunked body (read only up to it).
+
+    gunicorn ignores a Connection header from the application and promises keep-alive,
+    then drains at most 64 KiB of what was left unread and drops the connection instead;
+    marking the request makes it answer `Connection: close` and close cleanly.
+    """
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    headers = dict(req.headers)
+    length = headers.get("CONTENT-LENGTH", "")
+    chunked = "chunked" in headers.get("TRANSFER-ENCODING", "").lower()
+    if chunked or (limit is not None and length.isdigit() and int(length) > limit):
+        req.force_close()
