@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "api.middleware.RequestBodyLimitMiddleware",
     "api.middleware.QueryStringHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -147,7 +148,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "crisis.api.lockout_response"
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+# Behind PROXY_COUNT proxies of our own (see PROXY_COUNT below), lockouts key on the
+# client's address as the throttles see it, not on the proxy's.
+AXES_CLIENT_IP_CALLABLE = "api.addresses.client_address"
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:queue"
 LOGOUT_REDIRECT_URL = "console:login"
@@ -188,6 +191,22 @@ if not DEBUG:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy of every page (config/security.py): scripts only from our own
+# static files (the console's htmx, the API docs' Swagger UI and its init script);
+# inline styles allowed, for the dashboard's bars and Swagger UI's own.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+
+# How many proxies of our own stand in front of the web process (the TLS proxy: 1). The
+# client's address is then the one that many entries from the right of X-Forwarded-For;
+# throttles (DRF's NUM_PROXIES) and login lockouts (AXES_CLIENT_IP_CALLABLE) both read it.
+# Left at 0 behind a proxy, every client shares the proxy's address: one login bucket.
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+
 # Request bodies above this are refused unread, whatever their type (413,
 # api.middleware.RequestBodyLimitMiddleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
@@ -214,7 +233,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_CLASSES": ["crisis.throttling.CallerRateThrottle"],
     # Trust X-Forwarded-For only as far as our own proxies (throttles key on the address).
-    "NUM_PROXIES": env.int("PROXY_COUNT", default=0),
+    "NUM_PROXIES": PROXY_COUNT,
     "DATETIME_FORMAT": "iso-8601",
 }
 REST_KNOX = {
@@ -231,6 +250,8 @@ SPECTACULAR_SETTINGS = {
     # Serve Swagger UI from our own static files: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge fetched from the public validator (the CSP allows our own origin only).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_error_responses",

@@ -5,7 +5,16 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .models import Brand, BrandKey, DetectionPolicy, Membership, Mention
+from .selectors import brands_visible_to
 from .tenancy import Principal
+
+
+class BrandListFilter(admin.RelatedFieldListFilter):
+    """The brand filter offers the signed-in user's brands (a superuser: every brand), not all names."""
+
+    def field_choices(self, field, request, model_admin):
+        brands = brands_visible_to(Principal.for_user(request.user)).order_by("name")
+        return [(brand.pk, str(brand)) for brand in brands]
 
 
 class TenantAdminMixin:
@@ -16,6 +25,11 @@ class TenantAdminMixin:
         rows = self.model.objects.visible_to(Principal.for_user(request.user))
         ordering = self.get_ordering(request)
         return rows.order_by(*ordering) if ordering else rows
+
+    # Django lists every row of the related model as a filter choice: every brand's name.
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        return [("brand", BrandListFilter) if name == "brand" else name for name in filters]
 
 
 class MembershipInline(TenantAdminMixin, admin.TabularInline):
