@@ -7,6 +7,7 @@ sets `DATABASE_URL` (PostgreSQL) and `REDIS_URL`. Bad or missing values that
 production needs fail loudly at start-up instead of limping along.
 """
 
+import ssl
 from datetime import timedelta
 from pathlib import Path
 
@@ -282,6 +283,12 @@ BROKER_DIR = VAR_DIR / "broker"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # kombu's Redis transport, except that a worker holding messages survives Redis
+    # going away (config/redis_broker.py; celery 5.7.0 would exit for good).
+    CELERY_BROKER_TRANSPORT = "config.redis_broker:Transport"
+    if REDIS_URL.startswith("rediss://"):
+        # Named by class rather than scheme, the transport takes TLS from here.
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than any ETA we publish would be wrong; we publish no long ETAs
         # (the database is the clock), so an hour only bounds redelivery of
@@ -311,6 +318,9 @@ else:
     }
     (BROKER_DIR / "control").mkdir(exist_ok=True)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker or beat whose broker is away keeps trying to reconnect, however long it takes
+# (Celery's default gives up after 100 attempts, about 46 minutes, and exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
