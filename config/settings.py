@@ -400,7 +400,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crisis-desk@localhos
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Cache (throttle counters) ------------------------------------------------
-# Shared between web processes through Redis when there is one.
+# Shared between web processes through Redis when there is one. While it does not
+# answer, throttles count per process (crisis/throttling.py): no request waits on it
+# longer than these timeouts, and none fails because of it.
 if "CACHE_URL" in env:
     CACHES = {"default": env.cache_url("CACHE_URL")}
 elif REDIS_URL:
@@ -409,6 +411,7 @@ elif REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "crisis-cache",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
