@@ -1,11 +1,26 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""
+Liveness and readiness probes for load balancers and orchestrators.
+
+`/readyz` answers one question, whether this web process can serve, and it can
+without the broker, the cache or beat: publishing falls back to the sweeper and
+throttles count per process while Redis is away (DESIGN.md, "Integrity rules").
+So only the database makes it 503. Its body names each dependency and whether it
+answers; why one does not goes to the log, never to whoever asks.
+"""
+
+import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from .celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
 
 
 @require_GET
@@ -14,46 +29,50 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def _database_ok() -> str | None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # any failure means "not ready", and says why
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return None
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
-def _broker_ok() -> str | None:
-    try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return None
+def _broker() -> None:
+    with celery_app.connection_for_write() as conn:
+        # One attempt: a probe must answer quickly, broker or not.
+        conn.ensure_connection(max_retries=0, timeout=2)
 
 
-def _beat_ok() -> str | None:
+def _cache() -> None:
+    cache.get("readyz")
+
+
+def _beat() -> None:
     from incidents.clock import heartbeat_age
 
     limit = settings.HEARTBEAT_STALE_TICKS * settings.ESCALATION_TICK_SECONDS
-    try:
-        age = heartbeat_age()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"[:300]
+    age = heartbeat_age()
     if age is None:
-        return "the sweeper has never run (is celery beat running?)"
+        raise RuntimeError("the sweeper has never run (is celery beat running?)")
     if age > limit:
-        return f"the sweeper last ran {age:.0f} s ago (limit {limit:.0f} s)"
-    return None
+        raise RuntimeError(f"the sweeper last ran {age:.0f} s ago (limit {limit:.0f} s)")
+
+
+CHECKS = {"database": _database, "broker": _broker, "cache": _cache, "beat": _beat}
 
 
 @require_GET
 def readyz(request):
-    """200 when the database, the broker and the beat sweeper answer; 503 naming what does not."""
-    checks = [("database", _database_ok), ("broker", _broker_ok)]
-    if settings.READYZ_CHECKS_BEAT:
-        checks.append(("beat", _beat_ok))
-    failing = {name: error for name, check in checks if (error := check())}
-    if failing:
-        return JsonResponse({"status": "unavailable", "failing": failing}, status=503)
-    return JsonResponse({"status": "ok"})
+    """200 while the database answers (`degraded` if something else does not), 503 when it does not."""
+    answers = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+        except Exception as exc:  # any failure means "does not answer"; the log says why
+            logger.warning("readyz: %s does not answer: %s: %s", name, type(exc).__name__, exc)
+            answers[name] = "down"
+        else:
+            answers[name] = "ok"
+    if answers["database"] != "ok":
+        response = JsonResponse({"status": "unavailable", "dependencies": answers}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    status = "ok" if set(answers.values()) == {"ok"} else "degraded"
+    return JsonResponse({"status": status, "dependencies": answers})
