@@ -372,6 +372,13 @@ ESCALATION_ETA_WINDOW_SECONDS = env.float(
 REVIEW_REMINDER_SECONDS = env.int("REVIEW_REMINDER_SECONDS", default=7 * 24 * 3600)
 # /readyz reports beat as stale when the sweeper has not run for this many ticks.
 HEARTBEAT_STALE_TICKS = 3
+# Dead-man's switch: every sweep pings this URL (e.g. a healthchecks.io check), at most
+# once per HEARTBEAT_PING_SECONDS, so that a dead worker, beat or broker pages someone
+# outside the desk when the pings stop (incidents/heartbeat.py). Empty: no ping.
+HEARTBEAT_URL = env.str("HEARTBEAT_URL", default="")
+HEARTBEAT_PING_SECONDS = env.float("HEARTBEAT_PING_SECONDS", default=60.0)
+if HEARTBEAT_URL and not HEARTBEAT_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("HEARTBEAT_URL must be an http(s) URL.")
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
         "task": "incidents.tasks.sweep",

@@ -25,7 +25,7 @@ from django.utils import timezone
 from playbooks.models import ChecklistStep
 
 from . import chain as chains
-from . import messages, outbox
+from . import heartbeat, messages, outbox
 from .models import (
     OPEN_STATES,
     ClockHeartbeat,
@@ -125,6 +125,7 @@ def sweep(*, now: datetime | None = None, batch: int | None = None, plan_ahead: 
         name=HEARTBEAT,
         defaults={"beat_at": timezone.now(), "duration_seconds": time.perf_counter() - started},
     )
+    heartbeat.ping_soon()  # the dead-man's switch outside the desk; on a thread of its own
     return {"fired": fired, "eta_published": upcoming, "republished": republished}
 
 
