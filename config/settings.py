@@ -399,9 +399,14 @@ NOTIFICATION_BACKOFF_MAX_SECONDS = env.float("NOTIFICATION_BACKOFF_MAX_SECONDS",
 # A pending notification whose task was lost is published again after this long.
 NOTIFICATION_REPUBLISH_SECONDS = env.float("NOTIFICATION_REPUBLISH_SECONDS", default=60.0)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
-# Webhooks to private, loopback or link-local addresses are refused unless allowed
-# (a desk inside a private network that posts to its own chat bridge, or tests).
-WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Every outbound connection (webhooks, Apprise, chat) goes to public addresses over
+# https only (incidents/outbound.py). Allowing private networks lets it reach loopback,
+# private and CGNAT addresses, and plain http, for local fakes in development and tests
+# or a desk inside a private network posting to its own bridge; link-local (cloud
+# metadata), multicast and unspecified addresses stay refused. The old name is read too.
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool(
+    "OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crisis-desk@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 

@@ -5,15 +5,16 @@ delivered by tasks after commit, retried with exponential backoff.
 Channels are a plain dict of adapters (`ADAPTERS`): e-mail through Django's
 mail backend, signed JSON webhooks, and chat services through Apprise URLs.
 An adapter raises `DeliveryError` (retryable or not) or returns quietly.
+Webhooks and Apprise go out only through the guarded transport (`outbound.py`),
+which checks every address again when it connects; a target is also checked when
+its channel is saved (`contact_channel_add`).
 """
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,16 +23,19 @@ from urllib.parse import urlsplit
 
 import apprise
 import requests
+from apprise.utils.parse import parse_urls
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from api.errors import InvalidInput
 from crisis.models import Membership
 
-from . import messages
+from . import messages, outbound
 from .models import ChannelKind, ContactChannel, EventKind, Incident, Notification
 from .models import NotificationStatus as Status
 from .publish import TASKS, publish_now, publish_on_commit
@@ -41,10 +45,19 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = 60
 
 
+# What the incident's timeline says of a delivery that did not go through, whatever the
+# cause: a refused address, a closed port and a timeout must look alike to the person
+# who set the channel's URL, or the timeline becomes a scanner of the desk's network.
+NOT_DELIVERED = "not delivered"
+
+
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, retryable: bool = True):
+    """A failed delivery: str() is the detail for the server (`last_error`), `public` for the timeline."""
+
+    def __init__(self, message: str, *, retryable: bool = True, public: str = NOT_DELIVERED):
         super().__init__(message)
         self.retryable = retryable
+        self.public = public
 
 
 # --- Who hears about it -----------------------------------------------------------
@@ -146,12 +159,12 @@ def deliver(notification_id: int, *, now=None) -> str:
     try:
         ADAPTERS[notification.channel](notification)
     except DeliveryError as exc:
-        error, retryable = str(exc)[:1000], exc.retryable
+        error, retryable, public = str(exc)[:1000], exc.retryable, exc.public
     except Exception as exc:  # an adapter bug must not leave the row leased forever
         logger.exception("notification %s: adapter crashed", notification_id)
-        error, retryable = f"{type(exc).__name__}"[:1000], True
+        error, retryable, public = f"{type(exc).__name__}"[:1000], True, NOT_DELIVERED
     else:
-        error, retryable = "", False
+        error, retryable, public = "", False, ""
 
     finished = timezone.now()
     if not error:
@@ -177,7 +190,7 @@ def deliver(notification_id: int, *, now=None) -> str:
                 "recipient": _username(notification.recipient_id),
                 "attempt": notification.attempts,
                 "outcome": outcome,
-                "error": error,
+                "error": public,
             },
         )
     return outcome
@@ -237,24 +250,14 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def check_webhook_target(url: str) -> None:
-    """Refuse non-HTTP URLs, and hosts resolving to private, loopback or link-local addresses."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError("webhook URL must be http(s) with a host", retryable=False)
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError, ValueError) as exc:
-        raise DeliveryError(f"cannot resolve {parts.hostname[:100]}: {type(exc).__name__}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise DeliveryError(f"refused address {address} for {parts.hostname}", retryable=False)
+    """Refuse, before saving it, a webhook URL the transport would not connect to (`outbound.Refused`)."""
+    outbound.check_url(url)
 
 
 def send_webhook(notification: Notification) -> None:
-    check_webhook_target(notification.target)
+    parts = urlsplit(notification.target)
+    if parts.scheme not in outbound.SCHEMES or not parts.hostname:
+        raise DeliveryError("webhook: not an http(s) URL with a host", retryable=False)
     body = json.dumps(notification.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -265,52 +268,128 @@ def send_webhook(notification: Notification) -> None:
         "X-Crisis-Signature": "sha256=" + sign(notification.secret, timestamp, body),
     }
     try:
-        response = requests.post(
+        # The address is checked again here, at connect time: it may have been public
+        # when the channel was saved and point inside now (DNS rebinding).
+        response = outbound.session.post(
             notification.target,
             data=body,
             headers=headers,
             timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
             allow_redirects=False,
         )
+    except outbound.Refused as exc:
+        # Retried and shown like a closed port (NOT_DELIVERED); the reason names the host
+        # and address, never the URL's path, which may be a secret token.
+        raise DeliveryError(f"webhook: refused, {exc.reason}") from exc
     except requests.RequestException as exc:
         # The class only: the message repeats the URL, whose path may be a secret token.
         raise DeliveryError(f"webhook: {type(exc).__name__}") from exc
     if 200 <= response.status_code < 300:
         return
-    # Server trouble and throttling may pass; a redirect or a refusal will not.
+    # Server trouble and throttling may pass; a redirect or a refusal will not. Only an
+    # address that passed the guard can answer, so its status is the owner's to see.
     retryable = response.status_code >= 500 or response.status_code in (408, 429)
-    raise DeliveryError(f"webhook answered {response.status_code}", retryable=retryable)
+    raise DeliveryError(
+        f"webhook answered {response.status_code}",
+        retryable=retryable,
+        public=f"answered {response.status_code}",
+    )
 
 
-# Apprise's generic notifiers post to any host the URL names: the same address
-# rules as webhooks apply to them. Service schemes (tgram, slack, …) go to the
-# services' own public hosts.
-GENERIC_APPRISE = {
-    "json": "http",
-    "jsons": "https",
-    "xml": "http",
-    "xmls": "https",
-    "form": "http",
-    "forms": "https",
+# The Apprise schemes the desk accepts, each with its plugin's module and the hosts that
+# plugin builds itself (None: the URL names the host, which the transport judges as it
+# judges a webhook's). Every other scheme is refused: ntfy, gotify, mattermost, matrix
+# and most others post to whatever host the URL names, and irc, mailto and a few more
+# open raw TCP connections that no HTTP guard sees. Microsoft Teams' Apprise plugin is
+# gone from Apprise 2 (its Workflows successor names any host): a signed webhook serves.
+APPRISE_SERVICES = {
+    "tgram": ("apprise.plugins.telegram", frozenset({"api.telegram.org"})),
+    "discord": ("apprise.plugins.discord", frozenset({"discord.com"})),
+    "slack": ("apprise.plugins.slack", frozenset({"hooks.slack.com", "hooks.slack-gov.com", "slack.com"})),
+    "json": ("apprise.plugins.custom_json", None),
+    "jsons": ("apprise.plugins.custom_json", None),
 }
+_PLUGIN_HOSTS = {module: hosts for module, hosts in APPRISE_SERVICES.values()}
+
+
+def apprise_sender(url: str) -> apprise.Apprise:
+    """An Apprise holding the one plugin `url` names; `outbound.Refused` for other schemes or several URLs."""
+    # Apprise splits a string on spaces, commas and semicolons before a second scheme, so
+    # "tgram://… json://10.0.0.1/" would be checked as one URL and sent as two.
+    if url.count("://") != 1 or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise outbound.Refused(_("One URL per channel, without spaces."), reason="several URLs or spaces")
+    scheme = url.partition("://")[0].lower()
+    if scheme not in APPRISE_SERVICES:
+        raise outbound.Refused(
+            _(
+                "Chat URLs may be Telegram (tgram://), Discord (discord://), Slack (slack://) "
+                "or JSON over HTTPS (jsons://); use a signed webhook for anything else."
+            ),
+            reason=f"apprise scheme {scheme[:20]!r}",
+        )
+    sender = apprise.Apprise()
+    if parse_urls(url) != [url] or not sender.add(url) or len(sender) != 1:
+        raise outbound.Refused(_("Not a usable Apprise URL."), reason="apprise did not take it as one URL")
+    if type(sender[0]).__module__ != APPRISE_SERVICES[scheme][0]:
+        raise outbound.Refused(_("Not a usable Apprise URL."), reason=f"{scheme} served by another plugin")
+    return sender
 
 
 def check_apprise_target(url: str) -> None:
-    """Refuse an unusable Apprise URL, or a generic one aimed at a refused address."""
-    if not apprise.Apprise().add(url):
-        raise DeliveryError("not a usable Apprise URL", retryable=False)
-    scheme, _sep, rest = url.partition("://")
-    if scheme.lower() in GENERIC_APPRISE:
-        check_webhook_target(f"{GENERIC_APPRISE[scheme.lower()]}://{rest}")
+    """Refuse, before saving it, an Apprise URL the desk would not deliver to (`outbound.Refused`)."""
+    plugin = apprise_sender(url)[0]
+    if _PLUGIN_HOSTS[type(plugin).__module__] is None:
+        host, port = str(plugin.host or ""), f":{plugin.port}" if plugin.port else ""
+        outbound.check_url(f"{'https' if plugin.secure else 'http'}://{host}{port}/")
+
+
+class _PluginRequests:
+    """
+    Stands in for `requests` inside an accepted Apprise plugin's module, so that the
+    plugin's HTTP goes through the guarded transport, to the hosts it is known to use.
+    """
+
+    RequestException = requests.RequestException
+    codes = requests.codes
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+
+    def request(self, method, url, **kwargs):
+        host = urlsplit(url).hostname or ""
+        if self.hosts is not None and host not in self.hosts:
+            logger.warning("outbound refused: an Apprise plugin asked for %s", host[:100])
+            raise outbound.Refused(NOT_DELIVERED, reason=f"apprise plugin host {host[:100]}")
+        # A URL's options turn neither certificate checks off nor redirects on.
+        kwargs.update(verify=True, allow_redirects=False)
+        return outbound.session.request(method, url, **kwargs)
+
+    def get(self, url, params=None, **kwargs):
+        return self.request("GET", url, params=params, **kwargs)
+
+    def post(self, url, data=None, json=None, **kwargs):
+        return self.request("POST", url, data=data, json=json, **kwargs)
+
+    def put(self, url, data=None, **kwargs):
+        return self.request("PUT", url, data=data, **kwargs)
+
+
+def _through_outbound(plugin) -> None:
+    """Point the plugin's module at the guarded transport (again, if Apprise reloaded it)."""
+    namespace = type(plugin).send.__globals__
+    if not isinstance(namespace.get("requests"), _PluginRequests):
+        namespace["requests"] = _PluginRequests(_PLUGIN_HOSTS[type(plugin).__module__])
 
 
 def send_apprise(notification: Notification) -> None:
-    check_apprise_target(notification.target)
-    sender = apprise.Apprise()
-    if not sender.add(notification.target):
-        raise DeliveryError("not a usable Apprise URL", retryable=False)
+    try:
+        sender = apprise_sender(notification.target)
+    except outbound.Refused as exc:
+        raise DeliveryError(f"apprise: {exc.reason}", retryable=False) from exc
+    _through_outbound(sender[0])
+    # Apprise answers only yes or no; its plugin logs why, and the transport logs a refusal.
     if not sender.notify(title=notification.subject, body=notification.body):
-        raise DeliveryError("Apprise could not deliver the message")
+        raise DeliveryError("apprise: not delivered (the worker's log says why)")
 
 
 ADAPTERS = {
@@ -324,6 +403,20 @@ def new_webhook_secret() -> str:
     return secrets.token_hex(32)
 
 
+def channel_target_check(*, kind: str, target: str) -> None:
+    """Refuse a target the desk would not deliver to; `InvalidInput` on `target`."""
+    try:
+        if kind == ChannelKind.WEBHOOK:
+            check_webhook_target(target)
+        elif kind == ChannelKind.APPRISE:
+            check_apprise_target(target)
+    except outbound.Refused as exc:
+        logger.info("channel target refused: %s", exc.reason)
+        raise InvalidInput(str(exc), field="target") from None
+
+
 def contact_channel_add(*, user, kind: str, target: str) -> ContactChannel:
+    """A new channel, once its target passes the outbound rules (each delivery checks them again)."""
+    channel_target_check(kind=kind, target=target)
     secret = new_webhook_secret() if kind == ChannelKind.WEBHOOK else ""
     return ContactChannel.objects.create(user=user, kind=kind, target=target, secret=secret)

@@ -1,8 +1,10 @@
-"""Notification delivery: signed webhooks, retries with backoff, refused addresses, Apprise."""
+"""Notification delivery: signed webhooks, retries with backoff, refused addresses, Apprise.
+
+The guarded transport itself, and every way around it, is tested in test_outbound.py.
+"""
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import socket
 import threading
@@ -14,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from rest_framework.test import APIClient
 
-from incidents import outbox
+from incidents import outbound, outbox
 from incidents.models import Notification, TimelineEvent
 
 
@@ -24,20 +26,29 @@ class Receiver:
     def __init__(self):
         self.script: list = []  # status codes, or ("sleep", seconds) for a timeout
         self.received: list[dict] = []
+        self.location = "http://example.com/"  # where a 3xx answer points
+        self.cookie = ""  # a Set-Cookie header to answer with, if any
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": body})
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.received.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 step = receiver.script.pop(0) if receiver.script else 200
                 if isinstance(step, tuple):
                     time.sleep(step[1])
                     step = 200
                 self.send_response(step)
-                if step in (301, 302):
-                    self.send_header("Location", "http://example.com/")
+                if step in (301, 302, 303, 307, 308):
+                    self.send_header("Location", receiver.location)
+                if receiver.cookie:
+                    self.send_header("Set-Cookie", receiver.cookie)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_PUT = do_POST
 
             def log_message(self, *args):
                 pass
@@ -59,24 +70,48 @@ def receiver():
     r.close()
 
 
+class Resolver(dict):
+    """`dns["name"] = "address"` (a list of them, or a function answering one); `asked` lists every lookup."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked: list[str] = []
+
+
 @pytest.fixture
 def dns(monkeypatch):
-    """
-    A resolver that knows only the names a test gives it: `dns["name"] = "address"`.
-    Literal addresses resolve to themselves; any other name does not resolve. The
-    outcome of a check never depends on this machine's network.
-    """
-    names = {}
+    return install_resolver(monkeypatch)
 
-    def getaddrinfo(host, port, *args, **kwargs):
+
+def install_resolver(monkeypatch) -> Resolver:
+    """
+    A resolver that knows only the names a test gives it. Addresses written as numbers
+    resolve as the system resolver reads them, without a lookup ("127.1", "2130706433",
+    "0x7f000001" and "0177.0.0.1" are 127.0.0.1, as glibc says); any other name does not
+    resolve. The outcome of a check never depends on this machine's network.
+    """
+    names = Resolver()
+    system_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        names.asked.append(host)
+        if host in names:
+            found = names[host]() if callable(names[host]) else names[host]
+            found = found if isinstance(found, list) else [found]
+            return [
+                (
+                    socket.AF_INET6 if ":" in address else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    socket.IPPROTO_TCP,
+                    "",
+                    (address, port, 0, 0) if ":" in address else (address, port),
+                )
+                for address in found
+            ]
         try:
-            address = str(ipaddress.ip_address(host))
-        except ValueError:
-            if host not in names:
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
-            address = names[host]
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+            return system_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return names
@@ -105,7 +140,7 @@ def webhook_notification(file_incident, alice, settings):
 
 
 def test_webhook_is_signed_and_verifiable(receiver, webhook_notification, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
     notification = webhook_notification(receiver.url)
     assert outbox.deliver(notification.pk) == "sent"
     got = receiver.received[0]
@@ -119,7 +154,7 @@ def test_webhook_is_signed_and_verifiable(receiver, webhook_notification, settin
 
 
 def test_webhook_retried_on_5xx_and_timeout_with_backoff(receiver, webhook_notification, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
     settings.NOTIFICATION_BACKOFF_SECONDS = 5
     receiver.script = [503, ("sleep", 1.0)]
     notification = webhook_notification(receiver.url)
@@ -147,7 +182,7 @@ def test_webhook_retried_on_5xx_and_timeout_with_backoff(receiver, webhook_notif
 
 
 def test_gives_up_after_max_attempts(receiver, webhook_notification, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
     settings.NOTIFICATION_MAX_ATTEMPTS = 3
     receiver.script = [500, 500, 500, 500]
     notification = webhook_notification(receiver.url)
@@ -157,7 +192,7 @@ def test_gives_up_after_max_attempts(receiver, webhook_notification, settings):
 
 @pytest.mark.parametrize("status", [301, 400, 404])
 def test_redirects_and_client_errors_are_not_retried(status, receiver, webhook_notification, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
     receiver.script = [status]
     notification = webhook_notification(receiver.url)
     assert outbox.deliver(notification.pk) == "failed"
@@ -167,20 +202,31 @@ def test_redirects_and_client_errors_are_not_retried(status, receiver, webhook_n
 @pytest.mark.parametrize(
     "url,error",
     [
-        ("http://127.0.0.1:{port}/hook", "refused address 127.0.0.1 for 127.0.0.1"),
-        ("http://localhost:{port}/hook", "refused address "),  # ::1 or 127.0.0.1, the hosts file's order
-        ("http://[::1]:{port}/hook", "refused address ::1 for ::1"),
-        ("http://10.0.0.1/hook", "refused address 10.0.0.1 for 10.0.0.1"),
-        ("http://169.254.169.254/latest/meta-data", "refused address 169.254.169.254 for 169.254.169.254"),
-        ("ftp://example.com/x", "webhook URL must be http(s) with a host"),
+        ("https://127.0.0.1:{port}/hook", "webhook: refused, 127.0.0.1:{port} (127.0.0.1): 127.0.0.1 is not"),
+        ("https://localhost:{port}/hook", "webhook: refused, localhost:{port} "),  # the hosts file's order
+        ("https://[::1]:{port}/hook", "webhook: refused, ::1:{port} (::1): ::1 is not a public address"),
+        ("https://10.0.0.1/hook", "webhook: refused, 10.0.0.1:443 (10.0.0.1): 10.0.0.1 is not a public"),
+        ("http://169.254.169.254/latest/meta-data", "webhook: refused, 169.254.169.254:80 (169.254.169.254)"),
+        ("http://127.0.0.1:{port}/hook", "webhook: refused, 127.0.0.1:{port} (127.0.0.1): 127.0.0.1 is not"),
     ],
 )
 def test_refused_addresses_are_never_contacted(url, error, receiver, webhook_notification):
-    notification = webhook_notification(url.format(port=receiver.server.server_port))
-    assert outbox.deliver(notification.pk) == "failed"
+    """Refused like a closed port: retried, "not delivered" on the timeline, the detail in the log only."""
+    port = receiver.server.server_port
+    notification = webhook_notification(url.format(port=port))
+    assert outbox.deliver(notification.pk) == "retry"
     assert receiver.received == []
     notification.refresh_from_db()
-    assert notification.last_error.startswith(error), notification.last_error
+    assert notification.last_error.startswith(error.format(port=port)), notification.last_error
+    event = TimelineEvent.all_brands.get(incident=notification.incident, kind="notified")
+    assert (event.data["outcome"], event.data["error"]) == ("retry", "not delivered")
+
+
+def test_a_stored_url_of_another_scheme_fails_at_once(receiver, webhook_notification):
+    notification = webhook_notification("ftp://example.com/x")
+    assert outbox.deliver(notification.pk) == "failed"
+    notification.refresh_from_db()
+    assert notification.last_error == "webhook: not an http(s) URL with a host"
 
 
 def test_backoff_doubles_and_is_capped(settings):
@@ -189,15 +235,21 @@ def test_backoff_doubles_and_is_capped(settings):
     assert [outbox.backoff_seconds(n) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
 
 
-def test_apprise_url_delivers(receiver, webhook_notification, settings):
-    # Apprise's generic JSON notifier posts to our local receiver: a real Apprise delivery.
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+def test_apprise_url_delivers_through_the_guarded_transport(receiver, webhook_notification, monkeypatch):
+    # Apprise's generic JSON notifier posts to our local receiver, allowed as a local fake
+    # (this address and port only): a real Apprise delivery, through outbound's sockets.
+    opened = []
+    open_socket = outbound._open_socket
+    monkeypatch.setattr(outbound, "_open_socket", lambda *a: opened.append(a[1]) or open_socket(*a))
+    port = receiver.server.server_port
     notification = webhook_notification(receiver.url)
     Notification.all_brands.filter(pk=notification.pk).update(
-        channel="apprise", target=f"json://127.0.0.1:{receiver.server.server_port}/hook"
+        channel="apprise", target=f"json://127.0.0.1:{port}/hook"
     )
-    assert outbox.deliver(notification.pk) == "sent"
+    with outbound.trusting("127.0.0.1", port):
+        assert outbox.deliver(notification.pk) == "sent"
     assert json.loads(receiver.received[0]["body"])["title"] == "s"
+    assert opened == [("127.0.0.1", port)]
 
 
 def test_contact_channels_api(api, bob, dns):
@@ -238,13 +290,18 @@ def test_contact_channels_api(api, bob, dns):
     [
         ("https://hooks.example.com/crisis", "93.184.215.14", None),
         ("https://1.1.1.1/crisis", None, None),
-        ("https://intranet.example.com/x", "10.1.2.3", "refused address 10.1.2.3 for intranet.example.com"),
-        ("https://v6.example.com/x", "fd00::1", "refused address fd00::1 for v6.example.com"),
-        ("https://nowhere.example.com/hook", None, "cannot resolve nowhere.example.com: gaierror"),
+        ("https://intranet.example.com/x", "10.1.2.3", "{host} does not resolve to a public address."),
+        ("https://v6.example.com/x", "fd00::1", "{host} does not resolve to a public address."),
+        ("https://nowhere.example.com/hook", None, "{host} does not resolve to a public address."),
+        ("http://hooks.example.com/crisis", "93.184.215.14", "Use an https:// URL."),
     ],
 )
 def test_a_webhook_target_is_judged_by_what_its_name_resolves_to(target, resolves_to, error, api, bob, dns):
-    """A public address is accepted; a private one, or a name that cannot be checked, is refused."""
+    """
+    A public address over https is accepted; a private one, or a name that cannot be
+    checked, is refused with one answer that does not say which (nor the address it
+    resolved to: that would be a view of the desk's internal DNS).
+    """
     if resolves_to:
         dns[target.split("/")[2]] = resolves_to
     response = api(bob).post("/api/v1/me/channels/", {"kind": "webhook", "target": target}, format="json")
@@ -253,11 +310,11 @@ def test_a_webhook_target_is_judged_by_what_its_name_resolves_to(target, resolve
         assert response.data["target"] == target
     else:
         assert response.status_code == 400
-        assert response.data["target"] == [error]
+        assert response.data["target"] == [error.format(host=target.split("/")[2])]
 
 
 def test_webhook_channel_gets_a_secret(api, bob, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
     response = api(bob).post(
         "/api/v1/me/channels/", {"kind": "webhook", "target": "http://127.0.0.1:9/hook"}, format="json"
     )
