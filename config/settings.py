@@ -409,6 +409,8 @@ OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool(
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crisis-desk@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# crisis/ may not import the desk: an invitation's e-mail reaches the outbox through this.
+INVITATION_SENDER = "incidents.outbox.invitation_enqueue"
 
 # --- Cache (throttle counters) ------------------------------------------------
 # Shared between web processes through Redis when there is one. While it does not

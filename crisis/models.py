@@ -1,4 +1,8 @@
-"""Brands (tenants), who belongs to them in which role, and their integration keys."""
+"""Brands (tenants), who belongs to them in which role, invitations to join, and integration keys."""
+
+import hashlib
+import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -111,6 +115,83 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.brand.slug} ({self.role})"
+
+
+class Invitation(models.Model):
+    """
+    An offer, e-mailed to an address, to join a brand in a role.
+
+    Only a SHA-256 digest of the token is stored; the plain token travels in the
+    e-mailed link alone. One use: `crisis.services.invitation_accept` sets
+    `accepted_at` while holding the row's lock.
+    """
+
+    VALID_FOR = timedelta(days=7)
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail"), max_length=254)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    is_executive = models.BooleanField(_("executive"), default=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["brand", "email"], name="invitation_brand_email")]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.brand.slug} ({self.role})"
+
+    @staticmethod
+    def digest(token: str) -> str:
+        # The token is 256 random bits: a fast digest is enough, nothing is there to guess.
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, brand: Brand, email: str, role: str, is_executive: bool, invited_by, now):
+        """Create an invitation; returns the row and the plain token, which is not stored."""
+        token = secrets.token_urlsafe(32)
+        invitation = cls.objects.create(
+            brand=brand,
+            email=email,
+            role=role,
+            is_executive=is_executive,
+            token_hash=cls.digest(token),
+            invited_by=invited_by,
+            created_at=now,
+            expires_at=now + cls.VALID_FOR,
+        )
+        return invitation, token
+
+    @classmethod
+    def from_token(cls, token: str) -> "Invitation | None":
+        """The invitation `token` was made for, in whatever state, or None."""
+        # No caller's brand yet: the token is the credential, as an integration key is.
+        return cls.all_brands.select_related("brand").filter(token_hash=cls.digest(token)).first()
+
+    def state(self, now) -> str:
+        """The invitation's state at `now`: accepted, revoked, expired or pending."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"
 
 
 class BrandKeyQuerySet(models.QuerySet):

@@ -1,19 +1,20 @@
 """
 What the desk's notifications say: subjects, the e-mail body, the webhook payload, the link.
 
-Every text a person receives about an incident is here, translated in the language
-active when the notification is written; the clock decides when to send and whom to
-tell, the outbox how to deliver.
+Every text a person receives about an incident, or with an invitation to a brand, is
+here, translated in the language active when the notification is written; the clock
+decides when to send and whom to tell, the outbox how to deliver.
 """
 
 import re
 from datetime import datetime
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crisis.models import Severity
+from crisis.models import Invitation, Role, Severity
 
 from .models import EventKind, Incident, State
 
@@ -94,3 +95,29 @@ def payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict
 def incident_link(incident: Incident) -> str:
     """Where a notification points its reader."""
     return f"{settings.SITE_URL.rstrip('/')}/api/v1/incidents/{incident.pk}/"
+
+
+def invitation_subject(invitation: Invitation) -> str:
+    """The subject of the e-mail inviting someone to join a brand."""
+    return one_line(_("You are invited to %(brand)s on Crisis Desk") % {"brand": invitation.brand.name})
+
+
+def invitation_body(invitation: Invitation, token: str) -> str:
+    """The e-mail inviting someone to join a brand: who invited them, the role, the link and its expiry."""
+    inviter = invitation.invited_by.get_username() if invitation.invited_by else _("An administrator")
+    return _(
+        "%(inviter)s invites you to join %(brand)s on Crisis Desk as %(role)s.\n\n"
+        "Accept here, signed in or by creating an account:\n%(link)s\n\n"
+        "The link works once, until %(expires)s UTC. If you did not expect it, ignore this e-mail."
+    ) % {
+        "inviter": inviter,
+        "brand": invitation.brand.name,
+        "role": Role(invitation.role).label,
+        "link": invitation_link(token),
+        "expires": f"{invitation.expires_at:%Y-%m-%d %H:%M}",
+    }
+
+
+def invitation_link(token: str) -> str:
+    """The console's page that accepts an invitation; only this link carries the token."""
+    return settings.SITE_URL.rstrip("/") + reverse("console:invitation", kwargs={"token": token})

@@ -508,9 +508,17 @@ class Notification(models.Model):
     a task after commit. `next_attempt_at` is when the sweeper (re)publishes
     it if it is still pending; `leased_until` keeps two workers from sending it
     at once. Delivery is at least once; receivers dedupe on `idempotency_key`.
+
+    Every notification belongs to a brand; most are about one of its incidents,
+    some are not (an invitation to join; shift hand-offs, stakeholder updates and
+    statement hops as they come). `recipient` is empty for an address that has no
+    account (an invitation's).
     """
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="notifications")
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -532,7 +540,7 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True)
 
-    objects = TenantManager("incident__brand")
+    objects = TenantManager()
     all_brands = models.Manager()
 
     class Meta:
@@ -542,6 +550,12 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.target} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        # A notification about an incident belongs to the incident's brand.
+        if self.brand_id is None and self.incident is not None:
+            self.brand_id = self.incident.brand_id
+        super().save(*args, **kwargs)
 
 
 class ClockHeartbeat(models.Model):

@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from api.errors import InvalidInput
@@ -95,14 +95,24 @@ def channels_of(users) -> dict[int, list[tuple[str, str, str]]]:
 
 @dataclass
 class Message:
-    """What to tell `users` about `incident`; one notification per user and channel."""
+    """
+    What to tell `users` about `incident`, or about a brand when there is no incident;
+    one notification per user and channel, and one e-mail per address in `addresses`
+    (people with no account yet: an invitation's).
+    """
 
-    incident: Incident
+    incident: Incident | None
     users: list
     reason: str
     subject: str
     body: str
     payload: dict
+    brand_id: int | None = None  # the incident's, when there is one
+    addresses: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.brand_id is None:
+            self.brand_id = self.incident.brand_id
 
 
 # Notifications handed to one delivery task: a burst of escalations becomes a few
@@ -114,10 +124,12 @@ def enqueue(messages: list[Message], *, now) -> list[Notification]:
     """Write the messages' notifications. Call inside the causing transaction."""
     channels = channels_of(list({user.pk: user for m in messages for user in m.users}.values()))
     retry_at = now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS)
-    rows = [
-        Notification(
+
+    def make_row(m: Message, recipient, kind: str, target: str, secret: str) -> Notification:
+        return Notification(
+            brand_id=m.brand_id,
             incident=m.incident,
-            recipient=user,
+            recipient=recipient,
             channel=kind,
             target=target,
             secret=secret,
@@ -129,15 +141,41 @@ def enqueue(messages: list[Message], *, now) -> list[Notification]:
             created_at=now,
             next_attempt_at=retry_at,
         )
+
+    rows = [
+        make_row(m, user, kind, target, secret)
         for m in messages
         for user in m.users
         for kind, target, secret in channels[user.pk]
     ]
+    rows += [make_row(m, None, ChannelKind.EMAIL, address, "") for m in messages for address in m.addresses]
     Notification.objects.bulk_create(rows)
     ids = [row.pk for row in rows]
     for start in range(0, len(ids), DELIVERY_CHUNK):
         publish_on_commit(TASKS.DELIVER_NOTIFICATIONS, args=(ids[start : start + DELIVERY_CHUNK],))
     return rows
+
+
+def invitation_enqueue(*, invitation, token: str) -> list[Notification]:
+    """
+    The e-mail carrying an invitation's one-use link, in its brand's language.
+
+    crisis/ may not import the desk: `crisis.services.invitation_create` calls this
+    through `settings.INVITATION_SENDER`, inside the transaction that made the invitation.
+    """
+    brand = invitation.brand
+    with translation.override(brand.language):
+        message = Message(
+            incident=None,
+            brand_id=brand.pk,
+            users=[],
+            addresses=(invitation.email,),
+            reason="invitation",
+            subject=messages.invitation_subject(invitation),
+            body=messages.invitation_body(invitation, token),
+            payload={},
+        )
+    return enqueue([message], now=invitation.created_at)
 
 
 # --- Delivering ------------------------------------------------------------------------
@@ -180,6 +218,8 @@ def deliver(notification_id: int, *, now=None) -> str:
         Notification.all_brands.filter(pk=notification_id).update(
             leased_until=None, last_error=error, **fields
         )
+        if notification.incident is None:
+            return outcome  # a brand's notice (an invitation): no incident's timeline to write
         timeline_record(
             incident=notification.incident,
             kind=EventKind.NOTIFIED,

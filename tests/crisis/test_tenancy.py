@@ -12,7 +12,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from crisis.models import Brand, BrandKey, DetectionPolicy, Membership, Mention
+from crisis.models import Brand, BrandKey, DetectionPolicy, Invitation, Membership, Mention
 from crisis.tenancy import Principal, TenantManager
 from incidents.models import (
     Escalation,
@@ -63,7 +63,7 @@ def test_the_walk_finds_the_brand_owned_models():
     known = {
         BrandKey, DetectionPolicy, Mention, Incident, TimelineEvent, SlaPolicy, FollowUp,
         EscalationPolicy, Escalation, Notification, WaveMention, Playbook, PlaybookStep,
-        ChecklistStep, ResponseTemplate, Membership,
+        ChecklistStep, ResponseTemplate, Membership, Invitation,
     }  # fmt: skip
     assert known <= set(BRAND_OWNED)
 
@@ -110,6 +110,19 @@ def world(acme, globex, alice, bob, mallory, file_incident):
             idempotency_key=uuid.uuid4(),
         )
         WaveMention.objects.create(incident=incident, mention=mention)
+        Invitation.issue(
+            brand=brand, email="x@example.test", role="viewer", is_executive=False, invited_by=by, now=now
+        )
+        # A notification about the brand, not one of its incidents (an invitation's e-mail).
+        Notification.objects.create(
+            brand=brand,
+            channel="email",
+            target="x@example.test",
+            reason="invitation",
+            subject="s",
+            body="b",
+            idempotency_key=uuid.uuid4(),
+        )
 
 
 @pytest.mark.parametrize("model", BRAND_OWNED, ids=lambda m: m._meta.label)
