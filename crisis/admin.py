@@ -1,10 +1,10 @@
-"""Admin for brands, members and integration keys."""
+"""Admin for brands, members, invitations and integration keys."""
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import Brand, BrandKey, DetectionPolicy, Membership, Mention
+from .models import Brand, BrandKey, DetectionPolicy, Invitation, Membership, Mention
 from .selectors import brands_visible_to
 from .tenancy import Principal
 
@@ -32,10 +32,18 @@ class TenantAdminMixin:
         return [("brand", BrandListFilter) if name == "brand" else name for name in filters]
 
 
+# Only a superuser attaches an account to a brand here; everyone else joins by invitation.
 class MembershipInline(TenantAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_add_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Changing a row's user would attach another account just the same.
+        return () if request.user.is_superuser else ("user",)
 
 
 @admin.register(Brand)
@@ -49,6 +57,42 @@ class BrandAdmin(admin.ModelAdmin):
 class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["user", "brand", "role"]
     list_filter = ["role"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if request.user.is_superuser else ("user", "brand")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Made through the API or the console, which send the e-mail; here they are read or revoked."""
+
+    list_display = [
+        "email",
+        "brand",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    ]
+    list_filter = ["brand", "role"]
+    search_fields = ["email"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Revoke selected invitations"))
+    def revoke(self, request, queryset):
+        for invitation in queryset:
+            services.invitation_revoke(invitation=invitation)
 
 
 @admin.register(BrandKey)

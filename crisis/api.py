@@ -1,9 +1,10 @@
-"""REST endpoints for auth tokens, brands, members and integration keys (API.md)."""
+"""REST endpoints for auth tokens, brands, members, invitations and integration keys (API.md)."""
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
@@ -18,11 +19,13 @@ from api.errors import NotFound
 from . import detection, services
 from .models import Role
 from .permissions import IsUser
-from .selectors import brand_for, brands_visible_to
+from .selectors import brand_for, brands_visible_to, invitations_pending
 from .serializers import (
     BrandInput,
     BrandOutput,
     DetectionPolicySerializer,
+    InvitationInput,
+    InvitationOutput,
     IssuedKeyOutput,
     KeyInput,
     KeyOutput,
@@ -138,7 +141,9 @@ class BrandViewSet(
         brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
         data = MemberInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership, _created = services.membership_set(brand=brand, **data.validated_data)
+        membership, _created = services.membership_set(
+            principal=self.principal, brand=brand, **data.validated_data
+        )
         # 201 whether the membership is new or its role changed: API.md names one answer.
         return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
@@ -150,6 +155,34 @@ class BrandViewSet(
         if membership is None:
             raise NotFound()
         services.membership_remove(membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={200: InvitationOutput(many=True)})
+    @action(detail=True, methods=["get"], serializer_class=InvitationOutput)
+    def invitations(self, request, slug):
+        """Pending invitations (the addresses a manager typed: managers only)."""
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        page = self.paginate_queryset(invitations_pending(brand, now=timezone.now()))
+        return self.get_paginated_response(InvitationOutput(page, many=True).data)
+
+    @extend_schema(request=InvitationInput, responses={202: InvitationOutput})
+    @invitations.mapping.post
+    def invite(self, request, slug):
+        """E-mail a one-use link to join the brand; 202: the e-mail is on its way through the outbox."""
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        data = InvitationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = services.invitation_create(principal=self.principal, brand=brand, **data.validated_data)
+        return Response(InvitationOutput(invitation).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"invitations/(?P<invitation_id>[0-9]{1,18})")
+    def revoke_invitation(self, request, slug, invitation_id):
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        invitation = invitations_pending(brand, now=timezone.now()).filter(pk=invitation_id).first()
+        if invitation is None:
+            raise NotFound()
+        services.invitation_revoke(invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: DetectionPolicySerializer})

@@ -1,4 +1,4 @@
-"""Input and output shapes of the brands, members, keys and auth endpoints."""
+"""Input and output shapes of the brands, members, invitations, keys and auth endpoints."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,7 +10,17 @@ from rest_framework import serializers
 
 from api.serializers import FreeText, StrictInput
 
-from .models import Brand, BrandKey, Category, Channel, DetectionPolicy, Membership, Role, Sentiment
+from .models import (
+    Brand,
+    BrandKey,
+    Category,
+    Channel,
+    DetectionPolicy,
+    Invitation,
+    Membership,
+    Role,
+    Sentiment,
+)
 
 
 class LoginInput(serializers.Serializer):
@@ -67,6 +77,22 @@ class MemberInput(serializers.Serializer):
         trim_whitespace=False,
         write_only=True,
     )
+
+
+class InvitationInput(StrictInput):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices)
+    is_executive = serializers.BooleanField(required=False, default=False)
+
+
+class InvitationOutput(serializers.ModelSerializer):
+    """A pending invitation, for the brand's managers: the address they typed, never the token."""
+
+    invited_by = serializers.CharField(source="invited_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "is_executive", "invited_by", "created_at", "expires_at"]
 
 
 class KeyInput(serializers.Serializer):

@@ -24,8 +24,8 @@ def test_only_superusers_create_brands(api, alice, root):
     assert "slug" in again.data
 
 
-def test_manager_adds_a_new_member_with_a_password(api, alice):
-    response = api(alice).post(
+def test_a_superuser_creates_an_account_with_a_password(api, root, acme):
+    response = api(root).post(
         "/api/v1/brands/acme/members/",
         {
             "username": "erin",
@@ -49,8 +49,8 @@ def test_manager_adds_a_new_member_with_a_password(api, alice):
     assert login.status_code == 200
 
 
-def test_weak_password_is_400_and_creates_nobody(api, alice):
-    response = api(alice).post(
+def test_weak_password_is_400_and_creates_nobody(api, root, acme):
+    response = api(root).post(
         "/api/v1/brands/acme/members/",
         {"username": "erin", "role": "responder", "password": "123"},
         format="json",
@@ -60,8 +60,8 @@ def test_weak_password_is_400_and_creates_nobody(api, alice):
     assert not get_user_model().objects.filter(username="erin").exists()
 
 
-def test_existing_user_gets_a_role_but_not_a_new_password(api, alice, mallory):
-    changed = api(alice).post(
+def test_a_superuser_attaches_any_account_but_sets_no_new_password(api, root, mallory, acme):
+    changed = api(root).post(
         "/api/v1/brands/acme/members/",
         {"username": "mallory", "role": "viewer", "password": "hijack-attempt-123456"},
         format="json",
@@ -69,11 +69,11 @@ def test_existing_user_gets_a_role_but_not_a_new_password(api, alice, mallory):
     assert changed.status_code == 400
     mallory.refresh_from_db()
     assert mallory.check_password("x-mallory")
-    added = api(alice).post(
+    added = api(root).post(
         "/api/v1/brands/acme/members/", {"username": "mallory", "role": "viewer"}, format="json"
     )
     assert added.status_code == 201
-    again = api(alice).post(
+    again = api(root).post(
         "/api/v1/brands/acme/members/", {"username": "mallory", "role": "responder"}, format="json"
     )
     assert again.status_code == 201

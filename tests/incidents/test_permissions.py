@@ -134,8 +134,15 @@ BRAND_MATRIX = {
     "members_post": (
         "post",
         "members/",
-        {"username": "erin", "role": "responder"},
+        {"username": "carol", "role": "responder"},
         [403, 403, 201, 404, 403, 401],
+    ),
+    "invitations_get": ("get", "invitations/", None, [403, 403, 200, 404, 403, 401]),
+    "invitations_post": (
+        "post",
+        "invitations/",
+        {"email": "erin@example.test", "role": "responder"},
+        [403, 403, 202, 404, 403, 401],
     ),
     "keys_get": ("get", "keys/", None, [403, 403, 200, 404, 403, 401]),
     "keys_post": ("post", "keys/", {"name": "brandwatch"}, [403, 403, 201, 404, 403, 401]),
