@@ -51,13 +51,37 @@ class RepeatForm(forms.Form):
 
 
 class MemberForm(forms.Form):
+    """The role of someone who is already a member; everyone else is invited by e-mail."""
+
     username = forms.RegexField(label=_("Username"), regex=r"^[\w.@+-]+\Z", max_length=150)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     is_executive = forms.BooleanField(label=_("Executive"), required=False)
-    email = forms.EmailField(label=_("E-mail"), required=False)
-    password = forms.CharField(
-        label=_("Password (new users)"), required=False, widget=forms.PasswordInput, max_length=4096
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    is_executive = forms.BooleanField(label=_("Executive"), required=False)
+
+
+class InvitationRevokeForm(forms.Form):
+    invitation = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class SignUpForm(forms.Form):
+    """A new account for someone accepting an invitation; the service applies Django's password validators."""
+
+    username = forms.RegexField(label=_("Username"), regex=r"^[\w.@+-]+\Z", max_length=150)
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=4096, strip=False)
+    password_again = forms.CharField(
+        label=_("Password again"), widget=forms.PasswordInput, max_length=4096, strip=False
     )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password_again") not in (None, data["password"]):
+            self.add_error("password_again", _("The two passwords differ."))
+        return data
 
 
 class KeyForm(forms.Form):

@@ -32,7 +32,15 @@ urlpatterns = [
         views.brand_member_remove,
         name="brand-member-remove",
     ),
+    path("brands/<slug:slug>/settings/invitations/", views.brand_invitation_create, name="brand-invitation"),
+    path(
+        "brands/<slug:slug>/settings/invitations/revoke/",
+        views.brand_invitation_revoke,
+        name="brand-invitation-revoke",
+    ),
     path("brands/<slug:slug>/settings/keys/", views.brand_key_issue, name="brand-key"),
     path("brands/<slug:slug>/settings/keys/revoke/", views.brand_key_revoke, name="brand-key-revoke"),
     path("brands/<slug:slug>/dashboard/", views.dashboard, name="dashboard"),
+    # The link an invitation e-mail carries (crisis.models.Invitation: 43 URL-safe characters).
+    re_path(r"^invitations/(?P<token>[A-Za-z0-9_-]{1,100})/$", views.invitation_page, name="invitation"),
 ]

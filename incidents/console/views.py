@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -10,13 +11,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
 from api.errors import DomainError, Forbidden, InvalidInput, NotFound
 from crisis import services as crisis_services
-from crisis.models import Membership, Role, Severity
-from crisis.selectors import brand_for, brands_visible_to
+from crisis.models import Invitation, Membership, Role, Severity
+from crisis.selectors import brand_for, brands_visible_to, invitations_pending
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
@@ -266,6 +267,7 @@ def _settings_page(request, brand, **bound):
         ),
         "repeat_form": forms.RepeatForm(initial={"repeat": current.get("repeat", 0)}),
         "member_form": forms.MemberForm(),
+        "invitation_form": forms.InvitationForm(),
         "key_form": forms.KeyForm(),
         **bound,
     }
@@ -276,6 +278,7 @@ def _settings_page(request, brand, **bound):
             **page_forms,
             "brand": brand,
             "members": brand.memberships.select_related("user").order_by("user__username"),
+            "invitations": invitations_pending(brand, now=timezone.now()),
             "keys": brand.keys.usable(),
         },
     )
@@ -319,7 +322,12 @@ def brand_member_save(request, slug):
     form = forms.MemberForm(request.POST)
     if not (
         form.is_valid()
-        and _run(request, lambda: crisis_services.membership_set(brand=brand, **form.cleaned_data))
+        and _run(
+            request,
+            lambda: crisis_services.membership_set(
+                principal=_principal(request), brand=brand, **form.cleaned_data
+            ),
+        )
     ):
         return _settings_page(request, brand, member_form=form)
     messages.success(request, _("Member saved."))
@@ -342,6 +350,86 @@ def brand_member_remove(request, slug):
     ):
         messages.success(request, _("Member removed."))
     return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_invitation_create(request, slug):
+    brand = _managed_brand(request, slug)
+    form = forms.InvitationForm(request.POST)
+    if not (
+        form.is_valid()
+        and _run(
+            request,
+            lambda: crisis_services.invitation_create(
+                principal=_principal(request), brand=brand, **form.cleaned_data
+            ),
+        )
+    ):
+        return _settings_page(request, brand, invitation_form=form)
+    messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+    return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_invitation_revoke(request, slug):
+    """An invitation already used, revoked, another brand's or malformed changes nothing and says nothing."""
+    brand = _managed_brand(request, slug)
+    form = forms.InvitationRevokeForm(request.POST)
+    invitation = (
+        invitations_pending(brand, now=timezone.now()).filter(pk=form.cleaned_data["invitation"]).first()
+        if form.is_valid()
+        else None
+    )
+    if invitation is not None:
+        crisis_services.invitation_revoke(invitation=invitation)
+        messages.success(request, _("Invitation withdrawn."))
+    return _to_settings(brand)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_page(request, token):
+    """
+    The link an invitation e-mail carries. Signed in: join the brand. Not signed in:
+    create an account here and join, or sign in and come back. A used, withdrawn,
+    expired or unknown link gets a page that says so.
+    """
+    invitation = Invitation.from_token(token)
+    problem = crisis_services.invitation_problem(invitation, now=timezone.now())
+    if problem:
+        return _invitation_unusable(request, problem, status=404 if invitation is None else 410)
+    signed_in = request.user.is_authenticated
+    form = forms.SignUpForm(request.POST if request.method == "POST" and not signed_in else None)
+    if request.method == "POST" and (signed_in or form.is_valid()):
+        account = {} if signed_in else {name: form.cleaned_data[name] for name in ("username", "password")}
+        try:
+            membership, joined = crisis_services.invitation_accept(
+                token=token, user=request.user if signed_in else None, **account
+            )
+        except crisis_services.InvitationUnusable as exc:
+            return _invitation_unusable(request, str(exc.detail), status=410)
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
+        else:
+            if not signed_in:
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            brand = {"brand": invitation.brand.name}
+            if joined:
+                messages.success(request, _("You have joined %(brand)s.") % brand)
+            else:
+                messages.info(request, _("You are already a member of %(brand)s.") % brand)
+            return redirect("console:queue")
+    return render(
+        request,
+        "console/invitation.html",
+        {"invitation": invitation, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _invitation_unusable(request, problem: str, *, status: int):
+    return render(request, "console/invitation.html", {"problem": problem}, status=status)
 
 
 @login_required

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from crisis.models import Brand
+from crisis.models import Brand, Invitation
 
 
 @pytest.fixture
@@ -154,12 +154,19 @@ SETTINGS_POSTS = {
     "escalation/": chain_post((0, ["manager"], "")),
     "members/": {"username": "dave", "role": "manager"},
     "members/remove/": {"username": "alice"},
+    "invitations/": {"email": "erin@example.test", "role": "manager"},
+    "invitations/revoke/": {"invitation": "1"},
     "keys/": {"name": "youscan"},
     "keys/revoke/": {"key": "1"},
 }
 
 
-def test_the_settings_page_posts_each_form_to_its_own_view(web, alice, acme_key):
+def test_the_settings_page_posts_each_form_to_its_own_view(web, acme, alice, acme_key):
+    from crisis.services import invitation_create
+    from crisis.tenancy import Principal
+
+    # A pending invitation, so that its withdraw form is on the page too.
+    invitation_create(principal=Principal.for_user(alice), brand=acme, email="e@example.test", role="viewer")
     page = web(alice).get("/brands/acme/settings/").content.decode()
     for url in SETTINGS_POSTS:
         assert f'action="/brands/acme/settings/{url}"' in page
@@ -181,6 +188,7 @@ def test_only_the_brands_managers_may_post_settings(url, web, acme, alice, bob, 
         list(acme.keys.values_list("pk", "revoked_at").order_by("pk")),
     )
     assert after == before
+    assert not Invitation.all_brands.exists()
     assert not acme.sla_policies.exists()
     assert not hasattr(Brand.objects.get(pk=acme.pk), "escalation_policy")
 
@@ -219,23 +227,25 @@ def test_escalation_chain_saves_and_rejects(web, acme, alice, bob):
         assert Brand.objects.get(pk=acme.pk).escalation_policy.chain == chain
 
 
-def test_members_are_added_changed_and_removed(web, acme, alice, bob):
+def test_members_roles_are_changed_and_members_removed(web, acme, alice, bob, mallory):
     client = web(alice)
-    ok = client.post(
-        "/brands/acme/settings/members/",
-        {"username": "erin", "role": "responder", "password": "a long enough password 1"},
-        follow=True,
-    )
+    ok = client.post("/brands/acme/settings/members/", {"username": "bob", "role": "manager"}, follow=True)
     assert "Member saved." in ok.content.decode()
-    assert acme.memberships.get(user__username="erin").role == "responder"
+    assert acme.memberships.get(user__username="bob").role == "manager"
 
     bad = client.post("/brands/acme/settings/members/", {"username": "no spaces", "role": "owner"})
     assert bad.status_code == 200 and 'class="field invalid"' in bad.content.decode()
     assert not acme.memberships.filter(user__username="no spaces").exists()
 
-    removed = client.post("/brands/acme/settings/members/remove/", {"username": "erin"}, follow=True)
+    # Anyone who is not a member is invited instead, whether or not the account exists.
+    for stranger in ("mallory", "nobody-here"):
+        refused = client.post("/brands/acme/settings/members/", {"username": stranger, "role": "viewer"})
+        assert "Not a member of this brand: invite them by e-mail." in refused.content.decode()
+        assert not acme.memberships.filter(user__username=stranger).exists()
+
+    removed = client.post("/brands/acme/settings/members/remove/", {"username": "bob"}, follow=True)
     assert "Member removed." in removed.content.decode()
-    assert not acme.memberships.filter(user__username="erin").exists()
+    assert not acme.memberships.filter(user__username="bob").exists()
 
     # The last manager stays: the service refuses, the page says why.
     refused = client.post("/brands/acme/settings/members/remove/", {"username": "alice"}, follow=True)
@@ -271,6 +281,8 @@ def test_keys_are_issued_once_and_revoked(web, acme, alice, acme_key, globex):
         ("members/remove/", {"username": "bo\x00b"}),
         ("members/remove/", {"username": "x" * 500}),
         ("members/", {"username": "bo\x00b", "role": "manager"}),
+        ("invitations/", {"email": "a\x00b@example.test", "role": "viewer"}),
+        ("invitations/revoke/", {"invitation": "9" * 40}),
         ("keys/", {"name": "a\x00b"}),
         ("sla/", {**GOOD_SLA, "low_ack_seconds": "9" * 40}),
     ],
