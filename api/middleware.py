@@ -63,17 +63,23 @@ def too_large(request) -> HttpResponse:
 
 class QueryStringHygieneMiddleware:
     """
-    NUL in a query string is a 400 on every page — the API, the console, the admin's
-    changelist and search — before a filter hands it to the database (API.md, "Conventions").
+    NUL in a query string is a 400 on the API and in the admin (its changelist filters and
+    search), before a filter hands it to the database (API.md, "Conventions").
 
-    A lone surrogate cannot arrive here: Django decodes the query string's bytes with
-    replacement. The answer names the parameters without echoing what they held.
+    The console's queue reads its query string through its filter form, which refuses NUL
+    itself and names the dropped filter on the page. A lone surrogate cannot arrive here:
+    Django decodes the query string's bytes with replacement. The answer names the
+    parameters without echoing what they held.
     """
+
+    paths = ("/api/", "/admin/")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if not request.path.startswith(self.paths):
+            return self.get_response(request)
         refused = sorted(
             {name for name, values in request.GET.lists() if is_unsafe(name) or any(map(is_unsafe, values))}
         )
