@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from api.errors import DomainError, InvalidInput
-from crisis.admin import BrandListFilter, TenantAdminMixin
+from crisis.admin import BrandListFilter, CheckedSelectionMixin, TenantAdminMixin
 from crisis.tenancy import Principal
 
 from . import forms, services
@@ -37,7 +37,7 @@ def _is_member_or_superuser(user) -> bool:
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(CheckedSelectionMixin, admin.ModelAdmin):
     list_display = ["id", "title", "brand", "severity", "state", "assignee", "ack_due_at"]
     list_filter = ["state", "severity", "category", ("brand", BrandListFilter)]
     search_fields = ["title", "dedup_key"]
