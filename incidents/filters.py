@@ -6,15 +6,41 @@ parameter, the console ignores that filter and says why. Nothing reaches the
 database unparsed (a NUL byte is refused by the form fields themselves).
 """
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from crisis.tenancy import Principal
 
 from .models import Category, Channel, Incident, Severity, State
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """
+    An ISO 8601 instant, handed to the database in UTC.
+
+    Python takes offsets up to ±23:59 and years up to 9999 in any offset; PostgreSQL
+    refuses offsets beyond ±15:59 (a 500), and a year-9999 time ahead of UTC does not
+    exist in UTC. Converting here turns both into the form error every bad value gets.
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class StateListField(forms.CharField):
@@ -50,8 +76,8 @@ class IncidentFilter(django_filters.FilterSet):
     )
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     # [since, until), as the reports count.
-    detected_since = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_until = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    detected_since = UtcDateTimeFilter(field_name="detected_at", lookup_expr="gte")
+    detected_until = UtcDateTimeFilter(field_name="detected_at", lookup_expr="lt")
     q = django_filters.CharFilter(
         method="filter_text", max_length=200, help_text="Text in the title or description."
     )

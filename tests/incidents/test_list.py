@@ -1,6 +1,6 @@
 """The incident list: scoping, filters, ordering, pagination and a fixed number of queries."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import time_machine
@@ -112,3 +112,30 @@ def test_key_sees_only_what_it_filed(key_client, file_incident):
     filed = key_client.post("/api/v1/incidents/", {"title": "filed by the key"}, format="json")
     assert ids(key_client.get("/api/v1/incidents/")) == [filed.data["id"]]
     assert key_client.get(f"/api/v1/incidents/{filed.data['id']}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("instant", "status"),
+    [
+        ("2026-11-21T12:00:00+16:01", 200),  # Python takes the offset, PostgreSQL does not: sent in UTC
+        ("2026-11-21T12:00:00-23:59", 200),
+        ("9999-12-31T23:59:59-01:00", 400),  # after the last instant UTC has
+        ("0001-01-01T00:00:00+01:00", 400),  # before the first
+    ],
+)
+@pytest.mark.parametrize("name", ["detected_since", "detected_until"])
+def test_any_instant_python_parses_is_an_answer_not_a_500(api, bob, file_incident, name, instant, status):
+    file_incident()
+    response = api(bob).get("/api/v1/incidents/", {name: instant})
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert name in response.json()
+
+
+def test_an_instant_with_an_offset_is_compared_in_utc(api, bob, file_incident):
+    incident = file_incident()
+    at = incident.detected_at.astimezone(UTC)
+    since = (at - timedelta(seconds=1)).astimezone(timezone(timedelta(hours=15, minutes=30))).isoformat()
+    until = (at + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=-9))).isoformat()
+    listed = api(bob).get("/api/v1/incidents/", {"detected_since": since, "detected_until": until})
+    assert ids(listed) == [incident.pk]
