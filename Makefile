@@ -6,6 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
+# Links in notifications point at this site: the one make run serves, unless told otherwise.
+SITE_URL ?= http://127.0.0.1:$(PORT)
+export SITE_URL
 
 .PHONY: run test setup browser lint audit bench-filing clean
 

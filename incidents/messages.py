@@ -87,14 +87,20 @@ def payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict
             "detected_at": incident.detected_at.isoformat(),
             "ack_due_at": incident.ack_due_at.isoformat(),
             "url": incident_link(incident),
+            "api_url": incident_api_link(incident),
         },
         "at": now.isoformat(),
     }
 
 
 def incident_link(incident: Incident) -> str:
-    """Where a notification points its reader."""
-    return f"{settings.SITE_URL.rstrip('/')}/api/v1/incidents/{incident.pk}/"
+    """Where a notification points its reader: the incident's console page, on the configured site."""
+    return settings.SITE_URL.rstrip("/") + reverse("console:incident", kwargs={"pk": incident.pk})
+
+
+def incident_api_link(incident: Incident) -> str:
+    """The incident in the API, for the machines a webhook talks to."""
+    return settings.SITE_URL.rstrip("/") + f"/api/v1/incidents/{incident.pk}/"
 
 
 def invitation_subject(invitation: Invitation) -> str:

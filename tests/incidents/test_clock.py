@@ -417,3 +417,25 @@ def test_an_escalation_publishes_delivery_of_its_notifications_after_commit(
     assert [(name, sorted(args[0])) for name, args, _eta in published] == [
         ("incidents.tasks.deliver_notifications", ids)
     ]
+
+
+def test_every_notification_link_opens_the_incident_s_console_page(team, critical, client, settings):
+    """E-mail bodies and webhook payloads point at the console page on the configured site."""
+    from urllib.parse import urlsplit
+
+    settings.SITE_URL = "https://desk.example.com:8300/"
+    sweep_at(T0 + timedelta(seconds=480))  # the warning
+    sweep_at(T0 + timedelta(seconds=600))  # level 1
+    notifications = list(Notification.objects.model.all_brands.filter(incident=critical))
+    assert notifications
+    links = set()
+    for notification in notifications:
+        links.add(notification.body.rsplit("\n", 1)[-1])
+        links.add(notification.payload["incident"]["url"])
+    (link,) = links
+    assert link == f"https://desk.example.com:8300/incidents/{critical.pk}/"
+    client.force_login(team["alice"])
+    page = client.get(urlsplit(link).path)
+    assert page.status_code == 200
+    assert critical.title in page.content.decode()
+    assert notifications[0].payload["incident"]["api_url"].endswith(f"/api/v1/incidents/{critical.pk}/")
