@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from rest_framework.exceptions import ValidationError
 
 from api.errors import DomainError, Forbidden, InvalidInput, NotFound
 from crisis import services as crisis_services
@@ -221,7 +220,9 @@ def _run(request, call) -> bool:
     try:
         call()
     except InvalidInput as exc:
-        messages.error(request, f"{exc.field}: {exc.detail}")
+        # A list of messages (a password's) reads as sentences, not as a Python list.
+        detail = " ".join(map(str, exc.detail)) if isinstance(exc.detail, list | tuple) else str(exc.detail)
+        messages.error(request, f"{exc.field}: {detail}")
         return False
     except DomainError as exc:
         _http(exc)
@@ -229,10 +230,6 @@ def _run(request, call) -> bool:
         steps = exc.extra.get("steps")
         if steps:
             messages.error(request, ", ".join(s["title"] for s in steps))
-        return False
-    except ValidationError as exc:
-        for field, errors in exc.detail.items():
-            messages.error(request, f"{field}: {' '.join(str(e) for e in errors)}")
         return False
     return True
 

@@ -235,3 +235,15 @@ def test_the_admin_attaches_accounts_for_superusers_only(client, alice, root, ac
     assert client.get("/admin/crisis/invitation/").status_code == 200
     client.force_login(root)
     assert client.get("/admin/crisis/membership/add/").status_code == 200
+
+
+def test_listing_invitations_takes_the_same_queries_for_two_or_twenty(
+    api, alice, acme, emails, django_assert_num_queries
+):
+    client = api(alice)
+    for count in (2, 20):
+        while Invitation.all_brands.count() < count:
+            assert invite(client, email=f"p{Invitation.all_brands.count()}@example.test").status_code == 202
+        # token, roles, brand, count, page (with who invited, joined)
+        with django_assert_num_queries(5):
+            assert len(client.get("/api/v1/brands/acme/invitations/").data["results"]) == count

@@ -290,3 +290,22 @@ def test_keys_are_issued_once_and_revoked(web, acme, alice, acme_key, globex):
 def test_hostile_settings_input_is_not_a_500(url, data, web, alice):
     response = web(alice).post(f"/brands/acme/settings/{url}", data)
     assert response.status_code in (200, 302)
+
+
+def test_a_rule_with_several_messages_reads_as_sentences(rf):
+    """InvalidInput may carry a list (a password's validators): no Python list on the page."""
+    from django.contrib.messages import get_messages
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from api.errors import InvalidInput
+    from incidents.console import views
+
+    request = rf.post("/")
+    request.session, request._messages = {}, None
+    request._messages = FallbackStorage(request)
+
+    def refuse():
+        raise InvalidInput(["Too short.", "Too common."], field="password")
+
+    assert views._run(request, refuse) is False
+    assert [str(m) for m in get_messages(request)] == ["password: Too short. Too common."]
