@@ -1,4 +1,4 @@
-"""The web console through Django's test client (the browser tests are in test_browser.py)."""
+"""The web console through Django's test client (the browser tests are in tests/browser/)."""
 
 import pytest
 from django.test import Client

@@ -4,9 +4,6 @@ Playwright. Screenshots of the queue and an incident page are saved under
 `var/test/screenshots/` (VAR_DIR/screenshots).
 """
 
-import os
-import shutil
-
 import pytest
 from django.conf import settings
 
@@ -14,60 +11,9 @@ from crisis.tenancy import Principal
 from incidents import filing
 from incidents.models import Incident
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM
-# calls are ordinary blocking calls, which Django would otherwise refuse.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
 SHOTS = settings.VAR_DIR / "screenshots"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        message = "Debian's chromium is not installed (make test installs it when run as root)"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page_for(browser, live_server):
-    contexts = []
-
-    def _open(user, password=None, locale="en-US"):
-        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", password or f"x-{user.username}")
-        page.click("#sign-in")
-        page.wait_for_url(f"{live_server.url}/")
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
 
 
 def test_responder_claims_works_the_checklist_and_resolves(page_for, live_server, bob, alice):
