@@ -33,6 +33,14 @@ class State(models.TextChoices):
 
 OPEN_STATES = (State.DETECTED, State.ACKNOWLEDGED, State.INVESTIGATED)
 
+
+class SourceState(models.TextChoices):
+    """What the sending tool last said about an incident; blank while it is firing (null in the API)."""
+
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged at the source")
+    RESOLVED = "resolved", _("Resolved at the source")
+
+
 # Limits of what people write on an incident (resolutions, reviews, comments, notes),
 # checked by the services whichever entry point the text came through.
 FREE_TEXT_MAX = 20_000
@@ -159,6 +167,13 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     resolution = models.TextField(blank=True)
     # Summary, root cause, lessons and follow-ups written at review; `review` in the API.
     review_notes = models.JSONField(null=True, blank=True)
+    # What the tool that filed the incident (PagerDuty, Alertmanager, Grafana) last said
+    # about it, and the fields of its payload we have no column for (API.md, Incidents).
+    # Written by `services.incident_source_acknowledged/_resolved/_retriggered` only.
+    source_state = models.CharField(
+        _("state at the source"), max_length=16, choices=SourceState.choices, blank=True, default=""
+    )
+    source_details = models.JSONField(_("details from the source"), default=dict, blank=True)
 
     objects = TenantManager()
     all_brands = models.Manager()
@@ -291,6 +306,8 @@ class EventKind(models.TextChoices):
     FOLLOW_UP_DONE = "follow_up_done", _("Follow-up done")
     PLAYBOOK_ATTACHED = "playbook_attached", _("Playbook attached")
     COMMENT = "comment", _("Comment")
+    SOURCE_ACKNOWLEDGED = "source_acknowledged", _("Acknowledged at the source")
+    SOURCE_RESOLVED = "source_resolved", _("Resolved at the source")
 
 
 class AppendOnlyQuerySet(models.QuerySet):

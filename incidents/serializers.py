@@ -21,6 +21,7 @@ from .models import (
     FollowUp,
     Incident,
     Severity,
+    SourceState,
     TimelineEvent,
 )
 from .selectors import available_actions
@@ -111,6 +112,9 @@ class IncidentOutput(ModelOutput):
     review = serializers.SerializerMethodField()
     steps = serializers.SerializerMethodField()
     available_transitions = serializers.SerializerMethodField()
+    # What a sending tool (PagerDuty, Alertmanager, Grafana) last said: null while firing.
+    source_state = serializers.SerializerMethodField()
+    source_details = serializers.JSONField(read_only=True)
 
     class Meta:
         model = Incident
@@ -144,6 +148,8 @@ class IncidentOutput(ModelOutput):
             "review",
             "steps",
             "available_transitions",
+            "source_state",
+            "source_details",
         ]
         read_only_fields = fields
 
@@ -175,6 +181,12 @@ class IncidentOutput(ModelOutput):
 
     def get_available_transitions(self, incident) -> list[str]:
         return available_actions(incident, self.context["principal"])
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=SourceState.choices, allow_null=True, read_only=True)
+    )
+    def get_source_state(self, incident) -> str | None:
+        return incident.source_state or None
 
 
 def incident_answer(incident: Incident, *, principal, checklist=None, now=None) -> dict:
@@ -232,6 +244,8 @@ def incident_answer(incident: Incident, *, principal, checklist=None, now=None) 
             for step in steps
         ],
         "available_transitions": available_actions(incident, principal),
+        "source_state": incident.source_state or None,
+        "source_details": incident.source_details,
     }
 
 

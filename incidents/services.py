@@ -11,6 +11,7 @@ incident is `filing.py`; reads are `selectors.py`.
 
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -24,6 +25,7 @@ from crisis.tenancy import Principal
 from playbooks import services as playbooks
 from playbooks.models import ChecklistStep
 
+from . import chain as chains
 from . import clock, sla
 from .errors import AlreadyClaimed, InvalidTransition, StepsIncomplete
 from .models import (
@@ -33,6 +35,7 @@ from .models import (
     EventKind,
     FollowUp,
     Incident,
+    SourceState,
     State,
 )
 from .selectors import incidents_visible_to, response_figures
@@ -404,3 +407,86 @@ def incident_comment(*, incident_id: int, principal: Principal, body: str):
         return timeline_record(
             incident=incident, kind=EventKind.COMMENT, principal=principal, data={"body": body}
         )
+
+
+# --- What the sending tool says about an incident it filed ----------------------
+# PagerDuty's acknowledge and resolve, an alert group's `resolved` (integrations/inbound).
+# None of these is a transition: the incident stays where people put it. They set
+# `source_state`, and a resolve stops the acknowledgement timers of an incident nobody
+# has claimed, exactly as a claim does, by clearing the clock's columns under the row
+# lock: the clock only fires a column that is set (DESIGN.md, "the database is the
+# clock"), so a sweep waiting on the lock finds nothing due afterwards.
+
+
+def incident_source_acknowledged(*, incident_id: int, principal: Principal, data: dict) -> Incident:
+    """The source acknowledged the alert: recorded on the timeline; nothing else changes."""
+    with _locked_incident(incident_id, principal) as incident:
+        if incident.source_state == SourceState.ACKNOWLEDGED:
+            return incident  # said again: nothing new to record
+        incident.source_state = SourceState.ACKNOWLEDGED
+        incident.save(update_fields=["source_state"])
+        timeline_record(incident=incident, kind=EventKind.SOURCE_ACKNOWLEDGED, principal=principal, data=data)
+        return incident
+
+
+def incident_source_resolved(*, incident_id: int, principal: Principal, data: dict) -> Incident:
+    """
+    The source says the alert cleared itself. Recorded; on an incident nobody has claimed
+    the escalation and the SLA warning stop (`ack_due_at` stays, and is still judged);
+    the incident stays open for a person to close.
+    """
+    with _locked_incident(incident_id, principal) as incident:
+        if incident.source_state == SourceState.RESOLVED:
+            return incident  # a resend of the same news
+        incident.source_state = SourceState.RESOLVED
+        fields = ["source_state"]
+        stopped = incident.state == State.DETECTED
+        if stopped:
+            incident.next_escalation_at = None
+            incident.sla_warning_at = None
+            fields += ["next_escalation_at", "sla_warning_at"]
+        incident.save(update_fields=fields)
+        timeline_record(
+            incident=incident,
+            kind=EventKind.SOURCE_RESOLVED,
+            principal=principal,
+            data={**data, "escalation_stopped": stopped},
+        )
+        return incident
+
+
+def incident_source_retriggered(*, incident_id: int, principal: Principal) -> Incident:
+    """
+    The source fires again on an open incident (its duplicate is already counted): what
+    it said before no longer holds, and if it had resolved an unclaimed incident, the
+    escalation is re-armed where it stood, with levels that fell due meanwhile firing at
+    the next tick (once each: the clock's compare-and-set), and the SLA warning if it
+    had not been sent yet.
+    """
+    with _locked_incident(incident_id, principal) as incident:
+        if not incident.source_state:
+            return incident
+        rearm = incident.source_state == SourceState.RESOLVED and incident.state == State.DETECTED
+        incident.source_state = ""
+        fields = ["source_state"]
+        now = timezone.now()
+        if rearm:
+            incident.next_escalation_at = chains.due_at_level(
+                incident.escalation_chain, incident.ack_due_at, incident.escalation_level
+            )
+            # A warning is worth sending only before the deadline, and only once.
+            warned = (
+                incident.ack_due_at <= now
+                or incident.escalation_level > 0
+                or incident.events.filter(kind=EventKind.SLA_WARNING).exists()
+            )
+            incident.sla_warning_at = (
+                None
+                if warned
+                else chains.warning_at(incident.detected_at, incident.ack_due_at, settings.SLA_WARNING_SHARE)
+            )
+            fields += ["next_escalation_at", "sla_warning_at"]
+        incident.save(update_fields=fields)
+        if rearm:
+            clock.schedule_fast_path(incident, now=now)
+        return incident
