@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "crisis",
     "playbooks",
     "incidents",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,8 @@ MIDDLEWARE = [
     "api.middleware.UnknownQueryParameterMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The console's times in the viewer's zone, its pages in their language (after the two above).
+    "incidents.console.middleware.ViewerMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -332,7 +335,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # and a message lands in exactly one of them.
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name, type="direct"), routing_key=name)
-    for name in ("celery", "clock", "escalations", "notifications")
+    for name in ("celery", "clock", "escalations", "notifications", "sources")
 ]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
@@ -342,6 +345,9 @@ CELERY_TASK_ROUTES = {
     "incidents.tasks.sweep_early": {"queue": "clock"},
     "incidents.tasks.fire_due_timers": {"queue": "escalations"},
     "incidents.tasks.deliver_notifications": {"queue": "notifications"},
+    # Polls call the outside world: never on the clock's queue (DESIGN.md rule 7).
+    "integrations.sources.tasks.sweep_sources": {"queue": "sources"},
+    "integrations.sources.tasks.poll_source": {"queue": "sources"},
 }
 # A task publish must never hold up a request: one try, and on failure the
 # sweeper picks the work up from the database (see incidents/publish.py).
@@ -390,6 +396,34 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.housekeeping",
         "schedule": env.int("HOUSEKEEPING_SECONDS", default=600),
     },
+}
+
+# --- Pulled sources (integrations/sources/) ------------------------------------
+# Fernet keys (comma-separated: the first seals, any opens) for sources' credentials.
+# Unset, a key is derived from SECRET_KEY (integrations/sources/credentials.py; then
+# rotating SECRET_KEY makes stored credentials unreadable: set this in production,
+# `check --deploy` warns).
+SOURCE_CREDENTIALS_KEY = env.str("SOURCE_CREDENTIALS_KEY", default="")
+# Each tool's API, so that tests (and a proxy of your own) can stand in for it.
+BRAND_ANALYTICS_API_URL = env.str("BRAND_ANALYTICS_API_URL", default="https://api.br-analytics.ru")
+TALKWALKER_API_URL = env.str("TALKWALKER_API_URL", default="https://api.talkwalker.com")
+# How often beat claims the sources that are due (each on its own poll task).
+SOURCES_SWEEP_SECONDS = env.float("SOURCES_SWEEP_SECONDS", default=15.0)
+SOURCES_MIN_INTERVAL_SECONDS = env.int("SOURCES_MIN_INTERVAL_SECONDS", default=60)
+SOURCES_BACKOFF_MAX_SECONDS = env.int("SOURCES_BACKOFF_MAX_SECONDS", default=3600)
+# One HTTP request to a tool; a whole poll stops asking for more pages after the budget.
+SOURCES_HTTP_TIMEOUT_SECONDS = env.float("SOURCES_HTTP_TIMEOUT_SECONDS", default=20.0)
+SOURCES_POLL_BUDGET_SECONDS = env.float("SOURCES_POLL_BUDGET_SECONDS", default=60.0)
+SOURCES_MAX_PAGES_PER_POLL = env.int("SOURCES_MAX_PAGES_PER_POLL", default=10)
+SOURCES_MAX_RESPONSE_BYTES = env.int("SOURCES_MAX_RESPONSE_BYTES", default=8 * 1024 * 1024)
+# A claimed poll that reports nothing (its task lost, its worker killed) is due again
+# after this long; longer than a poll can run (the task's hard time limit), so two
+# polls of one source never overlap.
+SOURCES_LEASE_SECONDS = env.int("SOURCES_LEASE_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["sweep-sources"] = {
+    "task": "integrations.sources.tasks.sweep_sources",
+    "schedule": SOURCES_SWEEP_SECONDS,
+    "options": {"expires": SOURCES_SWEEP_SECONDS * 2},
 }
 
 # --- Notifications (incidents/outbox.py) ---------------------------------------
@@ -454,9 +488,14 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-# e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587; the embedded
-# default prints mail to the worker's console.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587. Without it (the embedded
+# default) every e-mail is written as a file under VAR_DIR/mail/, one per message, where
+# the demo's people read what the desk sent them (README, "Demo").
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 if "EMAIL_BACKEND" in env:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND")

@@ -1,0 +1,8 @@
+"""
+The integrations app's models, each defined beside the part that owns it and listed
+here so that Django finds them (one app, one set of migrations: integrations/migrations/).
+"""
+
+from .sources.models import Source, SourceKind
+
+__all__ = ["Source", "SourceKind"]
