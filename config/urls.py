@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from crisis.api import BrandViewSet, LogoutView, TokenView
+from crisis.api import BrandViewSet, LogoutView, MeView, TokenView
 from incidents.api import (
     BrandEscalationView,
     BrandSlaView,
@@ -41,6 +41,7 @@ api_v1 = [
     path("reports/response-times/", ResponseTimeReportView.as_view(), name="report-response-times"),
     path("reports/timeline/", TimelineExportView.as_view(), name="report-timeline"),
     path("mentions/", MentionIntakeView.as_view(), name="mentions"),
+    path("me/", MeView.as_view(), name="me"),
     path("", include(router.urls)),
 ]
 

@@ -19,10 +19,11 @@ from api.errors import NotFound
 from . import detection, services
 from .models import Role
 from .permissions import IsUser
-from .selectors import brand_for, brands_visible_to, invitations_pending
+from .selectors import brand_for, brands_visible_to, invitations_pending, viewer_settings
 from .serializers import (
     BrandInput,
     BrandOutput,
+    BrandUpdateInput,
     DetectionPolicySerializer,
     InvitationInput,
     InvitationOutput,
@@ -30,8 +31,10 @@ from .serializers import (
     KeyInput,
     KeyOutput,
     LoginInput,
+    MeInput,
     MemberInput,
     MemberOutput,
+    MeOutput,
     TokenOutput,
 )
 from .tenancy import Principal
@@ -126,6 +129,16 @@ class BrandViewSet(
         data.is_valid(raise_exception=True)
         brand = services.brand_create(**data.validated_data)
         return Response(self.get_serializer(brand).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=BrandUpdateInput, responses={200: BrandOutput})
+    def partial_update(self, request, slug):
+        """Change the brand's name, language or time zone (managers)."""
+        data = BrandUpdateInput(data=request.data)
+        # A malformed body is a 400 whoever sends it; a well-formed one needs a manager.
+        data.is_valid(raise_exception=True)
+        brand = brand_for(self.principal, slug, minimum_role=Role.MANAGER)
+        brand = services.brand_update(brand=brand, **data.validated_data)
+        return Response(self.get_serializer(brand).data)
 
     @extend_schema(responses={200: MemberOutput(many=True)})
     @action(detail=True, methods=["get"], serializer_class=MemberOutput)
@@ -227,3 +240,33 @@ class BrandViewSet(
             raise NotFound()
         services.brand_key_revoke(key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """`GET|PATCH /me/`: the caller's own account and settings. People only: a key is nobody (403)."""
+
+    permission_classes = [IsUser]
+
+    def _answer(self, user):
+        chosen = viewer_settings(user)
+        return Response(
+            MeOutput(
+                {
+                    "username": user.get_username(),
+                    "email": user.email,
+                    "language": chosen.language,
+                    "time_zone": chosen.time_zone,
+                }
+            ).data
+        )
+
+    @extend_schema(responses={200: MeOutput})
+    def get(self, request):
+        return self._answer(request.user)
+
+    @extend_schema(request=MeInput, responses={200: MeOutput})
+    def patch(self, request):
+        data = MeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.profile_update(user=request.user, **data.validated_data)
+        return self._answer(request.user)

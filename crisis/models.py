@@ -7,10 +7,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.crypto import KeyGenerator
 
 from .tenancy import TenantManager
+from .timezones import DEFAULT as DEFAULT_TIME_ZONE
+from .timezones import validate_time_zone
 
 
 class Role(models.TextChoices):
@@ -69,6 +72,15 @@ class Brand(models.Model):
     name = models.CharField(_("name"), max_length=200)
     # The language of the shared playbooks and templates this brand gets.
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    # Where the brand lives: the console shows times in it to members who chose no zone of their own.
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        db_default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text=_("An IANA name, such as Europe/Moscow."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     # Bumped by every change to what filing reads about the brand (SLA, chain, playbooks):
     # processes cache that setup keyed by this number (incidents/brand_setup.py).
@@ -115,6 +127,29 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.brand.slug} ({self.role})"
+
+
+class Profile(models.Model):
+    """
+    A person's own settings: the console's language and time zone, each empty for "not chosen".
+
+    No row is the same as an empty one; `crisis.services.profile_update` makes it on the
+    first change. Not chosen: the language is the browser's, the time zone the brand's
+    (`crisis.selectors.viewer_settings` decides which zone a page shows).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="desk_profile"
+    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
+
+    class Meta:
+        verbose_name = _("personal settings")
+        verbose_name_plural = _("personal settings")
+
+    def __str__(self) -> str:
+        return str(self.user)
 
 
 class Invitation(models.Model):
@@ -243,6 +278,42 @@ class BrandKey(models.Model):
         if key is None or not cls.key_generator.verify(plain, key.hashed_key):
             return None
         return key
+
+    # The same credential for senders that carry it in the body as a 32-hex-digit
+    # `routing_key`, as PagerDuty's Events API does (API.md, "Brands, members, policies").
+    # Derived, not stored: the prefix in hex, then a MAC of the key's stored digest under
+    # SECRET_KEY (as Django's password-reset tokens are made). A database dump alone
+    # cannot make one, revoking the key revokes it, and there is nothing more to hash.
+    _ROUTING_SALT = "crisis.BrandKey.routing_key"
+
+    def routing_key(self) -> str:
+        """This key's routing key (shown once, with the key itself)."""
+        return self.prefix.encode().hex() + self._routing_mac(settings.SECRET_KEY)
+
+    def _routing_mac(self, secret) -> str:
+        value = f"{self.prefix}:{self.hashed_key}"
+        return salted_hmac(self._ROUTING_SALT, value, secret=secret, algorithm="sha256").hexdigest()[:16]
+
+    @classmethod
+    def from_routing_key(cls, routing_key) -> "BrandKey | None":
+        """The usable key whose routing key this is, or None (also for anything not 32 hex digits)."""
+        if not isinstance(routing_key, str) or len(routing_key) != 32:
+            return None
+        routing_key = routing_key.lower()
+        try:
+            prefix = bytes.fromhex(routing_key[:16]).decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not prefix.isalnum():
+            return None
+        key = cls.all_brands.usable().select_related("brand").filter(prefix=prefix).first()
+        if key is None:
+            return None
+        # SECRET_KEY_FALLBACKS: routing keys outlive a rotation of the secret, as sessions do.
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
+            if constant_time_compare(routing_key[16:], key._routing_mac(secret)):
+                return key
+        return None
 
 
 class Sentiment(models.TextChoices):

@@ -7,9 +7,11 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from api.serializers import FreeText, StrictInput
 
+from . import timezones
 from .models import (
     Brand,
     BrandKey,
@@ -33,12 +35,22 @@ class TokenOutput(serializers.Serializer):
     expiry = serializers.DateTimeField(allow_null=True)
 
 
+class TimeZoneField(serializers.CharField):
+    """An IANA time zone name (`crisis.timezones`); with `allow_blank`, "" means not chosen."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("help_text", "An IANA time zone name, e.g. Europe/Moscow or UTC.")
+        super().__init__(**kwargs)
+        self.validators.append(timezones.validate_time_zone)
+
+
 class BrandOutput(serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
 
     class Meta:
         model = Brand
-        fields = ["slug", "name", "language", "created_at", "role"]
+        fields = ["slug", "name", "language", "time_zone", "created_at", "role"]
 
     def get_role(self, brand) -> str | None:
         principal = self.context.get("principal")
@@ -49,11 +61,46 @@ class BrandInput(serializers.Serializer):
     slug = serializers.SlugField(max_length=50)
     name = serializers.CharField(max_length=200)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, default="en")
+    time_zone = TimeZoneField(default=timezones.DEFAULT)
 
     def validate_slug(self, value):
         if Brand.objects.filter(slug=value).exists():
             raise serializers.ValidationError(_("A brand with this slug already exists."))
         return value
+
+
+class BrandUpdateInput(StrictInput):
+    """`PATCH /brands/{slug}/`: any of these (managers)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+    time_zone = TimeZoneField(required=False)
+
+
+class MeOutput(serializers.Serializer):
+    """The caller's own account and settings; `language` and `time_zone` empty: not chosen."""
+
+    username = serializers.CharField()
+    email = serializers.EmailField(allow_blank=True)
+    language = serializers.CharField(allow_blank=True)
+    time_zone = serializers.CharField(allow_blank=True)
+
+
+class MeInput(StrictInput):
+    """`PATCH /me/`: the username is the one thing a person cannot change here."""
+
+    email = serializers.EmailField(max_length=254, allow_blank=True, required=False)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, allow_blank=True, required=False)
+    time_zone = TimeZoneField(allow_blank=True, required=False)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # Not an unknown field: the answer of GET names it. Say why it is refused.
+            if isinstance(error.detail, dict) and "username" in error.detail:
+                error.detail["username"] = [ErrorDetail(_("A username cannot be changed."), code="read_only")]
+            raise
 
 
 class MemberOutput(serializers.ModelSerializer):
@@ -106,12 +153,13 @@ class KeyOutput(serializers.ModelSerializer):
 
 
 class IssuedKeyOutput(KeyOutput):
-    """The one response that carries the plain key."""
+    """The one response that carries the plain key (and its routing key, for PagerDuty-style senders)."""
 
     key = serializers.CharField()
+    routing_key = serializers.CharField()
 
     class Meta(KeyOutput.Meta):
-        fields = [*KeyOutput.Meta.fields, "key"]
+        fields = [*KeyOutput.Meta.fields, "key", "routing_key"]
 
 
 MENTION_TEXT_MAX = 10_000

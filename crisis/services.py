@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy
 
 from api.errors import Conflict, Forbidden, InvalidInput
 
-from .models import Brand, BrandKey, DetectionPolicy, Invitation, Membership, Role
+from . import timezones
+from .models import Brand, BrandKey, DetectionPolicy, Invitation, Membership, Profile, Role
 from .selectors import invitations_pending
 from .tenancy import Principal
 
@@ -37,8 +38,43 @@ class InvitationUnusable(Conflict):
     code = "invitation_unusable"
 
 
-def brand_create(*, slug: str, name: str, language: str = "en") -> Brand:
-    return Brand.objects.create(slug=slug, name=name, language=language)
+def brand_create(*, slug: str, name: str, language: str = "en", time_zone: str = timezones.DEFAULT) -> Brand:
+    _check_time_zone(time_zone)
+    return Brand.objects.create(slug=slug, name=name, language=language, time_zone=time_zone)
+
+
+def _check_time_zone(name: str) -> None:
+    try:
+        timezones.validate_time_zone(name)
+    except DjangoValidationError as exc:
+        raise InvalidInput(exc.messages[0], field="time_zone") from None
+
+
+def brand_update(*, brand: Brand, **fields) -> Brand:
+    """Change a brand's `name`, `language` or `time_zone` (the caller has checked the manager's role)."""
+    if "time_zone" in fields:
+        _check_time_zone(fields["time_zone"])
+    for name, value in fields.items():
+        setattr(brand, name, value)
+    if fields:
+        brand.save(update_fields=list(fields))
+    return brand
+
+
+def profile_update(*, user, **fields) -> Profile:
+    """
+    Change a person's own `email`, `language` or `time_zone` (the last two: "" for not chosen).
+
+    The profile row is made on the first change; a person without one has chosen nothing.
+    """
+    if fields.get("time_zone"):
+        _check_time_zone(fields["time_zone"])
+    if "email" in fields and fields["email"] != user.email:
+        user.email = fields["email"]
+        user.save(update_fields=["email"])
+    chosen = {name: fields[name] for name in ("language", "time_zone") if name in fields}
+    profile, _created = Profile.objects.update_or_create(user=user, defaults=chosen)
+    return profile
 
 
 def _lock_brand(brand: Brand) -> None:

@@ -46,6 +46,11 @@ class Principal:
             user._crisis_roles = roles
         return cls(user=user, is_superuser=user.is_superuser, roles=roles)
 
+    @staticmethod
+    def remember_roles(user, roles: dict[int, str]) -> None:
+        """Cache `user`'s roles read by another query (`crisis.selectors.viewer_settings`) for `for_user`."""
+        user._crisis_roles = roles
+
     @classmethod
     def for_key(cls, key: BrandKey) -> Principal:
         return cls(key=key)
