@@ -32,6 +32,7 @@ from ..selectors import (
     timeline_of,
 )
 from . import forms
+from .middleware import show_brand_times
 
 
 def _principal(request) -> Principal:
@@ -97,6 +98,7 @@ def _incident(request, pk):
     incident = incidents_for_display(_principal(request)).filter(pk=pk).first()
     if incident is None:
         raise Http404
+    show_brand_times(request, incident.brand)
     return incident
 
 
@@ -236,10 +238,12 @@ def _run(request, call) -> bool:
 
 def _managed_brand(request, slug):
     try:
-        return brand_for(_principal(request), slug, minimum_role=Role.MANAGER)
+        brand = brand_for(_principal(request), slug, minimum_role=Role.MANAGER)
     except DomainError as exc:
         _http(exc)
         raise
+    show_brand_times(request, brand)
+    return brand
 
 
 def _to_settings(brand):
