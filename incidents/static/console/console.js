@@ -2,11 +2,33 @@
 // window, red once it has passed. The server renders the deadlines; this only
 // keeps the numbers moving between htmx refreshes.
 (function () {
-  function pad(n) { return String(n).padStart(2, "0"); }
+  // Time left reads like the server's `duration` filter (incidents/templatetags/desk.py):
+  // its two largest units, "4 min 12 s", "2 h 5 min", "3 d 4 h", in the page's language.
+  // base.html puts the units' texts for 1, 2 and 5 on <body> (data-duration-units).
+  var UNITS = [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]];
+  var texts = null, plural = null;
+  function unit(name, count) {
+    texts = texts || JSON.parse(document.body.dataset.durationUnits || "{}");
+    plural = plural || new Intl.PluralRules(document.documentElement.lang || "en");
+    var forms = texts[name] || ["{n} " + name, "{n} " + name, "{n} " + name];
+    var form = {one: 0, two: 1, few: 1}[plural.select(count)];
+    return forms[form === undefined ? 2 : form].replace("{n}", count);
+  }
+  function humane(seconds) {
+    var parts = [], rest = seconds;
+    for (var i = 0; i < UNITS.length && parts.length < 2; i++) {
+      var count = Math.floor(rest / UNITS[i][1]);
+      rest -= count * UNITS[i][1];
+      if (count || parts.length) parts.push([UNITS[i][0], count]);
+    }
+    // "2 h", not "2 h 0 min"; nothing left at all is "0 s".
+    var shown = parts.filter(function (part, i) { return part[1] || i === 0; });
+    return shown.length ? shown.map(function (part) { return unit(part[0], part[1]); }).join(" ") : unit("s", 0);
+  }
   function render(el, now) {
     var detected = Date.parse(el.dataset.detected), due = Date.parse(el.dataset.due);
     var left = Math.round((due - now) / 1000), abs = Math.abs(left);
-    var text = (abs >= 3600 ? Math.floor(abs / 3600) + ":" : "") + pad(Math.floor(abs % 3600 / 60)) + ":" + pad(abs % 60);
+    var text = humane(abs);
     el.textContent = left < 0 ? "−" + text + " " + el.dataset.overdue : text;
     el.classList.toggle("red", left < 0);
     el.classList.toggle("amber", left >= 0 && (due - now) <= 0.2 * (due - detected));
