@@ -127,3 +127,35 @@ def invitation_body(invitation: Invitation, token: str) -> str:
 def invitation_link(token: str) -> str:
     """The console's page that accepts an invitation; only this link carries the token."""
     return settings.SITE_URL.rstrip("/") + reverse("console:invitation", kwargs={"token": token})
+
+
+# --- A test of a person's channel ("My notifications") --------------------------------
+
+
+def channel_test_subject(brand) -> str:
+    """The subject of a test message a person sends themselves."""
+    return one_line(_("[%(brand)s] Test message from Crisis Desk") % {"brand": brand.name})
+
+
+def channel_test_body(*, user, brand, now: datetime) -> str:
+    """A test message's text: what it is, who asked for it, and where to change it."""
+    return _(
+        "This is a test message from Crisis Desk, sent at %(at)s UTC because %(user)s asked "
+        "for one on their notifications page. If you are reading it, escalations and "
+        "reminders about %(brand)s reach you here.\n\n%(link)s"
+    ) % {
+        "at": f"{now:%Y-%m-%d %H:%M:%S}",
+        "user": user.get_username(),
+        "brand": brand.name,
+        "link": my_notifications_link(),
+    }
+
+
+def channel_test_payload(*, user, brand, now: datetime) -> dict:
+    """The JSON a webhook receives for a test: no incident, only who asked and when."""
+    return {"event": "channel_test", "brand": brand.slug, "user": user.get_username(), "at": now.isoformat()}
+
+
+def my_notifications_link() -> str:
+    """The console page where a person manages their own channels."""
+    return settings.SITE_URL.rstrip("/") + reverse("console:me")

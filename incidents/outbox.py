@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from api.errors import InvalidInput
+from api.errors import DomainError, InvalidInput
 from crisis.models import Membership
 
 from . import messages, outbound
@@ -460,3 +460,57 @@ def contact_channel_add(*, user, kind: str, target: str) -> ContactChannel:
     channel_target_check(kind=kind, target=target)
     secret = new_webhook_secret() if kind == ChannelKind.WEBHOOK else ""
     return ContactChannel.objects.create(user=user, kind=kind, target=target, secret=secret)
+
+
+# --- Testing a channel -------------------------------------------------------------------
+
+TEST_REASON = "channel_test"
+# A person tests their channels; they must not make the desk hammer an address: this many
+# test messages per person in this window at most.
+TESTS_PER_WINDOW = 5
+TEST_WINDOW = timedelta(minutes=10)
+
+
+class TooManyTests(DomainError):
+    status_code = 429
+    code = "throttled"
+
+
+def contact_channel_test(*, channel: ContactChannel, now) -> Notification:
+    """
+    A test message to one of a person's own channels, delivered like every notification:
+    written to the outbox, then the same task, adapter, guarded transport and retries. The
+    row's status is the answer to "did it arrive?" (the console's "My notifications").
+
+    Every notification belongs to a brand: this one to the person's first (`InvalidInput`
+    when they have none: the desk has nothing to send them yet).
+    """
+    user = channel.user
+    membership = user.memberships.select_related("brand").order_by("brand_id").first()
+    if membership is None:
+        nothing = _("You belong to no brand yet: the desk has nothing to send you.")
+        raise InvalidInput(nothing, field="channel")
+    # The person's own test messages, across the brands they belong to.
+    recent = Notification.all_brands.filter(
+        recipient=user, reason=TEST_REASON, created_at__gt=now - TEST_WINDOW
+    ).count()
+    if recent >= TESTS_PER_WINDOW:
+        raise TooManyTests(_("Too many test messages: try again in a few minutes."))
+    brand = membership.brand
+    notification = Notification.all_brands.create(
+        brand=brand,
+        incident=None,
+        recipient=user,
+        channel=channel.kind,
+        target=channel.target,
+        secret=channel.secret,
+        reason=TEST_REASON,
+        subject=messages.channel_test_subject(brand)[:300],
+        body=messages.channel_test_body(user=user, brand=brand, now=now),
+        payload=messages.channel_test_payload(user=user, brand=brand, now=now),
+        idempotency_key=uuid.uuid4(),
+        created_at=now,
+        next_attempt_at=now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS),
+    )
+    publish_on_commit(TASKS.DELIVER_NOTIFICATIONS, args=([notification.pk],))
+    return notification

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import views
+from . import me, views
 
 app_name = "console"
 
@@ -11,6 +11,13 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # "My notifications": the page, and one view per form on it (incidents/console/me.py).
+    path("me/", me.page, name="me"),
+    path("me/settings/", me.settings_save, name="me-settings"),
+    path("me/channels/", me.channel_add, name="me-channel-add"),
+    path("me/channels/test/", me.channel_test, name="me-channel-test"),
+    path("me/channels/remove/", me.channel_remove, name="me-channel-remove"),
+    path("me/tests/", me.tests_fragment, name="me-tests"),
     re_path(r"^incidents/(?P<pk>[0-9]{1,18})/$", views.incident_page, name="incident"),
     re_path(
         r"^incidents/(?P<pk>[0-9]{1,18})/steps/(?P<step_id>[0-9]{1,18})/complete/$",

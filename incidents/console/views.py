@@ -499,7 +499,12 @@ def dashboard(request, slug):
                 {**g, "height": round(100 * (g["ack_p50_seconds"] or 0) / slowest)} for g in by_day["groups"]
             ],
             "severities": [
-                {**g, "percent": round(100 * (g["ack_sla_met_ratio"] or 0))} for g in by_severity["groups"]
+                {
+                    **g,
+                    "label": dict(Severity.choices).get(g["key"], g["key"]),
+                    "percent": round(100 * (g["ack_sla_met_ratio"] or 0)),
+                }
+                for g in by_severity["groups"]
             ],
             "responders": by_assignee["groups"],
         },
