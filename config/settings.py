@@ -74,8 +74,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # The console's times in the viewer's zone, its pages in their language (after the two above).
     "incidents.console.middleware.ViewerMiddleware",
-    # The console's times in the viewer's zone, its pages in their language (after the two above).
-    "incidents.console.middleware.ViewerMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
