@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an integration key in a URL's path is taken out before anything can log it.
+    "integrations.inbound.credentials.KeyInPathMiddleware",
     "config.observability.RequestIdMiddleware",
     # Before anything that could read a body or hand a query string to the database.
     "api.middleware.RequestBodyLimitMiddleware",

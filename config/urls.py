@@ -16,6 +16,7 @@ from incidents.api import (
     ResponseTimeReportView,
     TimelineExportView,
 )
+from integrations.inbound.console import send_test_event
 from playbooks.api import PlaybookViewSet, ResponseTemplateViewSet
 
 from .health import healthz, readyz
@@ -41,6 +42,7 @@ api_v1 = [
     path("reports/response-times/", ResponseTimeReportView.as_view(), name="report-response-times"),
     path("reports/timeline/", TimelineExportView.as_view(), name="report-timeline"),
     path("mentions/", MentionIntakeView.as_view(), name="mentions"),
+    path("integrations/", include("integrations.inbound.urls")),
     path("me/", MeView.as_view(), name="me"),
     path("", include(router.urls)),
 ]
@@ -55,6 +57,12 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The console's "send a test event" of each adapter (integrations/ is above the console).
+    path(
+        "brands/<slug:slug>/settings/integrations/<str:tool>/test/",
+        send_test_event,
+        name="integration-test-event",
+    ),
     path("", include("incidents.console.urls")),
 ]
 

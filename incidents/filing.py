@@ -56,9 +56,14 @@ def incident_file(
     source_url: str = "",
     reach: int = 0,
     dedup_key: str = "",
+    source_details: dict | None = None,
     now: datetime | None = None,
 ) -> Filing:
-    """File an incident, or count a duplicate when an open one has the same `dedup_key`."""
+    """
+    File an incident, or count a duplicate when an open one has the same `dedup_key`.
+
+    `source_details`: the sending tool's own fields, kept on a new incident (integrations).
+    """
     if principal.key is None and not principal.has_role(brand.pk, Role.RESPONDER):
         raise Forbidden(_("Viewers cannot file incidents."))
     now = now or timezone.now()
@@ -75,6 +80,7 @@ def incident_file(
         source_url=source_url,
         reach=reach,
         dedup_key=dedup_key,
+        source_details=source_details or {},
         now=now,
     )
     try:
@@ -98,6 +104,7 @@ def _count_duplicate_or_open(
     source_url: str,
     reach: int,
     now: datetime,
+    source_details: dict,
     **fields,
 ) -> Filing:
     """
@@ -116,6 +123,7 @@ def _count_duplicate_or_open(
         source_url=source_url,
         reach=reach,
         now=now,
+        source_details=source_details,
         **fields,
     )
 
@@ -216,6 +224,7 @@ def _open_incident(
     source_url: str,
     reach: int,
     dedup_key: str,
+    source_details: dict,
     now: datetime,
 ) -> Filing:
     setup = brand_setup(brand)
@@ -237,6 +246,7 @@ def _open_incident(
         resolve_due_at=sla.due_at(detected_at, target.resolve_seconds),
         reported_by_user=principal.user,
         reported_by_key=principal.key,
+        source_details=source_details,
         **clock.initial_timers(detected_at=detected_at, ack_due_at=ack_due_at, chain=setup.chain),
     )
     incident.save(force_insert=True)

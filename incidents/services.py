@@ -455,20 +455,29 @@ def incident_source_resolved(*, incident_id: int, principal: Principal, data: di
         return incident
 
 
-def incident_source_retriggered(*, incident_id: int, principal: Principal) -> Incident:
+def incident_source_retriggered(
+    *, incident_id: int, principal: Principal, details: dict | None = None
+) -> Incident:
     """
     The source fires again on an open incident (its duplicate is already counted): what
     it said before no longer holds, and if it had resolved an unclaimed incident, the
     escalation is re-armed where it stood, with levels that fell due meanwhile firing at
     the next tick (once each: the clock's compare-and-set), and the SLA warning if it
-    had not been sent yet.
+    had not been sent yet. `details`, when given, replace `source_details` (the firing's
+    own fields, such as an alert's new `startsAt`).
     """
     with _locked_incident(incident_id, principal) as incident:
+        fields = []
+        if details is not None and details != incident.source_details:
+            incident.source_details = details
+            fields.append("source_details")
         if not incident.source_state:
+            if fields:
+                incident.save(update_fields=fields)
             return incident
         rearm = incident.source_state == SourceState.RESOLVED and incident.state == State.DETECTED
         incident.source_state = ""
-        fields = ["source_state"]
+        fields.append("source_state")
         now = timezone.now()
         if rearm:
             incident.next_escalation_at = chains.due_at_level(
