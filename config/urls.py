@@ -17,6 +17,7 @@ from incidents.api import (
     TimelineExportView,
 )
 from integrations.inbound.console import send_test_event
+from integrations.sources.api import SourceDetailView, SourceListView
 from playbooks.api import PlaybookViewSet, ResponseTemplateViewSet
 
 from .health import healthz, readyz
@@ -34,6 +35,12 @@ api_v1 = [
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("brands/<slug:slug>/sla/", BrandSlaView.as_view(), name="brand-sla"),
     path("brands/<slug:slug>/escalation/", BrandEscalationView.as_view(), name="brand-escalation"),
+    path("brands/<slug:slug>/sources/", SourceListView.as_view(), name="brand-sources"),
+    re_path(
+        r"^brands/(?P<slug>[-a-zA-Z0-9_]+)/sources/(?P<pk>[0-9]{1,18})/$",
+        SourceDetailView.as_view(),
+        name="brand-source",
+    ),
     re_path(
         r"^response-templates/(?P<pk>[0-9]{1,18})/render/$",
         RenderTemplateView.as_view(),
@@ -63,6 +70,8 @@ urlpatterns = [
         send_test_event,
         name="integration-test-event",
     ),
+    # Pulled sources' console pages (under a brand's settings), then the console itself.
+    path("", include("integrations.sources.console_urls")),
     path("", include("incidents.console.urls")),
 ]
 

@@ -26,7 +26,7 @@ THEME_ID = re.compile(r"^[0-9A-Za-z_-]{1,100}\Z")
 NEEDS_CREDENTIALS = {SourceKind.BRAND_ANALYTICS, SourceKind.TALKWALKER}
 
 
-def _check(*, kind: str, query: str, interval_seconds: int, secret: str | None, sealed: str) -> None:
+def source_check(*, kind: str, query: str, interval_seconds: int, secret: str | None, sealed: str) -> None:
     if kind not in SourceKind.values:
         raise InvalidInput(_("Unknown tool."), field="kind")
     if kind == SourceKind.BRAND_ANALYTICS and not THEME_ID.match(query):
@@ -65,7 +65,7 @@ def source_create(
     enabled: bool = True,
 ) -> Source:
     """A new source of the brand, due at once when enabled."""
-    _check(kind=kind, query=query, interval_seconds=interval_seconds, secret=credentials, sealed="")
+    source_check(kind=kind, query=query, interval_seconds=interval_seconds, secret=credentials, sealed="")
     now = timezone.now()
     source = Source(
         brand=brand,
@@ -97,7 +97,7 @@ def source_update(*, source: Source, **changes) -> Source:
         secret = changes.pop("credentials", None)
         fields = {name: value for name, value in changes.items() if name in _EDITABLE}
         target = {name: fields.get(name, getattr(row, name)) for name in _EDITABLE}
-        _check(
+        source_check(
             kind=target["kind"],
             query=target["query"],
             interval_seconds=target["interval_seconds"],

@@ -95,8 +95,11 @@ class Talkwalker(Poller):
         published = whole_number(document.get("published"), "published", required=True, minimum=0)
         sentiment = whole_number(document.get("sentiment"), "sentiment")
         url = web_url(document.get("url"))
-        native = document.get("external_id")
-        native = str(native) if isinstance(native, int | str) and not isinstance(native, bool) else url
+        # The platform's own post id, where Talkwalker gives one (a tweet's id): the same
+        # post reported by another tool is then one mention; else its URL (base.external_id).
+        post_id = document.get("external_id")
+        usable = isinstance(post_id, int | str) and not isinstance(post_id, bool)
+        post_id = str(post_id).strip()[:200] if usable else ""
         types = document.get("source_type")
         first_type = next((t for t in types if isinstance(t, str)), None) if isinstance(types, list) else None
         platform = channel_for(url=url, source_type=_specific_type(types) or first_type)
@@ -106,8 +109,12 @@ class Talkwalker(Poller):
         body = text(document.get("content"), limit=MENTION_TEXT_MAX) or text(
             document.get("title"), limit=MENTION_TEXT_MAX
         )
+        if post_id and platform != "other":
+            identity = post_id
+        else:
+            identity = external_id(tool=TOOL, platform=platform, native_id=post_id or url, url=url)
         return {
-            "external_id": external_id(tool=TOOL, platform=platform, native_id=native, url=url),
+            "external_id": identity,
             "platform": platform,
             "url": url,
             "author": text(author.get("name"), limit=AUTHOR_MAX),
