@@ -3,9 +3,12 @@ Mentions: storing what monitoring tools report, once each, and marking what a wa
 
 Detection (`crisis.detection`) weighs only the mentions no wave has counted yet
 (`Mention.wave_counted_at` is null). Whoever attaches mentions to a wave marks them
-counted with `mentions_mark_counted`, in the transaction that attaches them.
+counted, in the transaction that attaches them: when it knows the wave before storing
+them (a wave already open), as it stores them (`counted`); otherwise afterwards, with
+`mentions_mark_counted`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,9 +30,10 @@ _STORED_COLUMNS = (
     "reach",
     "published_at",
     "received_at",
+    "wave_counted_at",
 )
 # What an item may set (it may carry more, for whoever acts on the mention).
-_ITEM_FIELDS = frozenset(_STORED_COLUMNS) - {"brand", "received_at"}
+_ITEM_FIELDS = frozenset(_STORED_COLUMNS) - {"brand", "received_at", "wave_counted_at"}
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,15 @@ class Stored:
     duplicates: int  # items already stored, or repeated within the batch
 
 
-def mentions_store(*, brand: Brand, items: list[dict], now: datetime) -> Stored:
-    """Insert the mentions not stored yet (same brand, platform, external_id); the rest are duplicates."""
+def mentions_store(
+    *, brand: Brand, items: list[dict], now: datetime, counted: Callable[[dict], bool] = lambda item: False
+) -> Stored:
+    """
+    Insert the mentions not stored yet (same brand, platform, external_id); the rest are
+    duplicates. Those whose item is `counted` are stored as counted by a wave at `now`:
+    the caller attaches them to it in this transaction. (Marking them as they are
+    inserted spares rewriting each row, and its index entries, a moment later.)
+    """
     candidates, seen = [], set()
     for item in items:
         key = (item["platform"], item["external_id"])
@@ -47,7 +58,10 @@ def mentions_store(*, brand: Brand, items: list[dict], now: datetime) -> Stored:
             continue  # the same post twice in one batch
         seen.add(key)
         fields = {k: v for k, v in item.items() if k in _ITEM_FIELDS}
-        candidates.append((Mention(brand=brand, received_at=now, **fields), item))
+        wave_counted_at = now if counted(item) else None
+        candidates.append(
+            (Mention(brand=brand, received_at=now, wave_counted_at=wave_counted_at, **fields), item)
+        )
     # In one order for every batch: two batches sharing mentions then wait on each
     # other's rows in the same order instead of deadlocking.
     candidates.sort(key=lambda pair: (pair[0].platform, pair[0].external_id))
@@ -67,7 +81,7 @@ def mentions_mark_counted(*, brand: Brand, ids: list[int], at: datetime) -> int:
     wave. One already counted keeps its first time.
     """
     if not ids:
-        return 0
+        return 0  # (an empty filter would match every row)
     rows = Mention.objects.for_brands([brand.pk]).filter(pk__in=ids, wave_counted_at__isnull=True)
     return rows.update(wave_counted_at=at)
 

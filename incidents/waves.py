@@ -42,22 +42,31 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict], n
     if not items:  # an empty batch: nothing to look up (an empty filter would match all)
         return Intake(0, 0, [])
     named = _named_incidents(brand, items)
+    wave_id = _open_wave_id(brand)
+
+    def target(item):
+        return named.get(item.get("incident")) or named.get(("key", item.get("dedup_key")))
+
+    def attached_now(item) -> bool:
+        # What this transaction will attach, known before storing: mentions naming an
+        # incident, and the negatives of a wave already open.
+        return target(item) is not None or (wave_id is not None and item["sentiment"] == Sentiment.NEGATIVE)
+
     with transaction.atomic():
-        stored = crisis_mentions.mentions_store(brand=brand, items=items, now=now)
+        stored = crisis_mentions.mentions_store(brand=brand, items=items, now=now, counted=attached_now)
         touched: set[int] = set()
         by_target: dict[int, list[Mention]] = {}
         loose = []
         for mention, item in stored.fresh:
-            target = named.get(item.get("incident")) or named.get(("key", item.get("dedup_key")))
-            if target is not None:
-                by_target.setdefault(target.pk, []).append(mention)
+            incident = target(item)
+            if incident is not None:
+                by_target.setdefault(incident.pk, []).append(mention)
             else:
                 loose.append(mention)
         for incident_id, mentions in by_target.items():
             _attach(brand, incident_id, mentions, now)
             touched.add(incident_id)
         if loose:
-            wave_id = _open_wave_id(brand)
             if wave_id is None:
                 decision = detection.detect(brand=brand, fresh=loose, now=now)
                 if decision is not None:
@@ -145,4 +154,5 @@ def _attach(brand: Brand, incident_id: int, mentions: list[Mention], now: dateti
         [WaveMention(incident_id=incident_id, mention=m, attached_at=now) for m in mentions],
         ignore_conflicts=True,
     )
-    crisis_mentions.mentions_mark_counted(brand=brand, ids=[m.pk for m in mentions], at=now)
+    uncounted = [m.pk for m in mentions if m.wave_counted_at is None]  # the rest: counted when stored
+    crisis_mentions.mentions_mark_counted(brand=brand, ids=uncounted, at=now)

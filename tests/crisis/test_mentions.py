@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crisis import detection
 from crisis.mentions import mentions_mark_counted, mentions_store
@@ -297,3 +299,27 @@ def test_detection_weighs_only_uncounted_negatives(acme):
     assert set(
         Mention.all_brands.filter(pk__in=[m.pk for m in fresh[:2]]).values_list("wave_counted_at", flat=True)
     ) == {at}
+
+
+def test_what_an_open_wave_or_a_named_incident_takes_is_counted_as_it_is_stored(
+    key_client, acme, file_incident
+):
+    DetectionPolicy.objects.create(brand=acme, min_count=3, ratio=1.0, follower_threshold=10**9)
+    at = T0 + timedelta(hours=2)
+    wave_id = post(key_client, [mention(i, at, "negative") for i in range(3)], at).data["incidents"][0]
+    named = file_incident(title="A fake story")
+    later = at + timedelta(minutes=1)
+    batch = [
+        mention(10, later, "negative"),  # the open wave's
+        mention(11, later, "neutral"),  # nobody's
+        mention(12, later, "neutral", incident=named.pk),  # the named incident's
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        answer = post(key_client, batch, later)
+    assert sorted(answer.data["incidents"]) == sorted([wave_id, named.pk])
+    counted = dict(
+        Mention.all_brands.filter(brand=acme, received_at=later).values_list("external_id", "wave_counted_at")
+    )
+    assert counted == {"post-10": later, "post-11": None, "post-12": later}
+    # Marked in the INSERT itself: no UPDATE rewrites the rows just stored.
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "crisis_mention"')]
