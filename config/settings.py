@@ -270,6 +270,7 @@ SPECTACULAR_SETTINGS = {
         "MemberRoleEnum": "crisis.models.Role",
         "StepRoleEnum": "playbooks.models.STEP_ROLES",
         "EscalationRoleEnum": "incidents.chain.LEVEL_ROLES",
+        "SourceKindEnum": "integrations.sources.models.SourceKind",
     },
 }
 

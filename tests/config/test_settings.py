@@ -13,6 +13,8 @@ def test_production_settings_pass_check_deploy():
         "DEBUG": "false",
         "ALLOWED_HOSTS": "desk.example.com",
         "VAR_DIR": "var/test",
+        # A Fernet key of its own for pulled sources' credentials (else integrations.W001).
+        "SOURCE_CREDENTIALS_KEY": "A" * 43 + "=",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -24,6 +24,7 @@ from incidents.models import (
     TimelineEvent,
     WaveMention,
 )
+from integrations.sources.models import Source
 from playbooks.models import ChecklistStep, Playbook, PlaybookStep, ResponseTemplate
 
 
@@ -113,6 +114,7 @@ def world(acme, globex, alice, bob, mallory, file_incident):
         Invitation.issue(
             brand=brand, email="x@example.test", role="viewer", is_executive=False, invited_by=by, now=now
         )
+        Source.all_brands.create(brand=brand, kind="talkwalker", name="Talkwalker", query="collector")
         # A notification about the brand, not one of its incidents (an invitation's e-mail).
         Notification.objects.create(
             brand=brand,
