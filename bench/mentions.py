@@ -373,7 +373,7 @@ from django.utils import timezone
 from crisis import detection
 from crisis import mentions as crisis_mentions
 from crisis.models import BrandKey, Channel, Mention, Sentiment
-from crisis.serializers import validate_mention_batch
+from crisis.mention_input import validate_mention_batch
 from crisis.services import brand_create
 from crisis.tenancy import Principal
 from incidents import waves

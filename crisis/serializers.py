@@ -1,27 +1,22 @@
 """Input and output shapes of the brands, members, invitations, keys and auth endpoints."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from api.serializers import FreeText, StrictInput
+from api.serializers import StrictInput
 
 from . import timezones
 from .models import (
     Brand,
     BrandKey,
-    Category,
-    Channel,
     DetectionPolicy,
     Invitation,
     Membership,
     Role,
-    Sentiment,
 )
 
 
@@ -162,8 +157,6 @@ class IssuedKeyOutput(KeyOutput):
         fields = [*KeyOutput.Meta.fields, "key", "routing_key"]
 
 
-MENTION_TEXT_MAX = 10_000
-MENTION_BATCH_MAX = 1000
 # A monitoring tool's clock may run a little ahead of ours; within this much, a time
 # "in the future" is taken as now rather than refused.
 CLOCK_SKEW = timedelta(seconds=30)
@@ -177,53 +170,6 @@ def reported_time(value: datetime, now: datetime) -> datetime:
     if value < EARLIEST_REPORTED_AT:
         raise serializers.ValidationError(_("Must not be before the year 2000."))
     return min(value, now)
-
-
-class MentionInput(StrictInput):
-    """One mention as a monitoring tool reports it."""
-
-    brand = serializers.SlugField(max_length=50, required=False)
-    external_id = serializers.CharField(max_length=255)
-    platform = serializers.ChoiceField(choices=Channel.choices)
-    url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
-    # Free text: a broken emoji becomes U+FFFD rather than losing the batch (api.text).
-    author = FreeText(max_length=255, required=False, allow_blank=True, default="")
-    author_followers = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
-    text = FreeText(
-        max_length=MENTION_TEXT_MAX, required=False, allow_blank=True, default="", trim_whitespace=False
-    )
-    sentiment = serializers.ChoiceField(choices=Sentiment.choices)
-    reach = serializers.IntegerField(min_value=0, max_value=10**15, default=0)
-    published_at = serializers.DateTimeField()
-    # Optional: attach to an incident directly, by id or by its dedup key.
-    incident = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
-    dedup_key = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    category = serializers.ChoiceField(choices=Category.choices, required=False)
-
-    def validate_published_at(self, value):
-        return reported_time(value, timezone.now())
-
-
-# One built `MentionInput` per thread, reused for every item: building a serializer's
-# fields costs several times what validating one item does, and a post of one mention
-# (the common case for a listening tool's webhook) paid it on every request.
-_built = threading.local()
-
-
-def validate_mention_batch(batch) -> list[dict]:
-    """A batch of up to 1,000 mentions, each validated by `MentionInput`, or its 400."""
-    if isinstance(batch, list) and len(batch) <= MENTION_BATCH_MAX:
-        child = getattr(_built, "mention", None)
-        if child is None:
-            child = _built.mention = MentionInput()
-        try:
-            # What ListSerializer does per item, without building the child again.
-            return [child.run_validation(item) for item in batch]
-        except serializers.ValidationError:
-            pass  # the errors of every item, in the list's shape, from the general path
-    data = MentionInput(data=batch, many=True, max_length=MENTION_BATCH_MAX)
-    data.is_valid(raise_exception=True)
-    return data.validated_data
 
 
 class DetectionPolicySerializer(serializers.ModelSerializer):

@@ -18,10 +18,11 @@ from rest_framework.views import APIView
 
 from api.errors import Forbidden, NotFound
 from api.renderers import CSVRenderer, csv_cell
+from crisis.mention_input import request_schema as mention_request_schema
+from crisis.mention_input import validate_mention_batch
 from crisis.models import Brand, Role
 from crisis.permissions import IsUser, IsUserOrIntegrationKey
 from crisis.selectors import brand_for
-from crisis.serializers import MentionInput, validate_mention_batch
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
@@ -538,7 +539,9 @@ class MentionIntakeView(APIView):
 
     permission_classes = [IsUserOrIntegrationKey]
 
-    @extend_schema(request=MentionInput(many=True), responses={202: MentionIntakeOutput})
+    @extend_schema(
+        request={"application/json": mention_request_schema()}, responses={202: MentionIntakeOutput}
+    )
     def post(self, request):
         payload = request.data
         validated = validate_mention_batch(payload if isinstance(payload, list) else [payload])

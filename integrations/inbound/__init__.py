@@ -5,7 +5,7 @@ One module per tool (`youscan`, `meltwater`, `pagerduty`, `alertmanager`, `grafa
 translating its sender's payload into calls of the desk's own services, so nothing here
 is a second pipeline:
 
-- mentions (`mentions.py`) go through `crisis.serializers.validate_mention_batch` and
+- mentions (`mentions.py`) go through `crisis.mention_input.validate_mention_batch` and
   `incidents.waves.mentions_receive`, the intake of `POST /api/v1/mentions/`;
 - incidents go through `incidents.filing.incident_file`, and what the tool later says
   about them through `incidents.services.incident_source_*`.

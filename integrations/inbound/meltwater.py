@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from crisis.serializers import MENTION_BATCH_MAX
+from crisis.mention_input import MENTION_BATCH_MAX
 
 from ..channels import channel_for
 from . import mentions, reading

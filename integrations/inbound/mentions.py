@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
+from crisis.mention_input import MENTION_BATCH_MAX, validate_mention_batch
 from crisis.models import Brand, Channel, Sentiment
-from crisis.serializers import MENTION_BATCH_MAX, validate_mention_batch
 from crisis.tenancy import Principal
 from incidents import waves
 

@@ -16,7 +16,7 @@ The timer follows the clock's rules (DESIGN.md rule 7; incidents/clock.py):
   so no second claim starts while a poll is alive; an edit of the source's query or a
   deletion drops the token, and the running poll then stores nothing more.
 - **The cursor moves with the mentions.** A page is fetched outside any transaction,
-  then stored through `crisis.serializers.validate_mention_batch` and
+  then stored through `crisis.mention_input.validate_mention_batch` and
   `incidents.waves.mentions_receive` (the intake of `POST /api/v1/mentions/`), and the
   cursor, counters and the source row are updated in that same transaction. A crash
   before the commit leaves the cursor where it was: the next poll reads the page again,
@@ -39,8 +39,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from api.text import free_text, is_unsafe
+from crisis.mention_input import MENTION_BATCH_MAX, validate_mention_batch
 from crisis.models import Brand, Role
-from crisis.serializers import MENTION_BATCH_MAX, validate_mention_batch
 from crisis.tenancy import Principal
 from incidents import waves
 from incidents.publish import publish_on_commit
@@ -152,7 +152,7 @@ def poll(source_id: int, token: str, *, now: datetime | None = None) -> str:
 
 
 def _valid_items(page: Page) -> tuple[list[dict], list[str]]:
-    """The page's items as `MentionInput` accepts them; each refused item is skipped with its reason."""
+    """The page's items as the mention rule accepts them; each refused item is skipped with its reason."""
     items, skipped = [], list(page.skipped)
     for start in range(0, len(page.items), MENTION_BATCH_MAX):
         chunk = page.items[start : start + MENTION_BATCH_MAX]

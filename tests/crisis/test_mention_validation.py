@@ -1,6 +1,7 @@
 """
-Mention validation: `validate_mention_batch`, one `MentionInput` per item, is the one set
-of rules and messages for the mentions endpoint (single posts and batches of 1,000).
+Mention validation: `validate_mention_batch` (crisis/mention_input.py) is the one set of
+rules and messages for the mentions endpoint (single posts and batches of 1,000) and the
+adapters that turn other tools' shapes into mentions.
 
 What a monitoring tool sends is accepted and normalised; each broken value is a 400 that
 names the item and the field with DRF's message; NUL and lone surrogates are a message
@@ -17,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
+from crisis.mention_input import MENTION_TEXT_MAX, validate_mention_batch
 from crisis.models import Category, Channel, Sentiment
-from crisis.serializers import EARLIEST_REPORTED_AT, MENTION_TEXT_MAX, validate_mention_batch
+from crisis.serializers import EARLIEST_REPORTED_AT
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -269,6 +271,17 @@ def test_what_monitoring_tools_send_is_accepted_and_normalised():
         ("published_at", "2026-02-30T10:00:00Z", "Datetime has wrong format."),
         ("published_at", 1763726400, "Datetime has wrong format."),
         ("surprise", "an unknown field", "Unknown field."),
+        # What DRF's fields call "invalid", each in its own words.
+        ("external_id", ["a list"], "Not a valid string."),
+        ("external_id", True, "Not a valid string."),
+        ("brand", False, 'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'),
+        ("url", 42.5, "Enter a valid URL."),
+        ("url", {"href": "x"}, "Enter a valid URL."),
+        ("reach", "1" * 1001, "String value too large."),
+        ("reach", "1e3", "A valid integer is required."),
+        ("platform", True, '"True" is not a valid choice.'),
+        ("published_at", "9999-12-31T23:59:59-14:00", "Datetime value out of range."),
+        ("published_at", None, "This field may not be null."),
     ],
 )
 def test_each_broken_value_is_named_with_its_message(field, value, message):
@@ -276,6 +289,50 @@ def test_each_broken_value_is_named_with_its_message(field, value, message):
     assert list(detail) == [1]  # only the broken item is named, by its index
     assert list(detail[1]) == [field]
     assert detail[1][field][0].startswith(message), detail
+
+
+def test_the_leniences_of_drf_fields_are_kept():
+    # Listening tools send numeric post ids and counts as text; naive times are taken in
+    # the current zone (UTC here); whitespace around identifiers is not part of them.
+    (item,) = answer(
+        plain_item(external_id=12345, reach="12", author_followers=" 7 ", incident=3.0, brand=" acme\n"),
+        plain_item(2, published_at="2026-11-21T11:59:00", reach="40.00"),
+    )[:1]
+    assert (item["external_id"], item["reach"], item["author_followers"], item["incident"]) == (
+        "12345",
+        12,
+        7,
+        3,
+    )
+    assert item["brand"] == "acme"
+    second = answer(plain_item(2, published_at="2026-11-21T11:59:00", reach="40.00"))[0]
+    assert second["published_at"] == datetime(2026, 11, 21, 11, 59, tzinfo=UTC) and second["reach"] == 40
+
+
+def test_unknown_fields_are_named_once_the_known_ones_are_sound():
+    # As DRF's serializers do: a broken value first; the unknown names after it is fixed.
+    assert answer(plain_item(reach=-1, surprise=1)) == {
+        0: {"reach": ["Ensure this value is greater than or equal to 0."]}
+    }
+    many = {f"extra_{n:02}": n for n in range(25)}
+    detail = answer(plain_item(**many, **{"x" * 150: 1}))
+    assert len(detail[0]) == 20 and all(len(name) <= 100 for name in detail[0])
+
+
+def test_messages_are_drf_s_own_and_translated():
+    from django.utils import translation
+
+    with translation.override("ru"):
+        detail = answer({"platform": "vk", "sentiment": None, "reach": -1, "published_at": "soon"})
+    assert detail == {
+        0: {
+            "external_id": ["Обязательное поле."],
+            "sentiment": ["Это поле не может быть пустым."],
+            "reach": ["Убедитесь, что это значение больше либо равно 0."],
+            "published_at": [detail[0]["published_at"][0]],
+        }
+    }
+    assert detail[0]["published_at"][0].startswith("Неправильный формат datetime")
 
 
 @pytest.mark.parametrize("field", ["external_id", "dedup_key", "url", "brand", "platform", "sentiment"])

@@ -21,7 +21,6 @@ from incidents import outbound
 
 from ..credentials import redact
 
-MENTION_TEXT_MAX = 10_000
 AUTHOR_MAX = 255
 URL_MAX = 2000
 EXTERNAL_ID_MAX = 255
@@ -153,7 +152,7 @@ def text(value, *, limit: int) -> str:
 
 
 def instant(seconds: int, name: str) -> str:
-    """A Unix time as the ISO instant `MentionInput` reads."""
+    """A Unix time as the ISO instant a mention's `published_at` takes."""
     try:
         return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
     except (OverflowError, OSError, ValueError):

@@ -17,10 +17,11 @@ A message: `id`, `url`, `timeCreate` and `timeStore` (Unix seconds), `toneMark` 
 
 from django.conf import settings
 
+from crisis.mention_input import MENTION_TEXT_MAX
+
 from ...channels import channel_for
 from .base import (
     AUTHOR_MAX,
-    MENTION_TEXT_MAX,
     ItemError,
     Page,
     Poller,

@@ -21,10 +21,11 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from crisis.mention_input import MENTION_TEXT_MAX
+
 from ...channels import channel_for
 from .base import (
     AUTHOR_MAX,
-    MENTION_TEXT_MAX,
     ItemError,
     Page,
     Poller,

@@ -194,7 +194,7 @@ def test_unreadable_messages_are_skipped_and_named_the_rest_stored(acme, fake_ba
     source = make_source(acme, "brand_analytics")
     fake_ba.add(3)
     fake_ba.add(1, toneMark="furious")
-    fake_ba.add(1, timeCreate=2**40)  # far in the future: MentionInput refuses it
+    fake_ba.add(1, timeCreate=2**40)  # far in the future: the mention rule refuses it
     assert beat.tick() == ["ok"]
     row = refreshed(source)
     assert mentions(acme).count() == 3
