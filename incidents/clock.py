@@ -25,7 +25,7 @@ from django.utils import timezone
 from playbooks.models import ChecklistStep
 
 from . import chain as chains
-from . import heartbeat, messages, outbox
+from . import heartbeat, messages, outbox, reach
 from .models import (
     OPEN_STATES,
     ClockHeartbeat,
@@ -197,7 +197,7 @@ class _Alert:
     users: list
     subject: str
     payload: dict  # added to the notification payload
-    data: dict  # the timeline event's data ("notified" is added)
+    data: dict  # the timeline event's data ("notified" and "recipients" are added)
     escalation: Escalation | None = None
 
 
@@ -211,7 +211,7 @@ def _fire(incidents: list[Incident], now: datetime) -> int:
     INSERT each. Set-wise is what lets 10,000 due at once land in seconds; row by row
     they would queue for minutes (docs/benchmarks.md, sweeper_cost).
     """
-    who = _Recipients()
+    who = reach.Reacher()
     alerts = (
         _fire_warnings(incidents, now, who)
         + _fire_ack_levels(incidents, now, who)
@@ -230,22 +230,40 @@ def _record(alerts: list[_Alert], now: datetime) -> None:
         return
     Escalation.all_brands.bulk_create([a.escalation for a in alerts if a.escalation])
     labels = messages.display_labels()
-    outbox.enqueue(
-        [
-            outbox.Message(
-                incident=a.incident,
-                users=a.users,
-                reason=a.kind,
-                subject=a.subject,
-                body=messages.body(a.incident, labels),
-                payload=messages.payload(a.incident, a.kind, a.payload, now),
-            )
-            for a in alerts
-        ],
-        now=now,
-    )
+    sent = [
+        outbox.Message(
+            incident=a.incident,
+            users=a.users,
+            reason=a.kind,
+            subject=a.subject,
+            body=messages.body(a.incident, labels),
+            payload=messages.payload(a.incident, a.kind, a.payload, now),
+        )
+        for a in alerts
+    ]
+    outbox.enqueue(sent, now=now)
+    # Each event names the notifications written for it: the timeline shows whether each
+    # one was delivered (the `notified` events of its attempts carry the same id).
     timeline_system_events(
-        [(a.incident, a.kind, {**a.data, "notified": [u.get_username() for u in a.users]}) for a in alerts],
+        [
+            (
+                a.incident,
+                a.kind,
+                {
+                    **a.data,
+                    "notified": [u.get_username() for u in a.users],
+                    "recipients": [
+                        {
+                            "username": row.recipient.get_username(),
+                            "channel": row.channel,
+                            "notification": row.pk,
+                        }
+                        for row in message.notifications
+                    ],
+                },
+            )
+            for a, message in zip(alerts, sent, strict=True)
+        ],
         at=now,
     )
 
@@ -275,24 +293,11 @@ def _compare_and_set(incidents: list[Incident], condition: Q, **values) -> list[
         return [i for i in incidents if Incident.all_brands.filter(condition, pk=i.pk).update(**values)]
 
 
-class _Recipients:
-    """`outbox.recipients`, asked once per brand and level within one batch."""
-
-    def __init__(self):
-        self.found: dict[tuple, list] = {}
-
-    def __call__(self, brand_id: int, roles=(), usernames=()) -> list:
-        key = (brand_id, tuple(roles), tuple(usernames))
-        if key not in self.found:
-            self.found[key] = outbox.recipients(brand_id=brand_id, roles=roles, usernames=usernames)
-        return self.found[key]
-
-
 def _due(incidents, column: str, now: datetime, states) -> list[Incident]:
     return [i for i in incidents if getattr(i, column) and getattr(i, column) <= now and i.state in states]
 
 
-def _fire_warnings(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
+def _fire_warnings(incidents, now: datetime, who: reach.Reacher) -> list[_Alert]:
     alerts = []
     due = _due(incidents, "sla_warning_at", now, [State.DETECTED])
     for incident in due:
@@ -306,7 +311,7 @@ def _fire_warnings(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
             _Alert(
                 incident=incident,
                 kind=EventKind.SLA_WARNING,
-                users=who(incident.brand_id, roles=["responder"]),
+                users=who.people(incident.brand_id, roles=["responder"]),
                 subject=messages.subject(EventKind.SLA_WARNING, incident),
                 payload={"seconds_left": left},
                 data={"seconds_left": left},
@@ -315,7 +320,7 @@ def _fire_warnings(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
     return alerts
 
 
-def _fire_ack_levels(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
+def _fire_ack_levels(incidents, now: datetime, who: reach.Reacher) -> list[_Alert]:
     """The next level of each due chain; several overdue levels fire in order."""
     alerts = []
     due = _skip_replayed_runs(_due(incidents, "next_escalation_at", now, [State.DETECTED]), now)
@@ -366,7 +371,7 @@ def _skip_replayed_runs(due: list[Incident], now: datetime) -> list[Incident]:
     return kept
 
 
-def _fire_ack_level(group: list[Incident], level: int, now: datetime, who: _Recipients) -> list[_Alert]:
+def _fire_ack_level(group: list[Incident], level: int, now: datetime, who: reach.Reacher) -> list[_Alert]:
     """Level `level` + 1 of one chain for a group of incidents that have fired `level`."""
     steps = chains.steps(group[0].escalation_chain)
     if level >= len(steps):  # the chain is exhausted
@@ -389,29 +394,30 @@ def _fire_ack_level(group: list[Incident], level: int, now: datetime, who: _Reci
     for incident in won:
         incident.escalation_level = level + 1
         incident.next_escalation_at = incident.ack_due_at + following if following else None
-        users = who(incident.brand_id, roles=step.roles, usernames=step.users)
+        # A level that reaches nobody tells the managers instead, and says why (reach.py).
+        reached = who.level(incident.brand_id, step.roles, step.users)
         alerts.append(
             _Alert(
                 incident=incident,
                 kind=EventKind.ESCALATED,
-                users=users,
+                users=reached.users,
                 subject=messages.subject(EventKind.ESCALATED, incident, level=step.level),
                 payload={"level": step.level},
-                data={"level": step.level},
+                data={"level": step.level, **_reach_data(reached)},
                 escalation=Escalation(
                     incident=incident,
                     kind=EscalationKind.ACK,
                     level=step.level,
                     fired_at=now,
                     due_at=incident.ack_due_at + timedelta(seconds=step.offset_seconds),
-                    notified=[u.get_username() for u in users],
+                    notified=reached.usernames,
                 ),
             )
         )
     return alerts
 
 
-def _fire_resolve_alerts(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
+def _fire_resolve_alerts(incidents, now: datetime, who: reach.Reacher) -> list[_Alert]:
     alerts = []
     working = [s for s in OPEN_STATES if s != State.DETECTED]
     due = _due(incidents, "resolve_escalation_at", now, working)
@@ -423,29 +429,40 @@ def _fire_resolve_alerts(incidents, now: datetime, who: _Recipients) -> list[_Al
         resolve_escalation_at=None,
         escalation_count=F("escalation_count") + 1,
     ):
-        users = who(incident.brand_id, roles=["manager"])
+        # The managers are the fallback of every level: if none can be reached, say so.
+        reached = who.level(incident.brand_id, reach.MANAGERS, fallback=False)
         alerts.append(
             _Alert(
                 incident=incident,
                 kind=EventKind.ESCALATED,
-                users=users,
+                users=reached.users,
                 subject=messages.subject("resolve_overdue", incident),
                 payload={"reason": "resolve_overdue"},
-                data={"level": None, "reason": "resolve_overdue"},
+                data={"level": None, "reason": "resolve_overdue", **_reach_data(reached)},
                 escalation=Escalation(
                     incident=incident,
                     kind=EscalationKind.RESOLVE,
                     level=1,
                     fired_at=now,
                     due_at=incident.resolve_due_at,
-                    notified=[u.get_username() for u in users],
+                    notified=reached.usernames,
                 ),
             )
         )
     return alerts
 
 
-def _fire_review_reminders(incidents, now: datetime, who: _Recipients) -> list[_Alert]:
+def _reach_data(reached: reach.Reach) -> dict:
+    """What an `escalated` event adds about whom its level could not reach."""
+    data = {}
+    if reached.nobody_reached is not None:
+        data["nobody_reached"] = reached.nobody_reached
+    elif reached.unreachable:
+        data["unreachable"] = list(reached.unreachable)
+    return data
+
+
+def _fire_review_reminders(incidents, now: datetime, who: reach.Reacher) -> list[_Alert]:
     alerts = []
     due = _due(incidents, "review_reminder_at", now, [State.RESOLVED])
     for incident in due:
@@ -457,7 +474,7 @@ def _fire_review_reminders(incidents, now: datetime, who: _Recipients) -> list[_
             _Alert(
                 incident=incident,
                 kind=EventKind.REVIEW_REMINDER,
-                users=who(incident.brand_id, roles=["manager"]),
+                users=who.people(incident.brand_id, roles=["manager"]),
                 subject=messages.subject(EventKind.REVIEW_REMINDER, incident),
                 payload={},
                 data={},
@@ -468,7 +485,7 @@ def _fire_review_reminders(incidents, now: datetime, who: _Recipients) -> list[_
 
 def _remind_overdue_steps(now: datetime) -> int:
     """One reminder per open checklist step past its due time, to the assignee."""
-    who = _Recipients()
+    who = reach.Reacher()
     reminded = 0
     overdue = (
         ChecklistStep.all_brands.filter(due_at__lte=now, completed_at__isnull=True, reminded_at__isnull=True)
@@ -491,7 +508,7 @@ def _remind_overdue_steps(now: datetime) -> int:
                 users = (
                     [incident.assignee]
                     if incident.assignee_id
-                    else who(incident.brand_id, roles=["responder"])
+                    else who.people(incident.brand_id, roles=["responder"])
                 )
                 _record(
                     [

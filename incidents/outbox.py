@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -109,6 +109,8 @@ class Message:
     payload: dict
     brand_id: int | None = None  # the incident's, when there is one
     addresses: tuple[str, ...] = ()
+    # The rows `enqueue` wrote for this message (ids set): what its timeline event names.
+    notifications: list[Notification] = field(default_factory=list)
 
     def __post_init__(self):
         if self.brand_id is None:
@@ -142,13 +144,13 @@ def enqueue(messages: list[Message], *, now) -> list[Notification]:
             next_attempt_at=retry_at,
         )
 
-    rows = [
-        make_row(m, user, kind, target, secret)
-        for m in messages
-        for user in m.users
-        for kind, target, secret in channels[user.pk]
-    ]
-    rows += [make_row(m, None, ChannelKind.EMAIL, address, "") for m in messages for address in m.addresses]
+    for m in messages:
+        m.notifications = [
+            make_row(m, user, kind, target, secret)
+            for user in m.users
+            for kind, target, secret in channels[user.pk]
+        ] + [make_row(m, None, ChannelKind.EMAIL, address, "") for address in m.addresses]
+    rows = [row for m in messages for row in m.notifications]
     Notification.objects.bulk_create(rows)
     ids = [row.pk for row in rows]
     for start in range(0, len(ids), DELIVERY_CHUNK):
@@ -225,6 +227,7 @@ def deliver(notification_id: int, *, now=None) -> str:
             kind=EventKind.NOTIFIED,
             at=finished,
             data={
+                "notification": notification.pk,  # the row the causing event's `recipients` names
                 "channel": notification.channel,
                 "reason": notification.reason,
                 "recipient": _username(notification.recipient_id),

@@ -50,6 +50,15 @@ def events(incident, kind):
     return list(TimelineEvent.all_brands.filter(incident=incident, kind=kind).values_list("data", flat=True))
 
 
+def sent_for(incident, reason):
+    """The `recipients` an event should name: the outbox rows written for it."""
+    rows = Notification.all_brands.filter(incident=incident, reason=reason).select_related("recipient")
+    return [
+        {"username": row.recipient.username, "channel": row.channel, "notification": row.pk}
+        for row in rows.order_by("pk")
+    ]
+
+
 @pytest.fixture
 def critical(team, file_incident):
     """A critical incident detected at T0: warning at +480 s, ack deadline at +600 s."""
@@ -69,7 +78,9 @@ def test_warning_fires_once_at_eighty_percent_to_responders(critical):
     assert events(critical, "sla_warning") == []
     sweep_at(T0 + timedelta(seconds=480))
     sweep_at(T0 + timedelta(seconds=490))
-    assert events(critical, "sla_warning") == [{"seconds_left": 120, "notified": ["bob", "dave"]}]
+    assert events(critical, "sla_warning") == [
+        {"seconds_left": 120, "notified": ["bob", "dave"], "recipients": sent_for(critical, "sla_warning")}
+    ]
     assert sorted(Notification.all_brands.filter(reason="sla_warning").values_list("target", flat=True)) == [
         "bob@acme.test",
         "dave@acme.test",
@@ -82,7 +93,10 @@ def test_level_one_fires_at_the_deadline_once_never_early(critical):
     for _ in range(3):
         sweep_at(T0 + timedelta(seconds=600))
     assert escalations(critical) == [("ack", 1, ["alice"])]
-    assert events(critical, "escalated") == [{"level": 1, "notified": ["alice"]}]
+    assert events(critical, "escalated") == [
+        {"level": 1, "notified": ["alice"], "recipients": sent_for(critical, "escalated")}
+    ]
+    assert [r["username"] for r in sent_for(critical, "escalated")] == ["alice"]
     critical.refresh_from_db()
     assert critical.escalation_level == 1
     assert critical.next_escalation_at == T0 + timedelta(seconds=1200)
@@ -325,7 +339,9 @@ def test_unreviewed_resolved_incident_reminds_managers_once(critical, alice, bob
     assert events(critical, "review_reminder") == []
     sweep_at(T0 + week)
     sweep_at(T0 + week + timedelta(hours=1))
-    assert events(critical, "review_reminder") == [{"notified": ["alice"]}]
+    assert events(critical, "review_reminder") == [
+        {"notified": ["alice"], "recipients": sent_for(critical, "review_reminder")}
+    ]
 
 
 def test_reviewed_in_time_is_never_reminded(critical, alice, bob):
