@@ -16,9 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from django.utils.translation import gettext_lazy as _
+
+from crisis.models import Role
+
 # Roles a level may name: the brand roles, plus members marked as executives
 # (the seeds' "key communicators", from the SMM lead to top management).
 LEVEL_ROLES = ("viewer", "responder", "manager", "executive")
+# The same with the names people read (forms, the timeline, the warnings).
+LEVEL_ROLE_CHOICES = [*Role.choices, ("executive", _("Executive"))]
 MAX_LEVELS = 10
 MAX_REPEAT = 10
 DEFAULT_CYCLE_STEP_SECONDS = 600

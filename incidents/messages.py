@@ -1,22 +1,29 @@
 """
-What the desk's notifications say: subjects, the e-mail body, the webhook payload, the link.
+What the desk says: notifications (subjects, the e-mail body, the webhook payload, the
+link), the timeline as people read it, and why an escalation level reached no one.
 
 Every text a person receives about an incident, or with an invitation to a brand, is
 here, translated in the language active when the notification is written; the clock
-decides when to send and whom to tell, the outbox how to deliver.
+decides when to send and whom to tell, the outbox how to deliver. The timeline's
+sentences are made here too (`timeline_line`), in the language of the page that shows
+them; `selectors.timeline_lines` gathers what they need.
 """
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
-from crisis.models import Invitation, Role, Severity
+from crisis.models import Category, Channel, Invitation, Role, Severity
 
-from .models import EventKind, Incident, State
+from . import reach
+from .chain import LEVEL_ROLE_CHOICES
+from .models import ChannelKind, EscalationKind, EventKind, Incident, NotificationStatus, State
+from .templatetags.desk import duration
 
 # Keyed by the reason a notification is sent (an event kind, or a finer reason).
 SUBJECTS = {
@@ -127,6 +134,344 @@ def invitation_body(invitation: Invitation, token: str) -> str:
 def invitation_link(token: str) -> str:
     """The console's page that accepts an invitation; only this link carries the token."""
     return settings.SITE_URL.rstrip("/") + reverse("console:invitation", kwargs={"token": token})
+
+
+# --- Why a level reached no one ------------------------------------------------------
+
+# "no executive in this brand": a level that names one role and nobody else.
+NO_ONE_IN_ROLE = {
+    "viewer": gettext_lazy("no viewer in this brand"),
+    "responder": gettext_lazy("no responder in this brand"),
+    "manager": gettext_lazy("no manager in this brand"),
+    "executive": gettext_lazy("no executive in this brand"),
+}
+
+
+def role_names(roles) -> list[str]:
+    """The names people read for a level's roles ("Executive", not "executive")."""
+    labels = dict(LEVEL_ROLE_CHOICES)
+    return [str(labels.get(role, role)) for role in roles]
+
+
+def nobody_reached_reason(why: dict) -> str:
+    """The reason in `data.nobody_reached` as people read it: "no executive in this brand"."""
+    roles, users = list(why.get("roles") or []), list(why.get("users") or [])
+    reason = why.get("reason")
+    if reason == reach.NO_CHANNEL_OR_EMAIL:
+        return _("%(people)s: no e-mail and no notification channel") % {
+            "people": ", ".join(why.get("unreachable") or users) or "—"
+        }
+    if reason == reach.NOBODY_ON_CALL:
+        return _("nobody on call")
+    if len(roles) == 1 and not users and roles[0] in NO_ONE_IN_ROLE:
+        return str(NO_ONE_IN_ROLE[roles[0]])
+    if users and not roles:
+        return ngettext(
+            "%(people)s is not a member of this brand",
+            "%(people)s are not members of this brand",
+            len(users),
+        ) % {"people": ", ".join(users)}
+    return _("nobody in this brand holds these roles or names (%(named)s)") % {
+        "named": ", ".join([*role_names(roles), *users]) or "—"
+    }
+
+
+def nobody_reached_text(why: dict, *, level: int | None, ahead: bool = False) -> str:
+    """
+    The loud sentence for a level that reached no one (`ahead`: would reach no one if it
+    fired now), and whom the desk told instead. `level` None: the resolve-overdue alert.
+    """
+    values = {"level": level, "reason": nobody_reached_reason(why)}
+    if level is None and ahead:
+        said = _("The resolve-overdue alert would reach no one today: %(reason)s.") % values
+    elif level is None:
+        said = _("The resolve-overdue alert reached no one: %(reason)s.") % values
+    elif ahead:
+        said = _("Level %(level)d would reach no one today: %(reason)s.") % values
+    else:
+        said = _("Level %(level)d reached no one: %(reason)s.") % values
+    if "instead" not in why:  # the managers' own alert: there is no one else to tell
+        return said
+    instead = why["instead"]
+    if instead and ahead:
+        told = _("The brand's managers would be told instead: %(people)s.") % {"people": ", ".join(instead)}
+    elif instead:
+        told = _("The brand's managers were told instead: %(people)s.") % {"people": ", ".join(instead)}
+    elif ahead:
+        told = _("No manager could be told instead: nobody would hear of it.")
+    else:
+        told = _("No manager could be told instead: nobody heard of it.")
+    return f"{said} {told}"
+
+
+def unreachable_text(people, *, level: int | None = None) -> str:
+    """Named people a level could not reach (others it could): said quietly."""
+    values = {"level": level, "people": ", ".join(people)}
+    if level is None:
+        return _("Not reached (no e-mail and no notification channel): %(people)s.") % values
+    return _("Level %(level)d cannot reach (no e-mail and no notification channel): %(people)s.") % values
+
+
+# --- The timeline as people read it ----------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    """One notification an event caused: to whom, through what, and how it went."""
+
+    who: str
+    channel: str
+    status: str
+    state: str  # "sent", "pending" or "failed": the page colours it
+
+
+@dataclass
+class TimelineLine:
+    """One event of the timeline, said in words: who, what, and for alerts whom it reached."""
+
+    at: datetime
+    kind: str  # the event kind, for the page's markup (never shown)
+    actor: str  # who did it: a person, an integration key, or the desk itself
+    title: str  # what happened, in a few words
+    text: str = ""  # the details, as a sentence
+    quote: str = ""  # what a person wrote: a comment, a step's note, the resolution, a reason
+    deliveries: list[Delivery] = field(default_factory=list)
+    alarm: str = ""  # said loudly: a level that reached no one
+    notice: str = ""  # said quietly: people it named and could not reach
+
+
+# Channels by the short names a timeline line uses.
+CHANNEL_NAMES = {
+    ChannelKind.EMAIL: gettext_lazy("e-mail"),
+    ChannelKind.WEBHOOK: gettext_lazy("webhook"),
+    ChannelKind.APPRISE: gettext_lazy("chat"),
+}
+
+
+def actor_name(label: str) -> str:
+    """Who acted, as the timeline names them: a username, an integration key, or the desk."""
+    if not label or label == "system":
+        return _("Crisis Desk")
+    if label.startswith("key:"):
+        return _("integration key “%(name)s”") % {"name": label[4:]}
+    return label
+
+
+def delivery_status(*, status: str, attempts: int) -> str:
+    """How a notification went, from its outbox row."""
+    if status == NotificationStatus.SENT:
+        return _("delivered")
+    if status == NotificationStatus.FAILED:
+        return ngettext(
+            "not delivered: gave up after %(count)d attempt",
+            "not delivered: gave up after %(count)d attempts",
+            attempts,
+        ) % {"count": attempts}
+    if attempts:
+        return ngettext(
+            "not delivered yet: retrying after %(count)d attempt",
+            "not delivered yet: retrying after %(count)d attempts",
+            attempts,
+        ) % {"count": attempts}
+    return _("sending")
+
+
+# What a `notified` event's outcome says, when its cause is not on the page to hold it.
+OUTCOMES = {
+    "sent": (gettext_lazy("delivered"), "sent"),
+    "retry": (gettext_lazy("not delivered, will retry"), "pending"),
+    "failed": (gettext_lazy("not delivered"), "failed"),
+}
+
+
+def timeline_line(event, notifications: dict) -> TimelineLine:
+    """
+    One timeline event in words. `notifications`: outbox rows by id ({"status", "attempts"}),
+    for the deliveries of the alerts on the page.
+    """
+    data = event.data if isinstance(event.data, dict) else {}
+    labels = dict(EventKind.choices)
+    line = TimelineLine(
+        at=event.at,
+        kind=event.kind,
+        actor=actor_name(event.actor_label),
+        title=str(labels.get(event.kind, event.kind.replace("_", " ").capitalize())),
+    )
+    say = _SAYINGS.get(event.kind)
+    if say is not None:
+        say(line, data)
+    line.deliveries = _deliveries(data, notifications)
+    if "recipients" in data and not (line.alarm or line.notice):
+        # People an alert was meant for who have no channel and no e-mail: nothing was sent them.
+        reached = {sent.get("username") for sent in data["recipients"] if isinstance(sent, dict)}
+        missed = [name for name in data.get("notified") or [] if name not in reached]
+        if missed:
+            line.notice = unreachable_text(missed)
+    return line
+
+
+def _deliveries(data: dict, notifications: dict) -> list[Delivery]:
+    found = []
+    for sent in data.get("recipients") or []:
+        row = notifications.get(sent.get("notification"))
+        if row is None:  # written before outbox rows were named, or deleted with its brand
+            status, state = _("unknown"), "pending"
+        else:
+            status = delivery_status(status=row["status"], attempts=row["attempts"])
+            state = row["status"] if row["status"] != NotificationStatus.PENDING else "pending"
+        found.append(
+            Delivery(
+                who=sent.get("username") or "—",
+                channel=str(CHANNEL_NAMES.get(sent.get("channel"), sent.get("channel") or "—")),
+                status=status,
+                state=state,
+            )
+        )
+    return found
+
+
+def _told_without_rows(line: TimelineLine, data: dict) -> None:
+    """Events from before `recipients`: only who was told is known."""
+    if "recipients" not in data and data.get("notified"):
+        line.notice = _("Told: %(people)s.") % {"people": ", ".join(data["notified"])}
+
+
+def _created(line, data):
+    facts = [
+        str(dict(Severity.choices).get(data.get("severity"), "")),
+        str(dict(Category.choices).get(data.get("category"), "")),
+        str(dict(Channel.choices).get(data.get("channel"), "")),
+    ]
+    if data.get("playbook"):
+        facts.append(_("playbook “%(name)s”") % {"name": data["playbook"]})
+    line.text = " · ".join(fact for fact in facts if fact)
+
+
+def _duplicate(line, data):
+    line.text = _("Reports so far: %(count)s.") % {"count": data.get("duplicate_count", "—")}
+
+
+def _claimed(line, data):
+    if data.get("ack_seconds") is None:
+        return
+    values = {"duration": duration(data["ack_seconds"])}
+    if data.get("ack_breached"):
+        line.text = _("%(duration)s after detection, past the deadline.") % values
+    else:
+        line.text = _("%(duration)s after detection, in time.") % values
+
+
+def _resolved(line, data):
+    line.quote = data.get("resolution") or ""
+
+
+def _reviewed(line, data):
+    line.quote = data.get("summary") or ""
+    count = data.get("follow_ups") or 0
+    if count:
+        line.text = ngettext("%(count)d follow-up agreed.", "%(count)d follow-ups agreed.", count) % {
+            "count": count
+        }
+
+
+def _reopened(line, data):
+    line.quote = data.get("reason") or ""
+
+
+def _reassigned(line, data):
+    if data.get("from"):
+        line.text = _("From %(from)s to %(to)s.") % {"from": data["from"], "to": data.get("to") or "—"}
+    else:
+        line.text = _("To %(to)s.") % {"to": data.get("to") or "—"}
+
+
+def _sla_warning(line, data):
+    if data.get("seconds_left"):
+        line.text = _("Not claimed yet: %(left)s left to acknowledge.") % {
+            "left": duration(data["seconds_left"])
+        }
+    else:  # the clock caught up late (workers were down): the deadline is already past
+        line.text = _("Not claimed yet, and the acknowledge deadline has passed.")
+    _told_without_rows(line, data)
+
+
+def _escalated(line, data):
+    level = data.get("level")
+    if level is None or data.get("reason") == "resolve_overdue":
+        line.title = str(EscalationKind.RESOLVE.label)
+        if not data.get("nobody_reached"):
+            line.text = _("The brand's managers are alerted.")
+        level = None
+    else:
+        line.title = _("Escalation, level %(level)d") % {"level": level}
+        line.text = str(EscalationKind.ACK.label) + "."
+    if data.get("nobody_reached"):
+        line.alarm = nobody_reached_text(data["nobody_reached"], level=level)
+    elif data.get("unreachable"):
+        line.notice = unreachable_text(data["unreachable"])
+    _told_without_rows(line, data)
+
+
+def _notified(line, data):
+    said, _state = OUTCOMES.get(data.get("outcome"), (gettext_lazy("not delivered"), "failed"))
+    text = _("%(who)s · %(channel)s: %(outcome)s") % {
+        "who": data.get("recipient") or "—",
+        "channel": CHANNEL_NAMES.get(data.get("channel"), data.get("channel") or "—"),
+        "outcome": said,
+    }
+    error = str(data.get("error") or "")
+    if error.startswith("answered "):
+        text += " " + _("(the receiver answered %(code)s)") % {"code": error.removeprefix("answered ")}
+    line.text = text
+
+
+def _step_completed(line, data):
+    values = {"title": data.get("title") or "—"}
+    line.text = (_("“%(title)s”, late.") if data.get("late") else _("“%(title)s”.")) % values
+    line.quote = data.get("note") or ""
+
+
+def _step_overdue(line, data):
+    line.text = _("“%(title)s” is past its due time.") % {"title": data.get("title") or "—"}
+    _told_without_rows(line, data)
+
+
+def _review_reminder(line, data):
+    line.text = _("The review is due: the brand's managers are reminded.")
+    _told_without_rows(line, data)
+
+
+def _follow_up_done(line, data):
+    line.text = _("“%(title)s”.") % {"title": data.get("title") or "—"}
+
+
+def _playbook_attached(line, data):
+    line.text = _("playbook “%(name)s”") % {"name": data.get("name") or "—"}
+
+
+def _comment(line, data):
+    line.quote = data.get("body") or ""
+
+
+# What each kind of event says beyond its title; kinds not here show their title alone.
+_SAYINGS = {
+    EventKind.CREATED: _created,
+    EventKind.DUPLICATE: _duplicate,
+    EventKind.CLAIMED: _claimed,
+    EventKind.RESOLVED: _resolved,
+    EventKind.REVIEWED: _reviewed,
+    EventKind.REOPENED: _reopened,
+    EventKind.REASSIGNED: _reassigned,
+    EventKind.SLA_WARNING: _sla_warning,
+    EventKind.ESCALATED: _escalated,
+    EventKind.NOTIFIED: _notified,
+    EventKind.STEP_COMPLETED: _step_completed,
+    EventKind.STEP_OVERDUE: _step_overdue,
+    EventKind.REVIEW_REMINDER: _review_reminder,
+    EventKind.FOLLOW_UP_DONE: _follow_up_done,
+    EventKind.PLAYBOOK_ATTACHED: _playbook_attached,
+    EventKind.COMMENT: _comment,
+}
 
 
 # --- A test of a person's channel ("My notifications") --------------------------------

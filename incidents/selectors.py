@@ -13,12 +13,14 @@ from playbooks import placeholders
 from playbooks.models import ChecklistStep, ResponseTemplate
 
 from . import chain as chains
-from . import sla
+from . import messages, reach, sla
 from .models import (
     SEVERITY_RANK,
     EscalationPolicy,
+    EventKind,
     FollowUp,
     Incident,
+    Notification,
     SlaPolicy,
     State,
     TimelineEvent,
@@ -235,3 +237,86 @@ def available_actions(incident: Incident, principal: Principal) -> list[str]:
     ):
         actions.append("reassign")
     return actions
+
+
+# --- The timeline and whom escalations reach, as the console shows them ----------------
+
+
+def timeline_lines(incident: Incident, events: list[TimelineEvent]) -> list[messages.TimelineLine]:
+    """
+    `events` of the incident in words (`messages.timeline_line`). Each alert names the
+    notifications it wrote; how they went is read from the outbox in one query, and the
+    `notified` events of their attempts are folded into the alert's line.
+    """
+    linked = {
+        sent.get("notification")
+        for event in events
+        if isinstance(event.data, dict)
+        for sent in event.data.get("recipients") or []
+        if isinstance(sent, dict)
+    }
+    linked.discard(None)
+    outbox_rows = (
+        {
+            row["pk"]: row
+            for row in Notification.objects.for_brands([incident.brand_id])
+            .filter(pk__in=linked)
+            .values("pk", "status", "attempts")
+        }
+        if linked
+        else {}
+    )
+    return [
+        messages.timeline_line(event, outbox_rows)
+        for event in events
+        if not (event.kind == EventKind.NOTIFIED and event.data.get("notification") in linked)
+    ]
+
+
+def reach_warnings_for_incident(incident: Incident) -> list[dict]:
+    """
+    What the incident page says loudly about escalation: each level that reached no one
+    (from its `escalated` event), and while nobody has claimed it, each pending level
+    that would reach no one if it fired now. `{"text", "loud"}` each.
+    """
+    fired = (
+        incident.events.filter(kind=EventKind.ESCALATED, data__has_key="nobody_reached")
+        .order_by("at", "id")
+        .values_list("data", flat=True)
+    )
+    warnings = [
+        {"text": messages.nobody_reached_text(data["nobody_reached"], level=data.get("level")), "loud": True}
+        for data in fired
+    ]
+    if incident.state == State.DETECTED and incident.next_escalation_at is not None:
+        reacher, seen = reach.Reacher(), set()
+        for step in chains.steps(incident.escalation_chain)[incident.escalation_level :]:
+            if (step.roles, step.users) in seen:  # a repeat of the chain: said once
+                continue
+            seen.add((step.roles, step.users))
+            why = reacher.level(incident.brand_id, step.roles, step.users).nobody_reached
+            if why is not None:
+                text = messages.nobody_reached_text(why, level=step.level, ahead=True)
+                warnings.append({"text": text, "loud": True})
+    return warnings
+
+
+def reach_warnings_for_brand(brand_id: int) -> list[dict]:
+    """
+    What a brand's settings page says ahead of time: each level of its chain that would
+    reach no one today (loud), the people a level names who cannot be reached (quiet),
+    and the resolve-overdue alert when no manager can be reached. `{"text", "loud"}` each.
+    """
+    warnings = []
+    for level, reached in reach.chain_reach(brand_id, chain_for(brand_id)):
+        if reached.nobody_reached is not None:
+            text = messages.nobody_reached_text(reached.nobody_reached, level=level, ahead=True)
+            warnings.append({"text": text, "loud": True})
+        elif reached.unreachable:
+            text = messages.unreachable_text(reached.unreachable, level=level)
+            warnings.append({"text": text, "loud": False})
+    managers = reach.Reacher().level(brand_id, reach.MANAGERS, fallback=False)
+    if managers.nobody_reached is not None:
+        text = messages.nobody_reached_text(managers.nobody_reached, level=None, ahead=True)
+        warnings.append({"text": text, "loud": True})
+    return warnings

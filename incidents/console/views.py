@@ -142,6 +142,7 @@ def incident_page(request, pk, bound_forms=None):
             "actions": actions,
             "now": timezone.now(),
             **_latest_events(incident),
+            "reach_warnings": selectors.reach_warnings_for_incident(incident),
             "is_manager": principal.has_role(incident.brand_id, Role.MANAGER),
             "can_work": principal.has_role(incident.brand_id, Role.RESPONDER),
             "replies": replies,
@@ -158,7 +159,7 @@ EVENTS_ON_PAGE = 200
 def _latest_events(incident) -> dict:
     events = list(timeline_of(incident).reverse()[:EVENTS_ON_PAGE])[::-1]
     total = len(events) if len(events) < EVENTS_ON_PAGE else timeline_of(incident).count()
-    return {"events": events, "events_total": total}
+    return {"events": events, "events_total": total, "timeline": selectors.timeline_lines(incident, events)}
 
 
 def _draft(template, incident) -> str:
@@ -281,6 +282,7 @@ def _settings_page(request, brand, **bound):
             "members": brand.memberships.select_related("user").order_by("user__username"),
             "invitations": invitations_pending(brand, now=timezone.now()),
             "keys": brand.keys.usable(),
+            "reach_warnings": selectors.reach_warnings_for_brand(brand.pk),
         },
     )
 
