@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import me, views
+from . import brand_locale, me, views
 
 app_name = "console"
 
@@ -46,6 +46,7 @@ urlpatterns = [
         name="brand-invitation-revoke",
     ),
     path("brands/<slug:slug>/settings/keys/", views.brand_key_issue, name="brand-key"),
+    path("brands/<slug:slug>/settings/locale/", brand_locale.brand_locale_save, name="brand-locale"),
     path("brands/<slug:slug>/settings/keys/revoke/", views.brand_key_revoke, name="brand-key-revoke"),
     path("brands/<slug:slug>/dashboard/", views.dashboard, name="dashboard"),
     # The link an invitation e-mail carries (crisis.models.Invitation: 43 URL-safe characters).

@@ -139,3 +139,17 @@ def duration_units() -> str:
         },
         ensure_ascii=False,
     )
+
+
+@register.simple_tag
+def time_zone_choices(current: str = ""):
+    """
+    The zones a person or a brand may pick, grouped by region, for a select:
+    `{% time_zone_choices brand.time_zone as zones %}`. A `current` zone that is not offered
+    (an old alias set through the API, US/Eastern) comes first, so that saving keeps it.
+    """
+    from crisis.timezones import grouped_choices
+
+    zones = grouped_choices()
+    offered = {name for _region, places in zones for name, _label in places}
+    return zones if not current or current in offered else [(current, [(current, current)]), *zones]
