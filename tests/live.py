@@ -100,7 +100,7 @@ def start_worker(log_dir: Path, *, redis_url: str | None = None, beat: bool = Tr
         "--concurrency",
         "2",
         "-Q",
-        "celery,clock,escalations,notifications",
+        "celery,clock,escalations,notifications,sources",
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
