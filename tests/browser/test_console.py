@@ -91,25 +91,3 @@ def test_a_phone_sized_screen_shows_the_queue(browser, live_server, bob, file_in
     width = page.evaluate("document.documentElement.scrollWidth")
     context.close()
     assert width <= 400  # no sideways scrolling on a phone
-
-
-def test_a_filtered_queue_keeps_its_filters_when_it_refreshes(page_for, live_server, bob, alice):
-    page = page_for(bob)
-    page.select_option("select[name=severity]", "critical")
-    page.wait_for_url("**/?*severity=critical*")  # the page URL carries the filters
-    brand = alice.memberships.get().brand
-
-    def file(title, severity):
-        return filing.incident_file(
-            principal=Principal.for_user(alice), brand=brand, title=title, severity=severity
-        ).incident
-
-    low, critical = file("A low one", "low"), file("A critical one", "critical")
-    page.wait_for_selector(f'tr[data-incident="{critical.pk}"]', timeout=12_000)
-    assert page.locator(f'tr[data-incident="{low.pk}"]').count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "queue-filtered.png"), full_page=True)
-    # A bookmark of the filtered queue opens filtered.
-    page.goto(page.url)
-    assert page.locator("select[name=severity]").input_value() == "critical"
-    assert page.locator(f'tr[data-incident="{low.pk}"]').count() == 0

@@ -1,5 +1,5 @@
-// Live countdowns to the acknowledgement deadline: amber in the last 20 % of the
-// window, red once it has passed. The server renders the deadlines; this only
+// Live countdowns to the deadline that counts now (_countdown.html: claiming while
+// unclaimed, resolving once claimed): amber in the last 20 % of the window, red once it has passed. The server renders the deadlines; this only
 // keeps the numbers moving between htmx refreshes.
 (function () {
   // Time left reads like the server's `duration` filter (incidents/templatetags/desk.py):
@@ -29,7 +29,9 @@
     var detected = Date.parse(el.dataset.detected), due = Date.parse(el.dataset.due);
     var left = Math.round((due - now) / 1000), abs = Math.abs(left);
     var text = humane(abs);
-    el.textContent = left < 0 ? "−" + text + " " + el.dataset.overdue : text;
+    // Past the deadline: "20 min overdue" ("просрочено на 20 мин"), the words around the time
+    // from the page's language (data-overdue, with {time} where the time goes).
+    el.textContent = left < 0 ? el.dataset.overdue.replace("{time}", text) : text;
     el.classList.toggle("red", left < 0);
     el.classList.toggle("amber", left >= 0 && (due - now) <= 0.2 * (due - detected));
   }

@@ -1,73 +1,17 @@
-"""The console's queue filters through the API's own FilterSet: same parameters, same incidents."""
+"""
+The console's queue: the API's own FilterSet (same parameters, same incidents), its own
+order (unclaimed first, overdue on top; claimed by resolve deadline), a countdown to the
+deadline that counts, and a Claim button that comes back to the filtered queue.
+"""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 import time_machine
-from django.test import Client
 
-from crisis.tenancy import Principal
-from incidents import services
-from incidents.models import OPEN_STATES
-
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-OPEN = ",".join(OPEN_STATES)
-
-
-@pytest.fixture
-def web():
-    def _login(user):
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return _login
-
-
-def console_ids(client, query="") -> set[int]:
-    response = client.get(f"/?{query}", HTTP_HX_REQUEST="true")
-    assert response.status_code == 200
-    return {int(pk) for pk in re.findall(r'data-incident="(\d+)"', response.content.decode())}
-
-
-def api_ids(client, query) -> set[int]:
-    response = client.get(f"/api/v1/incidents/?page_size=200&{query}")
-    assert response.status_code == 200, response.content
-    return {row["id"] for row in response.data["results"]}
-
-
-@pytest.fixture
-def desk(alice, bob, dave, globex, mallory, file_incident, incident_in):
-    """A mix of incidents across every filter, filed at NOW and looked at 20 minutes later."""
-    with time_machine.travel(NOW, tick=False):
-        made = {
-            "wave": file_incident(
-                title="VK wave", severity="critical", category="negative_wave", channel="vk"
-            ),
-            "leak": file_incident(
-                title="Data leak",
-                description="Customer emails on a forum",
-                severity="high",
-                category="data_leak",
-                channel="forum",
-                detected_at=NOW - timedelta(hours=3),
-            ),
-            "fake": file_incident(
-                title="Fake news", severity="low", category="fake_news", channel="telegram"
-            ),
-            "old": file_incident(title="Old story", severity="medium", detected_at=NOW - timedelta(days=2)),
-            "done": file_incident(title="Resolved wave", severity="critical", channel="vk"),
-            "globex": file_incident(brand=globex, by=mallory, title="Globex wave", severity="critical"),
-        }
-        incident_in(made["leak"], "acknowledged", manager=alice, responder=bob)
-        incident_in(made["fake"], "investigated", manager=alice, responder=dave)
-        incident_in(made["done"], "resolved", manager=alice, responder=bob)
-    with time_machine.travel(NOW + timedelta(minutes=11), tick=False):
-        services.incident_claim(incident_id=made["old"].pk, principal=Principal.for_user(dave))
-    return made
-
+from .listing import NOW, OPEN, api_ids, console_ids, page_ids
 
 QUERIES = [
     "",
@@ -102,14 +46,112 @@ def test_queue_and_api_give_the_same_incidents(query, desk, web, api, bob):
         assert desk["globex"].pk not in console
 
 
-def test_queue_default_is_open_incidents_soonest_deadline_first(desk, web, bob):
+def rows_in_order(client, query="") -> list[int]:
+    return page_ids(client.get(f"/?{query}", HTTP_HX_REQUEST="true").content.decode())
+
+
+def test_queue_default_is_open_incidents_unclaimed_first_each_by_its_own_deadline(desk, web, bob):
     with time_machine.travel(NOW + timedelta(minutes=20), tick=False):
-        rows = web(bob).get("/", HTTP_HX_REQUEST="true").content.decode()
-    order = [int(pk) for pk in re.findall(r'data-incident="(\d+)"', rows)]
+        order = rows_in_order(web(bob))
     assert desk["done"].pk not in order
-    # ack deadlines: leak (detected 3 h ago, high: +15 min), old (2 days ago), wave, fake.
-    assert order == sorted(order, key=lambda pk: {i.pk: i.ack_due_at for i in desk.values()}[pk])
-    assert len(order) == 4
+    # Unclaimed: wave (ack due 12:10, overdue). Claimed, by resolve deadline: old (detected
+    # two days ago, medium: due a day ago), leak (09:00, high: 21:00), fake (low: in 72 h).
+    assert order == [desk["wave"].pk, desk["old"].pk, desk["leak"].pk, desk["fake"].pk]
+
+
+@pytest.fixture
+def mixed(alice, bob, file_incident, incident_in):
+    """
+    At NOW: claimed incidents whose acknowledge deadlines passed long ago (the old order put
+    them on top), unclaimed ones overdue and not yet due, and a claimed one past its resolve
+    deadline.
+    """
+    at = NOW - timedelta(hours=6)
+    with time_machine.travel(at, tick=False):
+        claimed_late = file_incident(title="claimed, resolve in 6 h", severity="high", detected_at=at)
+        claimed_overdue = file_incident(
+            title="claimed, resolve 1 h overdue", severity="critical", detected_at=at + timedelta(hours=1)
+        )
+    with time_machine.travel(at + timedelta(hours=2), tick=False):
+        incident_in(claimed_late, "acknowledged", manager=alice, responder=bob)
+        incident_in(claimed_overdue, "investigated", manager=alice, responder=bob)
+    with time_machine.travel(NOW, tick=False):
+        made = {
+            "unclaimed_overdue_longest": file_incident(
+                title="unclaimed, 1 h overdue", severity="medium", detected_at=NOW - timedelta(hours=2)
+            ),
+            "unclaimed_overdue": file_incident(
+                title="unclaimed, 20 min overdue",
+                severity="critical",
+                detected_at=NOW - timedelta(minutes=30),
+            ),
+            "unclaimed_due_later": file_incident(title="unclaimed, due in 4 h", severity="low"),
+            "claimed_overdue": claimed_overdue,
+            "claimed_late": claimed_late,
+        }
+    return made
+
+
+def test_unclaimed_overdue_incidents_come_first_and_claimed_ones_count_to_resolving(mixed, web, bob):
+    """Issue 17, item 7: a claimed incident is not sorted by its passed acknowledge deadline."""
+    with time_machine.travel(NOW, tick=False):
+        order = rows_in_order(web(bob))
+        assert order == [i.pk for i in mixed.values()]
+        # Every open incident as the API lists it, ordered by its acknowledge deadline, would
+        # have put the claimed ones first: the order is the queue's own, not that one.
+        assert order[0] != min(mixed.values(), key=lambda i: i.ack_due_at).pk
+
+
+def test_the_countdown_counts_to_the_deadline_that_counts_and_says_which(mixed, web, bob):
+    with time_machine.travel(NOW, tick=False):
+        rows = web(bob).get("/", HTTP_HX_REQUEST="true").content.decode()
+
+    def cell(incident):
+        row = re.search(rf'<tr [^>]*data-incident="{incident.pk}".*?</tr>', rows, re.S).group(0)
+        return row
+
+    unclaimed, claimed = mixed["unclaimed_overdue"], mixed["claimed_late"]
+    assert 'data-deadline="ack"' in cell(unclaimed) and "Claim by" in cell(unclaimed)
+    assert f'data-due="{unclaimed.ack_due_at.isoformat()}"' in cell(unclaimed)
+    assert 'data-deadline="resolve"' in cell(claimed) and "Resolve by" in cell(claimed)
+    assert f'data-due="{claimed.resolve_due_at.isoformat()}"' in cell(claimed)
+    assert claimed.ack_due_at.isoformat() not in cell(claimed)
+    # Unclaimed and past its deadline: marked as the most urgent thing on the screen.
+    assert "overdue" in re.search(rf'<tr class="([^"]*)" data-incident="{unclaimed.pk}"', rows).group(1)
+    assert "overdue" not in re.search(rf'<tr class="([^"]*)" data-incident="{claimed.pk}"', rows).group(1)
+
+
+def test_resolved_incidents_asked_for_come_after_open_ones(desk, web, bob):
+    with time_machine.travel(NOW + timedelta(minutes=20), tick=False):
+        order = rows_in_order(web(bob), "state=detected,resolved")
+    assert order == [desk["wave"].pk, desk["done"].pk]
+
+
+def test_each_unclaimed_row_has_a_claim_button_that_comes_back_to_the_filtered_queue(desk, web, bob, carol):
+    query = "severity=critical&assignee=none"
+    client = web(bob)
+    with time_machine.travel(NOW + timedelta(minutes=20), tick=False):
+        rows = client.get(f"/?{query}", HTTP_HX_REQUEST="true").content.decode()
+        wave = desk["wave"]
+        action = f"/incidents/{wave.pk}/claim/"
+        assert f'action="{action}"' in rows
+        assert rows.count('data-action="claim"') == 1  # claimed ones have none
+        back = re.search(r'name="next" value="([^"]+)"', rows).group(1).replace("&amp;", "&")
+        assert back == f"/?{query}"
+        response = client.post(action, {"next": back})
+    assert response.status_code == 302 and response.url == f"/?{query}"
+    wave.refresh_from_db()
+    assert wave.state == "acknowledged" and wave.assignee == bob
+    # A viewer sees the queue but gets no Claim button.
+    carol_rows = web(carol).get("/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-incident="' in carol_rows and 'data-action="claim"' not in carol_rows
+
+
+@pytest.mark.parametrize("elsewhere", ["https://evil.example/", "//evil.example/", "javascript:alert(1)"])
+def test_the_claim_never_sends_you_off_the_site(elsewhere, web, bob, file_incident):
+    incident = file_incident(title="x")
+    response = web(bob).post(f"/incidents/{incident.pk}/claim/", {"next": elsewhere})
+    assert response.status_code == 302 and response.url == f"/incidents/{incident.pk}/"
 
 
 def test_ordering_is_the_queues_own(desk, web, bob):
