@@ -2,7 +2,19 @@
 
 from datetime import timedelta
 
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,23 +53,79 @@ def checklists_for_display(steps: QuerySet[ChecklistStep]) -> QuerySet[Checklist
     return steps.select_related("completed_by").order_by("position", "id")
 
 
+def _with_severity_rank(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """`severity_rank` (critical 0 … low 3), which IncidentFilter's `ordering=severity` sorts by."""
+    return incidents.annotate(
+        severity_rank=Case(
+            *(When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_RANK.items()),
+            output_field=IntegerField(),
+        )
+    )
+
+
 def _for_display(
     incidents: QuerySet[Incident], *, steps: QuerySet[ChecklistStep], follow_ups: QuerySet[FollowUp]
 ) -> QuerySet[Incident]:
     """`incidents` with everything the output serializer reads, in a fixed number of queries."""
-    return (
-        incidents.select_related("brand", "assignee", "reported_by_user", "reported_by_key")
-        .prefetch_related(
+    return _with_severity_rank(
+        incidents.select_related("brand", "assignee", "reported_by_user", "reported_by_key").prefetch_related(
             Prefetch("checklist", queryset=checklists_for_display(steps)),
             Prefetch("follow_ups", queryset=follow_ups.select_related("owner")),
         )
-        .annotate(
-            severity_rank=Case(
-                *(When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_RANK.items()),
-                output_field=IntegerField(),
-            )
-        )
     )
+
+
+def incidents_for_lists(principal: Principal) -> QuerySet[Incident]:
+    """Visible incidents with what a console list shows (brand, assignee), for IncidentFilter."""
+    return _with_severity_rank(incidents_visible_to(principal).select_related("brand", "assignee"))
+
+
+# Claimed incidents count down to their resolve deadline; unclaimed ones to acknowledging.
+CLAIMED_STATES = (State.ACKNOWLEDGED, State.INVESTIGATED)
+
+
+def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """
+    The queue's order, most urgent first (README, "The web console"):
+
+    1. Unclaimed (detected) incidents, soonest acknowledge deadline first, so the one
+       overdue longest is at the top: nobody is working it yet.
+    2. Claimed ones (acknowledged, investigated), soonest resolve deadline first: their
+       owner is on them, and the acknowledge deadline no longer means anything.
+    3. Closed ones (resolved, reviewed: only when a state filter asks for them), the
+       latest resolved first.
+    Ties go to the one filed first.
+    """
+    return incidents.annotate(
+        queue_tier=Case(
+            When(state=State.DETECTED, then=Value(0)),
+            When(state__in=CLAIMED_STATES, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        ),
+        queue_due_at=Case(
+            When(state=State.DETECTED, then=F("ack_due_at")),
+            When(state__in=CLAIMED_STATES, then=F("resolve_due_at")),
+            default=None,
+            output_field=DateTimeField(),
+        ),
+    ).order_by(
+        "queue_tier",
+        F("queue_due_at").asc(nulls_last=True),
+        F("resolved_at").desc(nulls_last=True),
+        "id",
+    )
+
+
+def incidents_awaiting_review(principal: Principal) -> QuerySet[Incident]:
+    """Resolved, not yet reviewed incidents of the brands the caller manages, the longest waiting first."""
+    incidents = incidents_for_lists(principal).filter(state=State.RESOLVED)
+    brand_ids = principal.brand_ids()
+    if brand_ids is not None:  # None: a superuser, a manager everywhere
+        incidents = incidents.filter(
+            brand_id__in=[pk for pk in brand_ids if principal.has_role(pk, Role.MANAGER)]
+        )
+    return incidents.order_by("resolved_at", "id")
 
 
 def incidents_for_display(principal: Principal) -> QuerySet[Incident]:

@@ -3,12 +3,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import brand_locale, me, views
+from . import brand_locale, filing, history, me, queue, views
 
 app_name = "console"
 
 urlpatterns = [
-    path("", views.queue, name="queue"),
+    path("", queue.queue, name="queue"),
+    path("history/", history.history, name="history"),
+    path("awaiting-review/", history.awaiting_review, name="awaiting-review"),
+    path("incidents/new/", filing.file_incident, name="file"),
     path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # "My notifications": the page, and one view per form on it (incidents/console/me.py).

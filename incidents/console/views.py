@@ -10,23 +10,21 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api.errors import DomainError, Forbidden, InvalidInput, NotFound
 from crisis import services as crisis_services
 from crisis.models import Invitation, Membership, Role, Severity
-from crisis.selectors import brand_for, brands_visible_to, invitations_pending
+from crisis.selectors import brand_for, invitations_pending
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
 from .. import forms as action_forms
 from .. import policies, reports, selectors, services
-from ..filters import IncidentFilter
-from ..models import OPEN_STATES, Category, Channel, State
 from ..selectors import (
     incidents_for_display,
-    incidents_visible_to,
     reply_render,
     sla_targets_for,
     timeline_of,
@@ -45,53 +43,6 @@ def _http(exc: DomainError):
         raise Http404 from exc
     if isinstance(exc, Forbidden):
         raise PermissionDenied(str(exc.detail)) from exc
-
-
-# The most rows the queue shows; the API pages through the rest.
-QUEUE_ROWS = 200
-
-
-def _queue_filters(request) -> IncidentFilter:
-    """The API's filters over my brands' incidents; a bad value drops that filter and says why."""
-    params = request.GET.copy()
-    params.pop("ordering", None)  # the queue's order is its point: soonest deadline first
-    # The queue shows no checklist or review: the plain joined rows are enough.
-    incidents = incidents_visible_to(_principal(request)).select_related("brand", "assignee")
-    filters = IncidentFilter(params, queryset=incidents, request=request)
-    filters.is_valid()
-    return filters
-
-
-@login_required
-def queue(request):
-    """Open incidents of my brands (or what the filters ask), soonest deadline first; htmx refreshes rows."""
-    filters = _queue_filters(request)
-    incidents = filters.qs
-    if not filters.form.cleaned_data.get("state"):
-        incidents = incidents.filter(state__in=OPEN_STATES)
-    context = {
-        "incidents": incidents.order_by("ack_due_at", "id")[:QUEUE_ROWS],
-        "chosen": {
-            name: filters.data.get(name, "") for name in filters.filters if name not in filters.errors
-        },
-        "filter_errors": [(name, error) for name, errors in filters.errors.items() for error in errors],
-        "now": timezone.now(),
-    }
-    if request.htmx:
-        return render(request, "console/_queue_rows.html", context)
-    return render(
-        request,
-        "console/queue.html",
-        {
-            **context,
-            "brands": brands_visible_to(_principal(request)),
-            "states": State.choices,
-            "state_values": State.values,
-            "severities": Severity.choices,
-            "categories": Category.choices,
-            "channels": Channel.choices,
-        },
-    )
 
 
 def _incident(request, pk):
@@ -202,6 +153,12 @@ def incident_action(request, pk, action):
             return incident_page(request, pk, bound_forms={f"{action}_form": form})
         kwargs = form.cleaned_data
     _run(request, lambda: service(incident_id=pk, principal=_principal(request), **kwargs))
+    # The queue's Claim button comes back to the queue as it was filtered.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
     return redirect("console:incident", pk=pk)
 
 
