@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from api.errors import Forbidden, InvalidInput
@@ -116,13 +117,19 @@ def _open_wave_id(brand: Brand) -> int | None:
 
 def _file_wave(principal, brand, decision: detection.Wave, loose, now, category) -> Incident:
     first = min((m for m in loose if m.sentiment == Sentiment.NEGATIVE), key=lambda m: m.published_at)
-    title = (
-        _("Wave of negative mentions: %(count)d in %(minutes)d min")
-        % {"count": decision.negatives_in_window, "minutes": detection.policy_for(brand).window_seconds // 60}
-        if decision.reason == "volume"
-        else _("Negative post by %(author)s (%(followers)d followers)")
-        % {"author": first.author or "?", "followers": first.author_followers}
-    )
+    # The title is stored, so it is written in the brand's language, not in whatever
+    # language the monitoring tool's request happened to ask for.
+    with translation.override(brand.language):
+        title = (
+            _("Wave of negative mentions: %(count)d in %(minutes)d min")
+            % {
+                "count": decision.negatives_in_window,
+                "minutes": detection.policy_for(brand).window_seconds // 60,
+            }
+            if decision.reason == "volume"
+            else _("Negative post by %(author)s (%(followers)d followers)")
+            % {"author": first.author or "?", "followers": first.author_followers}
+        )
     filed = filing.incident_file(
         principal=principal,
         brand=brand,
