@@ -19,6 +19,7 @@ Meltwater can only set the target URL, so the key goes in the path
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crisis.mention_input import MENTION_BATCH_MAX
@@ -45,40 +46,40 @@ FOREIGN = {
 }
 
 
-def mention_from(doc, at: str) -> dict:
-    """One `api.json` document as our mention's fields; `at` is its path in the batch."""
-    doc = reading.obj(doc, at, required=True)
-    own_id = reading.identifier(doc.get("id"), f"{at}.id", required=True)
-    post_id = reading.identifier(doc.get("external_id"), f"{at}.external_id")
-    url = reading.text(doc.get("url"), f"{at}.url")
-    source = reading.obj(doc.get("source"), f"{at}.source")
-    kind = reading.text(source.get("type"), f"{at}.source.type") or reading.text(
-        source.get("information_type"), f"{at}.source.information_type"
+def mention_from(doc) -> dict:
+    """One `api.json` document as our mention's fields (paths in errors: from the document)."""
+    doc = reading.obj(doc, "", required=True)
+    own_id = reading.identifier(doc.get("id"), "id", required=True)
+    post_id = reading.identifier(doc.get("external_id"), "external_id")
+    url = reading.text(doc.get("url"), "url")
+    source = reading.obj(doc.get("source"), "source")
+    kind = reading.text(source.get("type"), "source.type") or reading.text(
+        source.get("information_type"), "source.information_type"
     )
     platform = channel_for(url=url, source_type=kind)
-    author = reading.obj(doc.get("author"), f"{at}.author")
-    content = reading.obj(doc.get("content"), f"{at}.content")
-    matched = reading.obj(doc.get("matched"), f"{at}.matched")
-    opening = reading.text(content.get("opening_text"), f"{at}.content.opening_text") or reading.text(
-        matched.get("hit_sentence"), f"{at}.matched.hit_sentence"
+    author = reading.obj(doc.get("author"), "author")
+    content = reading.obj(doc.get("content"), "content")
+    matched = reading.obj(doc.get("matched"), "matched")
+    opening = reading.text(content.get("opening_text"), "content.opening_text") or reading.text(
+        matched.get("hit_sentence"), "matched.hit_sentence"
     )
-    enrichments = reading.obj(doc.get("enrichments"), f"{at}.enrichments")
-    metrics = reading.obj(doc.get("metrics"), f"{at}.metrics")
+    enrichments = reading.obj(doc.get("enrichments"), "enrichments")
+    metrics = reading.obj(doc.get("metrics"), "metrics")
     return {
         "external_id": mentions.external_id(tool=TOOL, platform=platform, post_id=post_id, own_id=own_id),
         "platform": platform,
         "url": url,
-        "author": reading.text(author.get("name"), f"{at}.author.name")
-        or reading.text(author.get("handle"), f"{at}.author.handle"),
-        "author_followers": reading.count(author.get("followers"), f"{at}.author.followers"),
+        "author": reading.text(author.get("name"), "author.name")
+        or reading.text(author.get("handle"), "author.handle"),
+        "author_followers": reading.count(author.get("followers"), "author.followers"),
         "text": mentions.body_text(
-            mentions.without_highlights(reading.text(content.get("title"), f"{at}.content.title")),
+            mentions.without_highlights(reading.text(content.get("title"), "content.title")),
             mentions.without_highlights(opening),
         ),
         "sentiment": mentions.sentiment(enrichments.get("sentiment")),
-        "reach": reading.count(metrics.get("reach"), f"{at}.metrics.reach"),
+        "reach": reading.count(metrics.get("reach"), "metrics.reach"),
         "published_at": reading.instant(
-            doc.get("published_date"), f"{at}.published_date", required=True
+            doc.get("published_date"), "published_date", required=True
         ).isoformat(),
     }
 
@@ -91,7 +92,15 @@ def receive(*, principal, brand, batch) -> dict:
         raise reading.problem(
             "documents", _("At most %(max)d documents per request.") % {"max": MENTION_BATCH_MAX}
         )
-    items = [mention_from(doc, f"documents[{i}]") for i, doc in enumerate(documents)]
+    items = []
+    for i, doc in enumerate(documents):
+        try:
+            items.append(mention_from(doc))
+        except ValidationError as error:
+            # Paths are joined only for the document that failed: a batch of 1,000 good ones
+            # would otherwise format every field's path for nothing.
+            at = f"documents[{i}]"
+            raise ValidationError({f"{at}.{k}" if k else at: v for k, v in error.detail.items()}) from None
 
     def name(index, field):
         return f"documents[{index}].{FOREIGN.get(field, field)}" if index >= 0 else "documents"
