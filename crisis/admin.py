@@ -69,7 +69,7 @@ class MembershipInline(TenantAdminMixin, admin.TabularInline):
 
 @admin.register(Brand)
 class BrandAdmin(CheckedSelectionMixin, admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at"]
+    list_display = ["slug", "name", "language", "time_zone", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
 
