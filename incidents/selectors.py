@@ -34,6 +34,7 @@ from .models import (
     Incident,
     Notification,
     SlaPolicy,
+    SourceState,
     State,
     TimelineEvent,
 )
@@ -89,7 +90,9 @@ def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     The queue's order, most urgent first (README, "The web console"):
 
     1. Unclaimed (detected) incidents, soonest acknowledge deadline first, so the one
-       overdue longest is at the top: nobody is working it yet.
+       overdue longest is at the top: nobody is working it yet. Those whose source
+       (PagerDuty, an alert group) has since said "resolved" come after the ones still
+       firing, in the same order: they stopped escalating, a person still closes them.
     2. Claimed ones (acknowledged, investigated), soonest resolve deadline first: their
        owner is on them, and the acknowledge deadline no longer means anything.
     3. Closed ones (resolved, reviewed: only when a state filter asks for them), the
@@ -98,9 +101,10 @@ def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     """
     return incidents.annotate(
         queue_tier=Case(
+            When(state=State.DETECTED, source_state=SourceState.RESOLVED, then=Value(1)),
             When(state=State.DETECTED, then=Value(0)),
-            When(state__in=CLAIMED_STATES, then=Value(1)),
-            default=Value(2),
+            When(state__in=CLAIMED_STATES, then=Value(2)),
+            default=Value(3),
             output_field=IntegerField(),
         ),
         queue_due_at=Case(

@@ -288,3 +288,19 @@ def test_the_512_kb_limit(acme_key, trigger):
     assert response.status_code == 413
     assert response.json()["status"] == "invalid event"
     assert not incidents_of(acme_key).exists()
+
+
+def test_a_source_resolved_incident_waits_in_the_queue_after_the_ones_still_firing(
+    acme, acme_key, trigger, alice
+):
+    from incidents.selectors import incidents_for_lists, queue_order
+
+    for key, minutes in (("cleared", 50), ("firing-late", 10), ("firing-early", 30)):
+        event = trigger(dedup_key=key)
+        event["payload"]["timestamp"] = (T0 - timedelta(minutes=minutes)).isoformat()
+        enqueue(event)
+    enqueue({"routing_key": acme_key.routing_key(), "dedup_key": "cleared", "event_action": "resolve"})
+
+    order = [i.dedup_key for i in queue_order(incidents_for_lists(Principal.for_user(alice)))]
+    # The cleared one is overdue longest, but no longer firing: after the ones that are.
+    assert order == ["firing-early", "firing-late", "cleared"]
