@@ -163,3 +163,20 @@ def test_an_alert_without_fingerprint_is_deduplicated_by_its_labels(acme_key, pa
 
     assert incidents_of(acme_key).count() == 3
     assert all(i.duplicate_count == 0 for i in incidents_of(acme_key))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_copies_of_a_group_arriving_together_file_each_alert_once(acme_key, payload):
+    """An Alertmanager cluster's peers (or a retry) post the same group at the same moment."""
+    from tests.conftest import all_at_once
+
+    group = payload("alertmanager_group")
+    answers = all_at_once(
+        lambda _n: send("/api/v1/integrations/alertmanager/", group, key=acme_key.plain), range(6)
+    )
+
+    assert {a.status_code for a in answers} == {200}
+    incidents = list(incidents_of(acme_key))
+    assert len(incidents) == 3
+    assert all(i.duplicate_count == 0 and kinds(i) == ["created"] for i in incidents)
