@@ -24,19 +24,25 @@ class FreeTextField(forms.CharField):
         return free_text(value) if isinstance(value, str) else value
 
 
-class ResolveForm(forms.Form):
+class ActionForm(forms.Form):
+    """A form of an action: a field in error gets the `invalid` class (red border on the page)."""
+
+    error_css_class = "invalid"
+
+
+class ResolveForm(ActionForm):
     resolution = FreeTextField(
         label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}), max_length=FREE_TEXT_MAX
     )
 
 
-class ReopenForm(forms.Form):
+class ReopenForm(ActionForm):
     reason = FreeTextField(
         label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
 
 
-class ReassignForm(forms.Form):
+class ReassignForm(ActionForm):
     # A username: NUL is refused (a choice field has no such check of its own).
     assignee = forms.ChoiceField(label=_("Hand over to"), validators=[ProhibitNullCharactersValidator()])
 
@@ -45,7 +51,7 @@ class ReassignForm(forms.Form):
         self.fields["assignee"].choices = [(u, u) for u in candidates]
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(ActionForm):
     summary = FreeTextField(
         label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
@@ -68,11 +74,11 @@ class ReviewForm(forms.Form):
         ]
 
 
-class CommentForm(forms.Form):
+class CommentForm(ActionForm):
     body = FreeTextField(
         label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX
     )
 
 
-class StepForm(forms.Form):
+class StepForm(ActionForm):
     note = FreeTextField(label=_("Note"), required=False, max_length=FREE_TEXT_MAX)

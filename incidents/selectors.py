@@ -175,11 +175,10 @@ def sla_targets_for(brand_id: int) -> dict[str, SlaTarget]:
     return targets
 
 
-def reply_render(*, template: ResponseTemplate, incident: Incident, values: dict[str, str]) -> dict:
-    """Fill a template from the incident and the caller's values; 400 naming any gap or stranger."""
-    names = placeholders.placeholders(template.body)
+def reply_defaults(incident: Incident) -> dict[str, str]:
+    """What the incident itself can fill in a reply template (empty: it cannot)."""
     assignee = incident.assignee
-    from_incident = {
+    return {
         "brand": incident.brand.name,
         "title": incident.title,
         "channel": incident.get_channel_display() if incident.channel else "",
@@ -187,6 +186,12 @@ def reply_render(*, template: ResponseTemplate, incident: Incident, values: dict
         "incident_id": str(incident.pk),
         "detected_at": f"{incident.detected_at:%Y-%m-%d %H:%M} UTC",
     }
+
+
+def reply_render(*, template: ResponseTemplate, incident: Incident, values: dict[str, str]) -> dict:
+    """Fill a template from the incident and the caller's values; 400 naming any gap or stranger."""
+    names = placeholders.placeholders(template.body)
+    from_incident = reply_defaults(incident)
     errors = {name: [_("Unknown placeholder.")] for name in values if name not in names}
     filled, sources = {}, {"incident": [], "values": []}
     for name in names:
@@ -284,6 +289,7 @@ def response_figures(incident: Incident) -> dict:
             due=incident.resolve_due_at, done=incident.resolved_at, now=timezone.now()
         ),
         "escalations": incident.escalations.count(),
+        "escalation_level": incident.escalation_level,
         "duplicates": incident.duplicate_count,
         "steps_total": len(steps),
         "steps_done": sum(1 for s in steps if s["completed_at"]),

@@ -1,38 +1,190 @@
-"""Console forms: parsing and validation only; the services do the work."""
+"""
+Console forms: parsing and validation only; the services do the work.
+
+Every refusal reaches a person as a sentence in their language: `refusal_on_form`
+puts a service's domain error on the form it came from (next to the field it names),
+and `sentences` is the one place that turns any error detail (a string, DRF's
+`ErrorDetail`, a list or a dict of them) into plain sentences, never a Python repr.
+"""
+
+from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from api.errors import DomainError
 from crisis.models import Role, Severity
 
 from .. import chain, sla
 
 
+def sentences(detail) -> list[str]:
+    """Any error detail as plain sentences: strings kept, lists and dicts flattened, keys dropped."""
+    if isinstance(detail, dict):
+        return [s for value in detail.values() for s in sentences(value)]
+    if isinstance(detail, list | tuple):
+        return [s for item in detail for s in sentences(item)]
+    if isinstance(detail, ValidationError):
+        return [str(message) for message in detail.messages]
+    text = str(detail).strip()
+    return [text] if text else []
+
+
+def refusal_on_form(form: forms.Form, exc: DomainError) -> None:
+    """A service's refusal shown on `form`: next to the field it names, else above the form."""
+    field = getattr(exc, "field", None)
+    where = field if field in form.fields else None
+    form.add_error(where, ValidationError([ValidationError(s, code=exc.code) for s in sentences(exc.detail)]))
+
+
+# --- Durations: people think in minutes and hours; the desk stores seconds ------------------
+
+UNIT_SECONDS = {"minutes": 60, "hours": 3600}
+UNIT_CHOICES = [("minutes", _("minutes")), ("hours", _("hours"))]
+
+
+def in_units(seconds: int | None) -> list:
+    """Seconds as [amount, unit]: whole hours as hours, anything else as minutes (two decimals at most)."""
+    if seconds is None:
+        return [None, "minutes"]
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return [seconds // 3600, "hours"]
+    # Two decimals of a minute are 0.6 s: the stored whole second always comes back.
+    minutes = (Decimal(seconds) / 60).quantize(Decimal("0.01")).normalize()
+    return [minutes if minutes != minutes.to_integral() else int(minutes), "minutes"]
+
+
+class DurationWidget(forms.MultiWidget):
+    """An amount and a unit: `<name>` and `<name>_unit` in the posted form."""
+
+    def __init__(self, attrs=None):
+        amount = forms.TextInput(attrs={"inputmode": "decimal", "size": 6, "autocomplete": "off"})
+        super().__init__({"": amount, "unit": forms.Select(choices=UNIT_CHOICES)}, attrs)
+
+    def decompress(self, value):
+        return in_units(value)
+
+
+class DurationField(forms.MultiValueField):
+    """A duration typed in minutes or hours, cleaned to whole seconds."""
+
+    widget = DurationWidget
+
+    def __init__(self, *, min_seconds: int, max_seconds: int, **kwargs):
+        self.min_seconds, self.max_seconds = min_seconds, max_seconds
+        amount = forms.DecimalField(min_value=0, max_digits=9, decimal_places=2, localize=True)
+        unit = forms.ChoiceField(choices=UNIT_CHOICES)
+        kwargs.setdefault("localize", True)  # "1,5" in Russian, "1.5" in English
+        super().__init__(fields=(amount, unit), require_all_fields=True, **kwargs)
+
+    def has_changed(self, initial, data):
+        # A new level's empty row still shows a unit: with no amount it is untouched.
+        if initial is None and not (data or [None])[0]:
+            return False
+        return super().has_changed(initial, data)
+
+    def compress(self, data_list):
+        if not data_list:
+            return None
+        amount, unit = data_list
+        seconds = round(amount * UNIT_SECONDS[unit])
+        if seconds < self.min_seconds:
+            raise ValidationError(_("Choose more than zero."), code="min_value")
+        if seconds > self.max_seconds:
+            raise ValidationError(
+                _("Choose at most %(hours)d hours (%(days)d days).")
+                % {"hours": self.max_seconds // 3600, "days": self.max_seconds // 86400},
+                code="max_value",
+            )
+        return seconds
+
+
+# Under this a target leaves nobody time to respond: the form asks whether it is meant.
+SHORT_TARGET_SECONDS = 60
+
+
 class SlaForm(forms.Form):
-    """Two fields per severity: seconds to acknowledge and to resolve."""
+    """Per severity, the time to acknowledge and to resolve, in minutes or hours."""
+
+    error_css_class = "invalid"
+
+    KINDS = (("ack", _("acknowledge")), ("resolve", _("resolve")))
+
+    confirm_short = forms.BooleanField(
+        label=_("Yes, I mean a target under a minute."),
+        required=False,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for severity, label in Severity.choices:
-            for kind, kind_label in (("ack", _("acknowledge")), ("resolve", _("resolve"))):
-                self.fields[f"{severity}_{kind}_seconds"] = forms.IntegerField(
-                    label=f"{label}: {kind_label}", min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS
+            for kind, kind_label in self.KINDS:
+                self.fields[f"{severity}_{kind}"] = DurationField(
+                    label=f"{label}: {kind_label}",
+                    min_seconds=sla.MIN_SECONDS,
+                    max_seconds=sla.MAX_SECONDS,
                 )
+
+    @classmethod
+    def from_targets(cls, targets: dict[str, sla.SlaTarget]) -> "SlaForm":
+        return cls(
+            initial={
+                f"{sev}_{kind}": getattr(target, f"{kind}_seconds")
+                for sev, target in targets.items()
+                for kind, _label in cls.KINDS
+            }
+        )
+
+    def rows(self):
+        """(severity label, acknowledge field, resolve field) for the page's table."""
+        return [(label, self[f"{sev}_ack"], self[f"{sev}_resolve"]) for sev, label in Severity.choices]
+
+    def asks_to_confirm(self) -> bool:
+        """Whether the page shows the confirmation box: only once a short target was typed."""
+        return self.has_error(NON_FIELD_ERRORS, code="short_target") or bool(
+            self.is_bound and self.data.get("confirm_short")
+        )
+
+    def clean(self):
+        data = super().clean()
+        short = [
+            name
+            for name, value in data.items()
+            if name != "confirm_short" and value is not None and value < SHORT_TARGET_SECONDS
+        ]
+        if short and not data.get("confirm_short"):
+            for name in short:
+                self.add_error(name, _("Under a minute."))
+            raise ValidationError(
+                _(
+                    "A target under a minute leaves nobody time to respond. If you mean it, "
+                    "tick the box below and save again."
+                ),
+                code="short_target",
+            )
+        return data
 
     def targets(self) -> dict[str, sla.SlaTarget]:
         d = self.cleaned_data
-        return {
-            sev: sla.SlaTarget(d[f"{sev}_ack_seconds"], d[f"{sev}_resolve_seconds"])
-            for sev in Severity.values
-        }
+        return {sev: sla.SlaTarget(d[f"{sev}_ack"], d[f"{sev}_resolve"]) for sev in Severity.values}
+
+
+# The roles a level may notify, in the people's words (`chain.LEVEL_ROLES` are the codes).
+_ROLE_LABELS = {**dict(Role.choices), "executive": _("Executive")}
+LEVEL_ROLE_CHOICES = [(code, _ROLE_LABELS[code]) for code in chain.LEVEL_ROLES]
 
 
 class EscalationLevelForm(forms.Form):
-    after_seconds = forms.IntegerField(label=_("After (seconds)"), min_value=0, max_value=sla.MAX_SECONDS)
+    error_css_class = "invalid"
+
+    after = DurationField(
+        label=_("After the acknowledgement deadline"), min_seconds=0, max_seconds=sla.MAX_SECONDS
+    )
     roles = forms.MultipleChoiceField(
         label=_("Roles"),
         required=False,
-        choices=[(r, r) for r in chain.LEVEL_ROLES],
+        choices=LEVEL_ROLE_CHOICES,
         widget=forms.CheckboxSelectMultiple,
     )
     users = forms.CharField(label=_("Users (comma-separated)"), required=False, max_length=2000)
@@ -45,13 +197,68 @@ EscalationLevelFormSet = forms.formset_factory(EscalationLevelForm, extra=1, max
 
 
 class RepeatForm(forms.Form):
+    error_css_class = "invalid"
+
     repeat = forms.IntegerField(
         label=_("Repeat the chain"), min_value=0, max_value=chain.MAX_REPEAT, initial=0
     )
 
 
+class EscalationChainForm:
+    """
+    The chain as the page edits it: one form per level, and how often it repeats.
+    Checked by the API's own input (`EscalationChainInput`: a level names someone,
+    users are members), so the console and the API accept and refuse the same chains.
+    """
+
+    def __init__(self, data=None, *, brand, chain_now: dict | None = None):
+        self.brand = brand
+        initial = chain_now or {"levels": [], "repeat": 0}
+        self.levels = EscalationLevelFormSet(
+            data,
+            prefix="levels",
+            initial=[
+                {
+                    "after": lvl["after_seconds"],
+                    "roles": lvl.get("roles", []),
+                    "users": ", ".join(lvl.get("users", [])),
+                }
+                for lvl in initial["levels"]
+            ],
+        )
+        self.repeat_form = RepeatForm(data, initial={"repeat": initial.get("repeat", 0)})
+        self.errors: list[str] = []
+        self.chain: dict | None = None
+
+    def is_valid(self) -> bool:
+        from ..serializers import EscalationChainInput
+
+        if not (self.levels.is_valid() and self.repeat_form.is_valid()):
+            return False
+        chosen = [
+            {
+                "after_seconds": f.cleaned_data["after"],
+                "roles": f.cleaned_data["roles"],
+                "users": f.cleaned_data["users"],
+            }
+            for f in self.levels
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+        data = EscalationChainInput(
+            data={"levels": chosen, "repeat": self.repeat_form.cleaned_data["repeat"]},
+            context={"brand": self.brand},
+        )
+        if not data.is_valid():
+            self.errors = sentences(data.errors)
+            return False
+        self.chain = data.validated_data
+        return True
+
+
 class MemberForm(forms.Form):
     """The role of someone who is already a member; everyone else is invited by e-mail."""
+
+    error_css_class = "invalid"
 
     username = forms.RegexField(label=_("Username"), regex=r"^[\w.@+-]+\Z", max_length=150)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
@@ -59,6 +266,8 @@ class MemberForm(forms.Form):
 
 
 class InvitationForm(forms.Form):
+    error_css_class = "invalid"
+
     email = forms.EmailField(label=_("E-mail"), max_length=254)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     is_executive = forms.BooleanField(label=_("Executive"), required=False)
@@ -70,6 +279,8 @@ class InvitationRevokeForm(forms.Form):
 
 class SignUpForm(forms.Form):
     """A new account for someone accepting an invitation; the service applies Django's password validators."""
+
+    error_css_class = "invalid"
 
     username = forms.RegexField(label=_("Username"), regex=r"^[\w.@+-]+\Z", max_length=150)
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=4096, strip=False)
@@ -85,6 +296,8 @@ class SignUpForm(forms.Form):
 
 
 class KeyForm(forms.Form):
+    error_css_class = "invalid"
+
     name = forms.CharField(label=_("Key name"), max_length=100)
 
 
@@ -94,3 +307,49 @@ class MemberRemoveForm(forms.Form):
 
 class KeyRevokeForm(forms.Form):
     key = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+# --- Replies to start from: the placeholders of one response template -------------------
+
+# The shipped templates' placeholders in people's words; any other name is shown as written.
+PLACEHOLDER_LABELS = {
+    "customer_name": _("Customer's name"),
+    "responder": _("Your name"),
+    "brand": _("Brand"),
+    "title": _("Incident title"),
+    "channel": _("Channel"),
+    "incident_id": _("Incident number"),
+    "detected_at": _("Detected at"),
+    "issue": _("The problem, in their words"),
+    "reply_by": _("Answer by (time)"),
+    "facts": _("The facts"),
+    "sources": _("Sources"),
+    "measures": _("What we have done"),
+    "alternative_channels": _("Where else to find us"),
+    "what_happened": _("What happened"),
+    "advice": _("What they should do"),
+    "service": _("Service"),
+    "status": _("Status"),
+    "next_update": _("Next update by"),
+}
+
+
+class ReplyForm(forms.Form):
+    """One text field per placeholder of a template, prefilled with what the incident knows."""
+
+    def __init__(self, *args, names: list[str], known: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in names:
+            self.fields[name] = forms.CharField(
+                label=PLACEHOLDER_LABELS.get(name, name.replace("_", " ")),
+                required=False,
+                max_length=5000,
+                initial=known.get(name, ""),
+                widget=forms.TextInput(attrs={"data-placeholder": name, "autocomplete": "off"}),
+            )
+
+    def values(self) -> dict[str, str]:
+        """What the person typed, for the placeholders they filled."""
+        if not self.is_valid():
+            return {}
+        return {name: value for name, value in self.cleaned_data.items() if value.strip()}

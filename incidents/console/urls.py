@@ -28,6 +28,11 @@ urlpatterns = [
         name="step-complete",
     ),
     re_path(
+        r"^incidents/(?P<pk>[0-9]{1,18})/replies/(?P<template_id>[0-9]{1,18})/preview/$",
+        views.reply_preview,
+        name="reply-preview",
+    ),
+    re_path(
         r"^incidents/(?P<pk>[0-9]{1,18})/(?P<action>[a-z]{1,20})/$",
         views.incident_action,
         name="incident-action",

@@ -5,13 +5,15 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
-from django.http import Http404
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.db.models import F, Q
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -19,12 +21,17 @@ from crisis import services as crisis_services
 from crisis.models import Invitation, Membership, Role, Severity
 from crisis.selectors import brand_for, invitations_pending
 from crisis.tenancy import Principal
+from playbooks import placeholders
+from playbooks.models import ChecklistStep
 from playbooks.services import templates_visible_to
 
 from .. import forms as action_forms
 from .. import policies, reports, selectors, services
+from ..errors import StepsIncomplete
 from ..selectors import (
     incidents_for_display,
+    incidents_visible_to,
+    reply_defaults,
     reply_render,
     sla_targets_for,
     timeline_of,
@@ -54,8 +61,16 @@ def _incident(request, pk):
 
 
 @login_required
-def incident_page(request, pk, bound_forms=None):
-    """The incident; `bound_forms` re-shows a rejected form with its errors next to the fields."""
+def incident_page(request, pk):
+    """The incident: facts, the actions open to me, checklist, replies, review and timeline."""
+    return _incident_page(request, pk)
+
+
+def _incident_page(request, pk, *, bound=None):
+    """
+    The incident page; `bound` re-shows a refused form with what the person typed and
+    why it was refused (400 for a field, 409 for the incident's state, such as open steps).
+    """
     principal = _principal(request)
     incident = _incident(request, pk)
     actions = selectors.available_actions(incident, principal)
@@ -65,25 +80,26 @@ def incident_page(request, pk, bound_forms=None):
         .values_list("user__username", flat=True)
         .order_by("user__username")
     )
-    language = incident.brand.language
-    templates = (
-        templates_visible_to(principal)
-        .filter(Q(brand__isnull=True) | Q(brand_id=incident.brand_id), category=incident.category)
-        .order_by("-language")
-    )
-    replies = [
-        {"template": t, "text": _draft(t, incident)}
-        for t in templates
-        if t.language in (language, request.LANGUAGE_CODE)
-    ]
     forms_in_page = {
         "resolve_form": action_forms.ResolveForm(),
         "reopen_form": action_forms.ReopenForm(),
         "review_form": action_forms.ReviewForm(),
         "comment_form": action_forms.CommentForm(),
         "reassign_form": action_forms.ReassignForm(candidates=candidates),
-        **(bound_forms or {}),
+        **(bound or {}),
     }
+    # A refused hand-over offers everyone again, not only the name that was posted.
+    forms_in_page["reassign_form"].fields["assignee"].choices = [(u, u) for u in candidates]
+    resolve_form = forms_in_page["resolve_form"]
+    # A refused resolve points at the steps that block it, as they stand now.
+    blocking = (
+        [s for s in incident.checklist.all() if s.required and not s.completed_at]
+        if resolve_form.has_error(NON_FIELD_ERRORS, code=StepsIncomplete.code)
+        else []
+    )
+    status = 200
+    for form in (bound or {}).values():
+        status = max(status, 400 if any(name != NON_FIELD_ERRORS for name in form.errors) else 409)
     return render(
         request,
         "console/incident.html",
@@ -96,10 +112,22 @@ def incident_page(request, pk, bound_forms=None):
             "reach_warnings": selectors.reach_warnings_for_incident(incident),
             "is_manager": principal.has_role(incident.brand_id, Role.MANAGER),
             "can_work": principal.has_role(incident.brand_id, Role.RESPONDER),
-            "replies": replies,
+            "blocking_steps": blocking,
+            "blocking_ids": {s.pk for s in blocking},
+            "review": _review(incident),
+            **_replies(principal, incident),
         },
-        status=400 if bound_forms else 200,
+        status=status,
     )
+
+
+def _review(incident) -> dict | None:
+    """The stored review and the response figures it was taken with (older reviews may lack some)."""
+    notes = incident.review_notes
+    if not notes:
+        return None
+    figures = {"escalation_level": incident.escalation_level, **(notes.get("figures") or {})}
+    return {**notes, "figures": figures, "follow_ups": list(incident.follow_ups.all())}
 
 
 # A storm of duplicate reports writes thousands of events: the page shows the latest,
@@ -113,25 +141,90 @@ def _latest_events(incident) -> dict:
     return {"events": events, "events_total": total, "timeline": selectors.timeline_lines(incident, events)}
 
 
-def _draft(template, incident) -> str:
-    """The template filled with what the incident knows; the rest stays as {name} to edit."""
+# --- Replies to start from -------------------------------------------------------------------
+
+
+def _templates_for(principal, incident):
+    """Reply templates for the incident's category: the brand's own first, then the shared ones."""
+    return (
+        templates_visible_to(principal)
+        .filter(Q(brand__isnull=True) | Q(brand_id=incident.brand_id), category=incident.category)
+        .order_by(F("brand_id").desc(nulls_last=True), "name", "id")
+    )
+
+
+def _replies(principal, incident) -> dict:
+    """Templates in the brand's language (`replies`); those in other languages, folded (`other_replies`)."""
+    known = reply_defaults(incident)
+    found = {"replies": [], "other_replies": []}
+    for template in _templates_for(principal, incident):
+        try:
+            names = placeholders.placeholders(template.body)
+        except placeholders.TemplateError:
+            continue  # a malformed template (saved around the API's check) helps nobody
+        reply = {
+            "template": template,
+            "form": forms.ReplyForm(prefix=f"reply-{template.pk}", names=names, known=known),
+            "text": reply_draft(template, incident, {}),
+        }
+        found["replies" if template.language == incident.brand.language else "other_replies"].append(reply)
+    return found
+
+
+def reply_draft(template, incident, values: dict[str, str]) -> str:
+    """
+    The one filler of the console's drafts: the template filled from `values` and the
+    incident (`selectors.reply_render`, as the API's render); a placeholder nobody
+    filled stays as {name}, to edit.
+    """
+    names = placeholders.placeholders(template.body)
+    values = {name: value for name, value in values.items() if name in names}
     try:
-        return reply_render(template=template, incident=incident, values={})["text"]
+        return reply_render(template=template, incident=incident, values=values)["text"]
     except InvalidInput as exc:
         missing = exc.detail if isinstance(exc.detail, dict) else {}
-        values = {name: "{" + name + "}" for name in missing}
+        values = {**values, **{name: "{" + name + "}" for name in missing}}
         return reply_render(template=template, incident=incident, values=values)["text"]
 
 
-# Each action: the form that parses it and the service that does it.
+@login_required
+@require_POST
+def reply_preview(request, pk, template_id):
+    """The draft as the placeholders' fields now fill it, for the page's live preview (JSON)."""
+    principal = _principal(request)
+    incident = incidents_visible_to(principal).select_related("brand", "assignee").filter(pk=pk).first()
+    template = _templates_for(principal, incident).filter(pk=template_id).first() if incident else None
+    if template is None:
+        raise Http404
+    try:
+        names = placeholders.placeholders(template.body)
+    except placeholders.TemplateError:
+        raise Http404 from None
+    form = forms.ReplyForm(request.POST, prefix=f"reply-{template.pk}", names=names, known={})
+    if not form.is_valid():
+        return JsonResponse({"errors": forms.sentences(form.errors)}, status=400)
+    return JsonResponse({"text": reply_draft(template, incident, form.values())})
+
+
+# --- Actions -----------------------------------------------------------------------------------
+
+# Each action: the form that parses it, the service that does it, and what the page says after.
 ACTIONS = {
-    "claim": (None, services.incident_claim),
-    "investigate": (None, services.incident_investigate),
-    "resolve": (action_forms.ResolveForm, services.incident_resolve),
-    "reopen": (action_forms.ReopenForm, services.incident_reopen),
-    "review": (action_forms.ReviewForm, services.incident_review),
-    "reassign": (action_forms.ReassignForm, services.incident_reassign),
-    "comment": (action_forms.CommentForm, services.incident_comment),
+    "claim": (None, services.incident_claim, gettext_lazy("You have claimed this incident.")),
+    "investigate": (None, services.incident_investigate, gettext_lazy("Investigation started.")),
+    "resolve": (action_forms.ResolveForm, services.incident_resolve, gettext_lazy("Incident resolved.")),
+    "reopen": (action_forms.ReopenForm, services.incident_reopen, gettext_lazy("Incident reopened.")),
+    "review": (
+        action_forms.ReviewForm,
+        services.incident_review,
+        gettext_lazy("Review saved; the incident is closed."),
+    ),
+    "reassign": (
+        action_forms.ReassignForm,
+        services.incident_reassign,
+        gettext_lazy("Handed over to %(assignee)s."),
+    ),
+    "comment": (action_forms.CommentForm, services.incident_comment, gettext_lazy("Comment added.")),
 }
 
 
@@ -140,8 +233,8 @@ ACTIONS = {
 def incident_action(request, pk, action):
     if action not in ACTIONS:
         raise Http404
-    form_class, service = ACTIONS[action]
-    kwargs = {}
+    form_class, service, done = ACTIONS[action]
+    form, kwargs = None, {}
     if form_class is not None:
         form_kwargs = (
             {"candidates": [request.POST.get("assignee", "")]}
@@ -150,9 +243,14 @@ def incident_action(request, pk, action):
         )
         form = form_class(request.POST, **form_kwargs)
         if not form.is_valid():
-            return incident_page(request, pk, bound_forms={f"{action}_form": form})
+            return _incident_page(request, pk, bound={f"{action}_form": form})
         kwargs = form.cleaned_data
-    _run(request, lambda: service(incident_id=pk, principal=_principal(request), **kwargs))
+    if not _run(request, lambda: service(incident_id=pk, principal=_principal(request), **kwargs), form=form):
+        if form is not None:
+            # What the person typed stays on the page, with the reason next to it.
+            return _incident_page(request, pk, bound={f"{action}_form": form})
+    else:
+        messages.success(request, str(done) % kwargs)
     # The queue's Claim button comes back to the queue as it was filtered.
     back = request.POST.get("next", "")
     if back and url_has_allowed_host_and_scheme(
@@ -167,29 +265,33 @@ def incident_action(request, pk, action):
 def step_complete(request, pk, step_id):
     form = action_forms.StepForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    _run(
+    done = _run(
         request,
         lambda: services.incident_step_complete(
             incident_id=pk, step_id=step_id, principal=_principal(request), note=note
         ),
     )
-    return redirect("console:incident", pk=pk)
+    if done:
+        step = ChecklistStep.objects.visible_to(_principal(request)).filter(pk=step_id).first()
+        messages.success(request, _("Step done: %(step)s.") % {"step": step.title if step else ""})
+    return redirect(f"{reverse('console:incident', args=[pk])}#step-{step_id}")
 
 
-def _run(request, call) -> bool:
+def _run(request, call, form=None) -> bool:
+    """
+    Call a service; False when it refused. The refusal is said in sentences (never a
+    Python repr): on `form` when there is one, next to the field it names, else as a
+    message. Not found and forbidden become the 404 and 403 pages.
+    """
     try:
         call()
-    except InvalidInput as exc:
-        # A list of messages (a password's) reads as sentences, not as a Python list.
-        detail = " ".join(map(str, exc.detail)) if isinstance(exc.detail, list | tuple) else str(exc.detail)
-        messages.error(request, f"{exc.field}: {detail}")
-        return False
     except DomainError as exc:
         _http(exc)
-        messages.error(request, str(exc.detail))
-        steps = exc.extra.get("steps")
-        if steps:
-            messages.error(request, ", ".join(s["title"] for s in steps))
+        if form is not None:
+            forms.refusal_on_form(form, exc)
+        else:
+            for sentence in forms.sentences(exc.detail):
+                messages.error(request, sentence)
         return False
     return True
 
@@ -209,22 +311,10 @@ def _to_settings(brand):
 
 
 def _settings_page(request, brand, **bound):
-    """The settings page with every form; `bound` re-shows a rejected one with its errors."""
-    targets = sla_targets_for(brand.pk)
-    current = selectors.chain_for(brand.pk)
+    """The settings page with every form; `bound` re-shows a refused one with its errors (400)."""
     page_forms = {
-        "sla_form": forms.SlaForm(
-            initial={
-                f"{sev}_{kind}_seconds": getattr(t, f"{kind}_seconds")
-                for sev, t in targets.items()
-                for kind in ("ack", "resolve")
-            }
-        ),
-        "levels": forms.EscalationLevelFormSet(
-            prefix="levels",
-            initial=[{**lvl, "users": ", ".join(lvl.get("users", []))} for lvl in current["levels"]],
-        ),
-        "repeat_form": forms.RepeatForm(initial={"repeat": current.get("repeat", 0)}),
+        "sla_form": forms.SlaForm.from_targets(sla_targets_for(brand.pk)),
+        "chain_form": forms.EscalationChainForm(brand=brand, chain_now=selectors.chain_for(brand.pk)),
         "member_form": forms.MemberForm(),
         "invitation_form": forms.InvitationForm(),
         "key_form": forms.KeyForm(),
@@ -241,6 +331,7 @@ def _settings_page(request, brand, **bound):
             "keys": brand.keys.usable(),
             "reach_warnings": selectors.reach_warnings_for_brand(brand.pk),
         },
+        status=400 if bound else 200,
     )
 
 
@@ -266,11 +357,10 @@ def brand_sla_save(request, slug):
 @require_POST
 def brand_escalation_save(request, slug):
     brand = _managed_brand(request, slug)
-    levels = forms.EscalationLevelFormSet(request.POST, prefix="levels")
-    repeat_form = forms.RepeatForm(request.POST)
-    saved = levels.is_valid() and repeat_form.is_valid() and _save_chain(request, brand, levels, repeat_form)
-    if not saved:
-        return _settings_page(request, brand, levels=levels, repeat_form=repeat_form)
+    chain_form = forms.EscalationChainForm(request.POST, brand=brand)
+    if not chain_form.is_valid():
+        return _settings_page(request, brand, chain_form=chain_form)
+    policies.escalation_policy_set(brand=brand, chain=chain_form.chain)
     messages.success(request, _("Escalation chain saved."))
     return _to_settings(brand)
 
@@ -287,6 +377,7 @@ def brand_member_save(request, slug):
             lambda: crisis_services.membership_set(
                 principal=_principal(request), brand=brand, **form.cleaned_data
             ),
+            form=form,
         )
     ):
         return _settings_page(request, brand, member_form=form)
@@ -324,6 +415,7 @@ def brand_invitation_create(request, slug):
             lambda: crisis_services.invitation_create(
                 principal=_principal(request), brand=brand, **form.cleaned_data
             ),
+            form=form,
         )
     ):
         return _settings_page(request, brand, invitation_form=form)
@@ -370,7 +462,7 @@ def invitation_page(request, token):
         except crisis_services.InvitationUnusable as exc:
             return _invitation_unusable(request, str(exc.detail), status=410)
         except InvalidInput as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
+            forms.refusal_on_form(form, exc)
         else:
             if not signed_in:
                 login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
@@ -415,21 +507,6 @@ def brand_key_revoke(request, slug):
         crisis_services.brand_key_revoke(key=key)
         messages.success(request, _("Key revoked."))
     return _to_settings(brand)
-
-
-def _save_chain(request, brand, levels, repeat_form) -> bool:
-    from ..serializers import EscalationChainInput
-
-    chosen = [f.cleaned_data for f in levels if f.cleaned_data and not f.cleaned_data.get("DELETE")]
-    data = EscalationChainInput(
-        data={"levels": chosen, "repeat": repeat_form.cleaned_data["repeat"]}, context={"brand": brand}
-    )
-    if not data.is_valid():
-        for field, errors in data.errors.items():
-            messages.error(request, f"{field}: {errors}")
-        return False
-    policies.escalation_policy_set(brand=brand, chain=data.validated_data)
-    return True
 
 
 @login_required

@@ -43,3 +43,22 @@
   document.addEventListener("htmx:afterSwap", tick);
   setInterval(tick, 1000);
 })();
+
+// Messages after an action (base.html) stay at the top of the screen while scrolling;
+// a confirmation fades after a few seconds, an error stays until closed.
+(function () {
+  function close(item) {
+    var list = item.parentNode;
+    item.remove();
+    if (list && !list.children.length) list.remove();
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".messages li").forEach(function (item) {
+      var button = item.querySelector(".dismiss");
+      if (button) button.addEventListener("click", function () { close(item); });
+      if (item.classList.contains("success") || item.classList.contains("info")) {
+        setTimeout(function () { close(item); }, 8000);
+      }
+    });
+  });
+})();

@@ -69,7 +69,7 @@ def test_a_manager_invites_and_withdraws_from_the_settings_page(web, acme, alice
     assert 'id="invitations"' in sent.content.decode()
 
     bad = client.post("/brands/acme/settings/invitations/", {"email": "not an address", "role": "viewer"})
-    assert bad.status_code == 200 and 'class="field invalid"' in bad.content.decode()
+    assert bad.status_code == 400 and 'class="field invalid"' in bad.content.decode()
     assert Invitation.all_brands.count() == 1
 
     withdrawn = client.post(
