@@ -95,7 +95,10 @@ class FilingForm(forms.Form):
     def __init__(self, *args, principal: Principal, brands, **kwargs):
         super().__init__(*args, **kwargs)
         self.principal = principal
-        self.fields["brand"].widget.choices = [(b.slug, b.name) for b in brands]
+        # One brand is chosen for you; among several, a choice must be made (no silent first one).
+        self.fields["brand"].widget.choices = [("", "—")] * (len(brands) > 1) + [
+            (b.slug, b.name) for b in brands
+        ]
         self.fields["severity"].initial = _API_FIELDS["severity"].default
         self.fields["category"].initial = _API_FIELDS["category"].default
         self.validated = None

@@ -262,8 +262,8 @@ def test_a_manager_reviews_from_the_awaiting_review_list(
     form.locator("textarea[name=root_cause]").fill("No script for filmed conflicts.")
     form.locator("textarea[name=lessons]").fill("Answer within 15 minutes, personally.")
     form.locator("textarea[name=follow_ups]").fill("Courier training")
-    form.locator('button[data-action="review"]').click()
-    page.wait_for_url(f"**/incidents/{older.pk}/")
+    with page.expect_navigation():
+        form.locator('button[data-action="review"]').click()
     assert Incident.all_brands.get(pk=older.pk).state == "reviewed"
     page.click("header nav >> text=Awaiting review")
     assert [
