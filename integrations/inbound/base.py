@@ -1,5 +1,6 @@
 """What every key-authenticated adapter view shares: who may call it, and how it is throttled."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
@@ -8,6 +9,14 @@ from crisis.models import BrandKey
 from crisis.tenancy import Principal
 
 from .credentials import AdapterKeyAuthentication
+
+
+class AdapterSchema(AutoSchema):
+    """An adapter is listed twice, with and without `{key}/` in its path: two operation ids."""
+
+    def get_operation_id(self):
+        operation_id = super().get_operation_id()
+        return f"{operation_id}_key_in_path" if "{key}" in self.path else operation_id
 
 
 class HasIntegrationKey(BasePermission):
@@ -23,6 +32,7 @@ class KeyAdapterView(APIView):
     (`reading.json_body`, with its own size limit) and ignores query parameters.
     """
 
+    schema = AdapterSchema()
     authentication_classes = [AdapterKeyAuthentication]
     permission_classes = [HasIntegrationKey]
     parser_classes = []  # the adapters read `request.body` themselves

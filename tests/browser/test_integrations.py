@@ -18,7 +18,9 @@ def test_the_adapters_card_copies_a_url_and_sends_a_test_event(
     card.scroll_into_view_if_needed()
     assert card.locator(".adapter").count() == 5
     assert (
-        card.locator("#adapter-youscan input.copyable").input_value().endswith("/api/v1/integrations/youscan/{key}/")
+        card.locator("#adapter-youscan input.copyable")
+        .input_value()
+        .endswith("/api/v1/integrations/youscan/{key}/")
     )
     tag = f"{locale[:2]}{'-phone' if phone else ''}"
     card.screenshot(path=str(shots / f"integrations-card-{tag}.png"))
