@@ -491,8 +491,11 @@ def brand_key_issue(request, slug):
     form = forms.KeyForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, brand, key_form=form)
-    _key, plain = crisis_services.brand_key_issue(brand=brand, name=form.cleaned_data["name"])
+    key, plain = crisis_services.brand_key_issue(brand=brand, name=form.cleaned_data["name"])
     messages.warning(request, _("New integration key (shown once, copy it now): %(key)s") % {"key": plain})
+    # The same credential as PagerDuty's senders carry it in the body (API.md, keys).
+    routing_key = _("Its routing key, for PagerDuty senders (shown once too): %(key)s")
+    messages.warning(request, routing_key % {"key": key.routing_key()})
     return _to_settings(brand)
 
 

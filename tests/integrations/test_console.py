@@ -69,3 +69,15 @@ def test_only_the_brands_managers_send_test_events(bob, mallory, acme):
     assert (responder.status_code, stranger.status_code, unknown_tool.status_code) == (403, 404, 404)
     assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
     assert not Mention.objects.for_brands([acme.pk]).exists()
+
+
+def test_a_key_made_in_the_console_shows_its_routing_key_once(alice, acme):
+    from crisis.models import BrandKey
+
+    client = signed_in(alice)
+    shown = client.post(f"/brands/{acme.slug}/settings/keys/", {"name": "PagerDuty"}, follow=True)
+    again = client.get(f"/brands/{acme.slug}/settings/")
+
+    routing_key = BrandKey.objects.for_brands([acme.pk]).get().routing_key()
+    assert routing_key in shown.content.decode()
+    assert routing_key not in again.content.decode()
