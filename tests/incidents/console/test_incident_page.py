@@ -179,7 +179,9 @@ def test_the_review_is_labelled_and_shows_the_response_figures(web, alice, bob, 
             follow_ups=[{"title": "Brief the couriers"}],
         )
     response = web(bob).get(f"/incidents/{incident.pk}/")
-    review = re.search(r'<section class="card review" id="review">.*?</section>', response.content.decode(), re.S).group(0)
+    review = re.search(
+        r'<section class="card review" id="review">.*?</section>', response.content.decode(), re.S
+    ).group(0)
     text = " ".join(unescape(re.sub(r"<[^>]+>", " ", review)).split())
     assert "Summary Couriers were late all weekend." in text
     assert "Root cause A new courier partner without a deadline." in text
