@@ -167,3 +167,18 @@ def test_nul_and_lone_surrogates_in_free_text_are_cleaned_not_refused(acme_key, 
     incident = Incident.objects.for_brands([acme_key.brand_id]).get(dedup_key="am:1a30ba71cca2921f")
     assert incident.title == "Spike on VK \ufffd"
     assert incident.source_details["labels"]["note"] == "\ufffd"
+
+
+@pytest.mark.parametrize("form", ["api-key", "basic", "path"])
+def test_a_wrong_or_revoked_key_is_401_for_every_adapter_and_stores_nothing(acme_key, payload, adapter, form):
+    from crisis.models import BrandKey
+
+    url, fixture = ADAPTERS[adapter]
+    wrong = send(url, payload(fixture), key=f"{acme_key.prefix}.wrong-secret", form=form)
+    BrandKey.objects.for_brands([acme_key.brand_id]).filter(pk=acme_key.pk).update(
+        revoked_at="2026-11-20T09:00:00Z"
+    )
+    revoked = send(url, payload(fixture), key=acme_key.plain, form=form)
+
+    assert (wrong.status_code, revoked.status_code) == (401, 401)
+    assert nothing_stored(acme_key)
