@@ -29,6 +29,7 @@ from crisis.tenancy import Principal
 from .. import filing
 from ..models import Category, Channel, Severity
 from ..serializers import IncidentInput
+from .forms import refusal_on_form, sentences
 
 # The lengths the API allows, shown to the browser (the API's input still decides).
 _API_FIELDS = IncidentInput().fields
@@ -139,9 +140,9 @@ def file_incident(request):
         try:
             filed = filing.incident_file(principal=principal, **form.validated)
         except InvalidInput as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, _sentences(exc.detail))
+            refusal_on_form(form, exc)
         except DomainError as exc:  # Forbidden: a viewer of that brand
-            form.add_error("brand", _sentences(exc.detail))
+            form.add_error("brand", sentences(exc.detail))
         else:
             incident = filed.incident
             if filed.created:
@@ -168,12 +169,3 @@ def _duplicate_notice(incident) -> str:
         title=incident.title,
         count=incident.duplicate_count,
     )
-
-
-def _sentences(detail) -> str:
-    """A domain error's detail as plain sentences (a list of messages is not shown as a Python list)."""
-    if isinstance(detail, dict):
-        return " ".join(_sentences(value) for value in detail.values())
-    if isinstance(detail, list | tuple):
-        return " ".join(map(str, detail))
-    return str(detail)

@@ -31,6 +31,7 @@ from ..models import ChannelKind, ContactChannel, EscalationPolicy, Incident, No
 from ..models import NotificationStatus as Status
 from ..serializers import ContactChannelInput
 from ..templatetags.desk import duration
+from .forms import refusal_on_form
 
 # --- Forms ------------------------------------------------------------------------------
 
@@ -80,12 +81,6 @@ class ChannelForm(forms.Form):
 
 class ChannelChoiceForm(forms.Form):
     channel = forms.IntegerField(min_value=1, max_value=2**63 - 1)
-
-
-def _refusal(form: forms.Form, exc: InvalidInput) -> None:
-    detail = exc.detail
-    text = " ".join(map(str, detail)) if isinstance(detail, list | tuple) else str(detail)
-    form.add_error(exc.field if exc.field in form.fields else None, text)
 
 
 # --- What the desk sends me -------------------------------------------------------------
@@ -239,7 +234,7 @@ def settings_save(request):
     try:
         crisis_services.profile_update(user=request.user, **form.cleaned_data)
     except InvalidInput as exc:
-        _refusal(form, exc)
+        refusal_on_form(form, exc)
         return _page(request, settings_form=form, status=400)
     language = form.cleaned_data["language"]
     with translation.override(language or request.LANGUAGE_CODE):
@@ -263,7 +258,7 @@ def channel_add(request):
     try:
         outbox.contact_channel_add(user=request.user, **form.cleaned_data)
     except InvalidInput as exc:
-        _refusal(form, exc)
+        refusal_on_form(form, exc)
         return _page(request, channel_form=form, status=400)
     flash.success(request, _("Channel added. Send it a test to see that it works."))
     return redirect("console:me")
