@@ -316,7 +316,9 @@ def main(argv=None) -> int:
                 lua_script(
                     path=endpoint(kind, key),
                     key=key,
-                    tag=f"{tag}-{name}",
+                    # Fresh ids in every row: a row that replayed another's ids would
+                    # measure the duplicate path (and count nothing accepted).
+                    tag=f"{tag}-{name}-{clients}",
                     kind=kind,
                     batch=batch,
                     interval_ms=interval,
