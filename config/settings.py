@@ -436,6 +436,25 @@ NOTIFICATION_BACKOFF_MAX_SECONDS = env.float("NOTIFICATION_BACKOFF_MAX_SECONDS",
 # A pending notification whose task was lost is published again after this long.
 NOTIFICATION_REPUBLISH_SECONDS = env.float("NOTIFICATION_REPUBLISH_SECONDS", default=60.0)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# The channel adapters, by kind (incidents/channels/__init__.py): a dotted path each, so
+# that a package above the desk plugs its channel in here without incidents/ importing it.
+NOTIFICATION_CHANNELS = {
+    "email": "incidents.channels.email.EmailChannel",
+    "webhook": "incidents.channels.webhook.WebhookChannel",
+    "apprise": "incidents.channels.apprise.AppriseChannel",
+}
+# Per worker process: SMTP connections open at once (each kept across a burst), webhook
+# hosts posted to at once, connections per webhook host, Apprise sends at once.
+NOTIFICATION_EMAIL_CONNECTIONS = env.int("NOTIFICATION_EMAIL_CONNECTIONS", default=4)
+NOTIFICATION_WEBHOOK_CONCURRENCY = env.int("NOTIFICATION_WEBHOOK_CONCURRENCY", default=8)
+NOTIFICATION_WEBHOOK_CONNECTIONS_PER_HOST = env.int("NOTIFICATION_WEBHOOK_CONNECTIONS_PER_HOST", default=2)
+NOTIFICATION_APPRISE_CONCURRENCY = env.int("NOTIFICATION_APPRISE_CONCURRENCY", default=4)
+# Across all workers, in the `limits` notation ("50/second", "1000/hour"); empty: none.
+# The mail provider's sending rate; the rate each webhook host is posted to.
+NOTIFICATION_EMAIL_RATE = env.str("NOTIFICATION_EMAIL_RATE", default="")
+NOTIFICATION_WEBHOOK_RATE_PER_HOST = env.str("NOTIFICATION_WEBHOOK_RATE_PER_HOST", default="")
+# A channel with nothing to send for this long closes its open connections.
+NOTIFICATION_IDLE_CLOSE_SECONDS = env.float("NOTIFICATION_IDLE_CLOSE_SECONDS", default=30.0)
 # Every outbound connection (webhooks, Apprise, chat) goes to public addresses over
 # https only (incidents/outbound.py). Allowing private networks lets it reach loopback,
 # private and CGNAT addresses, and plain http, for local fakes in development and tests

@@ -245,6 +245,7 @@ CHANNEL_NAMES = {
     ChannelKind.EMAIL: gettext_lazy("e-mail"),
     ChannelKind.WEBHOOK: gettext_lazy("webhook"),
     ChannelKind.APPRISE: gettext_lazy("chat"),
+    ChannelKind.TELEGRAM: gettext_lazy("Telegram"),
 }
 
 

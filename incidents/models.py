@@ -489,6 +489,8 @@ class ChannelKind(models.TextChoices):
     EMAIL = "email", _("E-mail")
     WEBHOOK = "webhook", _("Signed webhook")
     APPRISE = "apprise", _("Chat (Apprise URL: Telegram, Slack, …)")
+    # Delivered by the adapter integrations/ plugs in (settings.NOTIFICATION_CHANNELS).
+    TELEGRAM = "telegram", _("Telegram")
 
 
 class ContactChannel(models.Model):

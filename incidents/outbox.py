@@ -2,31 +2,22 @@
 Notifications: written to the outbox inside the transaction that caused them,
 delivered by tasks after commit, retried with exponential backoff.
 
-Channels are a plain dict of adapters (`ADAPTERS`): e-mail through Django's
-mail backend, signed JSON webhooks, and chat services through Apprise URLs.
-An adapter raises `DeliveryError` (retryable or not) or returns quietly.
-Webhooks and Apprise go out only through the guarded transport (`outbound.py`),
-which checks every address again when it connects; a target is also checked when
-its channel is saved (`contact_channel_add`).
+Channels are a plain dict of adapters (`channels.adapters()`, from
+`settings.NOTIFICATION_CHANNELS`): e-mail through Django's mail backend, signed JSON
+webhooks, chat services through Apprise URLs, and whatever a higher package plugs in
+(the interface: `incidents/channels/__init__.py`). Webhooks and chat go out only
+through the guarded transport (`outbound.py`), which checks every address again when
+it connects; a target is also checked when its channel is saved (`contact_channel_add`).
 """
 
-import hashlib
-import hmac
-import json
 import logging
 import secrets
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-import apprise
-import requests
-from apprise.utils.parse import parse_urls
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
@@ -35,7 +26,7 @@ from django.utils.translation import gettext as _
 from api.errors import DomainError, InvalidInput
 from crisis.models import Membership
 
-from . import messages, outbound
+from . import channels, messages, outbound
 from .models import ChannelKind, ContactChannel, EventKind, Incident, Notification
 from .models import NotificationStatus as Status
 from .publish import TASKS, publish_now, publish_on_commit
@@ -43,21 +34,6 @@ from .timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 LEASE_SECONDS = 60
-
-
-# What the incident's timeline says of a delivery that did not go through, whatever the
-# cause: a refused address, a closed port and a timeout must look alike to the person
-# who set the channel's URL, or the timeline becomes a scanner of the desk's network.
-NOT_DELIVERED = "not delivered"
-
-
-class DeliveryError(Exception):
-    """A failed delivery: str() is the detail for the server (`last_error`), `public` for the timeline."""
-
-    def __init__(self, message: str, *, retryable: bool = True, public: str = NOT_DELIVERED):
-        super().__init__(message)
-        self.retryable = retryable
-        self.public = public
 
 
 # --- Who hears about it -----------------------------------------------------------
@@ -195,35 +171,25 @@ def deliver(notification_id: int, *, now=None) -> str:
     ).update(attempts=F("attempts") + 1, leased_until=now + timedelta(seconds=LEASE_SECONDS))
     if not leased:
         return "skipped"
-    notification = Notification.all_brands.select_related("incident").get(pk=notification_id)
-    try:
-        ADAPTERS[notification.channel](notification)
-    except DeliveryError as exc:
-        error, retryable, public = str(exc)[:1000], exc.retryable, exc.public
-    except Exception as exc:  # an adapter bug must not leave the row leased forever
-        logger.exception("notification %s: adapter crashed", notification_id)
-        error, retryable, public = f"{type(exc).__name__}"[:1000], True, NOT_DELIVERED
-    else:
-        error, retryable, public = "", False, ""
-
+    notification = Notification.all_brands.get(pk=notification_id)
+    outcome = _send_one(notification)
+    error, public = outcome.error, outcome.public
     finished = timezone.now()
-    if not error:
+    if outcome.status == channels.SENT:
         outcome, fields = "sent", {"status": Status.SENT, "sent_at": finished, "next_attempt_at": None}
-    elif retryable and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
-        outcome, fields = (
-            "retry",
-            {"next_attempt_at": finished + timedelta(seconds=backoff_seconds(notification.attempts))},
-        )
+    elif outcome.status == channels.RETRY and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
+        wait = max(backoff_seconds(notification.attempts), outcome.after or 0)
+        outcome, fields = "retry", {"next_attempt_at": finished + timedelta(seconds=wait)}
     else:
         outcome, fields = "failed", {"status": Status.FAILED, "next_attempt_at": None}
     with transaction.atomic():
         Notification.all_brands.filter(pk=notification_id).update(
             leased_until=None, last_error=error, **fields
         )
-        if notification.incident is None:
+        if notification.incident_id is None:
             return outcome  # a brand's notice (an invitation): no incident's timeline to write
         timeline_record(
-            incident=notification.incident,
+            incident=Incident(pk=notification.incident_id),
             kind=EventKind.NOTIFIED,
             at=finished,
             data={
@@ -237,6 +203,21 @@ def deliver(notification_id: int, *, now=None) -> str:
             },
         )
     return outcome
+
+
+def _send_one(notification: Notification) -> channels.Outcome:
+    """The adapter's outcome for one notification (a retry when it crashed or has none)."""
+    adapter = channels.adapters().get(notification.channel)
+    if adapter is None:
+        return channels.Outcome.retry(f"no adapter for the channel {notification.channel!r}")
+    try:
+        for sent, outcome in adapter.send_batch(iter([notification])):
+            if sent is notification:
+                return outcome
+    except Exception as exc:  # an adapter bug must not leave the row leased forever
+        logger.exception("notification %s: adapter crashed", notification.pk)
+        return channels.Outcome.retry(type(exc).__name__)
+    return channels.Outcome.retry("not tried")
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -271,188 +252,17 @@ def _username(user_id):
     return get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first()
 
 
-# --- Channels --------------------------------------------------------------------------
-
-
-def send_email(notification: Notification) -> None:
-    try:
-        # one_line: rows written before subjects were made one line are delivered too.
-        send_mail(
-            messages.one_line(notification.subject),
-            notification.body,
-            settings.DEFAULT_FROM_EMAIL,
-            [notification.target],
-        )
-    except (OSError, ValueError) as exc:
-        raise DeliveryError(f"e-mail: {exc}") from exc
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over "<timestamp>.<body>", hex; receivers recompute and compare."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def check_webhook_target(url: str) -> None:
-    """Refuse, before saving it, a webhook URL the transport would not connect to (`outbound.Refused`)."""
-    outbound.check_url(url)
-
-
-def send_webhook(notification: Notification) -> None:
-    parts = urlsplit(notification.target)
-    if parts.scheme not in outbound.SCHEMES or not parts.hostname:
-        raise DeliveryError("webhook: not an http(s) URL with a host", retryable=False)
-    body = json.dumps(notification.payload, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "CrisisDesk-Webhook/1",
-        "Idempotency-Key": str(notification.idempotency_key),
-        "X-Crisis-Timestamp": timestamp,
-        "X-Crisis-Signature": "sha256=" + sign(notification.secret, timestamp, body),
-    }
-    try:
-        # The address is checked again here, at connect time: it may have been public
-        # when the channel was saved and point inside now (DNS rebinding).
-        response = outbound.session.post(
-            notification.target,
-            data=body,
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-    except outbound.Refused as exc:
-        # Retried and shown like a closed port (NOT_DELIVERED); the reason names the host
-        # and address, never the URL's path, which may be a secret token.
-        raise DeliveryError(f"webhook: refused, {exc.reason}") from exc
-    except requests.RequestException as exc:
-        # The class only: the message repeats the URL, whose path may be a secret token.
-        raise DeliveryError(f"webhook: {type(exc).__name__}") from exc
-    if 200 <= response.status_code < 300:
-        return
-    # Server trouble and throttling may pass; a redirect or a refusal will not. Only an
-    # address that passed the guard can answer, so its status is the owner's to see.
-    retryable = response.status_code >= 500 or response.status_code in (408, 429)
-    raise DeliveryError(
-        f"webhook answered {response.status_code}",
-        retryable=retryable,
-        public=f"answered {response.status_code}",
-    )
-
-
-# The Apprise schemes the desk accepts, each with its plugin's module and the hosts that
-# plugin builds itself (None: the URL names the host, which the transport judges as it
-# judges a webhook's). Every other scheme is refused: ntfy, gotify, mattermost, matrix
-# and most others post to whatever host the URL names, and irc, mailto and a few more
-# open raw TCP connections that no HTTP guard sees. Microsoft Teams' Apprise plugin is
-# gone from Apprise 2 (its Workflows successor names any host): a signed webhook serves.
-APPRISE_SERVICES = {
-    "tgram": ("apprise.plugins.telegram", frozenset({"api.telegram.org"})),
-    "discord": ("apprise.plugins.discord", frozenset({"discord.com"})),
-    "slack": ("apprise.plugins.slack", frozenset({"hooks.slack.com", "hooks.slack-gov.com", "slack.com"})),
-    "json": ("apprise.plugins.custom_json", None),
-    "jsons": ("apprise.plugins.custom_json", None),
-}
-_PLUGIN_HOSTS = {module: hosts for module, hosts in APPRISE_SERVICES.values()}
-
-
-def apprise_sender(url: str) -> apprise.Apprise:
-    """An Apprise holding the one plugin `url` names; `outbound.Refused` for other schemes or several URLs."""
-    # Apprise splits a string on spaces, commas and semicolons before a second scheme, so
-    # "tgram://… json://10.0.0.1/" would be checked as one URL and sent as two.
-    if url.count("://") != 1 or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        raise outbound.Refused(_("One URL per channel, without spaces."), reason="several URLs or spaces")
-    scheme = url.partition("://")[0].lower()
-    if scheme not in APPRISE_SERVICES:
-        raise outbound.Refused(
-            _(
-                "Chat URLs may be Telegram (tgram://), Discord (discord://), Slack (slack://) "
-                "or JSON over HTTPS (jsons://); use a signed webhook for anything else."
-            ),
-            reason=f"apprise scheme {scheme[:20]!r}",
-        )
-    sender = apprise.Apprise()
-    if parse_urls(url) != [url] or not sender.add(url) or len(sender) != 1:
-        raise outbound.Refused(_("Not a usable Apprise URL."), reason="apprise did not take it as one URL")
-    if type(sender[0]).__module__ != APPRISE_SERVICES[scheme][0]:
-        raise outbound.Refused(_("Not a usable Apprise URL."), reason=f"{scheme} served by another plugin")
-    return sender
-
-
-def check_apprise_target(url: str) -> None:
-    """Refuse, before saving it, an Apprise URL the desk would not deliver to (`outbound.Refused`)."""
-    plugin = apprise_sender(url)[0]
-    if _PLUGIN_HOSTS[type(plugin).__module__] is None:
-        host, port = str(plugin.host or ""), f":{plugin.port}" if plugin.port else ""
-        outbound.check_url(f"{'https' if plugin.secure else 'http'}://{host}{port}/")
-
-
-class _PluginRequests:
-    """
-    Stands in for `requests` inside an accepted Apprise plugin's module, so that the
-    plugin's HTTP goes through the guarded transport, to the hosts it is known to use.
-    """
-
-    RequestException = requests.RequestException
-    codes = requests.codes
-
-    def __init__(self, hosts):
-        self.hosts = hosts
-
-    def request(self, method, url, **kwargs):
-        host = urlsplit(url).hostname or ""
-        if self.hosts is not None and host not in self.hosts:
-            logger.warning("outbound refused: an Apprise plugin asked for %s", host[:100])
-            raise outbound.Refused(NOT_DELIVERED, reason=f"apprise plugin host {host[:100]}")
-        # A URL's options turn neither certificate checks off nor redirects on.
-        kwargs.update(verify=True, allow_redirects=False)
-        return outbound.session.request(method, url, **kwargs)
-
-    def get(self, url, params=None, **kwargs):
-        return self.request("GET", url, params=params, **kwargs)
-
-    def post(self, url, data=None, json=None, **kwargs):
-        return self.request("POST", url, data=data, json=json, **kwargs)
-
-    def put(self, url, data=None, **kwargs):
-        return self.request("PUT", url, data=data, **kwargs)
-
-
-def _through_outbound(plugin) -> None:
-    """Point the plugin's module at the guarded transport (again, if Apprise reloaded it)."""
-    namespace = type(plugin).send.__globals__
-    if not isinstance(namespace.get("requests"), _PluginRequests):
-        namespace["requests"] = _PluginRequests(_PLUGIN_HOSTS[type(plugin).__module__])
-
-
-def send_apprise(notification: Notification) -> None:
-    try:
-        sender = apprise_sender(notification.target)
-    except outbound.Refused as exc:
-        raise DeliveryError(f"apprise: {exc.reason}", retryable=False) from exc
-    _through_outbound(sender[0])
-    # Apprise answers only yes or no; its plugin logs why, and the transport logs a refusal.
-    if not sender.notify(title=notification.subject, body=notification.body):
-        raise DeliveryError("apprise: not delivered (the worker's log says why)")
-
-
-ADAPTERS = {
-    ChannelKind.EMAIL: send_email,
-    ChannelKind.WEBHOOK: send_webhook,
-    ChannelKind.APPRISE: send_apprise,
-}
-
-
 def new_webhook_secret() -> str:
     return secrets.token_hex(32)
 
 
 def channel_target_check(*, kind: str, target: str) -> None:
     """Refuse a target the desk would not deliver to; `InvalidInput` on `target`."""
+    adapter = channels.adapters().get(kind)
+    if adapter is None:
+        raise InvalidInput(_("This desk does not deliver over this channel."), field="kind")
     try:
-        if kind == ChannelKind.WEBHOOK:
-            check_webhook_target(target)
-        elif kind == ChannelKind.APPRISE:
-            check_apprise_target(target)
+        adapter.check_target(target)
     except outbound.Refused as exc:
         logger.info("channel target refused: %s", exc.reason)
         raise InvalidInput(str(exc), field="target") from None

@@ -28,6 +28,7 @@ import requests
 
 from api.errors import InvalidInput
 from incidents import outbound, outbox
+from incidents.channels import apprise as channel_apprise
 from incidents.models import ContactChannel, Notification, TimelineEvent
 from tests.incidents.test_outbox import Receiver, install_resolver
 
@@ -297,7 +298,7 @@ def test_a_chat_service_is_reached_only_through_the_guarded_sockets(
 
 
 def test_a_chat_plugin_is_held_to_its_own_hosts(connects):
-    requests_of_telegram = outbox._PluginRequests(frozenset({"api.telegram.org"}))
+    requests_of_telegram = channel_apprise._PluginRequests(frozenset({"api.telegram.org"}))
     with pytest.raises(outbound.Refused):
         requests_of_telegram.post("https://127.0.0.1/bot1:x/sendMessage", json={})
     with pytest.raises(outbound.Refused):

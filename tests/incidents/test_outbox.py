@@ -14,9 +14,10 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents import outbound, outbox
+from incidents import channels, outbound, outbox
 from incidents.models import Notification, TimelineEvent
 
 
@@ -341,3 +342,45 @@ def test_a_webhook_host_that_is_not_a_name_is_400(api, bob):
         "/api/v1/me/channels/", {"kind": "webhook", "target": "http://ab\u3002\u3002c.com/x"}, format="json"
     )
     assert response.status_code == 400
+
+
+class RecordingChannel(channels.Channel):
+    """A channel plugged in by dotted path, as integrations/ plugs Telegram in."""
+
+    sent: list = []
+
+    def send_batch(self, notifications):
+        for notification in notifications:
+            RecordingChannel.sent.append(notification.target)
+            yield (
+                notification,
+                channels.Outcome.retry("busy", after=30)
+                if "busy" in notification.target
+                else (channels.Outcome.sent()),
+            )
+
+
+def test_a_channel_plugged_in_by_dotted_path_delivers(webhook_notification, settings):
+    settings.NOTIFICATION_CHANNELS = {
+        **settings.NOTIFICATION_CHANNELS,
+        "telegram": f"{__name__}.RecordingChannel",
+    }
+    RecordingChannel.sent = []
+    first, second = webhook_notification("chat-1"), webhook_notification("busy-chat")
+    Notification.all_brands.filter(pk__in=[first.pk, second.pk]).update(channel="telegram")
+    assert [outbox.deliver(first.pk), outbox.deliver(second.pk)] == ["sent", "retry"]
+    assert RecordingChannel.sent == ["chat-1", "busy-chat"]
+    second.refresh_from_db()
+    # Its Retry-After (30 s) is later than the first backoff (5 s): it waits that long.
+    assert 29 <= (second.next_attempt_at - timezone.now()).total_seconds() <= 31
+
+
+def test_a_kind_without_an_adapter_is_refused_at_save_and_waits_at_delivery(api, bob, webhook_notification):
+    answer = api(bob).post("/api/v1/me/channels/", {"kind": "telegram", "target": "12345"}, format="json")
+    assert answer.status_code == 400, answer.content
+    assert list(answer.json()) == ["kind"]
+    notification = webhook_notification("12345")
+    Notification.all_brands.filter(pk=notification.pk).update(channel="telegram")
+    assert outbox.deliver(notification.pk) == "retry"
+    notification.refresh_from_db()
+    assert notification.last_error == "no adapter for the channel 'telegram'"
