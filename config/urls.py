@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from crisis.api import BrandViewSet, LogoutView, MeView, TokenView
+from crisis.api import BrandViewSet, LogoutView, MeView, ScheduleViewSet, TokenView
 from incidents.api import (
     BrandEscalationView,
     BrandSlaView,
@@ -25,6 +25,7 @@ from .observability import metrics
 
 router = DefaultRouter()
 router.register("brands", BrandViewSet, basename="brand")
+router.register(r"brands/(?P<slug>[-a-zA-Z0-9_]+)/schedules", ScheduleViewSet, basename="schedule")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("me/channels", ContactChannelViewSet, basename="contact-channel")
 router.register("playbooks", PlaybookViewSet, basename="playbook")

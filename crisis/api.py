@@ -1,4 +1,4 @@
-"""REST endpoints for auth tokens, brands, members, invitations and integration keys (API.md)."""
+"""REST endpoints: auth tokens, brands, members, invitations, integration keys, on-call schedules (API.md)."""
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
@@ -16,8 +16,8 @@ from rest_framework.views import APIView
 
 from api.errors import NotFound
 
-from . import detection, services
-from .models import Role
+from . import detection, oncall, services, shifts
+from .models import Role, Schedule
 from .permissions import IsUser
 from .selectors import brand_for, brands_visible_to, invitations_pending, viewer_settings
 from .serializers import (
@@ -35,6 +35,14 @@ from .serializers import (
     MemberInput,
     MemberOutput,
     MeOutput,
+    OnCallOutput,
+    OnCallQuery,
+    OverrideInput,
+    OverrideOutput,
+    ScheduleInput,
+    ScheduleOutput,
+    ShiftsOutput,
+    ShiftsQuery,
     TokenOutput,
 )
 from .tenancy import Principal
@@ -270,3 +278,139 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         services.profile_update(user=request.user, **data.validated_data)
         return self._answer(request.user)
+
+
+class ScheduleViewSet(viewsets.GenericViewSet):
+    """
+    A brand's on-call schedules (API.md, "On-call schedules"): members read them, managers
+    write them; overrides by a manager or by the person taking the shift.
+    """
+
+    permission_classes = [IsUser]
+    serializer_class = ScheduleOutput
+    lookup_value_regex = r"[0-9]{1,18}"
+    query_parameters = ()  # the actions that read some declare them
+    queryset = Schedule.objects.none()  # for the schema's path parameters; rows come through `_rows`
+
+    @property
+    def principal(self) -> Principal:
+        return Principal.from_request(self.request)
+
+    def _brand(self, minimum_role=None):
+        return brand_for(self.principal, self.kwargs["slug"], minimum_role=minimum_role)
+
+    def _rows(self, brand):
+        return oncall.with_rows(oncall.schedules_of(brand), overrides_from=timezone.now())
+
+    def _schedule(self, brand, *, rows: bool = False):
+        found = (
+            (self._rows(brand) if rows else oncall.schedules_of(brand)).filter(pk=self.kwargs["pk"]).first()
+        )
+        if found is None:
+            raise NotFound()
+        return found
+
+    def _answer(self, brand, pk, status_code=status.HTTP_200_OK):
+        schedule = self._rows(brand).get(pk=pk)
+        return Response(ScheduleOutput(schedule).data, status=status_code)
+
+    @extend_schema(responses={200: ScheduleOutput(many=True)})
+    def list(self, request, slug):
+        brand = self._brand()
+        page = self.paginate_queryset(self._rows(brand))
+        return self.get_paginated_response(ScheduleOutput(page, many=True).data)
+
+    @extend_schema(request=ScheduleInput, responses={201: ScheduleOutput})
+    def create(self, request, slug):
+        brand = self._brand(minimum_role=Role.MANAGER)
+        data = ScheduleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        schedule = oncall.schedule_create(brand=brand, **data.validated_data)
+        return self._answer(brand, schedule.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: ScheduleOutput})
+    def retrieve(self, request, slug, pk):
+        return Response(ScheduleOutput(self._schedule(self._brand(), rows=True)).data)
+
+    @extend_schema(request=ScheduleInput, responses={200: ScheduleOutput})
+    def update(self, request, slug, pk):
+        brand = self._brand(minimum_role=Role.MANAGER)
+        schedule = self._schedule(brand)
+        data = ScheduleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        oncall.schedule_update(schedule=schedule, **data.validated_data)
+        return self._answer(brand, schedule.pk)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request, slug, pk):
+        brand = self._brand(minimum_role=Role.MANAGER)
+        oncall.schedule_delete(schedule=self._schedule(brand))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={200: OverrideOutput(many=True)})
+    @action(detail=True, methods=["get"], serializer_class=OverrideOutput)
+    def overrides(self, request, slug, pk):
+        """The schedule's overrides that have not ended, earliest first."""
+        schedule = self._schedule(self._brand())
+        rows = (
+            schedule.overrides.filter(end__gt=timezone.now())
+            .select_related("user", "created_by")
+            .order_by("start", "id")
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(OverrideOutput(page, many=True).data)
+
+    @extend_schema(request=OverrideInput, responses={201: OverrideOutput})
+    @overrides.mapping.post
+    def add_override(self, request, slug, pk):
+        schedule = self._schedule(self._brand())
+        data = OverrideInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        override = oncall.override_add(
+            principal=self.principal,
+            schedule=schedule,
+            username=data.validated_data["user"],
+            start=data.validated_data["start"],
+            end=data.validated_data["end"],
+            now=timezone.now(),
+        )
+        return Response(OverrideOutput(override).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"overrides/(?P<override_id>[0-9]{1,18})")
+    def remove_override(self, request, slug, pk, override_id):
+        schedule = self._schedule(self._brand())
+        override = schedule.overrides.select_related("schedule").filter(pk=override_id).first()
+        if override is None:
+            raise NotFound()
+        oncall.override_remove(principal=self.principal, override=override)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[OnCallQuery], responses={200: OnCallOutput})
+    @action(detail=True, methods=["get"], url_path="on-call", query_parameters=("at",))
+    def on_call(self, request, slug, pk):
+        """Who is on call at `at` (default now): one person, or nobody."""
+        query = OnCallQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        at = query.validated_data.get("at") or timezone.now()
+        schedule = self._schedule(self._brand())
+        found = oncall.on_call([schedule.pk], at=at)[schedule.pk]
+        return Response(OnCallOutput({"at": at, "users": list(found.users)}).data)
+
+    @extend_schema(parameters=[ShiftsQuery], responses={200: ShiftsOutput})
+    @action(detail=True, methods=["get"], query_parameters=("since", "until"))
+    def shifts(self, request, slug, pk):
+        """The computed shifts within [since, until), overrides applied; a gap means nobody is on call."""
+        query = ShiftsQuery(data=request.query_params, context={"now": timezone.now()})
+        query.is_valid(raise_exception=True)
+        since, until = query.validated_data["since"], query.validated_data["until"]
+        schedule = self._schedule(self._brand())
+        schedule = oncall.with_rows(
+            oncall.schedules_of(schedule.brand), overrides_from=since, until=until
+        ).get(pk=schedule.pk)
+        computed = shifts.final_shifts(oncall.plan_of(schedule), since, until)
+        return Response(
+            ShiftsOutput(
+                {"since": since, "until": until, "time_zone": schedule.time_zone, "shifts": computed}
+            ).data
+        )

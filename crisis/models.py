@@ -387,3 +387,153 @@ class DetectionPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand.slug} detection"
+
+
+# --- On-call schedules ---------------------------------------------------------------
+# Who is on call when is computed (crisis/shifts.py) from these rows; the services that
+# write them and the readers that turn them into shifts are in crisis/oncall.py.
+
+
+class ShiftUnit(models.TextChoices):
+    HOURS = "hours", _("hours")
+    DAYS = "days", _("days")
+    WEEKS = "weeks", _("weeks")
+
+
+class Schedule(models.Model):
+    """A brand's on-call schedule: layers of people taking turns in a time zone, and overrides."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="schedules")
+    name = models.CharField(_("name"), max_length=100)
+    time_zone = models.CharField(_("time zone"), max_length=64, validators=[validate_time_zone])
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            # An escalation level and a console list name a schedule by this name.
+            models.UniqueConstraint(fields=["brand", "name"], name="schedule_unique_name_per_brand"),
+        ]
+        verbose_name = _("on-call schedule")
+        verbose_name_plural = _("on-call schedules")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScheduleLayer(models.Model):
+    """
+    People taking turns from a first hand-off, every N hours, days or weeks; later layers
+    (higher `position`) win where they have someone. `restrictions`:
+    `[{"days": ["mon", …], "from": "HH:MM", "to": "HH:MM"}]`, local times of the schedule's zone.
+    """
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="layers")
+    position = models.PositiveSmallIntegerField()  # 1 = the lowest layer
+    name = models.CharField(_("name"), max_length=100)
+    start = models.DateTimeField(_("first hand-off"))
+    shift_every = models.PositiveIntegerField(_("shift length"))
+    shift_unit = models.CharField(_("shift unit"), max_length=8, choices=ShiftUnit.choices)
+    restrictions = models.JSONField(_("restrictions"), default=list, blank=True)
+
+    objects = TenantManager(brand_field="schedule__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["schedule", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "position"], name="schedule_layer_unique_position"),
+        ]
+        verbose_name = _("schedule layer")
+        verbose_name_plural = _("schedule layers")
+
+    def __str__(self) -> str:
+        return f"{self.schedule} / {self.name}"
+
+
+class ScheduleLayerMember(models.Model):
+    """One place in a layer's rotation; a person may hold several."""
+
+    layer = models.ForeignKey(ScheduleLayer, on_delete=models.CASCADE, related_name="members")
+    position = models.PositiveSmallIntegerField()  # 0 = the first turn
+    # A deleted account leaves the rotation; one that leaves the brand stays until a
+    # manager edits the layer (its turns then reach no one: reach's one rule applies).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantManager(brand_field="layer__schedule__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["layer", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["layer", "position"], name="schedule_layer_member_unique_position"
+            ),
+        ]
+        verbose_name = _("place in a rotation")
+        verbose_name_plural = _("places in rotations")
+
+    def __str__(self) -> str:
+        return f"{self.layer} #{self.position}: {self.user}"
+
+
+class ScheduleOverride(models.Model):
+    """Someone takes [start, end) of a schedule, whoever its layers say; a later override wins."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    objects = TenantManager(brand_field="schedule__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [models.Index(fields=["schedule", "end"], name="schedule_override_end")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="schedule_override_ends"
+            ),
+        ]
+        verbose_name = _("override")
+        verbose_name_plural = _("overrides")
+
+    def __str__(self) -> str:
+        return f"{self.schedule}: {self.user} {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
+
+
+class CalendarFeed(models.Model):
+    """
+    A person's calendar-feed token: calendar apps cannot sign in, so the feed URLs carry it.
+
+    One per person (a new one replaces, so revokes, the old); only a SHA-256 digest is
+    stored, as for invitations. It opens the person's own shifts and their brands'
+    schedules, read-only, and nothing else.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="calendar_feed"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self) -> str:
+        return f"{self.user} calendar feed"
+
+    @staticmethod
+    def digest(token: str) -> str:
+        # 256 random bits, as an invitation's: a fast digest is enough.
+        return hashlib.sha256(token.encode()).hexdigest()

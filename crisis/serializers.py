@@ -9,7 +9,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from api.serializers import StrictInput
 
-from . import timezones
+from . import shifts, timezones
 from .models import (
     Brand,
     BrandKey,
@@ -17,6 +17,8 @@ from .models import (
     Invitation,
     Membership,
     Role,
+    Schedule,
+    ScheduleOverride,
 )
 
 
@@ -183,3 +185,159 @@ class DetectionPolicySerializer(serializers.ModelSerializer):
             "ratio": {"min_value": 1.0, "max_value": 1000.0},
             "follower_threshold": {"min_value": 1, "max_value": 10**12},
         }
+
+
+# --- On-call schedules (API.md, "On-call schedules") -----------------------------------
+
+# Instants a schedule takes or is asked about: far enough either way for any real
+# rotation, near enough that no hand-off maths leaves the calendar.
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_SHIFTS_SPAN = timedelta(days=93)
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z"
+
+
+class Instant(serializers.DateTimeField):
+    """An ISO 8601 instant between 2000 and 2100."""
+
+    def to_internal_value(self, value):
+        value = super().to_internal_value(value)
+        if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+            raise serializers.ValidationError(_("Must be between the years 2000 and 2099."))
+        return value
+
+
+class RestrictionInput(StrictInput):
+    """`{"days": ["mon", …], "from": "HH:MM", "to": "HH:MM"}`, local; `to` <= `from` runs past midnight."""
+
+    days = serializers.ListField(
+        child=serializers.ChoiceField(choices=shifts.DAYS), min_length=1, max_length=7
+    )
+    # "from" is a Python keyword: the field is declared through the class namespace.
+    vars()["from"] = serializers.RegexField(
+        CLOCK_TIME, error_messages={"invalid": _("A time of day as HH:MM, from 00:00 to 23:59.")}
+    )
+    to = serializers.RegexField(
+        CLOCK_TIME, error_messages={"invalid": _("A time of day as HH:MM, from 00:00 to 23:59.")}
+    )
+
+    def validate_days(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError(_("Each day at most once."))
+        return sorted(value, key=shifts.DAYS.index)
+
+
+class ShiftLengthInput(StrictInput):
+    every = serializers.IntegerField(min_value=1, max_value=1000)
+    unit = serializers.ChoiceField(choices=shifts.UNITS)
+
+
+class LayerInput(StrictInput):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    users = serializers.ListField(
+        child=serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150), max_length=50
+    )
+    start = Instant(help_text="The first hand-off (an ISO instant).")
+    shift = ShiftLengthInput()
+    restrictions = RestrictionInput(many=True, required=False, default=list, max_length=14)
+
+
+class ScheduleInput(StrictInput):
+    name = serializers.CharField(max_length=100)
+    time_zone = TimeZoneField()
+    layers = LayerInput(many=True, allow_empty=False, max_length=10)
+
+
+class RestrictionOutput(serializers.Serializer):
+    days = serializers.ListField(child=serializers.CharField())
+    vars()["from"] = serializers.CharField()
+    to = serializers.CharField()
+
+
+class ShiftLengthOutput(serializers.Serializer):
+    every = serializers.IntegerField(source="shift_every")
+    unit = serializers.CharField(source="shift_unit")
+
+
+class LayerOutput(serializers.Serializer):
+    name = serializers.CharField()
+    users = serializers.SerializerMethodField()
+    start = serializers.DateTimeField()
+    shift = ShiftLengthOutput(source="*")
+    restrictions = RestrictionOutput(many=True)
+
+    def get_users(self, layer) -> list[str]:
+        return [place.user.get_username() for place in layer.members.all()]
+
+
+class OverrideOutput(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username")
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = ScheduleOverride
+        fields = ["id", "user", "start", "end", "created_by", "created_at"]
+
+
+class ScheduleOutput(serializers.ModelSerializer):
+    """A schedule, its layers, and its overrides that have not ended."""
+
+    layers = LayerOutput(many=True)
+    overrides = OverrideOutput(many=True)
+
+    class Meta:
+        model = Schedule
+        fields = ["id", "name", "time_zone", "layers", "overrides", "created_at", "updated_at"]
+
+
+class OverrideInput(StrictInput):
+    user = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    start = Instant()
+    end = Instant()
+
+
+class OnCallQuery(StrictInput):
+    at = Instant(required=False, help_text="The instant asked about; default now.")
+
+
+class OnCallOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    users = serializers.ListField(child=serializers.CharField())
+
+
+class ShiftsQuery(StrictInput):
+    since = Instant(required=False, help_text="Default: now.")
+    until = Instant(required=False, help_text="Default: 14 days after `since`; at most 93 days after it.")
+
+    def validate(self, attrs):
+        since = attrs.get("since") or self.context["now"]
+        until = attrs.get("until") or since + timedelta(days=14)
+        if until <= since:
+            raise serializers.ValidationError({"until": [_("Must come after `since`.")]})
+        if until - since > MAX_SHIFTS_SPAN:
+            raise serializers.ValidationError({"until": [_("At most 93 days after `since`.")]})
+        return {"since": since, "until": until}
+
+
+class ShiftOutput(serializers.Serializer):
+    user = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    layer = serializers.IntegerField(allow_null=True, help_text="1-based; null: an override")
+    override = serializers.IntegerField(allow_null=True, help_text="The override's id, or null")
+
+
+class ShiftsOutput(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    time_zone = serializers.CharField()
+    shifts = ShiftOutput(many=True)
+
+
+class CalendarTokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+    url = serializers.CharField(help_text="The person's own feed, ready for a calendar app.")
+
+
+class CalendarFeedQuery(StrictInput):
+    token = serializers.CharField(max_length=200)

@@ -7,12 +7,24 @@ foreign keys that ends at `Brand`, so a new model is covered without being named
 
 import uuid
 from collections import deque
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from crisis.models import Brand, BrandKey, DetectionPolicy, Invitation, Membership, Mention
+from crisis.models import (
+    Brand,
+    BrandKey,
+    DetectionPolicy,
+    Invitation,
+    Membership,
+    Mention,
+    Schedule,
+    ScheduleLayer,
+    ScheduleLayerMember,
+    ScheduleOverride,
+)
 from crisis.tenancy import Principal, TenantManager
 from incidents.models import (
     Escalation,
@@ -115,6 +127,14 @@ def world(acme, globex, alice, bob, mallory, file_incident):
             brand=brand, email="x@example.test", role="viewer", is_executive=False, invited_by=by, now=now
         )
         Source.all_brands.create(brand=brand, kind="talkwalker", name="Talkwalker", query="collector")
+        schedule = Schedule.all_brands.create(brand=brand, name="Nights", time_zone="UTC")
+        layer = ScheduleLayer.all_brands.create(
+            schedule=schedule, position=1, name="Rotation", start=now, shift_every=1, shift_unit="days"
+        )
+        ScheduleLayerMember.all_brands.create(layer=layer, position=0, user=by)
+        ScheduleOverride.all_brands.create(
+            schedule=schedule, user=by, start=now, end=now + timedelta(hours=1)
+        )
         # A notification about the brand, not one of its incidents (an invitation's e-mail).
         Notification.objects.create(
             brand=brand,
