@@ -180,32 +180,32 @@ def final_shifts(plan: Plan, since: datetime, until: datetime) -> list[Shift]:
     """
     Who is on call within [since, until), overrides applied, in order; a gap means nobody.
 
-    Every source (each layer, then each override) is a list of non-overlapping shifts in
-    order, the later source winning. The period is cut at every source's boundaries;
-    each piece goes to the highest source that covers it, and neighbouring pieces of the
-    same person from the same source are joined again.
+    Every tier (each layer, then each override) is a list of non-overlapping shifts in
+    order, the later tier winning. The period is cut at every tier's boundaries; each
+    piece goes to the highest tier that covers it, and neighbouring pieces of the same
+    person from the same tier are joined again.
     """
     since, until = since.astimezone(UTC), until.astimezone(UTC)
     if until <= since:
         return []
-    sources: list[list[Shift]] = [
+    tiers: list[list[Shift]] = [
         layer_shifts(layer, plan.zone, since, until, number=n) for n, layer in enumerate(plan.layers, start=1)
     ]
     for override in plan.overrides:
         begins, ends = max(override.start, since), min(override.end, until)
         if begins < ends:
-            sources.append([Shift(user=override.user, start=begins, end=ends, override=override.key)])
-    cuts = sorted({since, until, *(t for source in sources for s in source for t in (s.start, s.end))})
-    at = [0] * len(sources)  # per source: the first shift that may still cover a piece
+            tiers.append([Shift(user=override.user, start=begins, end=ends, override=override.key)])
+    cuts = sorted({since, until, *(t for tier in tiers for s in tier for t in (s.start, s.end))})
+    at = [0] * len(tiers)  # per tier: the first shift that may still cover a piece
     pieces: list[Shift] = []
     for begins, ends in itertools.pairwise(cuts):
         winner = None
-        for n in range(len(sources) - 1, -1, -1):
-            source = sources[n]
-            while at[n] < len(source) and source[at[n]].end <= begins:
+        for n in range(len(tiers) - 1, -1, -1):
+            tier = tiers[n]
+            while at[n] < len(tier) and tier[at[n]].end <= begins:
                 at[n] += 1
-            if at[n] < len(source) and source[at[n]].start <= begins:
-                winner = source[at[n]]
+            if at[n] < len(tier) and tier[at[n]].start <= begins:
+                winner = tier[at[n]]
                 break
         if winner is None:
             continue
