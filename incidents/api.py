@@ -26,7 +26,7 @@ from crisis.selectors import brand_for
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
-from . import filing, idempotency, outbox, policies, reports, selectors, services, waves
+from . import chain, filing, idempotency, outbox, policies, reports, selectors, services, waves
 from .filters import IncidentFilter
 from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
@@ -351,7 +351,7 @@ class BrandEscalationView(APIView):
     @extend_schema(responses={200: EscalationChainInput})
     def get(self, request, slug):
         brand = brand_for(Principal.from_request(request), slug)
-        return Response(selectors.chain_for(brand.pk))
+        return Response(chain.as_shown(selectors.chain_for(brand.pk)))
 
     @extend_schema(request=EscalationChainInput, responses={200: EscalationChainInput})
     def put(self, request, slug):
@@ -359,7 +359,7 @@ class BrandEscalationView(APIView):
         data = EscalationChainInput(data=request.data, context={"brand": brand})
         data.is_valid(raise_exception=True)
         policies.escalation_policy_set(brand=brand, chain=data.validated_data)
-        return Response(selectors.chain_for(brand.pk))
+        return Response(chain.as_shown(selectors.chain_for(brand.pk)))
 
 
 class ContactChannelViewSet(

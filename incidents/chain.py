@@ -1,7 +1,9 @@
 """
 Escalation chains: what a brand configured, and when each level of a running chain is due.
 
-A chain is `{"levels": [{"after_seconds", "roles", "users"}, …], "repeat": n}`.
+A chain is `{"levels": [{"after_seconds", "roles", "users", "schedules"}, …], "repeat": n}`
+(`schedules`: ids of the brand's on-call schedules; whoever is on call on them when the
+level fires is notified, `incidents/reach.py`).
 Level 1's `after_seconds` counts from the ack deadline. `repeat` runs the whole
 chain again n more times; a re-run starts one *cycle* after the previous one,
 where the cycle is the last level's offset plus one more step at the chain's
@@ -27,6 +29,7 @@ LEVEL_ROLES = ("viewer", "responder", "manager", "executive")
 LEVEL_ROLE_CHOICES = [*Role.choices, ("executive", _("Executive"))]
 MAX_LEVELS = 10
 MAX_REPEAT = 10
+MAX_SCHEDULES_PER_LEVEL = 10
 DEFAULT_CYCLE_STEP_SECONDS = 600
 
 DEFAULT_CHAIN = {
@@ -44,6 +47,7 @@ class Step:
     offset_seconds: int  # past the ack deadline
     roles: tuple[str, ...]
     users: tuple[str, ...]
+    schedules: tuple[int, ...] = ()
 
 
 def steps(chain: dict) -> list[Step]:
@@ -64,9 +68,23 @@ def steps(chain: dict) -> list[Step]:
                     offset_seconds=run * cycle + lvl["after_seconds"],
                     roles=tuple(lvl.get("roles") or ()),
                     users=tuple(lvl.get("users") or ()),
+                    schedules=tuple(lvl.get("schedules") or ()),
                 )
             )
     return result
+
+
+def as_shown(chain: dict) -> dict:
+    """The chain as the API answers it: every level with `schedules`, also one stored before they existed."""
+    return {
+        **chain,
+        "levels": [{**lvl, "schedules": lvl.get("schedules") or []} for lvl in chain.get("levels") or []],
+    }
+
+
+def schedule_ids(chain: dict) -> set[int]:
+    """Every on-call schedule the chain names."""
+    return {pk for lvl in chain.get("levels") or () for pk in lvl.get("schedules") or ()}
 
 
 def due_at_level(chain: dict, ack_due_at: datetime, fired: int) -> datetime | None:

@@ -162,7 +162,10 @@ def nobody_reached_reason(why: dict) -> str:
             "people": ", ".join(why.get("unreachable") or users) or "—"
         }
     if reason == reach.NOBODY_ON_CALL:
-        return _("nobody on call")
+        names = [schedule_name(found) for found in why.get("on_call") or []]
+        return _("nobody on call on %(schedules)s") % {"schedules": ", ".join(names) or "—"}
+    # Someone on call who is no longer a member counts as a name the level gave.
+    users += [user for found in why.get("on_call") or [] for user in found.get("users") or []]
     if len(roles) == 1 and not users and roles[0] in NO_ONE_IN_ROLE:
         return str(NO_ONE_IN_ROLE[roles[0]])
     if users and not roles:
@@ -174,6 +177,22 @@ def nobody_reached_reason(why: dict) -> str:
     return _("nobody in this brand holds these roles or names (%(named)s)") % {
         "named": ", ".join([*role_names(roles), *users]) or "—"
     }
+
+
+def schedule_name(found: dict) -> str:
+    """An on-call schedule as a recorded `on_call` entry names it (a deleted one by its number)."""
+    return found.get("name") or _("schedule #%(id)s (deleted)") % {"id": found.get("schedule")}
+
+
+def on_call_text(on_call: list) -> str:
+    """Who was on call when a level fired: "On call: Night duty — bob; Weekend — nobody."."""
+    parts = [
+        _("%(schedule)s — %(people)s")
+        % {"schedule": schedule_name(found), "people": ", ".join(found.get("users") or []) or _("nobody")}
+        for found in on_call
+        if isinstance(found, dict)
+    ]
+    return _("On call: %(schedules)s.") % {"schedules": "; ".join(parts)}
 
 
 def nobody_reached_text(why: dict, *, level: int | None, ahead: bool = False) -> str:
@@ -406,6 +425,8 @@ def _escalated(line, data):
     else:
         line.title = _("Escalation, level %(level)d") % {"level": level}
         line.text = str(EscalationKind.ACK.label) + "."
+        if data.get("on_call"):  # who was on duty on the level's schedules when it fired
+            line.text += " " + on_call_text(data["on_call"])
     if data.get("nobody_reached"):
         line.alarm = nobody_reached_text(data["nobody_reached"], level=level)
     elif data.get("unreachable"):

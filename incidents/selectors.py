@@ -368,11 +368,12 @@ def reach_warnings_for_incident(incident: Incident) -> list[dict]:
     ]
     if incident.state == State.DETECTED and incident.next_escalation_at is not None:
         reacher, seen = reach.Reacher(), set()
+        reacher.read_schedules(chains.schedule_ids(incident.escalation_chain))
         for step in chains.steps(incident.escalation_chain)[incident.escalation_level :]:
-            if (step.roles, step.users) in seen:  # a repeat of the chain: said once
+            if (step.roles, step.users, step.schedules) in seen:  # a repeat of the chain: said once
                 continue
-            seen.add((step.roles, step.users))
-            why = reacher.level(incident.brand_id, step.roles, step.users).nobody_reached
+            seen.add((step.roles, step.users, step.schedules))
+            why = reacher.level(incident.brand_id, step.roles, step.users, step.schedules).nobody_reached
             if why is not None:
                 text = messages.nobody_reached_text(why, level=step.level, ahead=True)
                 warnings.append({"text": text, "loud": True})

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers import FreeText, ModelOutput, StrictInput
-from crisis.models import Brand
+from crisis.models import Brand, Schedule
 from crisis.serializers import EARLIEST_REPORTED_AT, reported_time
 from playbooks.serializers import ChecklistStepOutput
 
@@ -309,10 +309,17 @@ class EscalationLevelInput(StrictInput):
         child=serializers.ChoiceField(choices=chain.LEVEL_ROLES), max_length=4, default=list
     )
     users = serializers.ListField(child=serializers.CharField(max_length=150), max_length=50, default=list)
+    schedules = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        max_length=chain.MAX_SCHEDULES_PER_LEVEL,
+        default=list,
+        help_text="Ids of the brand's on-call schedules: whoever is on call on them when the level fires.",
+    )
 
     def validate(self, attrs):
-        if not attrs["roles"] and not attrs["users"]:
-            raise serializers.ValidationError(_("A level must name at least one role or user."))
+        if not attrs["roles"] and not attrs["users"] and not attrs["schedules"]:
+            raise serializers.ValidationError(_("A level must name at least one role, user or schedule."))
+        attrs["schedules"] = list(dict.fromkeys(attrs["schedules"]))
         return attrs
 
 
@@ -329,6 +336,15 @@ class EscalationChainInput(StrictInput):
         if named - known:
             raise serializers.ValidationError(
                 {"levels": [_("Not members of this brand: %s") % ", ".join(sorted(named - known))[:500]]}
+            )
+        schedules = {pk for level in attrs["levels"] for pk in level["schedules"]}
+        found = set(
+            Schedule.objects.for_brands([brand.pk]).filter(pk__in=schedules).values_list("pk", flat=True)
+        )
+        if schedules - found:
+            unknown = ", ".join(str(pk) for pk in sorted(schedules - found))[:500]
+            raise serializers.ValidationError(
+                {"levels": [_("Not on-call schedules of this brand: %s") % unknown]}
             )
         return attrs
 

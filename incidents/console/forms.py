@@ -14,7 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from api.errors import DomainError
-from crisis.models import Role, Severity
+from crisis.models import Role, Schedule, Severity
 
 from .. import chain, sla
 
@@ -188,6 +188,20 @@ class EscalationLevelForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     users = forms.CharField(label=_("Users (comma-separated)"), required=False, max_length=2000)
+    schedules = forms.TypedMultipleChoiceField(
+        label=_("Whoever is on call on"),
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, schedule_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # The brand's on-call schedules; a brand without any is not offered the field.
+        if schedule_choices:
+            self.fields["schedules"].choices = schedule_choices
+        else:
+            del self.fields["schedules"]
 
     def clean_users(self):
         return [u.strip() for u in self.cleaned_data["users"].split(",") if u.strip()]
@@ -202,6 +216,11 @@ class RepeatForm(forms.Form):
     repeat = forms.IntegerField(
         label=_("Repeat the chain"), min_value=0, max_value=chain.MAX_REPEAT, initial=0
     )
+
+
+def schedule_choices(brand) -> list[tuple[int, str]]:
+    """The brand's on-call schedules a level may name, by name."""
+    return list(Schedule.objects.for_brands([brand.pk]).order_by("name").values_list("pk", "name"))
 
 
 class EscalationChainForm:
@@ -222,9 +241,11 @@ class EscalationChainForm:
                     "after": lvl["after_seconds"],
                     "roles": lvl.get("roles", []),
                     "users": ", ".join(lvl.get("users", [])),
+                    "schedules": lvl.get("schedules", []),
                 }
                 for lvl in initial["levels"]
             ],
+            form_kwargs={"schedule_choices": schedule_choices(brand)},
         )
         self.repeat_form = RepeatForm(data, initial={"repeat": initial.get("repeat", 0)})
         self.errors: list[str] = []
@@ -240,6 +261,7 @@ class EscalationChainForm:
                 "after_seconds": f.cleaned_data["after"],
                 "roles": f.cleaned_data["roles"],
                 "users": f.cleaned_data["users"],
+                "schedules": f.cleaned_data.get("schedules", []),
             }
             for f in self.levels
             if f.cleaned_data and not f.cleaned_data.get("DELETE")

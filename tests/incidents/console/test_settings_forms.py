@@ -115,7 +115,11 @@ BAD_INPUT = {
         chain_post(("-5", "minutes", ["manager"], "")),
         "greater than or equal to 0",
     ),
-    "chain-nobody": ("escalation/", chain_post(("5", "minutes", [], "")), "at least one role or user"),
+    "chain-nobody": (
+        "escalation/",
+        chain_post(("5", "minutes", [], "")),
+        "at least one role, user or schedule",
+    ),
     "chain-stranger": ("escalation/", chain_post(("5", "minutes", ["manager"], "ghost")), "Not members"),
     "chain-repeat": (
         "escalation/",
