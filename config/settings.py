@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: an integration key in a URL's path is taken out before anything can log it.
     "integrations.inbound.credentials.KeyInPathMiddleware",
+    # A calendar feed's token (in its query string) is masked the same way (crisis/feeds.py).
+    "crisis.feeds.CalendarTokenMiddleware",
     "config.observability.RequestIdMiddleware",
     # Before anything that could read a body or hand a query string to the database.
     "api.middleware.RequestBodyLimitMiddleware",

@@ -5,7 +5,16 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from crisis.api import BrandViewSet, LogoutView, MeView, ScheduleViewSet, TokenView
+from crisis.api import (
+    BrandViewSet,
+    CalendarTokenView,
+    LogoutView,
+    MeView,
+    MyCalendarView,
+    ScheduleCalendarView,
+    ScheduleViewSet,
+    TokenView,
+)
 from incidents.api import (
     BrandEscalationView,
     BrandSlaView,
@@ -52,6 +61,14 @@ api_v1 = [
     path("mentions/", MentionIntakeView.as_view(), name="mentions"),
     path("integrations/", include("integrations.inbound.urls")),
     path("me/", MeView.as_view(), name="me"),
+    # Calendar feeds (crisis/feeds.py): the token in the query is the credential.
+    path("me/calendar-token/", CalendarTokenView.as_view(), name="my-calendar-token"),
+    path("me/calendar.ics", MyCalendarView.as_view(), name="my-calendar"),
+    re_path(
+        r"^schedules/(?P<pk>[0-9]{1,18})/calendar\.ics$",
+        ScheduleCalendarView.as_view(),
+        name="schedule-calendar",
+    ),
     path("", include(router.urls)),
 ]
 

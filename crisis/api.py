@@ -1,22 +1,28 @@
 """REST endpoints: auth tokens, brands, members, invitations, integration keys, on-call schedules (API.md)."""
 
+from urllib.parse import urlencode
+
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import NotFound
 
-from . import detection, oncall, services, shifts
+from . import detection, feeds, oncall, services, shifts
 from .models import Role, Schedule
 from .permissions import IsUser
 from .selectors import brand_for, brands_visible_to, invitations_pending, viewer_settings
@@ -24,6 +30,8 @@ from .serializers import (
     BrandInput,
     BrandOutput,
     BrandUpdateInput,
+    CalendarFeedQuery,
+    CalendarTokenOutput,
     DetectionPolicySerializer,
     InvitationInput,
     InvitationOutput,
@@ -414,3 +422,90 @@ class ScheduleViewSet(viewsets.GenericViewSet):
                 {"since": since, "until": until, "time_zone": schedule.time_zone, "shifts": computed}
             ).data
         )
+
+
+class FeedNegotiation(BaseContentNegotiation):
+    """Calendar apps send whatever `Accept` they like: a feed answers text/calendar, its errors JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+ICS = OpenApiResponse(response=OpenApiTypes.STR, description="An iCalendar (RFC 5545) feed.")
+
+
+class CalendarFeedView(APIView):
+    """A calendar feed: the token in the URL is the credential (calendar apps cannot sign in)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = FeedNegotiation
+    query_parameters = ("token",)
+
+    def owner(self, request):
+        """The token's owner; a wrong, revoked or missing token is a 404, as a wrong URL is."""
+        query = CalendarFeedQuery(data=request.query_params)
+        owner = oncall.calendar_feed_owner(query.validated_data["token"] if query.is_valid() else None)
+        if owner is None:
+            raise NotFound()
+        return owner
+
+    @staticmethod
+    def answer(body: bytes) -> HttpResponse:
+        return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+class ScheduleCalendarView(CalendarFeedView):
+    @extend_schema(
+        parameters=[CalendarFeedQuery],
+        operation_id="v1_schedules_calendar_ics_retrieve",
+        responses={(200, "text/calendar"): ICS},  # 404 (a wrong or revoked token): the common errors
+    )
+    def get(self, request, pk):
+        """Everyone's shifts on one schedule of the token owner's brands."""
+        owner = self.owner(request)
+        since, until = feeds.window(timezone.now())
+        rows = oncall.with_rows(
+            oncall.feed_schedules(owner, schedule_id=pk), overrides_from=since, until=until
+        )
+        schedule = rows.first()
+        if schedule is None:
+            raise NotFound()
+        return self.answer(feeds.schedule_feed(schedule, owner=owner))
+
+
+class MyCalendarView(CalendarFeedView):
+    @extend_schema(
+        parameters=[CalendarFeedQuery],
+        operation_id="v1_me_calendar_ics_retrieve",
+        responses={(200, "text/calendar"): ICS},  # 404 (a wrong or revoked token): the common errors
+    )
+    def get(self, request):
+        """The token owner's own shifts on every schedule of their brands."""
+        owner = self.owner(request)
+        since, until = feeds.window(timezone.now())
+        rows = oncall.with_rows(oncall.feed_schedules(owner), overrides_from=since, until=until)
+        return self.answer(feeds.personal_feed(owner, rows))
+
+
+class CalendarTokenView(APIView):
+    """`POST /me/calendar-token/`: a new feed token (the old one stops working); `DELETE` revokes it."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(request=None, responses={201: CalendarTokenOutput})
+    def post(self, request):
+        token = oncall.calendar_token_issue(user=request.user)
+        url = request.build_absolute_uri(reverse("my-calendar")) + "?" + urlencode({"token": token})
+        return Response(
+            CalendarTokenOutput({"token": token, "url": url}).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        oncall.calendar_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
