@@ -2,6 +2,7 @@
 Benchmark: how late do escalations land when N incidents fall due at the same moment?
 
     .venv/bin/python bench/escalation_lateness.py [--quick] [--sizes 1000,10000] [--tick 5] [--phase 0.5]
+        [--schedules N]
 
 The issue's target: one worker with embedded beat on PostgreSQL + Redis, 1,000 and
 10,000 incidents whose ack deadline is the same moment -> p99 of (escalated − deadline)
@@ -16,6 +17,12 @@ with the columns the filing service sets (`clock.initial_timers`, `chain.DEFAULT
 level 1 at +0 s to managers, level 2 at +600 s, so only level 1 falls due here), all
 with the same `ack_due_at` = `next_escalation_at` ~25 s ahead, and `sla_warning_at`
 set to NULL so that only escalation is measured.
+
+`--schedules N` (N >= 1): level 1 names N on-call schedules of the brand instead of the
+managers (each a Europe/Berlin rotation of three responders with 8-hour shifts, an office-
+hours layer over it and an override on the first), so every escalation asks who is on
+call at the instant it fires; the run then checks that each level-1 escalation notified
+exactly the people on call at its deadline.
 
 Where the deadline falls between two sweeper ticks can matter: each tick publishes the
 fast path (ETA tasks) only for deadlines before the next tick, so a deadline just after
@@ -74,6 +81,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--max-wait", type=float, default=240.0, help="seconds past the deadline to wait for all escalations"
     )
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--schedules", type=int, default=0, help="level 1 names this many on-call schedules (0: the managers)"
+    )
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
@@ -81,15 +91,83 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def insert_incidents(brand, n: int, deadline) -> None:
+def make_schedules(brand, count: int, now) -> dict:
+    """`count` on-call schedules of the brand and the chain whose level 1 names them all."""
+    from crisis import oncall
+    from crisis.services import membership_set
+    from incidents import chain
+
+    if count <= 0:
+        return chain.DEFAULT_CHAIN
+    people = [f"bench-responder-{n}" for n in range(3)]
+    for username in people:
+        membership_set(brand=brand, username=username, role="responder", email=f"{username}@bench.invalid")
+    ids = []
+    for n in range(count):
+        schedule = oncall.schedule_create(
+            brand=brand,
+            name=f"Bench rotation {n}",
+            time_zone="Europe/Berlin",
+            layers=[
+                {
+                    "name": "Rotation",
+                    "users": people[n % 3 :] + people[: n % 3],
+                    "start": now - timedelta(days=30, minutes=7 * n),
+                    "shift": {"every": 8, "unit": "hours"},
+                    "restrictions": [],
+                },
+                {
+                    "name": "Office hours",
+                    "users": [harness.CLOCK_MANAGER],
+                    "start": now - timedelta(days=30),
+                    "shift": {"every": 1, "unit": "weeks"},
+                    "restrictions": [
+                        {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "18:00"}
+                    ],
+                },
+            ],
+        )
+        if n == 0:
+            schedule.overrides.create(
+                user=schedule.layers.first().members.first().user,
+                start=now - timedelta(hours=1),
+                end=now + timedelta(hours=1),
+            )
+        ids.append(schedule.pk)
+    return {
+        "levels": [
+            {"after_seconds": 0, "roles": [], "users": [], "schedules": ids},
+            {"after_seconds": 600, "roles": ["executive"], "users": [], "schedules": []},
+        ],
+        "repeat": 0,
+    }
+
+
+def check_on_call(escalation_chain: dict, deadline) -> tuple[str, int]:
+    """Whether each level-1 escalation told exactly who was on call at its deadline: (said, wrong rows)."""
+    from crisis import oncall
+    from incidents.models import Escalation
+
+    ids = escalation_chain["levels"][0].get("schedules") or []
+    if not ids:
+        return "none named", 0
+    expected = sorted({user for found in oncall.on_call(ids, at=deadline).values() for user in found.users})
+    notified = collections.Counter(
+        tuple(sorted(row)) for row in Escalation.all_brands.filter(level=1).values_list("notified", flat=True)
+    )
+    wrong = sum(count for who, count in notified.items() if list(who) != expected)
+    return f"on call at the deadline {expected}; level-1 rows notifying anyone else: {wrong:,}", wrong
+
+
+def insert_incidents(brand, n: int, deadline, escalation_chain: dict) -> None:
     from django.utils import timezone
 
-    from incidents import chain, clock
+    from incidents import clock
     from incidents.models import Incident
 
     now = timezone.now()
     detected_at = now
-    timers = clock.initial_timers(detected_at=detected_at, ack_due_at=deadline, chain=chain.DEFAULT_CHAIN)
+    timers = clock.initial_timers(detected_at=detected_at, ack_due_at=deadline, chain=escalation_chain)
     timers["sla_warning_at"] = None  # measure escalation only
     rows = [
         Incident(
@@ -157,6 +235,7 @@ def run_one(n: int, args, work: Path) -> dict:
     harness.recreate_database(DATABASE)
     harness.migrate()
     brand = harness.make_clock_brand()
+    escalation_chain = make_schedules(brand, args.schedules, timezone.now())
     log = work / f"worker-{n}.log"
     env = harness.clock_env(DATABASE, work / f"var-{n}", ESCALATION_TICK_SECONDS=str(args.tick))
     started_at = timezone.now()
@@ -172,7 +251,7 @@ def run_one(n: int, args, work: Path) -> dict:
         beat_at = ClockHeartbeat.objects.get(name="sweeper").beat_at
         ticks = math.ceil((args.lead + (timezone.now() - beat_at).total_seconds()) / args.tick)
         deadline = beat_at + timedelta(seconds=(ticks + args.phase) * args.tick)
-        insert_incidents(brand, n, deadline)
+        insert_incidents(brand, n, deadline, escalation_chain)
         inserted = time.monotonic() - t0
         margin = (deadline - timezone.now()).total_seconds()
         seen, timeline = watch(n, deadline, args.max_wait)
@@ -217,6 +296,7 @@ def run_one(n: int, args, work: Path) -> dict:
         "redis_then": redis_then,
         "delivered_after": delivered_after,
         "pending_left": pending_left,
+        "on_call": check_on_call(escalation_chain, deadline),
         "problems": harness.log_problems(log),
         "log": log,
     }
@@ -266,8 +346,9 @@ def report(r: dict, tick: float) -> bool:
         f"last escalation landed {r['sent_then']:,}; redis then {r['redis_then']}"
     )
     print(f"notifications: pending left {r['pending_left']:,} at deadline + {r['delivered_after']:.1f} s")
+    print(f"schedules: {r['on_call'][0]}")
     early = sum(1 for v in r["fired"] if v < 0)
-    ok = True
+    ok = r["on_call"][1] == 0
     if early:
         print(f"!!! {early} escalation(s) fired EARLY")
         ok = False
@@ -300,7 +381,8 @@ def run(args) -> int:
     print(
         f"escalation lateness: sizes {args.sizes}, tick {args.tick:g} s, lead ~{args.lead:g} s, "
         f"deadline at phase {args.phase:g} of a tick after a sweep, "
-        f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}"
+        f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}, "
+        f"level 1 names {args.schedules or 'no'} on-call schedule(s)"
     )
     harness.report_load()
     ok = True
