@@ -1,18 +1,25 @@
 """
-Benchmark: how late do escalations land when N incidents fall due at the same moment?
+Benchmark: how late do escalations land, and their e-mails reach a mail server, when N
+incidents fall due at the same moment?
 
     .venv/bin/python bench/escalation_lateness.py [--quick] [--sizes 1000,10000] [--tick 5] [--phase 0.5]
         [--schedules N]
 
-The issue's target: one worker with embedded beat on PostgreSQL + Redis, 1,000 and
+The targets: one worker as the Procfile runs it on PostgreSQL + Redis, 1,000 and
 10,000 incidents whose ack deadline is the same moment -> p99 of (escalated − deadline)
-<= 2 s at 1,000 and <= 5 s at 10,000, and none early.
+<= 2 s at 1,000 and <= 5 s at 10,000, and none early (issue 2); p99 of (e-mail accepted
+by the SMTP server − deadline) <= 2 s at 1,000 and <= 10 s at 10,000 (issue 19).
 
 Per size N, from scratch: database `crisis_bench_clock` dropped, created and migrated;
 Redis db 14 flushed; one brand with one manager who has an e-mail (so every level-1
-escalation writes one notification; the worker uses Django's dummy e-mail backend);
-ONE `celery -A config worker -B --concurrency 2 --loglevel WARNING` (default tick 5 s)
-is started and waited for (first sweeper heartbeat). Then N incidents are bulk-inserted
+escalation writes one notification); a local SMTP server (`bench/smtp_sink.py`, its
+own process) that adds 50 ms to each new connection (TCP, TLS and AUTH of a real one)
+and 2 ms to each message, and records when it accepted each message by the desk's
+idempotency key; ONE `celery -A config worker --loglevel WARNING` (concurrency: the
+CPU count, as the Procfile runs it) and ONE `celery -A config beat` (default tick 5 s),
+started and waited for (first sweeper heartbeat). `--embedded-beat` runs the worker
+with `-B --concurrency 2` instead, `--dummy-mail` sends to Django's dummy backend (the
+set-up of the figures before issue 19). Then N incidents are bulk-inserted
 with the columns the filing service sets (`clock.initial_timers`, `chain.DEFAULT_CHAIN`:
 level 1 at +0 s to managers, level 2 at +600 s, so only level 1 falls due here), all
 with the same `ack_due_at` = `next_escalation_at` ~25 s ahead, and `sla_warning_at`
@@ -38,6 +45,9 @@ Two lateness figures:
   the deadline: what a manager waiting for the page would see (±0.1 s).
 Also: when the last of the N landed, a timeline of the broker's queues, how long the
 worker then takes to deliver the N notifications (bounded wait), and a split by path.
+With the SMTP server: delivered = accepted by the server − deadline (p50, p99, max),
+deliveries per second (N over first to last accepted), connections opened, and any
+message accepted twice.
 The split is a heuristic: a sweep (beat's tick or an early sweep) stamps all its rows
 with one `fired_at`, a single-incident `fire_due_timers` task stamps one row with its
 own, so rows sharing a `fired_at` are counted as fired by sweeps.
@@ -48,6 +58,8 @@ from __future__ import annotations
 import argparse
 import collections
 import math
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +72,7 @@ from bench import harness
 
 DATABASE = "crisis_bench_clock"
 TARGET_P99 = {1_000: 2.0, 10_000: 5.0}
+TARGET_DELIVERED_P99 = {1_000: 2.0, 10_000: 10.0}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -84,6 +97,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--schedules", type=int, default=0, help="level 1 names this many on-call schedules (0: the managers)"
     )
+    parser.add_argument(
+        "--embedded-beat", action="store_true", help="one worker with -B --concurrency 2 (the old set-up)"
+    )
+    parser.add_argument(
+        "--dummy-mail", action="store_true", help="Django's dummy e-mail backend instead of the SMTP server"
+    )
+    parser.add_argument(
+        "--smtp-connect-delay", type=float, default=0.05, help="seconds per new SMTP connection"
+    )
+    parser.add_argument("--smtp-message-delay", type=float, default=0.002, help="seconds per message")
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
@@ -238,8 +261,17 @@ def run_one(n: int, args, work: Path) -> dict:
     escalation_chain = make_schedules(brand, args.schedules, timezone.now())
     log = work / f"worker-{n}.log"
     env = harness.clock_env(DATABASE, work / f"var-{n}", ESCALATION_TICK_SECONDS=str(args.tick))
+    sink = sink_log = beat = None
+    if not args.dummy_mail:
+        sink_log = work / f"smtp-{n}.log"
+        sink, port = start_sink(args, sink_log, work / f"smtp-{n}.out")
+        env.update(EMAIL_URL=f"smtp://{harness.HOST}:{port}", EMAIL_BACKEND=SMTP_BACKEND)
     started_at = timezone.now()
-    worker = harness.start_worker(env, log)
+    if args.embedded_beat:
+        worker = harness.start_worker(env, log)
+    else:
+        worker = harness.start_worker(env, log, concurrency=os.cpu_count() or 1, embedded_beat=False)
+        beat = harness.start_beat(env, work / f"beat-{n}.log")
     try:
         ready = harness.wait_for_sweeper(worker, log, started_at)
         # Beat's interval schedule ticks every `tick` seconds: put the deadline at `phase`
@@ -260,15 +292,18 @@ def run_one(n: int, args, work: Path) -> dict:
         redis_then = harness.redis_summary(harness.CLOCK_REDIS_URL)
         # The deliveries of the N notifications that escalation wrote, bounded.
         deliver_started = time.monotonic()
-        while (
-            time.monotonic() - deliver_started < 90
-            and Notification.all_brands.filter(status="pending").exists()
+        while time.monotonic() - deliver_started < args.max_wait and (
+            Notification.all_brands.filter(status="pending").exists()
+            or (sink_log is not None and sink_accepted(sink_log) < n)
         ):
-            time.sleep(0.5)
+            time.sleep(0.2)
         delivered_after = (timezone.now() - deadline).total_seconds()
         pending_left = Notification.all_brands.filter(status="pending").count()
     finally:
         harness.stop_worker(worker)
+        harness.stop_worker(beat)
+        if sink is not None:
+            harness.stop_gunicorn(sink)  # SIGTERM to its group, SIGKILL if it lingers
     rows = list(Escalation.all_brands.filter(kind="ack").values_list("level", "due_at", "fired_at"))
     fired = [(f - d).total_seconds() for level, d, f in rows if level == 1]
     by_stamp = collections.Counter(f for level, _d, f in rows if level == 1)
@@ -299,6 +334,71 @@ def run_one(n: int, args, work: Path) -> dict:
         "on_call": check_on_call(escalation_chain, deadline),
         "problems": harness.log_problems(log),
         "log": log,
+        "smtp": smtp_figures(sink_log, deadline) if sink_log is not None else None,
+    }
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def start_sink(args, log: Path, out: Path) -> tuple[subprocess.Popen, int]:
+    """The local SMTP server in a process of its own; (process, port) once it listens."""
+    port = harness.free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "bench.smtp_sink",
+        "--port",
+        str(port),
+        "--connect-delay",
+        str(args.smtp_connect_delay),
+        "--message-delay",
+        str(args.smtp_message_delay),
+        "--log",
+        str(log),
+    ]
+    with out.open("wb") as output:
+        sink = subprocess.Popen(
+            command, cwd=harness.ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if sink.poll() is not None:
+            raise harness.BenchError(f"the SMTP server exited:\n{out.read_text()[-2000:]}")
+        if "listening" in out.read_text():
+            return sink, port
+        time.sleep(0.1)
+    raise harness.BenchError("the SMTP server did not start")
+
+
+def sink_accepted(log: Path) -> int:
+    with log.open() as lines:
+        return sum(1 for line in lines if line.startswith("accepted "))
+
+
+def smtp_figures(log: Path, deadline) -> dict:
+    """What the SMTP server saw: connections, and when it first accepted each message."""
+    first: dict[str, float] = {}
+    copies = collections.Counter()
+    connections = 0
+    with log.open() as lines:
+        for line in lines:
+            event, at, *rest = line.split()
+            if event == "connection":
+                connections += 1
+            elif event == "accepted":
+                key = rest[0] if rest else ""
+                copies[key] += 1
+                first.setdefault(key, float(at))
+    times = sorted(first.values())
+    span = times[-1] - times[0] if times else 0.0
+    return {
+        "accepted": len(first),
+        "copies": sum(copies.values()),
+        "twice": sum(1 for c in copies.values() if c > 1),
+        "connections": connections,
+        "delivered": [at - deadline.timestamp() for at in times],
+        "per_second": (len(times) - 1) / span if span > 0 else 0.0,
     }
 
 
@@ -347,6 +447,20 @@ def report(r: dict, tick: float) -> bool:
     )
     print(f"notifications: pending left {r['pending_left']:,} at deadline + {r['delivered_after']:.1f} s")
     print(f"schedules: {r['on_call'][0]}")
+    smtp = r["smtp"]
+    if smtp is not None:
+        print(f"delivered = accepted by the SMTP server − due : {fmt(smtp['delivered'])}")
+        print(
+            f"SMTP server: {smtp['accepted']:,} of {n:,} messages accepted ({smtp['copies']:,} copies, "
+            f"{smtp['twice']} accepted twice), {smtp['per_second']:,.0f} deliveries/s first to last, "
+            f"{smtp['connections']} connections opened"
+        )
+        target_delivered = TARGET_DELIVERED_P99.get(n)
+        if target_delivered is not None and smtp["delivered"]:
+            p99 = harness.percentile(smtp["delivered"], 0.99)
+            complete = smtp["accepted"] >= n
+            verdict = "met" if p99 <= target_delivered and complete else "MISSED"
+            print(f"target delivered p99 <= {target_delivered:g} s: {p99:.3f} s -> {verdict}")
     early = sum(1 for v in r["fired"] if v < 0)
     ok = r["on_call"][1] == 0
     if early:
@@ -383,6 +497,14 @@ def run(args) -> int:
         f"deadline at phase {args.phase:g} of a tick after a sweep, "
         f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}, "
         f"level 1 names {args.schedules or 'no'} on-call schedule(s)"
+        f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}; "
+        + ("worker -B -c 2" if args.embedded_beat else f"worker -c {os.cpu_count()} + beat (Procfile)")
+        + (
+            "; dummy e-mail backend"
+            if args.dummy_mail
+            else f"; SMTP server +{args.smtp_connect_delay * 1000:g} ms per connection, "
+            f"+{args.smtp_message_delay * 1000:g} ms per message"
+        )
     )
     harness.report_load()
     ok = True

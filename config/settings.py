@@ -455,6 +455,11 @@ NOTIFICATION_APPRISE_CONCURRENCY = env.int("NOTIFICATION_APPRISE_CONCURRENCY", d
 # The mail provider's sending rate; the rate each webhook host is posted to.
 NOTIFICATION_EMAIL_RATE = env.str("NOTIFICATION_EMAIL_RATE", default="")
 NOTIFICATION_WEBHOOK_RATE_PER_HOST = env.str("NOTIFICATION_WEBHOOK_RATE_PER_HOST", default="")
+# Threads of a worker process that send (each list of notifications on one of them).
+NOTIFICATION_DELIVERY_THREADS = env.int("NOTIFICATION_DELIVERY_THREADS", default=16)
+# A send waits this long at most for its rate limit; a longer wait puts it back in the
+# outbox, untried, until the limit allows it.
+NOTIFICATION_RATE_WAIT_SECONDS = env.float("NOTIFICATION_RATE_WAIT_SECONDS", default=2.0)
 # A channel with nothing to send for this long closes its open connections.
 NOTIFICATION_IDLE_CLOSE_SECONDS = env.float("NOTIFICATION_IDLE_CLOSE_SECONDS", default=30.0)
 # Every outbound connection (webhooks, Apprise, chat) goes to public addresses over

@@ -524,9 +524,11 @@ class Notification(models.Model):
     The outbox: one message to one recipient over one channel.
 
     Written in the same transaction as the event that caused it; delivered by
-    a task after commit. `next_attempt_at` is when the sweeper (re)publishes
-    it if it is still pending; `leased_until` keeps two workers from sending it
-    at once. Delivery is at least once; receivers dedupe on `idempotency_key`.
+    a task after commit (`incidents/delivery.py`). `next_attempt_at` is when the
+    sweeper (re)publishes it if it is still pending; `leased_until` keeps two workers
+    from sending it at once; `not_before` keeps every worker from sending it before a
+    retry's backoff, a target's Retry-After or a rate limit's window has passed.
+    Delivery is at least once; receivers dedupe on `idempotency_key`.
 
     Every notification belongs to a brand; most are about one of its incidents,
     some are not (an invitation to join; shift hand-offs, stakeholder updates and
@@ -555,6 +557,7 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True)
     leased_until = models.DateTimeField(null=True)
+    not_before = models.DateTimeField(null=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True)

@@ -17,23 +17,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone, translation
+from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from api.errors import DomainError, InvalidInput
 from crisis.models import Membership
 
-from . import channels, messages, outbound
-from .models import ChannelKind, ContactChannel, EventKind, Incident, Notification
+from . import channels, delivery, messages, outbound
+from .models import ChannelKind, ContactChannel, Incident, Notification
 from .models import NotificationStatus as Status
 from .publish import TASKS, publish_now, publish_on_commit
-from .timeline import timeline_record
 
 logger = logging.getLogger(__name__)
-LEASE_SECONDS = 60
 
 
 # --- Who hears about it -----------------------------------------------------------
@@ -93,9 +90,9 @@ class Message:
             self.brand_id = self.incident.brand_id
 
 
-# Notifications handed to one delivery task: a burst of escalations becomes a few
-# hundred tasks instead of tens of thousands, each still leased and retried per row.
-DELIVERY_CHUNK = 20
+# Notifications handed to one delivery task: a burst of escalations becomes a hundred
+# tasks instead of tens of thousands, each still leased and retried per row.
+DELIVERY_CHUNK = delivery.CHUNK
 
 
 def enqueue(messages: list[Message], *, now) -> list[Notification]:
@@ -160,96 +157,29 @@ def invitation_enqueue(*, invitation, token: str) -> list[Notification]:
 
 
 def deliver(notification_id: int, *, now=None) -> str:
-    """Try to send one notification; returns "sent", "retry", "failed" or "skipped"."""
-    now = now or timezone.now()
-    # Lease it: of two workers handed the same notification, one sends. Delivery is the
-    # desk's own work on every brand's outbox: `all_brands` here and below.
-    leased = Notification.all_brands.filter(
-        Q(leased_until__isnull=True) | Q(leased_until__lt=now),
-        pk=notification_id,
-        status=Status.PENDING,
-    ).update(attempts=F("attempts") + 1, leased_until=now + timedelta(seconds=LEASE_SECONDS))
-    if not leased:
-        return "skipped"
-    notification = Notification.all_brands.get(pk=notification_id)
-    outcome = _send_one(notification)
-    error, public = outcome.error, outcome.public
-    finished = timezone.now()
-    if outcome.status == channels.SENT:
-        outcome, fields = "sent", {"status": Status.SENT, "sent_at": finished, "next_attempt_at": None}
-    elif outcome.status == channels.RETRY and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
-        wait = max(backoff_seconds(notification.attempts), outcome.after or 0)
-        outcome, fields = "retry", {"next_attempt_at": finished + timedelta(seconds=wait)}
-    else:
-        outcome, fields = "failed", {"status": Status.FAILED, "next_attempt_at": None}
-    with transaction.atomic():
-        Notification.all_brands.filter(pk=notification_id).update(
-            leased_until=None, last_error=error, **fields
-        )
-        if notification.incident_id is None:
-            return outcome  # a brand's notice (an invitation): no incident's timeline to write
-        timeline_record(
-            incident=Incident(pk=notification.incident_id),
-            kind=EventKind.NOTIFIED,
-            at=finished,
-            data={
-                "notification": notification.pk,  # the row the causing event's `recipients` names
-                "channel": notification.channel,
-                "reason": notification.reason,
-                "recipient": _username(notification.recipient_id),
-                "attempt": notification.attempts,
-                "outcome": outcome,
-                "error": public,
-            },
-        )
-    return outcome
-
-
-def _send_one(notification: Notification) -> channels.Outcome:
-    """The adapter's outcome for one notification (a retry when it crashed or has none)."""
-    adapter = channels.adapters().get(notification.channel)
-    if adapter is None:
-        return channels.Outcome.retry(f"no adapter for the channel {notification.channel!r}")
-    try:
-        for sent, outcome in adapter.send_batch(iter([notification])):
-            if sent is notification:
-                return outcome
-    except Exception as exc:  # an adapter bug must not leave the row leased forever
-        logger.exception("notification %s: adapter crashed", notification.pk)
-        return channels.Outcome.retry(type(exc).__name__)
-    return channels.Outcome.retry("not tried")
+    """Try to send one notification; returns "sent", "retry", "failed", "deferred" or "skipped"."""
+    return delivery.deliver_batch([notification_id], now=now)[notification_id]
 
 
 def backoff_seconds(attempts: int) -> float:
-    """Exponential: base, twice that, four times, … capped."""
-    return min(
-        settings.NOTIFICATION_BACKOFF_SECONDS * 2 ** (attempts - 1), settings.NOTIFICATION_BACKOFF_MAX_SECONDS
-    )
+    return delivery.backoff_seconds(attempts)
 
 
 def republish_due(*, now, limit: int = 1000) -> int:
     """Publish again the pending notifications whose task was lost or whose retry is due."""
-    due = list(
-        Notification.all_brands.filter(status=Status.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("pk", "next_attempt_at")[:limit]
-    )
     later = now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS)
-    # Compare-and-set per row, so that two sweepers do not both publish it.
-    ids = [
-        pk
-        for pk, previous in due
-        if Notification.all_brands.filter(pk=pk, next_attempt_at=previous).update(next_attempt_at=later)
-    ]
+    with transaction.atomic():
+        # skip_locked: two sweepers split the due rows instead of both publishing them.
+        ids = list(
+            Notification.all_brands.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Notification.all_brands.filter(pk__in=ids).update(next_attempt_at=later)
     for start in range(0, len(ids), DELIVERY_CHUNK):
         publish_now(TASKS.DELIVER_NOTIFICATIONS, args=(ids[start : start + DELIVERY_CHUNK],))
     return len(ids)
-
-
-def _username(user_id):
-    if user_id is None:
-        return None
-    return get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first()
 
 
 def new_webhook_secret() -> str:

@@ -2,15 +2,13 @@
 
 import collections
 import logging
-import time
 
 from celery import shared_task
 from django.utils import timezone
 from knox.models import AuthToken
 
-from . import clock, outbox
+from . import clock, delivery
 from .idempotency import purge_expired
-from .publish import TASKS, publish_now
 
 logger = logging.getLogger(__name__)
 
@@ -36,26 +34,14 @@ def fire_due_timers(incident_id: int) -> int:
     return clock.fire_due_timers(incident_id)
 
 
-# Rows handed to a delivery task are started within this budget; the rest go on in a
-# new task, so the time limits below still guard each row's 60 s lease.
-CHUNK_BUDGET_SECONDS = 20
-
-
-# Delivery of the rows one transaction wrote (or the sweeper republished). Each row is
-# leased on its own, so a redelivered or overlapping task skips what was sent. Killed
-# before the outbox lease (60 s) runs out, so a hung channel cannot make a second
-# worker send the same message while the first is still stuck.
+# Delivery of the rows one transaction wrote (or the sweeper republished): leased,
+# sent in parallel and recorded as a batch (incidents/delivery.py). Sending starts
+# within delivery.BUDGET_SECONDS, the rest is handed to a new task; killed before the
+# outbox lease (60 s) runs out, so a hung channel cannot make a second worker send the
+# same message while the first is still stuck.
 @shared_task(ignore_result=True, acks_late=True, soft_time_limit=40, time_limit=50)
 def deliver_notifications(notification_ids: list[int]) -> dict:
-    started = time.monotonic()
-    outcomes = collections.Counter()
-    for position, notification_id in enumerate(notification_ids):
-        if time.monotonic() - started > CHUNK_BUDGET_SECONDS:
-            publish_now(TASKS.DELIVER_NOTIFICATIONS, args=(notification_ids[position:],))
-            outcomes["handed_on"] = len(notification_ids) - position
-            break
-        outcomes[outbox.deliver(notification_id)] += 1
-    return dict(outcomes)
+    return dict(collections.Counter(delivery.deliver_batch(notification_ids).values()))
 
 
 @shared_task(ignore_result=True)

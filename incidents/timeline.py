@@ -1,5 +1,7 @@
 """The one writer of timeline events."""
 
+from datetime import datetime
+
 from django.utils import timezone
 
 from crisis.tenancy import Principal
@@ -36,5 +38,17 @@ def timeline_system_events(events: list[tuple[Incident, str, dict]], *, at) -> N
         [
             TimelineEvent(incident=incident, at=at, kind=kind, actor=None, actor_label="system", data=data)
             for incident, kind, data in events
+        ]
+    )
+
+
+def timeline_notified(events: list[tuple[int, str, dict, datetime]]) -> None:
+    """Append (incident id, kind, data, when) events by the desk with one INSERT (the outbox's deliveries)."""
+    TimelineEvent.objects.bulk_create(
+        [
+            TimelineEvent(
+                incident_id=incident_id, at=at, kind=kind, actor=None, actor_label="system", data=data
+            )
+            for incident_id, kind, data, at in events
         ]
     )

@@ -64,14 +64,21 @@ The interface, all of it optional except `send_batch`:
     nothing to send for `NOTIFICATION_IDLE_CLOSE_SECONDS`, never while a batch runs.
 """
 
+import contextlib
 import functools
+import logging
 import os
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 # What the incident's timeline says of a delivery that did not go through, whatever the
 # cause: a refused address, a closed port and a timeout must look alike to the person
@@ -153,6 +160,74 @@ def adapters() -> dict[str, Channel]:
     return {kind: import_string(path)() for kind, path in settings.NOTIFICATION_CHANNELS.items()}
 
 
+# --- Closing idle connections ------------------------------------------------------------
+
+_use = {"active": Counter(), "last": {}, "reaper": None}
+_use_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def in_use(kind: str):
+    """Mark the channel busy while a batch of it is sent (the reaper leaves it alone)."""
+    _start_reaper()
+    with _use_lock:
+        _use["active"][kind] += 1
+    try:
+        yield
+    finally:
+        with _use_lock:
+            _use["active"][kind] -= 1
+            _use["last"][kind] = time.monotonic()
+
+
+def close_idle() -> list[str]:
+    """Close the connections of every channel idle for `NOTIFICATION_IDLE_CLOSE_SECONDS`."""
+    closed = []
+    now = time.monotonic()
+    for kind, adapter in adapters().items():
+        with _use_lock:
+            last = _use["last"].get(kind)
+            idle = not _use["active"][kind] and last is not None
+            if not idle or now - last < settings.NOTIFICATION_IDLE_CLOSE_SECONDS:
+                continue
+            _use["last"].pop(kind)
+            # Marked busy while it closes: a batch starting now waits for no lock of ours,
+            # the adapter's own pool hands it a new connection.
+            _use["active"][kind] += 1
+        try:
+            adapter.close()
+            closed.append(kind)
+        except Exception:
+            logger.exception("channel %s: closing its idle connections failed", kind)
+        finally:
+            with _use_lock:
+                _use["active"][kind] -= 1
+    return closed
+
+
+def _reap() -> None:
+    while True:
+        time.sleep(min(1.0, max(0.1, settings.NOTIFICATION_IDLE_CLOSE_SECONDS / 3)))
+        try:
+            close_idle()
+        except Exception:  # the reaper must outlive a bad adapter or a settings change
+            logger.exception("closing idle channel connections failed")
+
+
+def _start_reaper() -> None:
+    with _use_lock:
+        if _use["reaper"] is None:
+            _use["reaper"] = threading.Thread(target=_reap, name="channel-reaper", daemon=True)
+            _use["reaper"].start()
+
+
+def _forget_after_fork() -> None:
+    # A forked worker must not share its parent's connections: forget them, unclosed,
+    # and the reaper thread, which did not come along.
+    adapters.cache_clear()
+    _use.update(active=Counter(), last={}, reaper=None)
+
+
 def _settings_changed(*, setting, **kwargs):
     if setting.startswith(("NOTIFICATION_", "EMAIL_", "WEBHOOK_")):
         adapters.cache_clear()
@@ -161,5 +236,4 @@ def _settings_changed(*, setting, **kwargs):
 setting_changed.connect(_settings_changed)
 
 if hasattr(os, "register_at_fork"):
-    # A forked worker must not share its parent's connections: forget them, unclosed.
-    os.register_at_fork(after_in_child=adapters.cache_clear)
+    os.register_at_fork(after_in_child=_forget_after_fork)

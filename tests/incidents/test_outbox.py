@@ -164,13 +164,14 @@ def test_webhook_retried_on_5xx_and_timeout_with_backoff(receiver, webhook_notif
     notification.refresh_from_db()
     first_retry = notification.next_attempt_at
     assert 4 <= (first_retry - notification.created_at).total_seconds() <= 7
-    # Not due yet: the sweeper leaves it alone.
+    # Not due yet: the sweeper leaves it alone, and a stray task sends nothing before then.
     assert outbox.republish_due(now=first_retry - timedelta(seconds=1)) == 0
+    assert outbox.deliver(notification.pk, now=first_retry - timedelta(seconds=1)) == "skipped"
 
-    assert outbox.deliver(notification.pk) == "retry"  # the receiver is too slow: timeout
+    assert outbox.deliver(notification.pk, now=first_retry) == "retry"  # the receiver is too slow: timeout
     notification.refresh_from_db()
     assert notification.last_error == "webhook: ReadTimeout"
-    assert outbox.deliver(notification.pk) == "sent"
+    assert outbox.deliver(notification.pk, now=notification.not_before) == "sent"
     notification.refresh_from_db()
     assert (notification.status, notification.attempts) == ("sent", 3)
     outcomes = [
@@ -187,7 +188,9 @@ def test_gives_up_after_max_attempts(receiver, webhook_notification, settings):
     settings.NOTIFICATION_MAX_ATTEMPTS = 3
     receiver.script = [500, 500, 500, 500]
     notification = webhook_notification(receiver.url)
-    assert [outbox.deliver(notification.pk) for _ in range(4)] == ["retry", "retry", "failed", "skipped"]
+    later = timezone.now() + timedelta(hours=1)  # past every backoff
+    outcomes = [outbox.deliver(notification.pk, now=later) for _ in range(4)]
+    assert outcomes == ["retry", "retry", "failed", "skipped"]
     assert len(receiver.received) == 3
 
 
