@@ -294,6 +294,7 @@ def _result(row: Notification, outcome: Outcome) -> _Result:
 
 # --- 3. Record -----------------------------------------------------------------------------
 
+
 def _record(results: list[_Result], names: dict[int, str]) -> list[tuple[int, str, datetime | None]]:
     """
     Write a list's outcomes set-wise; (id, outcome, when it may go again) per row.

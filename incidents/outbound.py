@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMES = ("https", "http")
 MAX_REDIRECTS = 5
+POOLED_HOSTS = 100
 # Ranges `ipaddress` calls global that no notification should go to: IETF protocol
 # assignments and the deprecated 6to4 relay anycast.
 ALSO_REFUSED = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("192.88.99.0/24"))
@@ -266,7 +267,9 @@ class GuardedSession(requests.Session):
         self.max_redirects = MAX_REDIRECTS
         self.headers["User-Agent"] = "CrisisDesk/1"
         self.adapters.clear()
-        adapter = GuardedAdapter()
+        # A pool per host (keep-alive), for as many hosts as a burst of deliveries names:
+        # urllib3 drops the least recently used pool, and its connections, past this many.
+        adapter = GuardedAdapter(pool_connections=POOLED_HOSTS)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
