@@ -17,11 +17,12 @@ Benchmark of the listening tools' adapters against the native mention intake, on
    adapter, and at least 90 % of the native rate measured next to it.
 
 Verdict: the adapters may cost at most 10 % over the native endpoint (CPU per request at
-200/s; mentions/s in bulk). Setup as bench/mentions.py (shared helpers from there and
-bench/harness.py): database `crisis_bench_adapters` (dropped, created, migrated), Redis
-db 12, gunicorn 2 workers x 4 threads pinned to core 0, wrk pinned to core 1,
-API_THROTTLE_RATE high enough that the per-key throttle never answers 429. Run it on an
-idle machine; `--duration 5 --bulk-duration 3 --bulk-clients 1` is a smoke test only.
+200/s; in bulk, both mentions/s and server CPU per 1,000 mentions). Setup as
+bench/mentions.py (shared helpers from there and bench/harness.py): database
+`crisis_bench_adapters` (dropped, created, migrated), Redis db 12, gunicorn 2 workers x 4
+threads pinned to core 0, wrk pinned to core 1, API_THROTTLE_RATE high enough that the
+per-key throttle never answers 429. Run it on an idle machine; `--duration 5
+--bulk-duration 3 --bulk-clients 1` is a smoke test only.
 """
 
 from __future__ import annotations
@@ -233,6 +234,11 @@ def lua_script(*, path: str, key: str, tag: str, kind: str, batch: int, interval
     return script
 
 
+def cpu_per_thousand(run: AdapterRun) -> float:
+    """Server CPU (gunicorn and PostgreSQL) per 1,000 mentions, in ms: what a bulk row costs the desk."""
+    return (run.server_cores + run.pg_cores) / max(run.mentions_per_s, 1e-9) * 1e6
+
+
 def endpoint(kind: str, key: str) -> str:
     """The path each kind posts to: the adapters take the key in the path, as their tools send it."""
     return {"native": NATIVE, "youscan": f"{YOUSCAN}{key}/", "meltwater": f"{MELTWATER}{key}/"}[kind]
@@ -396,11 +402,16 @@ def main(argv=None) -> int:
         print(f"\nBULK ({BATCH} per request; target >= {BULK_TARGET:.0f} mentions/s through the adapter)")
         for native, adapter in zip(bulk["native-bulk"], bulk["meltwater"], strict=True):
             ratio = adapter.mentions_per_s / native.mentions_per_s if native.mentions_per_s else 0.0
+            native_cpu, adapter_cpu = (cpu_per_thousand(run) for run in (native, adapter))
+            overhead = adapter_cpu / native_cpu - 1 if native_cpu else 0.0
             print(
                 f"  {native.clients} client(s): native {native.mentions_per_s:.0f}/s, Meltwater "
                 f"{adapter.mentions_per_s:.0f}/s ({ratio:.0%} of native; "
                 f"{'MET' if ratio >= 1 - OVERHEAD_MAX else 'MISSED'} at >= {1 - OVERHEAD_MAX:.0%}); "
-                f"p99 {native.p99_ms:.0f} / {adapter.p99_ms:.0f} ms"
+                f"p99 {native.p99_ms:.0f} / {adapter.p99_ms:.0f} ms\n"
+                f"    server CPU (gunicorn + PostgreSQL) per 1,000 mentions: native {native_cpu:.1f} ms, "
+                f"Meltwater {adapter_cpu:.1f} ms ({overhead:+.1%}; "
+                f"{'MET' if overhead <= OVERHEAD_MAX else 'MISSED'}: at most +{OVERHEAD_MAX:.0%})"
             )
             for run in (native, adapter):
                 if run.unexpected:

@@ -9,7 +9,6 @@ absent field and `null` are the same (YouScan omits nulls), ids may be numbers o
 strings, times are ISO 8601 with any fraction of a second and any offset.
 """
 
-import json
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 
+from api.parsers import loads
 from api.text import free_text, is_unsafe
 from crisis.serializers import EARLIEST_REPORTED_AT
 
@@ -37,7 +37,7 @@ def json_body(request, *, limit: int):
     if not raw.strip():
         raise ParseError(_("The request body is empty; a JSON document was expected."))
     try:
-        return json.loads(raw)
+        return loads(raw)
     except RecursionError:
         raise ParseError(_("JSON parse error - nested too deeply.")) from None
     except UnicodeDecodeError:
