@@ -30,7 +30,7 @@ def loads(raw: bytes):
     """A JSON document, as `json.loads` gives it, parsed in C where it can be."""
     try:
         return _decoder.decode(raw)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # msgspec's own depth limit: past it, as stdlib
         return json.loads(raw)
 
 
@@ -52,7 +52,7 @@ class JSONParser(parsers.JSONParser):
                 # A body declared in another charset is decoded as declared, as DRF does.
                 raise LookupError(encoding)
             document = _decoder.decode(raw)
-        except (msgspec.MsgspecError, LookupError):
+        except (msgspec.MsgspecError, RecursionError, LookupError):
             document = self._parse_as_drf(io.BytesIO(raw), media_type, parser_context)
         if _has_unsafe_key(document):
             raise ParseError(_("JSON parse error - an object key holds NUL or a lone surrogate."))

@@ -60,7 +60,9 @@ def test_documents_parse_as_the_stdlib_parses_them(value, ascii_only):
         b"\xef\xbb\xbf{}",  # a byte-order mark
         b"\xff\xfe",
         b'{"a": "\xff"}',
-        b"[" * 5000 + b"]" * 5000,
+        b"[" * 5000 + b"]" * 5000,  # past msgspec's depth limit and the stdlib's
+        b"[" * 900 + b"]" * 900,
+        b"[" * 1100 + b"]" * 1100,  # past msgspec's depth limit
         b' \n {"spaced": true} \n ',
         b"-0",
         b"0.1e-400",
