@@ -10,7 +10,8 @@ manager who has an e-mail; then, with `INSERT … SELECT … FROM generate_serie
 900,000 closed incidents (resolved/reviewed, every timer column NULL) with the
 lowest ids, then 100,000 open ones: 60 % detected (`next_escalation_at` = ack deadline
 and `sla_warning_at` 10 min before it, 1–5 h ahead) and 40 % acknowledged/investigated
-(`resolve_escalation_at` 1–5 h ahead), so nothing is due and nothing falls within the
+(`resolve_escalation_at` 1–5 h ahead, and a status-update beat `update_due_at` 30 min
+before it), so nothing is due and nothing falls within the
 next tick. 100 of the detected ones, spread over the open id range, are the probes:
 parked 10 h ahead for the empty tick, made due (deadline 2 s ago, level 0) for the
 busy tick. `VACUUM ANALYZE` afterwards.
@@ -74,7 +75,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 COLUMNS = """brand_id, title, description, category, severity, channel, source_url, reach, dedup_key,
     duplicate_count, state, detected_at, created_at, acknowledged_at, investigated_at, resolved_at,
     reviewed_at, ack_due_at, resolve_due_at, escalation_level, resolution, review_notes,
-    escalation_chain, next_escalation_at, sla_warning_at, resolve_escalation_at"""
+    escalation_chain, next_escalation_at, sla_warning_at, resolve_escalation_at, update_due_at"""
 
 CLOSED = f"""
 INSERT INTO incidents_incident ({COLUMNS})
@@ -83,7 +84,7 @@ SELECT %(brand)s, 'closed crisis ' || g, '', 'other', 'medium', 'vk', '', 0, '',
        t.d, t.d, t.d + interval '5 min', t.d + interval '10 min', t.d + interval '2 hours',
        CASE WHEN g %% 10 = 0 THEN NULL ELSE t.d + interval '1 day' END,
        t.d + interval '15 min', t.d + interval '4 hours', 0, 'done', NULL,
-       %(chain)s::jsonb, NULL, NULL, NULL
+       %(chain)s::jsonb, NULL, NULL, NULL, NULL
 FROM generate_series(1, %(n)s) AS g,
      LATERAL (SELECT now() - interval '400 days' + g * interval '30 seconds' AS d) AS t
 """
@@ -99,7 +100,8 @@ SELECT %(brand)s, 'open crisis ' || g, '', 'other', 'high', 'telegram', '', 0, '
        t.due, t.due + interval '4 hours', 0, '', NULL, %(chain)s::jsonb,
        CASE WHEN g %% 5 < 3 THEN t.due END,
        CASE WHEN g %% 5 < 3 THEN t.due - interval '10 min' END,
-       CASE WHEN g %% 5 < 3 THEN NULL ELSE t.due END
+       CASE WHEN g %% 5 < 3 THEN NULL ELSE t.due END,
+       CASE WHEN g %% 5 < 3 THEN NULL ELSE t.due - interval '30 min' END
 FROM generate_series(1, %(n)s) AS g,
      LATERAL (SELECT now() + interval '1 hour'
                      + ((g * 7919) %% 14400) * interval '1 second' AS due) AS t
@@ -152,13 +154,15 @@ def build(args) -> list[int]:
         counts = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE state IN ('detected','acknowledged','investigated')),"
             " count(next_escalation_at), count(sla_warning_at), count(resolve_escalation_at),"
+            " count(update_due_at),"
             " pg_size_pretty(pg_total_relation_size('incidents_incident'))"
             " FROM incidents_incident"
         ).fetchone()
     print(
         f"loaded in {loaded:.1f} s (+ VACUUM ANALYZE): {counts[0]:,} incidents, {counts[1]:,} open; "
         f"non-null next_escalation_at {counts[2]:,}, sla_warning_at {counts[3]:,}, "
-        f"resolve_escalation_at {counts[4]:,}; table + indexes {counts[5]}; {len(probes)} probes"
+        f"resolve_escalation_at {counts[4]:,}, update_due_at {counts[5]:,}; table + indexes {counts[6]}; "
+        f"{len(probes)} probes"
     )
     return probes
 

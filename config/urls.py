@@ -18,6 +18,7 @@ from crisis.api import (
 from incidents.api import (
     BrandEscalationView,
     BrandSlaView,
+    BrandUpdatesPolicyView,
     ContactChannelViewSet,
     IncidentViewSet,
     MentionIntakeView,
@@ -45,6 +46,7 @@ api_v1 = [
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("brands/<slug:slug>/sla/", BrandSlaView.as_view(), name="brand-sla"),
     path("brands/<slug:slug>/escalation/", BrandEscalationView.as_view(), name="brand-escalation"),
+    path("brands/<slug:slug>/updates-policy/", BrandUpdatesPolicyView.as_view(), name="brand-updates-policy"),
     path("brands/<slug:slug>/sources/", SourceListView.as_view(), name="brand-sources"),
     re_path(
         r"^brands/(?P<slug>[-a-zA-Z0-9_]+)/sources/(?P<pk>[0-9]{1,18})/$",

@@ -26,7 +26,7 @@ from crisis.selectors import brand_for
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
-from . import chain, filing, idempotency, outbox, policies, reports, selectors, services, waves
+from . import chain, command, filing, idempotency, outbox, policies, reports, selectors, services, waves
 from .filters import IncidentFilter
 from .models import ContactChannel, State, TimelineEvent
 from .selectors import (
@@ -47,7 +47,9 @@ from .serializers import (
     EscalationChainInput,
     IncidentInput,
     IncidentOutput,
+    LinkInput,
     MentionIntakeOutput,
+    MergeInput,
     ReassignInput,
     RenderInput,
     RenderOutput,
@@ -56,9 +58,15 @@ from .serializers import (
     ReportQuery,
     ResolveInput,
     ReviewInput,
+    RoleInput,
+    SeverityInput,
     SlaPolicyInput,
+    StatusUpdateInput,
+    StatusUpdateOutput,
     StepCompleteInput,
     TimelineEventOutput,
+    UpdatesPolicyInput,
+    UpdatesPolicyOutput,
     WaveOutput,
     incident_answer,
 )
@@ -290,6 +298,79 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """The mentions behind the incident, and the negative share before and after the response."""
         return Response(wave_figures(self.get_object(), now=timezone.now()))
 
+    # --- Incident command (API.md) ---------------------------------------------------------
+
+    @extend_schema(request=SeverityInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def severity(self, request, pk):
+        data = SeverityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(
+            command.incident_severity_change(incident_id=pk, principal=self.principal, **data.validated_data)
+        )
+
+    @extend_schema(request=RoleInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def roles(self, request, pk):
+        data = RoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(
+            command.incident_role_set(incident_id=pk, principal=self.principal, **data.validated_data)
+        )
+
+    @extend_schema(request=LinkInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def link(self, request, pk):
+        data = LinkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(
+            command.incident_link(
+                incident_id=pk,
+                principal=self.principal,
+                other_id=data.validated_data["incident"],
+                kind=data.validated_data["kind"],
+            )
+        )
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"link/(?P<other_id>[0-9]{1,18})")
+    def unlink(self, request, pk, other_id):
+        command.incident_unlink(incident_id=pk, principal=self.principal, other_id=int(other_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=MergeInput, responses={200: IncidentOutput})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk):
+        data = MergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(
+            command.incident_merge(incident_id=pk, principal=self.principal, **data.validated_data)
+        )
+
+    @extend_schema(
+        methods=["GET"], request=None, responses={200: StatusUpdateOutput(many=True)}, filters=False
+    )
+    @extend_schema(methods=["POST"], request=StatusUpdateInput, responses={201: StatusUpdateOutput})
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filterset_class=None,
+        serializer_class=StatusUpdateOutput,
+    )
+    def updates(self, request, pk):
+        """The incident's status updates, newest first; POST sends one to the team or the stakeholders."""
+        if request.method == "GET":
+            # The incident alone (not the display queryset with its checklist and follow-ups).
+            incident = incidents_visible_to(self.principal).filter(pk=pk).first()
+            if incident is None:
+                raise NotFound()
+            page = self.paginate_queryset(selectors.status_updates_of(incident))
+            return self.get_paginated_response(StatusUpdateOutput(page, many=True).data)
+        data = StatusUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        update = command.status_update_post(incident_id=pk, principal=self.principal, **data.validated_data)
+        return Response(StatusUpdateOutput(update).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(request=CommentInput, responses={201: TimelineEventOutput})
     @action(detail=True, methods=["post"])
     def comments(self, request, pk):
@@ -360,6 +441,33 @@ class BrandEscalationView(APIView):
         data.is_valid(raise_exception=True)
         policies.escalation_policy_set(brand=brand, chain=data.validated_data)
         return Response(chain.as_shown(selectors.chain_for(brand.pk)))
+
+
+class BrandUpdatesPolicyView(APIView):
+    """A brand's status-update cadence per severity and stakeholders' addresses; PUT by managers."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(responses={200: UpdatesPolicyOutput})
+    def get(self, request, slug):
+        principal = Principal.from_request(request)
+        return Response(self._render(brand_for(principal, slug), principal))
+
+    @extend_schema(request=UpdatesPolicyInput, responses={200: UpdatesPolicyOutput})
+    def put(self, request, slug):
+        principal = Principal.from_request(request)
+        brand = brand_for(principal, slug, minimum_role=Role.MANAGER)
+        data = UpdatesPolicyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        policies.updates_policy_set(brand=brand, **data.validated_data)
+        return Response(self._render(brand, principal))
+
+    @staticmethod
+    def _render(brand, principal) -> dict:
+        policy = selectors.updates_policy_for(brand.pk)
+        if not principal.has_role(brand.pk, Role.MANAGER):
+            policy["stakeholder_emails"] = None
+        return policy
 
 
 class ContactChannelViewSet(

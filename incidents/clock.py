@@ -1,8 +1,10 @@
 """
-The clock: SLA warnings, ack escalation levels and resolve-overdue alerts.
+The clock: SLA warnings, ack escalation levels, resolve-overdue alerts, review reminders
+and status-update reminders.
 
 DESIGN.md, "the database is the clock": every pending timer is a column of
-the incident (`sla_warning_at`, `next_escalation_at`, `resolve_escalation_at`).
+the incident (`sla_warning_at`, `next_escalation_at`, `resolve_escalation_at`,
+`review_reminder_at`, `update_due_at`).
 `sweep()`, run by beat every tick, fires every due timer; `fire_due_timers()`
 does the same for one incident when its ETA task arrives. Both end in the same
 compare-and-set per timer, so a timer fires once however many sweepers,
@@ -18,14 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When, prefetch_related_objects
 from django.utils import timezone
 
 from playbooks.models import ChecklistStep
 
 from . import chain as chains
-from . import heartbeat, messages, outbox, reach
+from . import heartbeat, messages, outbox, reach, selectors, sla
 from .models import (
     OPEN_STATES,
     ClockHeartbeat,
@@ -42,7 +45,13 @@ logger = logging.getLogger(__name__)
 
 # In the order the sweeper drains them: escalations first, so that a storm of
 # warnings or reminders never holds up the alerts that matter most.
-TIMER_COLUMNS = ("next_escalation_at", "resolve_escalation_at", "sla_warning_at", "review_reminder_at")
+TIMER_COLUMNS = (
+    "next_escalation_at",
+    "resolve_escalation_at",
+    "sla_warning_at",
+    "update_due_at",
+    "review_reminder_at",
+)
 HEARTBEAT = "sweeper"
 
 
@@ -82,6 +91,18 @@ def fire_due_timers(incident_id: int, *, now: datetime | None = None) -> int:
         if incident is None:
             return 0
         return _fire([incident], now)
+
+
+def fire_locked(incident: Incident, *, now: datetime) -> int:
+    """
+    Fire what is due on an incident the caller holds row-locked, in the caller's transaction.
+
+    For a change that puts a deadline in the past (a severity raised on an old complaint):
+    it fires at once, through the same compare-and-set as the sweeper, so a sweep or an
+    ETA task racing with the caller fires nothing twice (they skip the locked row, and
+    find nothing due once it is committed).
+    """
+    return _fire([incident], now)
 
 
 def sweep(*, now: datetime | None = None, batch: int | None = None, plan_ahead: bool = True) -> dict:
@@ -217,6 +238,7 @@ def _fire(incidents: list[Incident], now: datetime) -> int:
         _fire_warnings(incidents, now, who)
         + _fire_ack_levels(incidents, now, who)
         + _fire_resolve_alerts(incidents, now, who)
+        + _fire_update_reminders(incidents, now)
         + _fire_review_reminders(incidents, now, who)
     )
     _record(alerts, now)
@@ -230,6 +252,15 @@ def _record(alerts: list[_Alert], now: datetime) -> None:
     if not alerts:
         return
     Escalation.all_brands.bulk_create([a.escalation for a in alerts if a.escalation])
+    # The bodies name who holds the incidents' roles: read once for the batch, not per alert.
+    prefetch_related_objects(
+        [
+            a.incident
+            for a in alerts
+            if a.incident.commander_id or a.incident.comms_lead_id or a.incident.scribe_id
+        ],
+        *messages.ROLE_COLUMNS.values(),
+    )
     labels = messages.display_labels()
     sent = [
         outbox.Message(
@@ -482,6 +513,57 @@ def _fire_review_reminders(incidents, now: datetime, who: reach.Reacher) -> list
                 subject=messages.subject(EventKind.REVIEW_REMINDER, incident),
                 payload={},
                 data={},
+            )
+        )
+    return alerts
+
+
+def _fire_update_reminders(incidents, now: datetime) -> list[_Alert]:
+    """
+    A status update overdue on a claimed incident reminds its comms lead, else its assignee,
+    once per missed beat; the timer moves on to the next beat of the brand's cadence.
+    """
+    working = [s for s in OPEN_STATES if s != State.DETECTED]
+    due = _due(incidents, "update_due_at", now, working)
+    if not due:
+        return []
+    cadences = selectors.update_cadences({i.brand_id for i in due})
+    following = {
+        incident.pk: sla.update_due_at(
+            acknowledged_at=incident.acknowledged_at,
+            last_update_at=incident.last_update_at,
+            cadence_seconds=cadences[incident.brand_id].get(incident.severity),
+            now=now,
+            reminded_at=now,
+        )
+        for incident in due
+    }
+    for incident in due:
+        incident.update_due_at = following[incident.pk]
+    won = _compare_and_set(
+        due,
+        Q(state__in=working, update_due_at__lte=now),
+        update_due_at=Case(
+            *(When(pk=pk, then=Value(at)) for pk, at in following.items()),
+            default=Value(None),
+            output_field=DateTimeField(),
+        ),
+    )
+    # The brand has since dropped the cadence for this severity: nothing is due any more.
+    won = [incident for incident in won if following[incident.pk] is not None]
+    people = get_user_model().objects.in_bulk({i.comms_lead_id or i.assignee_id for i in won} - {None})
+    alerts = []
+    for incident in won:
+        person = people.get(incident.comms_lead_id or incident.assignee_id)
+        role = "comms" if incident.comms_lead_id else "assignee"
+        alerts.append(
+            _Alert(
+                incident=incident,
+                kind=EventKind.UPDATE_DUE,
+                users=[person] if person is not None and person.is_active else [],
+                subject=messages.subject(EventKind.UPDATE_DUE, incident),
+                payload={"reminded": role},
+                data={"reminded": role, "next_due_at": following[incident.pk].isoformat()},
             )
         )
     return alerts

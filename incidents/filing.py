@@ -26,6 +26,7 @@ from .models import (
     OPEN_STATES,
     EventKind,
     Incident,
+    MovedDedupKey,
 )
 from .timeline import timeline_record
 
@@ -142,6 +143,16 @@ def _count_duplicate(
     """
     incident = _counted_open_incident(brand.pk, dedup_key)
     if incident is None:
+        # The key may have come to an open incident by a merge (`command.incident_merge`).
+        moved_to = (
+            MovedDedupKey.objects.for_brands([brand.pk])
+            .filter(dedup_key=dedup_key, incident__state__in=OPEN_STATES)
+            .values_list("incident_id", flat=True)
+            .first()
+        )
+        if moved_to is not None:
+            incident = _counted_open_incident(brand.pk, dedup_key, incident_id=moved_to)
+    if incident is None:
         return None
     # The rows the response shows besides the incident: the brand is at hand, and the
     # reporter most often is the caller (a monitoring tool reporting the crisis again).
@@ -156,7 +167,14 @@ def _count_duplicate(
         [incident],
         *(
             name
-            for name in ("assignee", "reported_by_user", "reported_by_key")
+            for name in (
+                "assignee",
+                "reported_by_user",
+                "reported_by_key",
+                "commander",
+                "comms_lead",
+                "scribe",
+            )
             if getattr(incident, f"{name}_id") is not None
             and not Incident._meta.get_field(name).is_cached(incident)
         ),
@@ -175,10 +193,13 @@ def _reads_whole(principal: Principal, incident: Incident) -> bool:
     return principal.key is None or incident.reported_by_key_id == principal.key.pk
 
 
-def _counted_open_incident(brand_id: int, dedup_key: str) -> Incident | None:
+def _counted_open_incident(
+    brand_id: int, dedup_key: str, *, incident_id: int | None = None
+) -> Incident | None:
     """
     `duplicate_count + 1` on the brand's open incident with `dedup_key`, and that
-    incident as it is now (None if there is none).
+    incident as it is now (None if there is none). With `incident_id`: on that open
+    incident of the brand instead, the one a merge moved `dedup_key` to.
 
     Written as SQL because the ORM cannot return rows from an UPDATE: an ORM update
     and a re-read take two round trips and several times the CPU per duplicate report,
@@ -194,20 +215,21 @@ def _counted_open_incident(brand_id: int, dedup_key: str) -> Incident | None:
         quote(meta.db_table),
         {
             name: quote(meta.get_field(name).column)
-            for name in ("duplicate_count", "brand", "dedup_key", "state")
+            for name in ("duplicate_count", "brand", "dedup_key", "state", "id")
         },
     )
     returning = ", ".join(quote(field.column) for field in meta.concrete_fields)
     states = ", ".join(["%s"] * len(OPEN_STATES))
     # Identifiers from the model's metadata; every value is a parameter.
+    which, value = (column["dedup_key"], dedup_key) if incident_id is None else (column["id"], incident_id)
     sql = (
         f"UPDATE {table}"  # noqa: S608  # nosec B608
         f" SET {column['duplicate_count']} = {column['duplicate_count']} + 1"
-        f" WHERE {column['brand']} = %s AND {column['dedup_key']} = %s"
+        f" WHERE {column['brand']} = %s AND {which} = %s"
         f" AND {column['state']} IN ({states})"
         f" RETURNING {returning}"
     )
-    counted = Incident.all_brands.db_manager(database).raw(sql, [brand_id, dedup_key, *OPEN_STATES])
+    counted = Incident.all_brands.db_manager(database).raw(sql, [brand_id, value, *OPEN_STATES])
     return next(iter(counted), None)
 
 

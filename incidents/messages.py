@@ -32,7 +32,37 @@ SUBJECTS = {
     "resolve_overdue": gettext_lazy("[%(brand)s] Not resolved in time: %(title)s"),
     EventKind.REVIEW_REMINDER: gettext_lazy("[%(brand)s] Review is due: %(title)s"),
     EventKind.STEP_OVERDUE: gettext_lazy("[%(brand)s] Step overdue: %(step)s (%(title)s)"),
+    EventKind.ROLE_ASSIGNED: gettext_lazy("[%(brand)s] You are the %(role)s of: %(title)s"),
+    EventKind.UPDATE_DUE: gettext_lazy("[%(brand)s] A status update is due: %(title)s"),
+    EventKind.STATUS_UPDATE: gettext_lazy("[%(brand)s] Status update: %(title)s"),
 }
+
+# The incident roles beside the assignee (API.md `roles`), as a sentence names them…
+ROLE_NAMES = {
+    "commander": gettext_lazy("commander"),
+    "comms": gettext_lazy("comms lead"),
+    "scribe": gettext_lazy("scribe"),
+}
+# …and as a label shows them.
+ROLE_LABELS = {
+    "commander": gettext_lazy("Commander"),
+    "comms": gettext_lazy("Comms lead"),
+    "scribe": gettext_lazy("Scribe"),
+}
+# The column of each role on the incident.
+ROLE_COLUMNS = {"commander": "commander", "comms": "comms_lead", "scribe": "scribe"}
+
+
+def role_name(role: str) -> str:
+    return str(ROLE_NAMES.get(role, role))
+
+
+def roles_of(incident: Incident) -> dict[str, str | None]:
+    """The incident's roles as the API shows them: role -> username or None."""
+    return {
+        role: getattr(incident, column).get_username() if getattr(incident, f"{column}_id") else None
+        for role, column in ROLE_COLUMNS.items()
+    }
 
 
 # Line breaks and other control characters (Unicode's separators too): a header holding
@@ -65,7 +95,8 @@ def display_labels() -> dict[str, str]:
 
 
 def body(incident: Incident, labels: dict[str, str]) -> str:
-    """The plain-text body of an e-mail about `incident`."""
+    """The plain-text body of an e-mail about `incident`; who holds its roles, when anyone does."""
+    held = [f"{ROLE_LABELS[role]}: {name}" for role, name in roles_of(incident).items() if name]
     return _(
         "%(title)s\n\nBrand: %(brand)s\nSeverity: %(severity)s\nState: %(state)s\n"
         "Detected: %(detected)s\nAcknowledge by: %(ack_due)s\n\n%(link)s"
@@ -76,8 +107,29 @@ def body(incident: Incident, labels: dict[str, str]) -> str:
         "state": labels[incident.state],
         "detected": f"{incident.detected_at:%Y-%m-%d %H:%M:%S} UTC",
         "ack_due": f"{incident.ack_due_at:%Y-%m-%d %H:%M:%S} UTC",
-        "link": incident_link(incident),
+        # The roles' lines, a blank line, then the link.
+        "link": "\n".join([*held, "", incident_link(incident)]) if held else incident_link(incident),
     }
+
+
+def status_update_body(incident: Incident, update, *, for_members: bool) -> str:
+    """
+    A status update as its readers get it: the text, who wrote it and when, and what the
+    incident is; with the console's link for members only (stakeholders have no account).
+    """
+    text = _(
+        "%(body)s\n\n— %(author)s, %(at)s UTC\n#%(id)d %(title)s (%(brand)s) · %(severity)s · %(state)s"
+    ) % {
+        "body": update.body,
+        "author": update.author.get_full_name() or update.author.get_username(),
+        "at": f"{update.created_at:%Y-%m-%d %H:%M}",
+        "id": incident.pk,
+        "title": incident.title,
+        "brand": incident.brand.name,
+        "severity": incident.get_severity_display(),
+        "state": incident.get_state_display(),
+    }
+    return f"{text}\n{incident_link(incident)}" if for_members else text
 
 
 def payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict:
@@ -93,6 +145,7 @@ def payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict
             "state": incident.state,
             "detected_at": incident.detected_at.isoformat(),
             "ack_due_at": incident.ack_due_at.isoformat(),
+            "roles": roles_of(incident),
             "url": incident_link(incident),
             "api_url": incident_api_link(incident),
         },
@@ -341,7 +394,8 @@ def _deliveries(data: dict, notifications: dict) -> list[Delivery]:
             state = row["status"] if row["status"] != NotificationStatus.PENDING else "pending"
         found.append(
             Delivery(
-                who=sent.get("username") or "—",
+                # No username: an address without an account (a stakeholder's).
+                who=sent.get("username") or _("stakeholder"),
                 channel=str(CHANNEL_NAMES.get(sent.get("channel"), sent.get("channel") or "—")),
                 status=status,
                 state=state,
@@ -475,6 +529,68 @@ def _comment(line, data):
     line.quote = data.get("body") or ""
 
 
+def _severity_changed(line, data):
+    names = dict(Severity.choices)
+    line.text = _("From %(from)s to %(to)s.") % {
+        "from": names.get(data.get("from"), data.get("from") or "—"),
+        "to": names.get(data.get("to"), data.get("to") or "—"),
+    }
+    line.quote = data.get("reason") or ""
+
+
+def _role_assigned(line, data):
+    role = ROLE_NAMES.get(data.get("role"), data.get("role") or "—")
+    if data.get("username"):
+        line.text = _("%(person)s is the %(role)s.") % {"person": data["username"], "role": role}
+    else:
+        line.text = _("Nobody is the %(role)s any more.") % {"role": role}
+
+
+def _linked(line, data):
+    line.text = _("Related to #%(incident)s.") % {"incident": data.get("incident", "—")}
+
+
+def _unlinked(line, data):
+    line.text = _("No longer related to #%(incident)s.") % {"incident": data.get("incident", "—")}
+
+
+def _merged(line, data):
+    values = {"filings": data.get("filings", 0), "mentions": data.get("mentions", 0)}
+    if data.get("into"):
+        values["incident"] = data["into"]
+        line.text = (
+            _(
+                "Merged into #%(incident)s: its filings (%(filings)s) and mentions (%(mentions)s)"
+                " count there now."
+            )
+            % values
+        )
+    else:
+        values["incident"] = data.get("from", "—")
+        line.text = (
+            _(
+                "#%(incident)s was merged into this one: its filings (%(filings)s)"
+                " and mentions (%(mentions)s) count here now."
+            )
+            % values
+        )
+
+
+def _status_update(line, data):
+    if data.get("audience") == "stakeholders":
+        line.text = _("To the stakeholders.")
+    else:
+        line.text = _("To the team.")
+    line.quote = data.get("body") or ""
+
+
+def _update_due(line, data):
+    line.text = _("No status update this beat: the %(who)s is reminded.") % {
+        "who": ROLE_NAMES["comms"] if data.get("reminded") == "comms" else _("assignee")
+    }
+    _told_without_rows(line, data)
+
+
 # What each kind of event says beyond its title; kinds not here show their title alone.
 _SAYINGS = {
     EventKind.CREATED: _created,
@@ -493,6 +609,13 @@ _SAYINGS = {
     EventKind.FOLLOW_UP_DONE: _follow_up_done,
     EventKind.PLAYBOOK_ATTACHED: _playbook_attached,
     EventKind.COMMENT: _comment,
+    EventKind.SEVERITY_CHANGED: _severity_changed,
+    EventKind.ROLE_ASSIGNED: _role_assigned,
+    EventKind.LINKED: _linked,
+    EventKind.UNLINKED: _unlinked,
+    EventKind.MERGED: _merged,
+    EventKind.STATUS_UPDATE: _status_update,
+    EventKind.UPDATE_DUE: _update_due,
 }
 
 

@@ -92,6 +92,11 @@ def _manager(incident: "Incident", principal: Principal) -> bool:
     return principal.has_role(incident.brand_id, Role.MANAGER)
 
 
+def _not_merged(incident: "Incident") -> bool:
+    # A merged incident lives on in its target: it is never reviewed or reopened.
+    return incident.merged_into_id is None
+
+
 class Incident(ConcurrentTransitionMixin, models.Model):
     """One crisis of one brand, from detection to review."""
 
@@ -175,6 +180,31 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     )
     source_details = models.JSONField(_("details from the source"), default=dict, blank=True)
 
+    # Incident command (API.md; `incidents.command` writes these). The people beside the
+    # assignee, each optional; one person may hold several roles.
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    comms_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scribe = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Related incidents, both ways: `[{"incident": id, "kind": "related"}]` in id order, kept
+    # on the row so that showing an incident (filing's answer included) costs no query.
+    # The database's default too: bulk loads (bench/) write rows without naming it.
+    links = models.JSONField(default=list, db_default=models.Value([], models.JSONField()), blank=True)
+    # Set when the incident was merged into another (and so resolved, terminally): reports
+    # leave merged incidents out, their filings count on the target.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
+    # Status updates: the last one, and when the next is due on the brand's cadence (a timer
+    # of the clock like the others: null when none is pending).
+    last_update_at = models.DateTimeField(null=True, blank=True)
+    update_due_at = models.DateTimeField(null=True, blank=True)
+
     objects = TenantManager()
     all_brands = models.Manager()
 
@@ -210,6 +240,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
                 fields=["review_reminder_at"],
                 name="incident_review_reminder_due",
                 condition=Q(review_reminder_at__isnull=False),
+            ),
+            models.Index(
+                fields=["update_due_at"],
+                name="incident_update_due",
+                condition=Q(update_due_at__isnull=False),
             ),
             models.Index(fields=["brand", "-created_at"], name="incident_brand_created"),
             # Reports filter a brand's incidents by detection time; on PostgreSQL the
@@ -253,13 +288,15 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # --- Transitions: set fields only; services save and record them. ---------
 
     @transition(state, source=State.DETECTED, target=State.ACKNOWLEDGED, permission=_responder_or_manager)
-    def claim(self, *, by, at):
+    def claim(self, *, by, at, update_due_at=None):
         self.assignee = by
         self.acknowledged_at = at
-        # Acknowledged: the ack escalation and warning stop; the resolve clock runs on.
+        # Acknowledged: the ack escalation and warning stop; the resolve clock runs on,
+        # and so does the status-update cadence (`update_due_at`, from the brand's policy).
         self.next_escalation_at = None
         self.sla_warning_at = None
         self.resolve_escalation_at = self.resolve_due_at
+        self.update_due_at = update_due_at
 
     @transition(state, source=State.ACKNOWLEDGED, target=State.INVESTIGATED, permission=_assignee_or_manager)
     def investigate(self, *, at):
@@ -270,22 +307,46 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.resolution = resolution
         self.resolved_at = at
         self.resolve_escalation_at = None
+        self.update_due_at = None
         # Managers are reminded if the review has not happened by then.
         self.review_reminder_at = at + timedelta(seconds=settings.REVIEW_REMINDER_SECONDS)
 
-    @transition(state, source=State.RESOLVED, target=State.REVIEWED, permission=_manager)
+    @transition(
+        state, source=State.RESOLVED, target=State.REVIEWED, permission=_manager, conditions=[_not_merged]
+    )
     def review(self, *, notes, at):
         self.review_notes = notes
         self.reviewed_at = at
         self.review_reminder_at = None
 
-    @transition(state, source=State.RESOLVED, target=State.INVESTIGATED, permission=_responder_or_manager)
-    def reopen(self, *, resolve_alert_sent):
+    @transition(
+        state,
+        source=State.RESOLVED,
+        target=State.INVESTIGATED,
+        permission=_responder_or_manager,
+        conditions=[_not_merged],
+    )
+    def reopen(self, *, resolve_alert_sent, update_due_at=None):
         # The ack clock is not restarted: acknowledged_at and ack_due_at stay.
         # The resolve deadline still stands; managers hear of it once at most.
         self.resolved_at = None
         self.resolve_escalation_at = None if resolve_alert_sent else self.resolve_due_at
         self.review_reminder_at = None
+        self.update_due_at = update_due_at
+
+    @transition(state, source=OPEN_STATES, target=State.RESOLVED, permission=_assignee_or_manager)
+    def merge(self, *, into, at):
+        # Terminal: resolved into the target, with no step gate, no review and no reminder.
+        # Every timer stops; the dedup key moves to the target (`incidents.command`).
+        self.merged_into = into
+        self.resolution = f"merged into #{into.pk}"
+        self.resolved_at = at
+        self.dedup_key = ""
+        self.next_escalation_at = None
+        self.sla_warning_at = None
+        self.resolve_escalation_at = None
+        self.review_reminder_at = None
+        self.update_due_at = None
 
 
 class EventKind(models.TextChoices):
@@ -308,6 +369,13 @@ class EventKind(models.TextChoices):
     COMMENT = "comment", _("Comment")
     SOURCE_ACKNOWLEDGED = "source_acknowledged", _("Acknowledged at the source")
     SOURCE_RESOLVED = "source_resolved", _("Resolved at the source")
+    SEVERITY_CHANGED = "severity_changed", _("Severity changed")
+    ROLE_ASSIGNED = "role_assigned", _("Role assigned")
+    LINKED = "linked", _("Linked")
+    UNLINKED = "unlinked", _("Unlinked")
+    MERGED = "merged", _("Merged")
+    STATUS_UPDATE = "status_update", _("Status update")
+    UPDATE_DUE = "update_due", _("Status update due")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -606,3 +674,73 @@ class WaveMention(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.incident_id} ← {self.mention_id}"
+
+
+class MovedDedupKey(models.Model):
+    """
+    A dedup key that came to an incident by a merge while it already had a key of its own:
+    a later filing with it counts on that incident while it is open (`filing`).
+    """
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    dedup_key = models.CharField(max_length=255)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="moved_keys")
+
+    objects = TenantManager()
+    all_brands = models.Manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "dedup_key"], name="moved_dedup_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dedup_key} → #{self.incident_id}"
+
+
+class Audience(models.TextChoices):
+    TEAM = "team", _("The team")
+    STAKEHOLDERS = "stakeholders", _("Stakeholders")
+
+
+class StatusUpdate(models.Model):
+    """A message about an incident to its team or its brand's stakeholders, sent through the outbox."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="status_updates")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    audience = models.CharField(_("audience"), max_length=16, choices=Audience.choices)
+    body = models.TextField(_("update"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["incident", "-created_at"], name="status_update_incident")]
+        verbose_name = _("status update")
+        verbose_name_plural = _("status updates")
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} {self.audience} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class UpdatesPolicy(models.Model):
+    """A brand's status-update cadence per severity and its stakeholders' addresses; no row: the defaults."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="updates_policy")
+    # {"critical": seconds or null, …}: null means no cadence for that severity.
+    cadence_seconds = models.JSONField()
+    # People outside the desk who hear stakeholder updates by e-mail (no accounts needed).
+    stakeholder_emails = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
+
+    class Meta:
+        verbose_name = _("status-update policy")
+        verbose_name_plural = _("status-update policies")
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug} updates"

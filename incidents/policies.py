@@ -5,7 +5,7 @@ from django.db import transaction
 from crisis.models import Brand
 
 from . import sla
-from .models import EscalationPolicy
+from .models import EscalationPolicy, UpdatesPolicy
 
 
 def escalation_policy_set(*, brand: Brand, chain: dict) -> None:
@@ -21,3 +21,13 @@ def sla_policy_set(*, brand: Brand, targets: dict[str, sla.SlaTarget]) -> None:
                 severity=severity,
                 defaults={"ack_seconds": target.ack_seconds, "resolve_seconds": target.resolve_seconds},
             )
+
+
+def updates_policy_set(*, brand: Brand, cadence_seconds: dict, stakeholder_emails: list[str]) -> None:
+    """
+    Replace the brand's status-update policy. Incidents already claimed keep the beat they
+    are on; the new cadence applies from their next update or severity change.
+    """
+    UpdatesPolicy.objects.for_brands([brand.pk]).update_or_create(
+        brand=brand, defaults={"cadence_seconds": cadence_seconds, "stakeholder_emails": stakeholder_emails}
+    )

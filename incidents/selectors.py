@@ -36,9 +36,11 @@ from .models import (
     SlaPolicy,
     SourceState,
     State,
+    StatusUpdate,
     TimelineEvent,
+    UpdatesPolicy,
 )
-from .sla import DEFAULT_TARGETS, SlaTarget
+from .sla import DEFAULT_TARGETS, DEFAULT_UPDATE_CADENCE, SlaTarget
 
 
 def incidents_visible_to(principal: Principal) -> QuerySet[Incident]:
@@ -69,7 +71,9 @@ def _for_display(
 ) -> QuerySet[Incident]:
     """`incidents` with everything the output serializer reads, in a fixed number of queries."""
     return _with_severity_rank(
-        incidents.select_related("brand", "assignee", "reported_by_user", "reported_by_key").prefetch_related(
+        incidents.select_related(
+            "brand", "assignee", "reported_by_user", "reported_by_key", "commander", "comms_lead", "scribe"
+        ).prefetch_related(
             Prefetch("checklist", queryset=checklists_for_display(steps)),
             Prefetch("follow_ups", queryset=follow_ups.select_related("owner")),
         )
@@ -157,6 +161,11 @@ def incident_for_display(incident: Incident) -> Incident:
     ).get(pk=incident.pk)
 
 
+def status_updates_of(incident: Incident) -> QuerySet[StatusUpdate]:
+    """The incident's status updates, newest first, with their authors."""
+    return incident.status_updates.select_related("author").order_by("-created_at", "-id")
+
+
 def timeline_of(incident: Incident) -> QuerySet[TimelineEvent]:
     return incident.events.order_by("at", "id")
 
@@ -173,6 +182,42 @@ def sla_targets_for(brand_id: int) -> dict[str, SlaTarget]:
     for policy in SlaPolicy.objects.for_brands([brand_id]):
         targets[policy.severity] = SlaTarget(policy.ack_seconds, policy.resolve_seconds)
     return targets
+
+
+def updates_policy_for(brand_id: int) -> dict:
+    """The brand's status-update policy as the API shows it: the defaults where it set none."""
+    policy = UpdatesPolicy.objects.for_brands([brand_id]).first()
+    if policy is None:
+        return {"cadence_seconds": dict(DEFAULT_UPDATE_CADENCE), "stakeholder_emails": []}
+    return {
+        "cadence_seconds": {**DEFAULT_UPDATE_CADENCE, **policy.cadence_seconds},
+        "stakeholder_emails": list(policy.stakeholder_emails),
+    }
+
+
+def update_cadences(brand_ids) -> dict[int, dict[str, int | None]]:
+    """Seconds between status updates per severity (None: none due), for each brand, in one query."""
+    found = {brand_id: dict(DEFAULT_UPDATE_CADENCE) for brand_id in brand_ids}
+    for brand_id, cadence in UpdatesPolicy.objects.for_brands(found).values_list(
+        "brand_id", "cadence_seconds"
+    ):
+        found[brand_id].update(cadence)
+    return found
+
+
+def next_update_due(incident: Incident, *, now, reminded_at=None, acknowledged_at=None):
+    """
+    When the incident's next status update is due on its brand's cadence for its severity
+    (`sla.update_due_at`); `acknowledged_at` for an incident being claimed now.
+    """
+    cadence = update_cadences([incident.brand_id])[incident.brand_id].get(incident.severity)
+    return sla.update_due_at(
+        acknowledged_at=acknowledged_at or incident.acknowledged_at,
+        last_update_at=incident.last_update_at,
+        cadence_seconds=cadence,
+        now=now,
+        reminded_at=reminded_at,
+    )
 
 
 def reply_defaults(incident: Incident) -> dict[str, str]:

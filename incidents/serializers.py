@@ -12,8 +12,9 @@ from crisis.models import Brand, Schedule
 from crisis.serializers import EARLIEST_REPORTED_AT, reported_time
 from playbooks.serializers import ChecklistStepOutput
 
-from . import chain, reports, sla
+from . import chain, messages, reports, sla
 from .models import (
+    Audience,
     Category,
     Channel,
     ChannelKind,
@@ -22,6 +23,7 @@ from .models import (
     Incident,
     Severity,
     SourceState,
+    StatusUpdate,
     TimelineEvent,
 )
 from .selectors import available_actions
@@ -98,6 +100,75 @@ class CommentInput(StrictInput):
     body = FreeText(max_length=TEXT_MAX)
 
 
+# --- Incident command (API.md) -------------------------------------------------------------
+
+
+class SeverityInput(StrictInput):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    reason = FreeText(max_length=TEXT_MAX)
+
+
+class RoleInput(StrictInput):
+    role = serializers.ChoiceField(choices=list(messages.ROLE_COLUMNS))
+    username = serializers.CharField(max_length=150, allow_null=True)
+
+
+class LinkInput(StrictInput):
+    incident = serializers.IntegerField(min_value=1, max_value=2**62)
+    kind = serializers.ChoiceField(choices=["related"], default="related")
+
+
+class MergeInput(StrictInput):
+    into = serializers.IntegerField(min_value=1, max_value=2**62)
+
+
+class StatusUpdateInput(StrictInput):
+    body = FreeText(max_length=TEXT_MAX)
+    audience = serializers.ChoiceField(choices=Audience.choices)
+
+
+class StatusUpdateOutput(ModelOutput):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["id", "incident", "at", "author", "audience", "body"]
+        read_only_fields = fields
+
+
+class CadenceInput(StrictInput):
+    critical = serializers.IntegerField(min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS, allow_null=True)
+    high = serializers.IntegerField(min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS, allow_null=True)
+    medium = serializers.IntegerField(min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS, allow_null=True)
+    low = serializers.IntegerField(min_value=sla.MIN_SECONDS, max_value=sla.MAX_SECONDS, allow_null=True)
+
+
+STAKEHOLDER_EMAILS_MAX = 50
+
+
+class UpdatesPolicyInput(StrictInput):
+    cadence_seconds = CadenceInput()
+    stakeholder_emails = serializers.ListField(
+        child=serializers.EmailField(max_length=254), max_length=STAKEHOLDER_EMAILS_MAX, default=list
+    )
+
+    def validate_stakeholder_emails(self, value):
+        # One e-mail per address, whatever its case.
+        seen, kept = set(), []
+        for email in value:
+            if email.lower() not in seen:
+                seen.add(email.lower())
+                kept.append(email)
+        return kept
+
+
+class UpdatesPolicyOutput(serializers.Serializer):
+    cadence_seconds = CadenceInput()
+    # The addresses a manager typed: shown to managers only (null for others), as invitations are.
+    stakeholder_emails = serializers.ListField(child=serializers.EmailField(), allow_null=True)
+
+
 class IncidentOutput(ModelOutput):
     """An incident as API.md lists it. Needs `incidents_for_display` rows and a principal."""
 
@@ -115,6 +186,10 @@ class IncidentOutput(ModelOutput):
     # What a sending tool (PagerDuty, Alertmanager, Grafana) last said: null while firing.
     source_state = serializers.SerializerMethodField()
     source_details = serializers.JSONField(read_only=True)
+    roles = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+    merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    next_update_due_at = serializers.DateTimeField(source="update_due_at", read_only=True, allow_null=True)
 
     class Meta:
         model = Incident
@@ -150,6 +225,11 @@ class IncidentOutput(ModelOutput):
             "available_transitions",
             "source_state",
             "source_details",
+            "roles",
+            "links",
+            "merged_into",
+            "next_update_due_at",
+            "last_update_at",
         ]
         read_only_fields = fields
 
@@ -187,6 +267,30 @@ class IncidentOutput(ModelOutput):
     )
     def get_source_state(self, incident) -> str | None:
         return incident.source_state or None
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {role: {"type": "string", "nullable": True} for role in messages.ROLE_COLUMNS},
+        }
+    )
+    def get_roles(self, incident) -> dict:
+        return messages.roles_of(incident)
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "incident": {"type": "integer"},
+                    "kind": {"type": "string", "enum": ["related"]},
+                },
+            },
+        }
+    )
+    def get_links(self, incident) -> list:
+        return list(incident.links)
 
 
 def incident_answer(incident: Incident, *, principal, checklist=None, now=None) -> dict:
@@ -246,6 +350,11 @@ def incident_answer(incident: Incident, *, principal, checklist=None, now=None) 
         "available_transitions": available_actions(incident, principal),
         "source_state": incident.source_state or None,
         "source_details": incident.source_details,
+        "roles": messages.roles_of(incident),
+        "links": list(incident.links),
+        "merged_into": incident.merged_into_id,
+        "next_update_due_at": _when(incident.update_due_at),
+        "last_update_at": _when(incident.last_update_at),
     }
 
 

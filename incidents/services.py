@@ -38,7 +38,7 @@ from .models import (
     SourceState,
     State,
 )
-from .selectors import incidents_visible_to, response_figures
+from .selectors import incidents_visible_to, next_update_due, response_figures
 from .timeline import timeline_record
 
 
@@ -144,9 +144,11 @@ def incident_claim(*, incident_id: int, principal: Principal) -> Incident:
                 "next_escalation_at",
                 "sla_warning_at",
                 "resolve_escalation_at",
+                "update_due_at",
             ],
             by=principal.user,
             at=now,
+            update_due_at=next_update_due(incident, now=now, acknowledged_at=now),
             data={
                 "ack_seconds": int((now - incident.detected_at).total_seconds()),
                 "ack_breached": sla.is_breached(due=incident.ack_due_at, done=now, now=now),
@@ -178,7 +180,13 @@ def incident_resolve(*, incident_id: int, principal: Principal, resolution: str)
             "resolve",
             kind=EventKind.RESOLVED,
             precondition=_required_steps_done,
-            fields=["resolution", "resolved_at", "resolve_escalation_at", "review_reminder_at"],
+            fields=[
+                "resolution",
+                "resolved_at",
+                "resolve_escalation_at",
+                "review_reminder_at",
+                "update_due_at",
+            ],
             resolution=resolution,
             at=timezone.now(),
             data={"resolution": resolution},
@@ -291,14 +299,17 @@ def incident_reopen(*, incident_id: int, principal: Principal, reason: str) -> I
         with _locked_incident(incident_id, principal) as incident:
             _require_role(incident, principal, Role.RESPONDER)
             alerted = incident.escalations.filter(kind=EscalationKind.RESOLVE).exists()
+            now = timezone.now()
             reopened = _apply(
                 incident,
                 principal,
                 "reopen",
                 kind=EventKind.REOPENED,
-                fields=["resolved_at", "resolve_escalation_at", "review_reminder_at"],
+                fields=["resolved_at", "resolve_escalation_at", "review_reminder_at", "update_due_at"],
                 data={"reason": reason},
                 resolve_alert_sent=alerted,
+                # The beats owed while it was resolved are not: the next one on its grid.
+                update_due_at=next_update_due(incident, now=now, reminded_at=now),
             )
             return reopened
     except IntegrityError:

@@ -10,10 +10,12 @@ weighs it again. At most one detection-opened wave per brand is open at a time: 
 carries the dedup key `WAVE_KEY`, and the database allows one open incident per key.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Count, Max, Sum
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -23,8 +25,8 @@ from crisis import mentions as crisis_mentions
 from crisis.models import Brand, Mention, Role, Sentiment
 from crisis.tenancy import Principal
 
-from . import filing
-from .models import OPEN_STATES, Incident, WaveMention
+from . import command, filing
+from .models import OPEN_STATES, Incident, MovedDedupKey, WaveMention
 
 WAVE_KEY = "mention-wave"
 
@@ -53,6 +55,7 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict], n
         # incident, and the negatives of a wave already open.
         return target(item) is not None or (wave_id is not None and item["sentiment"] == Sentiment.NEGATIVE)
 
+    grown = False
     with transaction.atomic():
         stored = crisis_mentions.mentions_store(brand=brand, items=items, now=now, counted=attached_now)
         touched: set[int] = set()
@@ -77,6 +80,9 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict], n
                 negatives = [m for m in loose if m.sentiment == Sentiment.NEGATIVE]
                 _attach(brand, wave_id, negatives, now)
                 touched.add(wave_id)
+                grown = bool(negatives)
+    if loose and wave_id is not None and grown:
+        _follow_the_wave(brand, wave_id)
     return Intake(len(stored.fresh), stored.duplicates, sorted(touched))
 
 
@@ -100,6 +106,54 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
     return found
 
 
+def _follow_the_wave(brand: Brand, wave_id: int) -> None:
+    """
+    The wave grew: its severity follows detection's rule over every negative mention it
+    holds (`detection.severity_for`; an author with `follower_threshold` followers makes it
+    high at least), raised only, through `command.incident_wave_grew`; and once it holds
+    `min_count` negatives its title says how many, over how long.
+    """
+    policy = detection.policy_for(brand)
+    figures = (
+        WaveMention.objects.for_brands([brand.pk])
+        .filter(incident_id=wave_id, mention__sentiment=Sentiment.NEGATIVE)
+        .aggregate(
+            count=Count("pk"),
+            reach=Sum("mention__reach"),
+            loudest=Max("mention__author_followers"),
+            last=Max("mention__published_at"),
+        )
+    )
+    count, reach = figures["count"], figures["reach"] or 0
+    if (figures["loudest"] or 0) >= policy.follower_threshold:
+        reach = max(reach, 100_000)
+    severity = detection.severity_for(negatives=count, reach=reach, policy=policy)
+    incident = Incident.objects.for_brands([brand.pk]).filter(pk=wave_id).values("detected_at").first()
+    if incident is None:
+        return
+    title = None
+    with translation.override(brand.language):
+        if count >= policy.min_count:
+            span = (figures["last"] - incident["detected_at"]).total_seconds() if figures["last"] else 0
+            minutes = max(policy.window_seconds // 60, math.ceil(span / 60))
+            title = _volume_title(count, minutes)[:200]
+        reason = _("The wave grew: %(count)d negative mentions, reach %(reach)d.") % {
+            "count": count,
+            "reach": figures["reach"] or 0,
+        }
+    command.incident_wave_grew(
+        incident_id=wave_id,
+        severity=severity,
+        title=title,
+        reason=reason,
+        data={"automatic": True, "negatives": count, "reach": figures["reach"] or 0},
+    )
+
+
+def _volume_title(count: int, minutes: int) -> str:
+    return _("Wave of negative mentions: %(count)d in %(minutes)d min") % {"count": count, "minutes": minutes}
+
+
 def _open_wave_id(brand: Brand) -> int | None:
     """
     The brand's open wave, if any. Not locked: attaching mentions to a wave that is
@@ -107,12 +161,20 @@ def _open_wave_id(brand: Brand) -> int | None:
     open one end with one incident and a duplicate count (the dedup key's constraint).
     Locking it made every mention of a storm queue behind the one before.
     """
-    return (
+    found = (
         Incident.objects.for_brands([brand.pk])
         .filter(dedup_key=WAVE_KEY, state__in=OPEN_STATES)
         .values_list("pk", flat=True)
         .first()
     )
+    if found is None:  # merged into an incident that had a key of its own
+        found = (
+            MovedDedupKey.objects.for_brands([brand.pk])
+            .filter(dedup_key=WAVE_KEY, incident__state__in=OPEN_STATES)
+            .values_list("incident_id", flat=True)
+            .first()
+        )
+    return found
 
 
 def _file_wave(principal, brand, decision: detection.Wave, loose, now, category) -> Incident:
@@ -121,11 +183,7 @@ def _file_wave(principal, brand, decision: detection.Wave, loose, now, category)
     # language the monitoring tool's request happened to ask for.
     with translation.override(brand.language):
         title = (
-            _("Wave of negative mentions: %(count)d in %(minutes)d min")
-            % {
-                "count": decision.negatives_in_window,
-                "minutes": detection.policy_for(brand).window_seconds // 60,
-            }
+            _volume_title(decision.negatives_in_window, detection.policy_for(brand).window_seconds // 60)
             if decision.reason == "volume"
             else _("Negative post by %(author)s (%(followers)d followers)")
             % {"author": first.author or "?", "followers": first.author_followers}

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from crisis import detection
 from crisis.mentions import mentions_mark_counted, mentions_store
 from crisis.models import DetectionPolicy, Mention
-from incidents.models import Incident, WaveMention
+from incidents.models import Incident, TimelineEvent, WaveMention
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 
@@ -69,8 +69,15 @@ def test_a_burst_opens_exactly_one_incident_at_the_right_moment(key_client, acme
         "detected",
         "mention-wave",
     )
-    # Severity is judged when the wave opens: 10 negatives, 5,000 reach → medium.
-    assert incident.severity == "medium"
+    # The wave opens medium (10 negatives, 5,000 reach) and is raised as it grows (README,
+    # "A wave's automatic severity"): high at 20 negatives, critical at 50.
+    assert incident.severity == "critical"
+    raised = TimelineEvent.all_brands.filter(incident=incident, kind="severity_changed").order_by("pk")
+    assert [(e.data["from"], e.data["to"], e.data["negatives"], e.actor_label) for e in raised] == [
+        ("medium", "high", 20, "system"),
+        ("high", "critical", 50, "system"),
+    ]
+    assert incident.title == "Wave of negative mentions: 50 in 10 min"
     assert WaveMention.all_brands.filter(incident=incident).count() == 50
     assert Mention.all_brands.filter(brand=acme).count() == 500
 

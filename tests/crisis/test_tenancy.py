@@ -31,9 +31,12 @@ from incidents.models import (
     EscalationPolicy,
     FollowUp,
     Incident,
+    MovedDedupKey,
     Notification,
     SlaPolicy,
+    StatusUpdate,
     TimelineEvent,
+    UpdatesPolicy,
     WaveMention,
 )
 from integrations.sources.models import Source
@@ -123,6 +126,9 @@ def world(acme, globex, alice, bob, mallory, file_incident):
             idempotency_key=uuid.uuid4(),
         )
         WaveMention.objects.create(incident=incident, mention=mention)
+        MovedDedupKey.objects.create(brand=brand, dedup_key="merged", incident=incident)
+        StatusUpdate.objects.create(incident=incident, author=by, audience="team", body="On it.")
+        UpdatesPolicy.objects.create(brand=brand, cadence_seconds={}, stakeholder_emails=[])
         Invitation.issue(
             brand=brand, email="x@example.test", role="viewer", is_executive=False, invited_by=by, now=now
         )
