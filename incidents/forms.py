@@ -1,6 +1,7 @@
 """
 The forms of people's actions on an incident (resolve, reopen, review, reassign, comment,
-complete a step), shared by the console and the admin.
+complete a step; severity, roles, links, merges and status updates), shared by the console
+and the admin.
 
 Forms parse the shape of the input only; the rules (blank text, lengths, follow-up
 limits, who may be assigned) are the services' and come back as `InvalidInput` naming
@@ -12,8 +13,10 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
 from api.text import free_text
+from crisis.models import Severity
 
-from .models import FREE_TEXT_MAX
+from .messages import ROLE_LABELS
+from .models import FREE_TEXT_MAX, Audience
 
 
 class FreeTextField(forms.CharField):
@@ -82,3 +85,43 @@ class CommentForm(ActionForm):
 
 class StepForm(ActionForm):
     note = FreeTextField(label=_("Note"), required=False, max_length=FREE_TEXT_MAX)
+
+
+# --- Incident command ---------------------------------------------------------------------
+
+
+class SeverityForm(ActionForm):
+    severity = forms.ChoiceField(label=_("New severity"), choices=Severity.choices)
+    reason = FreeTextField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}), max_length=FREE_TEXT_MAX)
+    # Set by the preview's "Confirm": without it the page shows the new deadlines first.
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class RoleForm(ActionForm):
+    role = forms.ChoiceField(label=_("Role"), choices=list(ROLE_LABELS.items()))
+    # Empty: nobody holds the role any more.
+    username = forms.ChoiceField(
+        label=_("Person"), required=False, validators=[ProhibitNullCharactersValidator()]
+    )
+
+    def __init__(self, *args, candidates=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].choices = [("", _("— nobody —")), *((u, u) for u in candidates)]
+
+    def clean_username(self):
+        return self.cleaned_data["username"] or None
+
+
+class LinkForm(ActionForm):
+    incident = forms.IntegerField(label=_("Incident"), min_value=1, max_value=2**62)
+
+
+class MergeForm(ActionForm):
+    into = forms.IntegerField(label=_("Merge into incident"), min_value=1, max_value=2**62)
+
+
+class StatusUpdateForm(ActionForm):
+    audience = forms.ChoiceField(label=_("To"), choices=Audience.choices, initial=Audience.TEAM)
+    body = FreeTextField(
+        label=_("Update"), widget=forms.Textarea(attrs={"rows": 3}), max_length=FREE_TEXT_MAX
+    )

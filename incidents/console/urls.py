@@ -32,6 +32,7 @@ urlpatterns = [
         views.reply_preview,
         name="reply-preview",
     ),
+    re_path(r"^incidents/(?P<pk>[0-9]{1,18})/severity/$", views.severity_change, name="incident-severity"),
     re_path(
         r"^incidents/(?P<pk>[0-9]{1,18})/(?P<action>[a-z]{1,20})/$",
         views.incident_action,

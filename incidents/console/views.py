@@ -25,9 +25,11 @@ from playbooks import placeholders
 from playbooks.models import ChecklistStep
 from playbooks.services import templates_visible_to
 
+from .. import command, policies, reports, selectors, services
 from .. import forms as action_forms
-from .. import policies, reports, selectors, services
+from .. import messages as desk_messages
 from ..errors import StepsIncomplete
+from ..models import OPEN_STATES, Incident, State
 from ..selectors import (
     incidents_for_display,
     incidents_visible_to,
@@ -66,7 +68,7 @@ def incident_page(request, pk):
     return _incident_page(request, pk)
 
 
-def _incident_page(request, pk, *, bound=None):
+def _incident_page(request, pk, *, bound=None, preview=None):
     """
     The incident page; `bound` re-shows a refused form with what the person typed and
     why it was refused (400 for a field, 409 for the incident's state, such as open steps).
@@ -86,10 +88,16 @@ def _incident_page(request, pk, *, bound=None):
         "review_form": action_forms.ReviewForm(),
         "comment_form": action_forms.CommentForm(),
         "reassign_form": action_forms.ReassignForm(candidates=candidates),
+        "severity_form": action_forms.SeverityForm(initial={"severity": incident.severity}),
+        "roles_form": action_forms.RoleForm(candidates=candidates),
+        "update_form": action_forms.StatusUpdateForm(),
         **(bound or {}),
     }
     # A refused hand-over offers everyone again, not only the name that was posted.
     forms_in_page["reassign_form"].fields["assignee"].choices = [(u, u) for u in candidates]
+    forms_in_page["roles_form"].fields["username"].choices = (
+        action_forms.RoleForm(candidates=candidates).fields["username"].choices
+    )
     resolve_form = forms_in_page["resolve_form"]
     # A refused resolve points at the steps that block it, as they stand now.
     blocking = (
@@ -116,9 +124,74 @@ def _incident_page(request, pk, *, bound=None):
             "blocking_ids": {s.pk for s in blocking},
             "review": _review(incident),
             **_replies(principal, incident),
+            **_command(request, principal, incident, preview=preview),
         },
         status=status,
     )
+
+
+# --- Incident command: severity, roles, related and merged incidents, status updates -----------
+
+UPDATES_ON_PAGE = 5
+FOUND_ON_PAGE = 10
+
+
+def _command(request, principal, incident, *, preview=None) -> dict:
+    """What the incident page shows and offers of incident command (a fixed number of queries)."""
+    is_manager = principal.has_role(incident.brand_id, Role.MANAGER)
+    can_work = principal.has_role(incident.brand_id, Role.RESPONDER)
+    related_ids = [link["incident"] for link in incident.links]
+    if incident.merged_into_id:
+        related_ids.append(incident.merged_into_id)
+    shown = {
+        row["pk"]: _said(row)
+        for row in Incident.objects.for_brands([incident.brand_id])
+        .filter(pk__in=related_ids)
+        .values("pk", "title", "state")
+    }
+    if preview is not None:
+        preview["label"] = dict(Severity.choices)[preview["severity"]]
+    query = (request.GET.get("find") or "").strip()[:200]
+    return {
+        "roles": [
+            {"role": role, "label": label, "person": name}
+            for (role, label), name in zip(
+                desk_messages.ROLE_LABELS.items(), desk_messages.roles_of(incident).values(), strict=True
+            )
+        ],
+        "can_give_roles": can_work
+        and incident.is_open
+        and (is_manager or principal.user_id == incident.commander_id),
+        "can_change_severity": incident.is_open
+        and can_work
+        and (is_manager or principal.user_id == incident.assignee_id),
+        "severity_preview": preview,
+        "linked": [shown[pk] for pk in related_ids if pk in shown and pk != incident.merged_into_id],
+        "linked_ids": set(related_ids),
+        "merged_into": shown.get(incident.merged_into_id),
+        "find": query,
+        "found": _found(principal, incident, query) if query and can_work else [],
+        "can_update": can_work and incident.state != State.REVIEWED and not incident.merged_into_id,
+        "updates": list(selectors.status_updates_of(incident)[:UPDATES_ON_PAGE]),
+        # Where the current beat began (the countdown colours from it).
+        "update_base": max(filter(None, [incident.acknowledged_at, incident.last_update_at]), default=None),
+    }
+
+
+def _said(row: dict) -> dict:
+    """An incident row of a list as the page shows it: its state in words, and whether it is open."""
+    return {**row, "state_label": State(row["state"]).label, "is_open": row["state"] in OPEN_STATES}
+
+
+def _found(principal, incident, query: str) -> list:
+    """Incidents of the same brand to link or merge with: by number (#12 or 12) or words of the title."""
+    candidates = incidents_visible_to(principal).filter(brand_id=incident.brand_id).exclude(pk=incident.pk)
+    number = query.lstrip("#")
+    matches = Q(title__icontains=query)
+    if number.isdigit() and len(number) <= 18:
+        matches |= Q(pk=int(number))
+    rows = candidates.filter(matches).order_by("-created_at", "-id").values("pk", "title", "state")
+    return [_said(row) for row in rows[:FOUND_ON_PAGE]]
 
 
 def _review(incident) -> dict | None:
@@ -225,6 +298,38 @@ ACTIONS = {
         gettext_lazy("Handed over to %(assignee)s."),
     ),
     "comment": (action_forms.CommentForm, services.incident_comment, gettext_lazy("Comment added.")),
+    "roles": (action_forms.RoleForm, command.incident_role_set, gettext_lazy("Role saved.")),
+    "link": (
+        action_forms.LinkForm,
+        lambda *, incident_id, principal, incident: command.incident_link(
+            incident_id=incident_id, principal=principal, other_id=incident
+        ),
+        gettext_lazy("Linked with #%(incident)s."),
+    ),
+    "unlink": (
+        action_forms.LinkForm,
+        lambda *, incident_id, principal, incident: command.incident_unlink(
+            incident_id=incident_id, principal=principal, other_id=incident
+        ),
+        gettext_lazy("No longer linked with #%(incident)s."),
+    ),
+    "merge": (
+        action_forms.MergeForm,
+        command.incident_merge,
+        gettext_lazy("Merged into #%(into)s: this incident is closed."),
+    ),
+    "update": (
+        action_forms.StatusUpdateForm,
+        command.status_update_post,
+        gettext_lazy("Status update sent."),
+    ),
+}
+
+# Forms whose choices are the brand's people: bound with the posted name as the only choice,
+# the service judging whether that person may hold it.
+PEOPLE_FORMS = {
+    action_forms.ReassignForm: "assignee",
+    action_forms.RoleForm: "username",
 }
 
 
@@ -236,11 +341,8 @@ def incident_action(request, pk, action):
     form_class, service, done = ACTIONS[action]
     form, kwargs = None, {}
     if form_class is not None:
-        form_kwargs = (
-            {"candidates": [request.POST.get("assignee", "")]}
-            if form_class is action_forms.ReassignForm
-            else {}
-        )
+        field = PEOPLE_FORMS.get(form_class)
+        form_kwargs = {"candidates": [request.POST.get(field, "")]} if field else {}
         form = form_class(request.POST, **form_kwargs)
         if not form.is_valid():
             return _incident_page(request, pk, bound={f"{action}_form": form})
@@ -257,6 +359,34 @@ def incident_action(request, pk, action):
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return redirect(back)
+    return redirect("console:incident", pk=pk)
+
+
+@login_required
+@require_POST
+def severity_change(request, pk):
+    """
+    A severity change in two steps: the first post shows the deadlines it would give, the
+    second (with `confirm`) makes it — with the deadlines as they are then.
+    """
+    form = action_forms.SeverityForm(request.POST)
+    if not form.is_valid():
+        return _incident_page(request, pk, bound={"severity_form": form})
+    data = form.cleaned_data
+    if not data["confirm"]:
+        incident = _incident(request, pk)
+        preview = command.severity_preview(incident, severity=data["severity"], now=timezone.now())
+        preview["reason"] = data["reason"]
+        return _incident_page(request, pk, preview=preview)
+    call = lambda: command.incident_severity_change(  # noqa: E731
+        incident_id=pk, principal=_principal(request), severity=data["severity"], reason=data["reason"]
+    )
+    if not _run(request, call, form=form):
+        return _incident_page(request, pk, bound={"severity_form": form})
+    label = dict(Severity.choices)[data["severity"]]
+    messages.success(
+        request, _("Severity changed to %(severity)s; the deadlines follow it.") % {"severity": label}
+    )
     return redirect("console:incident", pk=pk)
 
 
