@@ -9,6 +9,7 @@ the manager signed in, who files it), so what a real post would store, a test st
 
 import uuid
 
+import msgspec
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -48,7 +49,11 @@ def send_test_event(request, slug, tool):
             answer = youscan.receive(principal=principal, brand=brand, doc=samples.youscan(now))
             done = _("YouScan test mention stored (%(accepted)d new).") % answer
         elif tool == "meltwater":
-            answer = meltwater.receive(principal=principal, brand=brand, batch=samples.meltwater(now))
+            answer = meltwater.receive(
+                principal=principal,
+                brand=brand,
+                batch=msgspec.convert(samples.meltwater(now), meltwater.Batch),
+            )
             done = _("Meltwater test mention stored (%(accepted)d new).") % answer
         elif tool == "pagerduty":
             key = f"{samples.TEST_MARK}-{uuid.uuid4().hex[:12]}"

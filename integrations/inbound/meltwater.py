@@ -17,11 +17,15 @@ Meltwater can only set the target URL, so the key goes in the path
 (`…/meltwater/<key>/`) or as Basic credentials in the URL.
 """
 
+from typing import Annotated, Any
+
+import msgspec
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from api.text import free_text
 from crisis.mention_input import MENTION_BATCH_MAX
 
 from ..channels import channel_for
@@ -46,53 +50,98 @@ FOREIGN = {
 }
 
 
-def mention_from(doc) -> dict:
+# What we read of an `api.json` document, declared for msgspec (`reading.typed_body`):
+# everything else in it is skipped unread. Every field may be absent or null.
+Count = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+
+
+class Source(msgspec.Struct):
+    type: str | None = None
+    information_type: str | None = None
+
+
+class Author(msgspec.Struct):
+    name: str | None = None
+    handle: str | None = None
+    followers: Count | None = None
+
+
+class Content(msgspec.Struct):
+    title: str | None = None
+    opening_text: str | None = None
+
+
+class Matched(msgspec.Struct):
+    hit_sentence: str | None = None
+
+
+class Enrichments(msgspec.Struct):
+    sentiment: Any = None  # anything but the three known words is neutral
+
+
+class Metrics(msgspec.Struct):
+    reach: Count | None = None
+
+
+class Document(msgspec.Struct):
+    id: str | int | None = None  # required: `mention_from` says so, as for an empty one
+    external_id: str | int | None = None
+    url: str | None = None
+    source: Source | None = None
+    author: Author | None = None
+    content: Content | None = None
+    matched: Matched | None = None
+    enrichments: Enrichments | None = None
+    metrics: Metrics | None = None
+    published_date: Any = None  # judged by the native rule, which names its problem
+
+
+class Batch(msgspec.Struct):
+    documents: list[Document] | None = None  # required: `receive` says so, null or absent alike
+
+
+# Stand-ins for an absent object, so that reading a field of it gives None.
+_NO_SOURCE, _NO_AUTHOR, _NO_CONTENT = Source(), Author(), Content()
+_NO_MATCH, _NO_ENRICHMENTS, _NO_METRICS = Matched(), Enrichments(), Metrics()
+
+
+def mention_from(doc: Document) -> dict:
     """One `api.json` document as our mention's fields (paths in errors: from the document)."""
-    doc = reading.obj(doc, "", required=True)
-    own_id = reading.identifier(doc.get("id"), "id", required=True)
-    post_id = reading.identifier(doc.get("external_id"), "external_id")
-    url = reading.text(doc.get("url"), "url")
-    source = reading.obj(doc.get("source"), "source")
-    kind = reading.text(source.get("type"), "source.type") or reading.text(
-        source.get("information_type"), "source.information_type"
-    )
-    platform = channel_for(url=url, source_type=kind)
-    author = reading.obj(doc.get("author"), "author")
-    content = reading.obj(doc.get("content"), "content")
-    matched = reading.obj(doc.get("matched"), "matched")
-    opening = reading.text(content.get("opening_text"), "content.opening_text") or reading.text(
-        matched.get("hit_sentence"), "matched.hit_sentence"
-    )
-    enrichments = reading.obj(doc.get("enrichments"), "enrichments")
-    metrics = reading.obj(doc.get("metrics"), "metrics")
+    own_id = reading.identifier(doc.id, "id", required=True)
+    post_id = reading.identifier(doc.external_id, "external_id")
+    url = free_text(doc.url or "")
+    source = doc.source or _NO_SOURCE
+    platform = channel_for(url=url, source_type=source.type or source.information_type)
+    author = doc.author or _NO_AUTHOR
+    content = doc.content or _NO_CONTENT
+    opening = content.opening_text or (doc.matched or _NO_MATCH).hit_sentence or ""
     return {
         "external_id": mentions.external_id(tool=TOOL, platform=platform, post_id=post_id, own_id=own_id),
         "platform": platform,
         "url": url,
-        "author": reading.text(author.get("name"), "author.name")
-        or reading.text(author.get("handle"), "author.handle"),
-        "author_followers": reading.count(author.get("followers"), "author.followers"),
+        "author": free_text(author.name or author.handle or ""),
+        "author_followers": author.followers or 0,
         "text": mentions.body_text(
-            mentions.without_highlights(reading.text(content.get("title"), "content.title")),
-            mentions.without_highlights(opening),
+            mentions.without_highlights(free_text(content.title or "")),
+            mentions.without_highlights(free_text(opening)),
         ),
-        "sentiment": mentions.sentiment(enrichments.get("sentiment")),
-        "reach": reading.count(metrics.get("reach"), "metrics.reach"),
+        "sentiment": mentions.sentiment((doc.enrichments or _NO_ENRICHMENTS).sentiment),
+        "reach": (doc.metrics or _NO_METRICS).reach or 0,
         # As sent: the native rule judges it (ISO 8601, not ahead of our clock, not before 2000).
-        "published_at": doc.get("published_date"),
+        "published_at": doc.published_date,
     }
 
 
-def receive(*, principal, brand, batch) -> dict:
+def receive(*, principal, brand, batch: Batch) -> dict:
     """Store a data-stream batch through the native intake; the answer's body."""
-    batch = reading.obj(batch, "body", required=True)
-    documents = reading.array(batch.get("documents"), "documents", required=True)
-    if len(documents) > MENTION_BATCH_MAX:
+    if batch.documents is None:
+        raise reading.problem("documents", _("This field is required."))
+    if len(batch.documents) > MENTION_BATCH_MAX:
         raise reading.problem(
             "documents", _("At most %(max)d documents per request.") % {"max": MENTION_BATCH_MAX}
         )
     items = []
-    for i, doc in enumerate(documents):
+    for i, doc in enumerate(batch.documents):
         try:
             items.append(mention_from(doc))
         except ValidationError as error:
@@ -113,5 +162,5 @@ class MeltwaterView(KeyAdapterView):
 
     @extend_schema(request={"application/json": {"type": "object"}}, responses={200: INTAKE_ANSWER})
     def post(self, request, key=None):
-        batch = reading.json_body(request, limit=BODY_LIMIT)
+        batch = reading.typed_body(request, Batch, limit=BODY_LIMIT)
         return Response(receive(principal=self.principal, brand=request.auth.brand, batch=batch))

@@ -26,11 +26,17 @@ AUTH_FORMS = ("api-key", "basic", "path", "bearer")
 
 
 def send(
-    path: str, body, *, key: str | None, form: str = "api-key", method: str = "post", raw: bytes | None = None
+    path: str,
+    body,
+    *,
+    key: str | None,
+    form: str = "api-key",
+    method: str = "post",
+    raw: bytes | None = None,
+    **headers,
 ):
     """POST (or PUT) `body` as JSON to an adapter at `path` (ending in '/'), the key given as `form`."""
     client = APIClient()
-    headers = {}
     if key is not None and form == "api-key":
         headers["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
     elif key is not None and form == "bearer":
