@@ -75,7 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 COLUMNS = """brand_id, title, description, category, severity, channel, source_url, reach, dedup_key,
     duplicate_count, state, detected_at, created_at, acknowledged_at, investigated_at, resolved_at,
     reviewed_at, ack_due_at, resolve_due_at, escalation_level, resolution, review_notes,
-    escalation_chain, next_escalation_at, sla_warning_at, resolve_escalation_at, update_due_at"""
+    escalation_chain, next_escalation_at, sla_warning_at, resolve_escalation_at, update_due_at,
+    source_state, source_details"""
 
 CLOSED = f"""
 INSERT INTO incidents_incident ({COLUMNS})
@@ -84,7 +85,7 @@ SELECT %(brand)s, 'closed crisis ' || g, '', 'other', 'medium', 'vk', '', 0, '',
        t.d, t.d, t.d + interval '5 min', t.d + interval '10 min', t.d + interval '2 hours',
        CASE WHEN g %% 10 = 0 THEN NULL ELSE t.d + interval '1 day' END,
        t.d + interval '15 min', t.d + interval '4 hours', 0, 'done', NULL,
-       %(chain)s::jsonb, NULL, NULL, NULL, NULL
+       %(chain)s::jsonb, NULL, NULL, NULL, NULL, '', '{{}}'::jsonb
 FROM generate_series(1, %(n)s) AS g,
      LATERAL (SELECT now() - interval '400 days' + g * interval '30 seconds' AS d) AS t
 """
@@ -101,7 +102,7 @@ SELECT %(brand)s, 'open crisis ' || g, '', 'other', 'high', 'telegram', '', 0, '
        CASE WHEN g %% 5 < 3 THEN t.due END,
        CASE WHEN g %% 5 < 3 THEN t.due - interval '10 min' END,
        CASE WHEN g %% 5 < 3 THEN NULL ELSE t.due END,
-       CASE WHEN g %% 5 < 3 THEN NULL ELSE t.due - interval '30 min' END
+       CASE WHEN g %% 5 < 3 THEN NULL ELSE t.due - interval '30 min' END, '', '{{}}'::jsonb
 FROM generate_series(1, %(n)s) AS g,
      LATERAL (SELECT now() + interval '1 hour'
                      + ((g * 7919) %% 14400) * interval '1 second' AS due) AS t
@@ -285,14 +286,14 @@ def claim_queryset(now, batch: int, column: str = "next_escalation_at"):
     )
 
 
-def captured_tick_claim_only(batch: int) -> str:
+def captured_tick_claim_only(batch: int, column: str = "next_escalation_at") -> str:
     """The SQL of the claim for now (as Django sends it)."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     with CaptureQueriesContext(connection) as captured, transaction.atomic():
-        list(claim_queryset(timezone.now(), batch))
+        list(claim_queryset(timezone.now(), batch, column))
         transaction.set_rollback(True)
     return next(q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"])
 
@@ -312,7 +313,9 @@ def time_claims(reps: int, batch: int) -> list[float]:
     return out
 
 
-def time_fire_batch(batch: int, reps: int) -> tuple[list[float], set[int]]:
+def time_fire_batch(
+    batch: int, reps: int, column: str = "next_escalation_at"
+) -> tuple[list[float], set[int]]:
     """One batch claimed and fired as `sweep()` does, rolled back, so it pays no commit
     and publishes nothing (`on_commit` never runs)."""
     from django.db import transaction
@@ -325,7 +328,7 @@ def time_fire_batch(batch: int, reps: int) -> tuple[list[float], set[int]]:
         with transaction.atomic():
             now = timezone.now()
             t0 = time.perf_counter()
-            fired.add(clock._fire_isolated(list(claim_queryset(now, batch)), now, set()))
+            fired.add(clock._fire_isolated(list(claim_queryset(now, batch, column)), now, set()))
             out.append((time.perf_counter() - t0) * 1000)
             transaction.set_rollback(True)
     return out, fired
@@ -342,6 +345,15 @@ BACKLOG = """
 UPDATE incidents_incident SET next_escalation_at = now() - interval '1 minute'
 WHERE id IN (SELECT id FROM incidents_incident WHERE state = 'detected' AND next_escalation_at IS NOT NULL
              AND NOT id = ANY(%(probes)s) ORDER BY id LIMIT %(n)s)
+"""
+
+
+# Status-update beats missed on claimed incidents (their assignee: the brand's manager).
+UPDATE_BACKLOG = """
+UPDATE incidents_incident SET update_due_at = now() - interval '1 minute',
+       assignee_id = (SELECT user_id FROM crisis_membership
+                      WHERE brand_id = incidents_incident.brand_id LIMIT 1)
+WHERE id IN (SELECT id FROM incidents_incident WHERE update_due_at IS NOT NULL ORDER BY id LIMIT %(n)s)
 """
 
 
@@ -444,6 +456,20 @@ def run(args) -> int:
             f"one batch of {batch} claimed and fired set-wise, rolled back (no commit, no "
             f"publishing; fired {sorted(fired)}): {summary(values)}   = "
             f"{statistics.median(values) / batch:.2f} ms per escalation"
+        )
+        # The status-update reminders (issue 22): each row's next beat is its own value,
+        # written by one UPDATE … SET update_due_at = CASE id WHEN … END for the batch.
+        raw(UPDATE_BACKLOG, {"n": args.backlog})
+        raw("ANALYZE incidents_incident")
+        plan = explain(captured_tick_claim_only(batch, "update_due_at"))
+        ok &= not show_plan(
+            f"backlog of {args.backlog:,} update beats, claim of update_due_at", plan, full=False
+        )
+        values, fired = time_fire_batch(batch, max(3, args.reps // 4), column="update_due_at")
+        print(
+            f"one batch of {batch} status-update reminders claimed and fired set-wise, rolled back "
+            f"(fired {sorted(fired)}): {summary(values)}   = "
+            f"{statistics.median(values) / batch:.2f} ms per reminder"
         )
     finally:
         harness.clean_up(DATABASE, harness.CLOCK_REDIS_URL, keep_db=args.keep_db)
