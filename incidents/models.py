@@ -204,6 +204,14 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # of the clock like the others: null when none is pending).
     last_update_at = models.DateTimeField(null=True, blank=True)
     update_due_at = models.DateTimeField(null=True, blank=True)
+    # When the brand first said something in public about it (a statement published,
+    # `incidents.statements`); kept on the row, with the time it took, for the reports.
+    first_statement_at = models.DateTimeField(null=True, blank=True)
+    statement_seconds = models.GeneratedField(
+        expression=SecondsBetween("first_statement_at", "detected_at"),
+        output_field=models.FloatField(),
+        db_persist=True,
+    )
 
     objects = TenantManager()
     all_brands = models.Manager()
@@ -256,6 +264,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
                 include=[
                     "ack_seconds",
                     "resolve_seconds",
+                    "statement_seconds",
                     "acknowledged_at",
                     "ack_due_at",
                     "escalation_count",

@@ -1,8 +1,9 @@
 """
 Response-time reports (API.md, "Reports"), computed in the database.
 
-Times to acknowledge and resolve count from `detected_at`. They are stored on the
-incident by the database (`ack_seconds`, `resolve_seconds`), as is the number of
+Times to acknowledge, to resolve and to the first public statement count from
+`detected_at`. They are stored on the incident by the database (`ack_seconds`,
+`resolve_seconds`, `statement_seconds`), as is the number of
 escalations (`escalation_count`), and on PostgreSQL the covering index
 `incident_report` holds every column a report reads: a report is then one
 index-only scan for the groups plus one sort for the overall percentiles
@@ -11,8 +12,8 @@ columns (brand and assignee ids) and named afterwards, so no join and no
 collation-aware sort of names is needed.
 
 On PostgreSQL the percentiles are `percentile_cont` in the grouped query; SQLite has
-no ordered-set aggregates, so there the acknowledge times of each group are fetched
-and the same interpolation is done in Python.
+no ordered-set aggregates, so there the acknowledge (and statement) times of each group
+are fetched and the same interpolation is done in Python.
 """
 
 import contextlib
@@ -42,6 +43,10 @@ METRICS = (
     "ack_sla_breached",
     "ack_sla_met_ratio",
     "escalations",
+    "with_statement",
+    "statement_mean_seconds",
+    "statement_p50_seconds",
+    "statement_p90_seconds",
 )
 # Sorting a year of a big agency's acknowledge times (~1M floats) must stay in memory.
 REPORT_WORK_MEM = "128MB"
@@ -63,8 +68,12 @@ class AckPercentiles(Aggregate):
     template = "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY %(expressions)s)"
     output_field = ArrayField(FloatField())
 
-    def __init__(self):
-        super().__init__("ack_seconds")
+    def __init__(self, column="ack_seconds"):
+        super().__init__(column)
+
+
+# Each percentile pair the report gives: the stored column and the row's name for it.
+PERCENTILES = {"ack_percentiles": "ack_seconds", "statement_percentiles": "statement_seconds"}
 
 
 def _group_key(group_by: str):
@@ -96,7 +105,9 @@ def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str
         }
         total = {name: sum(row[name] for row in groups.values()) for name in ADDITIVE}
         if postgres:
-            total["ack_percentiles"] = incidents.aggregate(p=AckPercentiles())["p"]
+            total.update(
+                incidents.aggregate(**{name: AckPercentiles(column) for name, column in PERCENTILES.items()})
+            )
         else:
             _percentiles_in_python(incidents, group_by, groups, total)
     names = _names(group_by, groups)
@@ -116,6 +127,8 @@ ADDITIVE = (
     "ack_sla_met",
     "ack_sla_breached",
     "escalations",
+    "with_statement",
+    "statement_sum",
 )
 
 
@@ -132,9 +145,11 @@ def _aggregates(now: datetime, *, percentiles: bool) -> dict:
         "ack_sla_met": Count("ack_seconds", filter=met),
         "ack_sla_breached": Count("ack_due_at", filter=breached),
         "escalations": Sum("escalation_count", default=0),
+        "with_statement": Count("statement_seconds"),
+        "statement_sum": Sum("statement_seconds", default=0.0),
     }
     if percentiles:
-        aggregates["ack_percentiles"] = AckPercentiles()
+        aggregates.update({name: AckPercentiles(column) for name, column in PERCENTILES.items()})
     return aggregates
 
 
@@ -149,19 +164,20 @@ def _names(group_by: str, groups: dict) -> dict:
 
 
 def _percentiles_in_python(incidents: QuerySet, group_by: str, groups: dict, total: dict) -> None:
-    durations = defaultdict(list)
-    rows = (
-        incidents.filter(ack_seconds__isnull=False)
-        .order_by()
-        .values_list(_group_key(group_by), "ack_seconds")
-    )
-    for key, seconds in rows.iterator():
-        durations[key].append(seconds)
-    everything = sorted(d for values in durations.values() for d in values)
-    total["ack_percentiles"] = [percentile_cont(everything, 0.5), percentile_cont(everything, 0.9)]
-    for key, row in groups.items():
-        values = sorted(durations.get(key, []))
-        row["ack_percentiles"] = [percentile_cont(values, 0.5), percentile_cont(values, 0.9)]
+    for name, column in PERCENTILES.items():
+        durations = defaultdict(list)
+        rows = (
+            incidents.filter(**{f"{column}__isnull": False})
+            .order_by()
+            .values_list(_group_key(group_by), column)
+        )
+        for key, seconds in rows.iterator():
+            durations[key].append(seconds)
+        everything = sorted(d for values in durations.values() for d in values)
+        total[name] = [percentile_cont(everything, 0.5), percentile_cont(everything, 0.9)]
+        for key, row in groups.items():
+            values = sorted(durations.get(key, []))
+            row[name] = [percentile_cont(values, 0.5), percentile_cont(values, 0.9)]
 
 
 def percentile_cont(sorted_values: list[float], fraction: float) -> float | None:
@@ -182,6 +198,7 @@ def _finish(row: dict) -> dict:
         return round(total / count, 3) if count else None
 
     p50, p90 = row.get("ack_percentiles") or (None, None)
+    statement_p50, statement_p90 = row.get("statement_percentiles") or (None, None)
     judged = row["ack_sla_met"] + row["ack_sla_breached"]
     return {
         "incidents": row["incidents"],
@@ -194,6 +211,10 @@ def _finish(row: dict) -> dict:
         "ack_sla_breached": row["ack_sla_breached"],
         "ack_sla_met_ratio": round(row["ack_sla_met"] / judged, 4) if judged else None,
         "escalations": row["escalations"],
+        "with_statement": row["with_statement"],
+        "statement_mean_seconds": mean(row["statement_sum"], row["with_statement"]),
+        "statement_p50_seconds": seconds(statement_p50),
+        "statement_p90_seconds": seconds(statement_p90),
     }
 
 

@@ -544,6 +544,11 @@ class ReportRow(serializers.Serializer):
     ack_sla_breached = serializers.IntegerField()
     ack_sla_met_ratio = serializers.FloatField(allow_null=True)
     escalations = serializers.IntegerField()
+    # Time to the first published statement (from `detected_at`), over the incidents that have one.
+    with_statement = serializers.IntegerField()
+    statement_mean_seconds = serializers.FloatField(allow_null=True)
+    statement_p50_seconds = serializers.FloatField(allow_null=True)
+    statement_p90_seconds = serializers.FloatField(allow_null=True)
 
 
 class ReportGroup(ReportRow):

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from crisis.tenancy import Principal
 from incidents import clock, reports, services
-from incidents.models import TimelineEvent
+from incidents.models import Incident, TimelineEvent
 from tests.conftest import complete_required_steps
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -51,6 +51,9 @@ def known(acme, globex, alice, bob, mallory, file_incident):
         )
     with at(7200):
         clock.sweep()  # "ignored" escalates twice (managers, then executives)
+    # The first public statement of four of them (what publishing one records on the incident).
+    for incident, seconds in ((ok, 600), (fast, 1800), (late, 2400), (quiet, 900)):
+        Incident.all_brands.filter(pk=incident.pk).update(first_statement_at=T0 + timedelta(seconds=seconds))
     return {"quiet": quiet}
 
 
@@ -65,6 +68,10 @@ CRITICAL = {
     "ack_sla_breached": 2,
     "ack_sla_met_ratio": 0.6,
     "escalations": 2,
+    "with_statement": 3,
+    "statement_mean_seconds": 1600.0,
+    "statement_p50_seconds": 1800.0,
+    "statement_p90_seconds": 2280.0,
 }
 LOW = {
     "incidents": 1,
@@ -77,6 +84,10 @@ LOW = {
     "ack_sla_breached": 0,
     "ack_sla_met_ratio": None,
     "escalations": 0,
+    "with_statement": 1,
+    "statement_mean_seconds": 900.0,
+    "statement_p50_seconds": 900.0,
+    "statement_p90_seconds": 900.0,
 }
 
 
@@ -92,6 +103,9 @@ def test_known_data_gives_known_figures(api, alice, known):
     total = response.data["total"]
     assert (total["incidents"], total["ack_sla_met"], total["ack_sla_breached"]) == (6, 3, 2)
     assert (total["ack_p50_seconds"], total["ack_p90_seconds"]) == (210.0, 720.0)
+    # Time to the first public statement: 600, 900, 1800 and 2400 s after detection.
+    assert (total["with_statement"], total["statement_mean_seconds"]) == (4, 1425.0)
+    assert (total["statement_p50_seconds"], total["statement_p90_seconds"]) == (1350.0, 2220.0)
 
 
 @pytest.mark.parametrize(
