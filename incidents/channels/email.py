@@ -15,17 +15,29 @@ connection, and the demo's people read one file per e-mail.
 
 Every message carries its notification's idempotency key, as `Message-ID` (mail
 systems drop a second copy by it) and `X-Crisis-Idempotency-Key`.
+
+Over SMTP a message is written by `render`, not by Django's `EmailMessage`: a
+notification is always one plain-text part, and the general MIME writer (every header
+re-folded through `email.header.Header`, each address parsed twice) cost more CPU than
+the rest of its delivery, which made a burst of ten thousand e-mails CPU-bound
+(figures: docs/benchmarks.md, escalation_lateness). `render` uses the standard
+library's own encoders for the parts that need encoding, and a test holds its output
+to Django's, parsed, for any subject, body and address.
 """
 
 import contextlib
+import functools
+import quopri
 import smtplib
 import threading
 import time
-from email.utils import parseaddr
+from email.header import Header
+from email.utils import formatdate, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, sanitize_address
 
 from .. import messages
 from . import Channel, Limit, Outcome, split_evenly
@@ -51,6 +63,39 @@ def email_of(notification) -> EmailMessage:
             IDEMPOTENCY_HEADER: str(notification.idempotency_key),
         },
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def address(addr: str) -> str:
+    """An address as Django's SMTP backend sends it (IDNA domain, encoded name); ValueError if invalid."""
+    return sanitize_address(addr, "utf-8")  # a burst writes to the same few people: cached
+
+
+def render(notification) -> bytes:
+    """
+    The message as Django's `EmailMessage` would write it, for a plain-text notification:
+    the same headers and values, the body in UTF-8, 8bit unless a line is too long for it.
+    """
+    subject = messages.one_line(notification.subject)
+    if not subject.isascii() or len(subject) > 77:
+        subject = Header(subject, "us-ascii" if subject.isascii() else "utf-8").encode(linesep="\r\n")
+    body = notification.body.replace("\r\n", "\n").replace("\r", "\n").encode()
+    if any(len(line) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for line in body.split(b"\n")):
+        body, transfer_encoding = quopri.encodestring(body), "quoted-printable"
+    else:
+        transfer_encoding = "8bit"
+    head = (
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        "MIME-Version: 1.0\r\n"
+        f"Content-Transfer-Encoding: {transfer_encoding}\r\n"
+        f"Subject: {subject}\r\n"
+        f"From: {address(settings.DEFAULT_FROM_EMAIL)}\r\n"
+        f"To: {address(notification.target)}\r\n"
+        f"Date: {formatdate(localtime=settings.EMAIL_USE_LOCALTIME)}\r\n"
+        f"Message-ID: {message_id(notification)}\r\n"
+        f"{IDEMPOTENCY_HEADER}: {notification.idempotency_key}\r\n\r\n"
+    )
+    return head.encode() + body.replace(b"\n", b"\r\n")
 
 
 def _refusal(exc: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused) -> tuple[int, str]:
@@ -86,9 +131,17 @@ class EmailChannel(Channel):
                     yield notification, Outcome.failed("e-mail: no address")
                     continue
                 try:
-                    if pooled and connection.connection is None:
-                        connection.open()
-                    connection.send_messages([email_of(notification)])
+                    if pooled:
+                        if connection.connection is None:
+                            connection.open()
+                        # smtplib itself: the message is written by render(), not EmailMessage.
+                        connection.connection.sendmail(
+                            address(settings.DEFAULT_FROM_EMAIL),
+                            [address(notification.target)],
+                            render(notification),
+                        )
+                    else:
+                        connection.send_messages([email_of(notification)])
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
                     # The connection is still good: the server refused this message only.
                     code, text = _refusal(exc)
