@@ -107,6 +107,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--smtp-connect-delay", type=float, default=0.05, help="seconds per new SMTP connection"
     )
     parser.add_argument("--smtp-message-delay", type=float, default=0.002, help="seconds per message")
+    parser.add_argument(
+        "--aiosmtpd",
+        action="store_true",
+        help="the tests' aiosmtpd server instead of the lean one (it takes more of the shared CPU)",
+    )
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
@@ -356,6 +361,7 @@ def start_sink(args, log: Path, out: Path) -> tuple[subprocess.Popen, int]:
         str(args.smtp_message_delay),
         "--log",
         str(log),
+        *([] if args.aiosmtpd else ["--lean"]),
     ]
     with out.open("wb") as output:
         sink = subprocess.Popen(
