@@ -176,45 +176,66 @@ class SmtpSink:
             self._log.write(" ".join([words[0], f"{time.time():.6f}", *words[1:]]) + "\n")
 
 
-async def _lean_session(reader, writer, sink: SmtpSink) -> None:
-    """One connection of the lean server: the commands smtplib sends, answered in order."""
-    with sink.lock:
-        sink.connections += 1
-    sink.log("connection")
-    writer.write(b"220 sink ESMTP\r\n")
-    greeted = False
-    recipients: list[str] = []
-    try:
-        while line := await reader.readline():
-            verb = line[:4].upper()
-            if verb in (b"EHLO", b"HELO"):
-                if sink.connect_delay and not greeted:
-                    await asyncio.sleep(sink.connect_delay)  # TCP, TLS and AUTH of a real server
-                greeted = True
-                writer.write(b"250-sink\r\n250 8BITMIME\r\n" if verb == b"EHLO" else b"250 sink\r\n")
-            elif verb == b"MAIL":
-                recipients = []
-                writer.write(b"250 OK\r\n")
-            elif verb == b"RCPT":
-                recipients.append(line[8:].strip().strip(b"<>").decode(errors="replace"))
-                writer.write(b"250 OK\r\n")
-            elif verb == b"DATA":
-                writer.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                content = await reader.readuntil(b"\r\n.\r\n")
-                if sink.message_delay:
-                    await asyncio.sleep(sink.message_delay)
-                sink.accept(header(content, IDEMPOTENCY_HEADER), recipients, header(content, "Subject"))
-                writer.write(b"250 Message accepted for delivery\r\n")
-            elif verb == b"QUIT":
-                writer.write(b"221 Bye\r\n")
-                break
-            else:  # RSET, NOOP
-                writer.write(b"250 OK\r\n")
-            await writer.drain()
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, asyncio.CancelledError):
-        pass  # the client went away mid-command (or the server is stopping): nothing of it was accepted
-    finally:
-        writer.close()
+class _LeanSession(asyncio.Protocol):
+    """
+    One connection of the lean server: the commands smtplib sends, answered in order.
+    The client waits for each answer (smtplib does not pipeline), so a command is
+    complete when its line is; a message when its data ends in CRLF.CRLF.
+    """
+
+    def __init__(self, sink: SmtpSink):
+        self.sink = sink
+        self.buffer = b""
+        self.in_data = self.greeted = False
+        self.recipients: list[str] = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+        with self.sink.lock:
+            self.sink.connections += 1
+        self.sink.log("connection")
+        transport.write(b"220 sink ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.in_data:
+            if self.buffer.endswith(b"\r\n.\r\n"):
+                content, self.buffer, self.in_data = self.buffer, b"", False
+                self._later(self.sink.message_delay, self._accept, content)
+            return
+        if not self.buffer.endswith(b"\r\n"):
+            return
+        line, self.buffer = self.buffer, b""
+        verb = line[:4].upper()
+        if verb in (b"EHLO", b"HELO"):
+            answer = b"250-sink\r\n250 8BITMIME\r\n" if verb == b"EHLO" else b"250 sink\r\n"
+            delay = 0.0 if self.greeted else self.sink.connect_delay  # TCP, TLS and AUTH of a real server
+            self.greeted = True
+            self._later(delay, self.transport.write, answer)
+        elif verb == b"MAIL":
+            self.recipients = []
+            self.transport.write(b"250 OK\r\n")
+        elif verb == b"RCPT":
+            self.recipients.append(line[8:].strip().strip(b"<>").decode(errors="replace"))
+            self.transport.write(b"250 OK\r\n")
+        elif verb == b"DATA":
+            self.in_data = True
+            self.transport.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+        elif verb == b"QUIT":
+            self.transport.write(b"221 Bye\r\n")
+            self.transport.close()
+        else:  # RSET, NOOP
+            self.transport.write(b"250 OK\r\n")
+
+    def _accept(self, content: bytes) -> None:
+        self.sink.accept(header(content, IDEMPOTENCY_HEADER), self.recipients, header(content, "Subject"))
+        self.transport.write(b"250 Message accepted for delivery\r\n")
+
+    def _later(self, delay: float, callback, *args) -> None:
+        if delay:
+            asyncio.get_running_loop().call_later(delay, callback, *args)
+        else:
+            callback(*args)
 
 
 def serve_lean(sink: SmtpSink, stopped: threading.Event) -> None:
@@ -227,9 +248,7 @@ def serve_lean(sink: SmtpSink, stopped: threading.Event) -> None:
     """
 
     async def run() -> None:
-        server = await asyncio.start_server(
-            lambda r, w: _lean_session(r, w, sink), HOST, sink.port, limit=1 << 20
-        )
+        server = await asyncio.get_running_loop().create_server(lambda: _LeanSession(sink), HOST, sink.port)
         print(f"listening on {HOST}:{sink.port}", flush=True)
         async with server:
             while not stopped.is_set():
