@@ -227,6 +227,23 @@ def on_call(plan: Plan, at: datetime) -> list[str]:
     return [found[0].user] if found else []
 
 
+def turns(pieces: list[Shift]) -> list[Shift]:
+    """
+    `final_shifts`' pieces as people's turns: touching pieces of the same person joined
+    (a person's layer shift and their own override in a row are one turn), keeping the
+    first piece's source. A turn's start is a hand-off (someone comes on call after someone
+    else or after nobody), unless it is only where the period asked about begins.
+    """
+    found: list[Shift] = []
+    for piece in pieces:
+        last = found[-1] if found else None
+        if last is not None and last.end == piece.start and last.user == piece.user:
+            found[-1] = Shift(last.user, last.start, piece.end, last.layer, last.override)
+        else:
+            found.append(piece)
+    return found
+
+
 # --- Helpers -------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ and `sentences` is the one place that turns any error detail (a string, DRF's
 `ErrorDetail`, a list or a dict of them) into plain sentences, never a Python repr.
 """
 
+import re
 from decimal import Decimal
 
 from django import forms
@@ -14,7 +15,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from api.errors import DomainError
-from crisis.models import Role, Schedule, Severity
+from crisis import shifts, timezones
+from crisis.models import Role, Schedule, Severity, ShiftUnit
 
 from .. import chain, sla
 
@@ -375,3 +377,219 @@ class ReplyForm(forms.Form):
         if not self.is_valid():
             return {}
         return {name: value for name, value in self.cleaned_data.items() if value.strip()}
+
+
+# --- On-call schedules: a schedule's layers, overrides and "take this shift" -----------------
+
+# A restriction as a person types it: "mon-fri 09:00-18:00", "sat,sun 10:00-16:00".
+RESTRICTION_LINE = re.compile(
+    r"^(?P<days>[a-z][a-z ,\-]*?)\s+(?P<from>\d{1,2}:\d{2})\s*-\s*(?P<to>\d{1,2}:\d{2})$"
+)
+
+
+def _local_input(**attrs):
+    """A date and time typed in the viewer's zone (the active one, which the field applies)."""
+    return forms.DateTimeInput(attrs={"type": "datetime-local", **attrs}, format="%Y-%m-%dT%H:%M")
+
+
+def restriction_lines(restrictions: list[dict]) -> str:
+    """Stored restrictions as the form shows them, one per line: "mon-fri 09:00-18:00"."""
+    return "\n".join(f"{_day_ranges(r['days'])} {r['from']}-{r['to']}" for r in restrictions)
+
+
+def _day_ranges(days: list[str]) -> str:
+    """["mon", "tue", "wed", "sat"] as "mon-wed,sat"."""
+    numbers = sorted(shifts.DAYS.index(d) for d in days)
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ",".join(
+        shifts.DAYS[r[0]] if len(r) == 1 else f"{shifts.DAYS[r[0]]}-{shifts.DAYS[r[-1]]}" for r in runs
+    )
+
+
+def _days_of(text: str) -> list[str]:
+    """ "mon-fri,sun" as ["mon", …, "fri", "sun"]; a range may run past Sunday ("fri-mon")."""
+    found: list[str] = []
+    for token in re.split(r"[\s,]+", text.strip()):
+        first, _dash, last = token.partition("-")
+        if first not in shifts.DAYS or (last and last not in shifts.DAYS):
+            raise ValidationError(
+                _("Unknown day “%(day)s”: use mon, tue, wed, thu, fri, sat, sun."), params={"day": token}
+            )
+        a = shifts.DAYS.index(first)
+        b = shifts.DAYS.index(last) if last else a
+        for k in range((b - a) % 7 + 1):
+            day = shifts.DAYS[(a + k) % 7]
+            if day not in found:
+                found.append(day)
+    return found
+
+
+class LayerForm(forms.Form):
+    """One layer as the page edits it; the API's `LayerInput` judges what it makes."""
+
+    error_css_class = "invalid"
+
+    name = forms.CharField(label=_("Layer name"), required=False, max_length=100)
+    users = forms.CharField(
+        label=_("People, in rotation order (one per line or comma-separated)"),
+        required=False,
+        max_length=8000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    start = forms.DateTimeField(label=_("First hand-off (your time)"), widget=_local_input())
+    every = forms.IntegerField(label=_("Shift length"), min_value=1, max_value=1000, initial=1)
+    unit = forms.ChoiceField(label=_("Unit"), choices=ShiftUnit.choices, initial=ShiftUnit.DAYS)
+    restrictions = forms.CharField(
+        label=_("Only at these times (optional), one per line, e.g. mon-fri 09:00-18:00"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_users(self):
+        return [u for u in re.split(r"[\s,]+", self.cleaned_data["users"]) if u]
+
+    def clean_restrictions(self):
+        found = []
+        for line in self.cleaned_data["restrictions"].lower().splitlines():
+            if not line.strip():
+                continue
+            match = RESTRICTION_LINE.match(line.strip())
+            if match is None:
+                raise ValidationError(
+                    _("“%(line)s” is not like “mon-fri 09:00-18:00”."), params={"line": line.strip()[:100]}
+                )
+            found.append(
+                {
+                    "days": _days_of(match["days"]),
+                    "from": match["from"].zfill(5),
+                    "to": match["to"].zfill(5),
+                }
+            )
+        return found
+
+    def shape(self) -> dict:
+        """The layer as the API takes it."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "users": data["users"],
+            "start": data["start"].isoformat(),
+            "shift": {"every": data["every"], "unit": data["unit"]},
+            "restrictions": data["restrictions"],
+        }
+
+
+LayerFormSet = forms.formset_factory(LayerForm, extra=1, max_num=10, can_delete=True)
+
+# Where the API names a layer's error, the field of the page that shows it.
+LAYER_FIELDS = {
+    "name": "name",
+    "users": "users",
+    "start": "start",
+    "shift": "every",
+    "restrictions": "restrictions",
+}
+
+
+class ScheduleForm:
+    """
+    A schedule as the page edits it: name, zone, one form per layer (and one to add).
+    Checked by the API's own input (`ScheduleInput`) and saved by the API's services, so
+    the console and the API accept and refuse the same schedules.
+    """
+
+    def __init__(self, data=None, *, schedule=None):
+        initial_layers = []
+        if schedule is not None:
+            initial_layers = [
+                {
+                    "name": layer.name,
+                    "users": "\n".join(place.user.get_username() for place in layer.members.all()),
+                    "start": layer.start,
+                    "every": layer.shift_every,
+                    "unit": layer.shift_unit,
+                    "restrictions": restriction_lines(layer.restrictions),
+                }
+                for layer in schedule.layers.all()
+            ]
+        self.head = ScheduleHeadForm(
+            data,
+            initial={"name": schedule.name, "time_zone": schedule.time_zone} if schedule else None,
+        )
+        self.layers = LayerFormSet(data, prefix="layers", initial=initial_layers)
+        self.errors: list[str] = []
+        self.validated: dict | None = None
+
+    def is_valid(self) -> bool:
+        from crisis.serializers import ScheduleInput
+
+        if not (self.head.is_valid() and self.layers.is_valid()):
+            return False
+        # The blank form for a new layer, left blank, has no cleaned data: it is no layer.
+        chosen = [f for f in self.layers if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if not chosen:
+            self.errors = [str(_("A schedule needs at least one layer."))]
+            return False
+        data = ScheduleInput(data={**self.head.cleaned_data, "layers": [f.shape() for f in chosen]})
+        if data.is_valid():
+            self.validated = data.validated_data
+            return True
+        for name, errors in data.errors.items():
+            if name == "layers" and isinstance(errors, list) and any(isinstance(e, dict) for e in errors):
+                for form, layer_errors in zip(chosen, errors, strict=False):
+                    for key, detail in (layer_errors or {}).items():
+                        form.add_error(LAYER_FIELDS.get(key), sentences(detail))
+            elif name in self.head.fields:
+                self.head.add_error(name, sentences(errors))
+            else:
+                self.errors += sentences(errors)
+        return False
+
+    def refuse(self, exc: DomainError) -> None:
+        """A service's refusal: on the name, else above the layers."""
+        if getattr(exc, "field", None) in self.head.fields:
+            refusal_on_form(self.head, exc)
+        else:
+            self.errors += sentences(exc.detail)
+
+
+class ScheduleHeadForm(forms.Form):
+    error_css_class = "invalid"
+
+    name = forms.CharField(label=_("Schedule name"), max_length=100)
+    time_zone = forms.ChoiceField(label=_("Time zone of the hand-offs and restrictions"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = timezones.grouped_choices()
+
+
+class OverrideForm(forms.Form):
+    """A manager puts someone on call for a while; times in the viewer's zone."""
+
+    error_css_class = "invalid"
+
+    user = forms.ChoiceField(label=_("Who"))
+    start = forms.DateTimeField(label=_("From (your time)"), widget=_local_input())
+    end = forms.DateTimeField(label=_("Until (your time)"), widget=_local_input())
+
+    def __init__(self, *args, candidates=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].choices = [(u, u) for u in candidates]
+
+
+class TakeShiftForm(forms.Form):
+    """ "Take this shift": the instants of the shift, as the page wrote them (ISO, with offset)."""
+
+    start = forms.DateTimeField()
+    end = forms.DateTimeField()
+
+
+class OverrideRemoveForm(forms.Form):
+    override = forms.IntegerField(min_value=1, max_value=2**63 - 1)

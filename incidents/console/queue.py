@@ -18,6 +18,7 @@ from crisis.tenancy import Principal
 from ..filters import IncidentFilter
 from ..models import OPEN_STATES, Category, Channel, State
 from ..selectors import available_actions, incidents_for_lists, queue_order
+from .oncall import on_call_for_queue
 
 # The most rows the queue shows; history and the API page through the rest.
 QUEUE_ROWS = 200
@@ -87,4 +88,8 @@ def queue(request):
     }
     if request.htmx:
         return render(request, "console/_queue_rows.html", context)
-    return render(request, "console/queue.html", {**context, **filter_choices(principal)})
+    return render(
+        request,
+        "console/queue.html",
+        {**context, **filter_choices(principal), "on_call": on_call_for_queue(principal, now=context["now"])},
+    )

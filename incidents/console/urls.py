@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import brand_locale, filing, history, me, queue, views
+from . import brand_locale, filing, history, me, oncall, queue, views
 
 app_name = "console"
 
@@ -58,6 +58,37 @@ urlpatterns = [
     path("brands/<slug:slug>/settings/locale/", brand_locale.brand_locale_save, name="brand-locale"),
     path("brands/<slug:slug>/settings/keys/revoke/", views.brand_key_revoke, name="brand-key-revoke"),
     path("brands/<slug:slug>/dashboard/", views.dashboard, name="dashboard"),
+    # On call: who is on call on each schedule of my brands; a schedule's two weeks and its forms.
+    path("on-call/", oncall.on_call_page, name="on-call"),
+    path("brands/<slug:slug>/schedules/new/", oncall.schedule_edit, name="schedule-new"),
+    re_path(
+        r"^brands/(?P<slug>[-\w]+)/schedules/(?P<pk>[0-9]{1,18})/$", oncall.schedule_page, name="schedule"
+    ),
+    re_path(
+        r"^brands/(?P<slug>[-\w]+)/schedules/(?P<pk>[0-9]{1,18})/edit/$",
+        oncall.schedule_edit,
+        name="schedule-edit",
+    ),
+    re_path(
+        r"^brands/(?P<slug>[-\w]+)/schedules/(?P<pk>[0-9]{1,18})/delete/$",
+        oncall.schedule_delete,
+        name="schedule-delete",
+    ),
+    re_path(
+        r"^brands/(?P<slug>[-\w]+)/schedules/(?P<pk>[0-9]{1,18})/take/$",
+        oncall.take_shift,
+        name="schedule-take",
+    ),
+    re_path(
+        r"^brands/(?P<slug>[-\w]+)/schedules/(?P<pk>[0-9]{1,18})/overrides/$",
+        oncall.override_add,
+        name="schedule-override",
+    ),
+    re_path(
+        r"^brands/(?P<slug>[-\w]+)/schedules/(?P<pk>[0-9]{1,18})/overrides/remove/$",
+        oncall.override_remove,
+        name="schedule-override-remove",
+    ),
     # The link an invitation e-mail carries (crisis.models.Invitation: 43 URL-safe characters).
     re_path(r"^invitations/(?P<token>[A-Za-z0-9_-]{1,100})/$", views.invitation_page, name="invitation"),
 ]

@@ -66,6 +66,12 @@ def moment(value, fmt: str = MOMENT_FORMAT):
     )
 
 
+@register.filter
+def moment_text(value, fmt: str = MOMENT_FORMAT) -> str:
+    """`moment` as plain text, for an attribute (a timeline bar's title)."""
+    return local_text(value, fmt)
+
+
 # The units of `duration`, largest first: (seconds in one, the text of `count` of them).
 # npgettext, so that a language whose units change with the number gets its forms.
 def _days(count: int) -> str:
