@@ -337,7 +337,7 @@ def schedule_edit(request, slug, pk=None):
 @login_required
 @require_POST
 def schedule_delete(request, slug, pk):
-    _, schedule = _schedule(request, slug, pk, minimum_role=Role.MANAGER)
+    schedule = _schedule(request, slug, pk, minimum_role=Role.MANAGER)[1]
     oncall.schedule_delete(schedule=schedule)
     messages.success(request, _("Schedule deleted."))
     return redirect("console:on-call")

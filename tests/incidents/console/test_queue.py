@@ -11,6 +11,8 @@ from urllib.parse import quote
 import pytest
 import time_machine
 
+from crisis import oncall
+
 from .listing import NOW, OPEN, api_ids, console_ids, page_ids
 
 QUERIES = [
@@ -227,11 +229,24 @@ def test_the_queue_runs_a_fixed_number_of_queries(
         incident = file_incident(title=f"incident {i}", severity=("critical", "low")[i % 2])
         if i % 3 == 0:
             incident_in(incident, "acknowledged", manager=alice, responder=dave if i % 2 else bob)
+    oncall.schedule_create(
+        brand=alice.memberships.get().brand,
+        name="Nights",
+        time_zone="UTC",
+        layers=[
+            {
+                "users": ["bob", "dave"],
+                "start": NOW - timedelta(days=1),
+                "shift": {"every": 1, "unit": "days"},
+                "restrictions": [],
+            }
+        ],
+    )
     client = web(bob)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     # session, user, roles, incidents; the full page also reads the brands for the filter
-    # form and the navigation's managed brands.
-    queries = 4 if htmx else 6
+    # form, the navigation's managed brands and the on-call panel's schedules (four).
+    queries = 4 if htmx else 10
     with django_assert_max_num_queries(queries):
         response = client.get("/?assignee=me&severity=critical&q=incident", **headers)
     assert response.status_code == 200
