@@ -15,8 +15,9 @@ Redis db 14 flushed; one brand with one manager who has an e-mail (so every leve
 escalation writes one notification); a local SMTP server (`bench/smtp_sink.py`, its
 own process) that adds 50 ms to each new connection (TCP, TLS and AUTH of a real one)
 and 2 ms to each message, and records when it accepted each message by the desk's
-idempotency key; ONE `celery -A config worker --loglevel WARNING` (concurrency: the
-CPU count, as the Procfile runs it) and ONE `celery -A config beat` (default tick 5 s),
+idempotency key; ONE `celery -A config worker --loglevel WARNING` (concurrency: its
+setting, CELERY_WORKER_CONCURRENCY, the CPU count + 1, as the Procfile runs it) and ONE
+`celery -A config beat` (default tick 5 s),
 started and waited for (first sweeper heartbeat). `--embedded-beat` runs the worker
 with `-B --concurrency 2` instead, `--dummy-mail` sends to Django's dummy backend (the
 set-up of the figures before issue 19). Then N incidents are bulk-inserted
@@ -58,7 +59,6 @@ from __future__ import annotations
 import argparse
 import collections
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -275,7 +275,9 @@ def run_one(n: int, args, work: Path) -> dict:
     if args.embedded_beat:
         worker = harness.start_worker(env, log)
     else:
-        worker = harness.start_worker(env, log, concurrency=os.cpu_count() or 1, embedded_beat=False)
+        worker = harness.start_worker(
+            env, log, concurrency=None, embedded_beat=False
+        )  # as the Procfile: the setting
         beat = harness.start_beat(env, work / f"beat-{n}.log")
     try:
         ready = harness.wait_for_sweeper(worker, log, started_at)
@@ -498,13 +500,18 @@ def run(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-lateness-"))
     env = harness.clock_env(DATABASE, work / "var", ESCALATION_TICK_SECONDS=str(args.tick))
     harness.setup_django(env)
+    from django.conf import settings as django_settings
+
     print(
         f"escalation lateness: sizes {args.sizes}, tick {args.tick:g} s, lead ~{args.lead:g} s, "
         f"deadline at phase {args.phase:g} of a tick after a sweep, "
         f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}, "
-        f"level 1 names {args.schedules or 'no'} on-call schedule(s)"
-        f"database {DATABASE}, redis {harness.CLOCK_REDIS_URL}, work dir {work}; "
-        + ("worker -B -c 2" if args.embedded_beat else f"worker -c {os.cpu_count()} + beat (Procfile)")
+        f"level 1 names {args.schedules or 'no'} on-call schedule(s); "
+        + (
+            "worker -B -c 2"
+            if args.embedded_beat
+            else f"worker -c {django_settings.CELERY_WORKER_CONCURRENCY} + beat (Procfile)"
+        )
         + (
             "; dummy e-mail backend"
             if args.dummy_mail

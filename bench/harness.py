@@ -296,11 +296,12 @@ def wait_healthy(base: str, proc: subprocess.Popen, log: Path, seconds: float = 
 
 
 def start_worker(
-    env: dict[str, str], log: Path, *, concurrency: int = 2, embedded_beat: bool = True
+    env: dict[str, str], log: Path, *, concurrency: int | None = 2, embedded_beat: bool = True
 ) -> subprocess.Popen:
     """`celery -A config worker -B`, in its own session so that stopping it reaches its children.
 
     Beat keeps its schedule file under the environment's VAR_DIR (a fresh one per run).
+    `concurrency=None` leaves the process count to the settings, as the Procfile does.
     Without `embedded_beat`, the worker alone (as the Procfile runs it): start
     `start_beat` next to it."""
     command = [
@@ -309,8 +310,8 @@ def start_worker(
         "config",
         "worker",
         *(["-B"] if embedded_beat else []),
-        "--concurrency",
-        str(concurrency),
+        # None: no flag, the worker's own setting (CELERY_WORKER_CONCURRENCY) as the Procfile runs it
+        *(["--concurrency", str(concurrency)] if concurrency else []),
         "--loglevel",
         "WARNING",
     ]

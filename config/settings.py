@@ -7,6 +7,7 @@ sets `DATABASE_URL` (PostgreSQL) and `REDIS_URL`. Bad or missing values that
 production needs fail loudly at start-up instead of limping along.
 """
 
+import os
 import ssl
 from datetime import timedelta
 from pathlib import Path
@@ -332,6 +333,11 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# One process more than the cores: a burst's parallel sweeps hold a process per core
+# (ESCALATION_PARALLEL_SWEEPS), and deliveries, which mostly wait on mail servers and
+# webhooks, then start at once beside them instead of after the last escalation
+# (figures: docs/benchmarks.md, escalation_lateness). `--concurrency` overrides it.
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=(os.cpu_count() or 1) + 1)
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"

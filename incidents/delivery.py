@@ -56,7 +56,7 @@ LEASE_SECONDS = 60
 # so the task's time limits (tasks.py) still guard every row's lease.
 BUDGET_SECONDS = 20
 # Rows handed to one delivery task.
-CHUNK = 100
+CHUNK = 250
 DEFERRED = "deferred"  # handed back untried: no attempt counted
 SKIPPED = "skipped"  # not leased: sent already, leased by another worker, or not due
 
