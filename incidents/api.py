@@ -564,6 +564,7 @@ class ResponseTimeReportView(APIView):
             until=q["until"],
             group_by=q["group_by"],
             now=timezone.now(),
+            tz=q["tz"],
         )
         if request.accepted_renderer.format == "csv":
             return Response(report["groups"])

@@ -272,6 +272,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
                     "category",
                     "channel",
                     "assignee",
+                    # Reports leave merged incidents out; read here, that stays index-only.
+                    "merged_into",
                 ],
             ),
             models.Index(fields=["brand", "state", "ack_due_at"], name="incident_brand_state_due"),

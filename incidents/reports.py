@@ -1,35 +1,77 @@
 """
 Response-time reports (API.md, "Reports"), computed in the database.
 
-Times to acknowledge, to resolve and to the first public statement count from
-`detected_at`. They are stored on the incident by the database (`ack_seconds`,
-`resolve_seconds`, `statement_seconds`), as is the number of
-escalations (`escalation_count`), and on PostgreSQL the covering index
-`incident_report` holds every column a report reads: a report is then one
-index-only scan for the groups plus one sort for the overall percentiles
-(bench/report.py measures it over a million incidents). Groups are made on raw
-columns (brand and assignee ids) and named afterwards, so no join and no
-collation-aware sort of names is needed.
+Every time is floored to whole seconds from `detected_at` before aggregating (a second
+is the finest resolution a manager reads); SLA met or breached is judged on the
+timestamps. Merged incidents are left out: their filings count on the target.
 
-On PostgreSQL the percentiles are `percentile_cont` in the grouped query; SQLite has
-no ordered-set aggregates, so there the acknowledge (and statement) times of each group
-are fetched and the same interpolation is done in Python.
+A time reported with its percentiles (a `Distribution`: to acknowledge, to the first public
+statement) goes
+through one path, the histogram of its whole seconds per group, from which its count,
+mean, p50 and p90 are taken:
+
+1. One pass over the incidents, a hash aggregate: per group, figure and bucket of
+   `BUCKET_SECONDS` whole seconds, the count and sum of the seconds, with the additive
+   figures (counts, sums) beside them. Buckets keep the hash table small: one row per
+   incident and second would be as many rows as incidents when grouping by day.
+2. From the buckets' running counts, Python finds the buckets holding the ranks
+   `percentile_cont` reads (floor and ceiling of `fraction * (count - 1)`) for each
+   group and for the total.
+3. A second pass counts whole seconds (value, count) only inside those buckets.
+4. The percentile is interpolated from those ranks in PostgreSQL's own floating-point
+   steps, so it is identical to `percentile_cont` over the same whole seconds
+   (tests/incidents/test_report_histogram.py holds it to PostgreSQL's).
+
+Both passes are the same SQL on PostgreSQL and SQLite. On PostgreSQL the covering index
+`incident_report` holds every column they read (index-only scans; bench/report.py
+measures a million incidents). Groups are made on raw columns (brand and assignee ids,
+and on PostgreSQL the day's index among the zone's midnights) and named afterwards.
 """
 
+import bisect
 import contextlib
 import math
 from collections import defaultdict
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.fields import ArrayField
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Case, F, Func, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce, TruncDate
 
 from crisis.models import Brand
 
 from .models import Incident
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A time from detection reported as the count, mean, p50 and p90 of its whole seconds."""
+
+    seconds: str  # the float seconds the database stores (PostgreSQL reads them from the index)
+    ends_at: str  # the timestamp they run to (SQLite computes exact whole seconds from it)
+    count: str
+    mean: str
+    p50: str
+    p90: str
+
+
+# Adding a timed figure to the reports is one line here (and its fields in `ReportRow`).
+DISTRIBUTIONS = (
+    Distribution(
+        "ack_seconds", "acknowledged_at", "acknowledged", "mtta_seconds", "ack_p50_seconds", "ack_p90_seconds"
+    ),
+)
+FRACTIONS = (0.5, 0.9)
+# Width of the first pass's buckets. A year's day groups (~2,500 incidents each over
+# hours of acknowledge times) then give ~90 buckets a day, and each needed bucket a few
+# dozen distinct seconds in the second pass: both stay small.
+BUCKET_SECONDS = 256
+# Needed buckets are sent as row values; more than this per statement are sent in
+# several second passes (a century of days: SQLite takes at most 32,766 parameters).
+NEEDED_PER_PASS = 3000
 
 GROUP_BY = ("brand", "severity", "category", "assignee", "channel", "day")
 METRICS = (
@@ -48,68 +90,157 @@ METRICS = (
     "statement_p50_seconds",
     "statement_p90_seconds",
 )
-# Sorting a year of a big agency's acknowledge times (~1M floats) must stay in memory.
-REPORT_WORK_MEM = "128MB"
 # For the report's transaction only. Left to itself the planner read a year of
 # incidents with a sequential or bitmap scan of the wide rows (docs/benchmarks.md, report)
 # where the covering `incident_report` index, which holds every column a report
 # reads, is the cheapest read (an index-only scan); those two are switched off (the
 # planner still falls back to them if that index were missing). JIT costs more than
 # it saves here.
+REPORT_WORK_MEM = "64MB"
 PLANNER_SETTINGS = """
     SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true),
            set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)
 """
 
 
-class AckPercentiles(Aggregate):
-    """PostgreSQL's p50 and p90 of `ack_seconds` with one sort: `percentile_cont(ARRAY[…])`."""
+class WholeSeconds(Func):
+    """
+    Whole seconds from `detected_at` to `later`, floored; null if `later` is.
 
-    template = "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = ArrayField(FloatField())
+    PostgreSQL floors the stored float seconds (exact: an epoch difference in
+    microseconds is never within rounding of the next second). SQLite's `julianday`
+    keeps milliseconds only, so there the difference is made exactly from the stored
+    text ('YYYY-MM-DD HH:MM:SS[.ffffff]'): the whole seconds of each, less one when the
+    later fraction is the smaller.
+    """
 
-    def __init__(self, column="ack_seconds"):
-        super().__init__(column)
+    output_field = IntegerField()
+
+    def __init__(self, stored: str, later: str):
+        super().__init__(F(stored), F(later), F("detected_at"))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"floor({sql})", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        later, later_params = compiler.compile(self.source_expressions[1])
+        earlier, earlier_params = compiler.compile(self.source_expressions[2])
+
+        def micros(text):
+            return f"CAST(substr(substr({text}, 21) || '000000', 1, 6) AS INTEGER)"
+
+        sql = (
+            f"(CAST(round((julianday(substr({later}, 1, 19)) - julianday(substr({earlier}, 1, 19)))"
+            f" * 86400) AS INTEGER) - ({micros(later)} < {micros(earlier)}))"
+        )
+        return sql, (*later_params, *earlier_params, *later_params, *earlier_params)
 
 
-# Each percentile pair the report gives: the stored column and the row's name for it.
-PERCENTILES = {"ack_percentiles": "ack_seconds", "statement_percentiles": "statement_seconds"}
+class DayIndex(Func):
+    """
+    Which of the zone's days `detected_at` falls on, on PostgreSQL: its index among the
+    days' first instants (`width_bucket`, a binary search; several times cheaper per row
+    than converting every timestamp to the zone).
+    """
+
+    output_field = IntegerField()
+
+    def __init__(self, starts: list[datetime]):
+        self.starts = starts
+        super().__init__(F("detected_at"))
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"width_bucket({sql}, %s::timestamptz[])", (*params, self.starts)
 
 
-def _group_key(group_by: str):
+def _day_starts(since: datetime, until: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The first instant of each of the zone's days from `since`'s to `until`'s, and of the day after."""
+    first, last = since.astimezone(zone).date(), until.astimezone(zone).date()
+    return [
+        datetime.combine(first + timedelta(days=i), time(0), zone) for i in range((last - first).days + 2)
+    ]
+
+
+def _group_key(group_by: str, starts: list[datetime], zone: ZoneInfo):
     if group_by == "day":
-        return TruncDate("detected_at", tzinfo=UTC)
+        return (
+            DayIndex(starts) if connection.vendor == "postgresql" else TruncDate("detected_at", tzinfo=zone)
+        )
     if group_by == "assignee":
-        # "+ 0": grouped on the bare column, PostgreSQL walked the heap through the
-        # assignee index to get the rows in group order (2.5 s for 1M rows) instead of
-        # sorting what the index-only scan read (0.5 s).
-        return F("assignee_id") + 0
+        # Not null: the second pass finds groups by row value, which never matches a null.
+        return Coalesce("assignee_id", 0)
     return F({"brand": "brand_id"}.get(group_by, group_by))
 
 
-def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str, now: datetime) -> dict:
-    """Totals and one row per group for the incidents detected in [since, until)."""
-    incidents = Incident.objects.for_brands(brand_ids).filter(detected_at__gte=since, detected_at__lt=until)
-    postgres = connection.vendor == "postgresql"
-    # A transaction on PostgreSQL only, for its settings: on SQLite every transaction
-    # begins IMMEDIATE and would hold the write lock (the clock, filing) for the report.
-    with transaction.atomic() if postgres else contextlib.nullcontext():
-        if postgres:
-            with connection.cursor() as cursor:
-                cursor.execute(PLANNER_SETTINGS, [REPORT_WORK_MEM])
-        groups = {
-            row.pop("key"): row
-            for row in incidents.order_by()
-            .values(key=_group_key(group_by))
-            .annotate(**_aggregates(now, percentiles=postgres))
-        }
-        total = {name: sum(row[name] for row in groups.values()) for name in ADDITIVE}
-        if postgres:
-            total.update(
-                incidents.aggregate(**{name: AckPercentiles(column) for name, column in PERCENTILES.items()})
-            )
-        else:
-            _percentiles_in_python(incidents, group_by, groups, total)
+def _spread_sql(*, brand_ids, since, until, group_by: str, starts, zone, now: datetime) -> tuple[str, list]:
+    """
+    One row per counted incident and figure (SQL, params): group key, figure, its whole
+    seconds and bucket; figure 0 carries every incident (seconds null when the time is
+    not there yet) and its additive columns, the others only incidents that have their time.
+    """
+    met = Q(acknowledged_at__lte=F("ack_due_at"))
+    breached = Q(acknowledged_at__gt=F("ack_due_at")) | Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
+    incidents = (
+        Incident.objects.for_brands(brand_ids)
+        .filter(detected_at__gte=since, detected_at__lt=until, merged_into__isnull=True)
+        .order_by()
+        .annotate(
+            group_key=_group_key(group_by, starts, zone),
+            resolve_s=WholeSeconds("resolve_seconds", "resolved_at"),
+            met=Case(When(met, then=Value(1)), default=Value(0)),
+            breached=Case(When(breached, then=Value(1)), default=Value(0)),
+            **{f"d{i}": WholeSeconds(d.seconds, d.ends_at) for i, d in enumerate(DISTRIBUTIONS)},
+        )
+        .values("group_key", "resolve_s", "met", "breached", "escalation_count", *_figure_columns())
+    )
+    sql, params = incidents.query.sql_with_params()
+    figures = " UNION ALL ".join(f"SELECT {i} AS figure" for i in range(len(DISTRIBUTIONS)))
+    seconds = "CASE figure " + " ".join(f"WHEN {i} THEN d{i}" for i in range(len(DISTRIBUTIONS))) + " END"
+    spread = SPREAD_SQL.format(incidents=sql, figures=figures, seconds=seconds, width=BUCKET_SECONDS)
+    return spread, list(params)
+
+
+def _figure_columns():
+    return [f"d{i}" for i in range(len(DISTRIBUTIONS))]
+
+
+# Only our own names and numbers are formatted into these; every value is a parameter.
+SPREAD_SQL = """
+SELECT spread.*, floor(seconds / {width}) AS bucket FROM (
+    SELECT incident.*, figure, {seconds} AS seconds
+    FROM ({incidents}) AS incident CROSS JOIN ({figures}) AS figures
+) AS spread
+WHERE figure = 0 OR seconds IS NOT NULL
+"""
+BUCKETS_SQL = """
+SELECT group_key, figure, bucket, count(*), sum(seconds), count(resolve_s), sum(resolve_s),
+       sum(met), sum(breached), sum(escalation_count)
+FROM ({spread}) AS spread
+GROUP BY group_key, figure, bucket
+"""
+# `mine`: the incident is in a bucket its group needs; otherwise it is there only for the
+# total, and is counted without its group (one row per second, however many groups).
+# `bucket IN (…)`, any bucket needed by anyone, is a cheap first sieve for the row values.
+SECONDS_SQL = """
+SELECT CASE WHEN mine = 1 THEN group_key END, mine, figure, bucket, seconds, count(*)
+FROM (
+    SELECT group_key, figure, bucket, seconds,
+           CASE WHEN (group_key, figure, bucket) IN (VALUES {mine}) THEN 1 ELSE 0 END AS mine
+    FROM ({spread}) AS spread
+    WHERE seconds IS NOT NULL AND bucket IN ({buckets})
+) AS needed
+WHERE mine = 1 {or_total}
+GROUP BY 1, mine, figure, bucket, seconds
+"""
+
+
+def response_times(
+    *, brand_ids, since: datetime, until: datetime, group_by: str, now: datetime, tz: str = "UTC"
+) -> dict:
+    """Totals and one row per group for the incidents detected in [since, until); days in zone `tz`."""
+    groups, total = gathered(brand_ids=brand_ids, since=since, until=until, group_by=group_by, now=now, tz=tz)
     names = _names(group_by, groups)
     rows = sorted(
         ({"key": names.get(key, _key_text(key)), **_finish(row)} for key, row in groups.items()),
@@ -118,107 +249,247 @@ def response_times(*, brand_ids, since: datetime, until: datetime, group_by: str
     return {"since": since, "until": until, "total": _finish(total), "groups": rows}
 
 
-ADDITIVE = (
-    "incidents",
-    "acknowledged",
-    "ack_sum",
-    "resolved",
-    "resolve_sum",
-    "ack_sla_met",
-    "ack_sla_breached",
-    "escalations",
-    "with_statement",
-    "statement_sum",
-)
+def gathered(*, brand_ids, since: datetime, until: datetime, group_by: str, now: datetime, tz: str = "UTC"):
+    """
+    ({group key: sums}, total sums) before rounding: the additive figures, and per
+    distribution a `Histogram` (exact percentiles: `Histogram.percentiles()`).
+    """
+    zone = ZoneInfo(tz)
+    starts = _day_starts(since, until, zone)
+    spread, params = _spread_sql(
+        brand_ids=brand_ids, since=since, until=until, group_by=group_by, starts=starts, zone=zone, now=now
+    )
+    with _one_snapshot() as cursor:
+        cursor.execute(BUCKETS_SQL.format(spread=spread), params)
+        groups, total = _sum_buckets(cursor.fetchall())
+        _count_needed_seconds(cursor, spread, params, groups, total)
+    if group_by == "day" and connection.vendor == "postgresql":
+        groups = {starts[key - 1].date(): row for key, row in groups.items()}
+    return groups, total
 
 
-def _aggregates(now: datetime, *, percentiles: bool) -> dict:
-    met = Q(acknowledged_at__lte=F("ack_due_at"))
-    breached = Q(acknowledged_at__gt=F("ack_due_at")) | Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
-    aggregates = {
-        "incidents": Count("*"),
-        "acknowledged": Count("ack_seconds"),
-        "ack_sum": Sum("ack_seconds", default=0.0),
-        "resolved": Count("resolve_seconds"),
-        "resolve_sum": Sum("resolve_seconds", default=0.0),
-        # Counted over columns of the covering index (not "id"), so it stays index-only.
-        "ack_sla_met": Count("ack_seconds", filter=met),
-        "ack_sla_breached": Count("ack_due_at", filter=breached),
-        "escalations": Sum("escalation_count", default=0),
-        "with_statement": Count("statement_seconds"),
-        "statement_sum": Sum("statement_seconds", default=0.0),
-    }
-    if percentiles:
-        aggregates.update({name: AckPercentiles(column) for name, column in PERCENTILES.items()})
-    return aggregates
+@contextlib.contextmanager
+def _one_snapshot():
+    """
+    A cursor whose statements all see the same committed data: the second pass must count
+    the incidents the first one did. PostgreSQL: a repeatable-read transaction with the
+    report's planner settings. SQLite (WAL): a deferred read transaction; Django's own
+    would begin IMMEDIATE and hold the write lock (the clock, filing) for the report.
+    Inside a caller's transaction, that one's.
+    """
+    nested = connection.in_atomic_block
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            if not nested:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(PLANNER_SETTINGS, [REPORT_WORK_MEM])
+            yield cursor
+        return
+    with connection.cursor() as cursor:
+        if nested:
+            yield cursor
+            return
+        cursor.execute("BEGIN DEFERRED")
+        try:
+            yield cursor
+        finally:
+            cursor.execute("COMMIT")
 
 
-def _names(group_by: str, groups: dict) -> dict:
-    """Slugs and usernames for the brand and assignee ids the groups were made on."""
-    ids = [key for key in groups if key is not None]
-    if group_by == "brand":
-        return dict(Brand.objects.filter(pk__in=ids).values_list("pk", "slug"))
-    if group_by == "assignee":
-        return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
-    return {}
+ADDITIVE = ("incidents", "resolved", "resolve_sum", "ack_sla_met", "ack_sla_breached", "escalations")
 
 
-def _percentiles_in_python(incidents: QuerySet, group_by: str, groups: dict, total: dict) -> None:
-    for name, column in PERCENTILES.items():
-        durations = defaultdict(list)
-        rows = (
-            incidents.filter(**{f"{column}__isnull": False})
-            .order_by()
-            .values_list(_group_key(group_by), column)
+class Histogram:
+    """One figure's whole seconds in one group: counts per bucket, then per second where needed."""
+
+    def __init__(self):
+        self.count = 0
+        self.total = 0
+        self.buckets: dict[int, int] = defaultdict(int)
+        self.seconds: dict[tuple[int, int], int] = defaultdict(int)  # (bucket, second): count
+
+    def add_bucket(self, bucket: int, count: int, seconds_sum: int) -> None:
+        self.buckets[bucket] += count
+        self.count += count
+        self.total += seconds_sum
+
+    def needed_buckets(self) -> list[int]:
+        """The buckets holding the ranks (0-based, ascending) that percentile_cont reads."""
+        ranks = self._ranks()
+        needed, before = [], 0
+        for bucket in sorted(self.buckets):
+            after = before + self.buckets[bucket]
+            if any(before <= rank < after for rank in ranks):
+                needed.append(bucket)
+            before = after
+        return needed
+
+    def _ranks(self) -> set[int]:
+        positions = [fraction * (self.count - 1) for fraction in FRACTIONS] if self.count else []
+        return {math.floor(p) for p in positions} | {math.ceil(p) for p in positions}
+
+    def percentiles(self) -> list[float | None]:
+        """percentile_cont at each of FRACTIONS, from the seconds counted in the needed buckets."""
+        if not self.count:
+            return [None for _ in FRACTIONS]
+        needed = set(self.needed_buckets())
+        inside = defaultdict(list)
+        for (bucket, second), n in self.seconds.items():
+            if bucket in needed:
+                inside[bucket].append((second, n))
+        bins, before = [], 0  # (first rank, rank past the bin, value)
+        for bucket in sorted(self.buckets):
+            first = before
+            if bucket not in needed:
+                before += self.buckets[bucket]
+                continue
+            for second, n in sorted(inside[bucket]):
+                bins.append((before, before + n, float(second)))
+                before += n
+            if before - first != self.buckets[bucket]:
+                raise AssertionError("the second pass counted other incidents than the first")
+        return percentiles_from_bins(bins, self.count)
+
+    def mean(self) -> float | None:
+        return round(self.total / self.count, 3) if self.count else None
+
+
+def _empty() -> dict:
+    return {**dict.fromkeys(ADDITIVE, 0), "figures": [Histogram() for _ in DISTRIBUTIONS]}
+
+
+def _sum_buckets(rows) -> tuple[dict, dict]:
+    """The first pass's rows as {key: group} and the total (the groups' sums)."""
+    groups: dict = {}
+    total = _empty()
+    for key, figure, bucket, n, seconds_sum, *additive in rows:
+        group = groups.get(key) or groups.setdefault(key, _empty())
+        if bucket is not None:
+            for row in (group, total):
+                row["figures"][figure].add_bucket(int(bucket), n, int(seconds_sum))
+        if figure == 0:  # every incident is in figure 0 once
+            for name, value in zip(ADDITIVE, (n, *additive), strict=True):
+                value = int(value or 0)
+                group[name] += value
+                total[name] += value
+    return groups, total
+
+
+def _count_needed_seconds(cursor, spread: str, params: list, groups: dict, total: dict) -> None:
+    """Fill each histogram's whole seconds in its needed buckets (the second pass)."""
+    mine = [
+        (key, figure, bucket)
+        for key, row in groups.items()
+        for figure, histogram in enumerate(row["figures"])
+        for bucket in histogram.needed_buckets()
+    ]
+    for_total = [
+        (figure, bucket)
+        for figure, histogram in enumerate(total["figures"])
+        for bucket in histogram.needed_buckets()
+    ]
+    if not for_total:
+        return  # no incident has a timed figure
+    chunks = [mine[i : i + NEEDED_PER_PASS] for i in range(0, len(mine), NEEDED_PER_PASS)]
+    for number, chunk in enumerate(chunks):
+        # The first pass alone counts the total's buckets: each incident in them once.
+        with_total = number == 0
+        buckets = sorted({bucket for *_, bucket in chunk} | {bucket for _, bucket in for_total})
+        sql = SECONDS_SQL.format(
+            spread=spread,
+            mine=", ".join(["(%s, %s, %s)"] * len(chunk)),
+            buckets=", ".join(["%s"] * len(buckets)),
+            or_total=f"OR (figure, bucket) IN (VALUES {', '.join(['(%s, %s)'] * len(for_total))})"
+            if with_total
+            else "",
         )
-        for key, seconds in rows.iterator():
-            durations[key].append(seconds)
-        everything = sorted(d for values in durations.values() for d in values)
-        total[name] = [percentile_cont(everything, 0.5), percentile_cont(everything, 0.9)]
-        for key, row in groups.items():
-            values = sorted(durations.get(key, []))
-            row[name] = [percentile_cont(values, 0.5), percentile_cont(values, 0.9)]
+        # In the order of their placeholders: the groups' buckets, the incidents, the sieve,
+        # the total's buckets.
+        cursor.execute(
+            sql,
+            [
+                *(value for row in chunk for value in row),
+                *params,
+                *buckets,
+                *(value for row in (for_total if with_total else ()) for value in row),
+            ],
+        )
+        for key, is_mine, figure, bucket, seconds, n in cursor.fetchall():
+            at = (int(bucket), int(seconds))
+            if is_mine:
+                groups[key]["figures"][figure].seconds[at] += n
+            if with_total:
+                total["figures"][figure].seconds[at] += n
+
+
+def percentiles_from_bins(bins: list[tuple[int, int, float]], count: int) -> list[float]:
+    """
+    percentile_cont at each of FRACTIONS over `count` values, from bins (first rank, rank
+    past the bin, value) covering at least the ranks it reads. The same steps as
+    PostgreSQL (`percentile_cont_final_common`, `float8_lerp`), so the same double.
+    """
+    starts = [first for first, _upto, _value in bins]
+
+    def value_at(rank: int) -> float:
+        first, upto, value = bins[bisect.bisect_right(starts, rank) - 1]
+        if not first <= rank < upto:
+            raise AssertionError(f"rank {rank} is in no bin counted")
+        return value
+
+    results = []
+    for fraction in FRACTIONS:
+        position = fraction * (count - 1)
+        lower = math.floor(position)
+        low, high = value_at(lower), value_at(math.ceil(position))
+        results.append(low + ((position - lower) * (high - low)))
+    return results
 
 
 def percentile_cont(sorted_values: list[float], fraction: float) -> float | None:
-    """PostgreSQL's percentile_cont: linear interpolation between the closest ranks."""
+    """PostgreSQL's percentile_cont over a sorted list (what the histogram path must equal)."""
     if not sorted_values:
         return None
     position = fraction * (len(sorted_values) - 1)
     lower, upper = math.floor(position), math.ceil(position)
-    weight = position - lower
-    return sorted_values[lower] + (sorted_values[upper] - sorted_values[lower]) * weight
+    low, high = sorted_values[lower], sorted_values[upper]
+    return low + ((position - lower) * (high - low))
+
+
+def _names(group_by: str, groups: dict) -> dict:
+    """Slugs and usernames for the brand and assignee ids the groups were made on."""
+    ids = [key for key in groups if key]
+    if group_by == "brand":
+        return dict(Brand.objects.filter(pk__in=ids).values_list("pk", "slug"))
+    if group_by == "assignee":
+        return {0: None, **dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))}
+    return {}
 
 
 def _finish(row: dict) -> dict:
-    def seconds(value):
-        return None if value is None else round(value, 3)
-
     def mean(total, count):
         return round(total / count, 3) if count else None
 
-    p50, p90 = row.get("ack_percentiles") or (None, None)
-    statement_p50, statement_p90 = row.get("statement_percentiles") or (None, None)
     judged = row["ack_sla_met"] + row["ack_sla_breached"]
-    return {
-        "incidents": row["incidents"],
-        "acknowledged": row["acknowledged"],
-        "mtta_seconds": mean(row["ack_sum"], row["acknowledged"]),
-        "ack_p50_seconds": seconds(p50),
-        "ack_p90_seconds": seconds(p90),
+    answer = {"incidents": row["incidents"]}
+    for distribution, histogram in zip(DISTRIBUTIONS, row["figures"], strict=True):
+        p50, p90 = (None if p is None else round(p, 3) for p in histogram.percentiles())
+        answer |= {
+            distribution.count: histogram.count,
+            distribution.mean: histogram.mean(),
+            distribution.p50: p50,
+            distribution.p90: p90,
+        }
+    answer |= {
         "mttr_seconds": mean(row["resolve_sum"], row["resolved"]),
         "ack_sla_met": row["ack_sla_met"],
         "ack_sla_breached": row["ack_sla_breached"],
         "ack_sla_met_ratio": round(row["ack_sla_met"] / judged, 4) if judged else None,
         "escalations": row["escalations"],
-        "with_statement": row["with_statement"],
-        "statement_mean_seconds": mean(row["statement_sum"], row["with_statement"]),
-        "statement_p50_seconds": seconds(statement_p50),
-        "statement_p90_seconds": seconds(statement_p90),
     }
+    return {name: answer[name] for name in METRICS}
 
 
 def _key_text(key) -> str | None:
     if key is None or key == "":
         return None
-    return key.isoformat() if hasattr(key, "isoformat") else str(key)
+    return key.isoformat() if isinstance(key, date) else str(key)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from api.serializers import FreeText, ModelOutput, StrictInput
 from crisis.models import Brand, Schedule
-from crisis.serializers import EARLIEST_REPORTED_AT, reported_time
+from crisis.serializers import EARLIEST_REPORTED_AT, TimeZoneField, reported_time
 from playbooks.serializers import ChecklistStepOutput
 
 from . import chain, messages, reports, sla
@@ -517,6 +517,8 @@ class ReportQuery(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     group_by = serializers.ChoiceField(choices=reports.GROUP_BY, default="brand")
+    # The zone whose calendar days `group_by=day` counts.
+    tz = TimeZoneField(default="UTC")
     format = serializers.ChoiceField(choices=["json", "csv"], required=False)
 
     def validate(self, attrs):

@@ -650,8 +650,14 @@ def dashboard(request, slug):
     since = now - timedelta(days=30)
 
     def report(group_by):
+        # Days as the viewer's calendar has them (the zone the console activated).
         return reports.response_times(
-            brand_ids={brand.pk}, since=since, until=now, group_by=group_by, now=now
+            brand_ids={brand.pk},
+            since=since,
+            until=now,
+            group_by=group_by,
+            now=now,
+            tz=timezone.get_current_timezone_name(),
         )
 
     by_day, by_severity, by_assignee = report("day"), report("severity"), report("assignee")
