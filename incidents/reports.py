@@ -5,10 +5,9 @@ Every time is floored to whole seconds from `detected_at` before aggregating (a 
 is the finest resolution a manager reads); SLA met or breached is judged on the
 timestamps. Merged incidents are left out: their filings count on the target.
 
-A time reported with its percentiles (a `Distribution`: to acknowledge, to the first public
-statement) goes
-through one path, the histogram of its whole seconds per group, from which its count,
-mean, p50 and p90 are taken:
+A time reported with its percentiles (a `Distribution`: to acknowledge, to the first
+public statement) goes through one path, the histogram of its whole seconds per group,
+from which its count, mean, p50 and p90 are taken:
 
 1. One pass over the incidents, a hash aggregate: per group, figure and bucket of
    `BUCKET_SECONDS` whole seconds, the count and sum of the seconds, with the additive
@@ -62,6 +61,14 @@ class Distribution:
 DISTRIBUTIONS = (
     Distribution(
         "ack_seconds", "acknowledged_at", "acknowledged", "mtta_seconds", "ack_p50_seconds", "ack_p90_seconds"
+    ),
+    Distribution(
+        "statement_seconds",
+        "first_statement_at",
+        "with_statement",
+        "statement_mean_seconds",
+        "statement_p50_seconds",
+        "statement_p90_seconds",
     ),
 )
 FRACTIONS = (0.5, 0.9)

@@ -24,7 +24,10 @@ SEVERITIES = ("critical", "high", "medium", "low")
 
 
 def add_incidents(brand, rows, *, detected_at=T0):
-    """Incidents written directly: (severity, seconds to acknowledge or None), detected at T0."""
+    """
+    Incidents written directly, detected at T0: (severity, time to acknowledge or None[,
+    time to the first public statement or None]).
+    """
     Incident.all_brands.bulk_create(
         Incident(
             brand=brand,
@@ -32,22 +35,23 @@ def add_incidents(brand, rows, *, detected_at=T0):
             severity=severity,
             category="other",
             detected_at=detected_at,
-            acknowledged_at=None if seconds is None else detected_at + seconds,
-            state="detected" if seconds is None else "acknowledged",
+            acknowledged_at=None if ack is None else detected_at + ack,
+            first_statement_at=None if not statement or statement[0] is None else detected_at + statement[0],
+            state="detected" if ack is None else "acknowledged",
             ack_due_at=detected_at + timedelta(minutes=10),
             resolve_due_at=detected_at + timedelta(hours=4),
         )
-        for i, (severity, seconds) in enumerate(rows)
+        for i, (severity, ack, *statement) in enumerate(rows)
     )
 
 
-def expected(rows):
+def expected(rows, figure=0):
     """What percentile_cont gives over each group's floored seconds, computed here in Python."""
     by_group = {}
-    for severity, seconds in rows:
+    for severity, *times in rows:
         values = by_group.setdefault(severity, [])
-        if seconds is not None:
-            values.append(float(seconds // timedelta(seconds=1)))  # exact floor of the timedelta
+        if len(times) > figure and times[figure] is not None:
+            values.append(float(times[figure] // timedelta(seconds=1)))  # exact floor of the timedelta
     everything = sorted(v for values in by_group.values() for v in values)
     groups = {
         key: [reports.percentile_cont(sorted(values), f) for f in reports.FRACTIONS]
@@ -56,12 +60,12 @@ def expected(rows):
     return groups, [reports.percentile_cont(everything, f) for f in reports.FRACTIONS]
 
 
-def postgres_percentile_cont(brand):
+def postgres_percentile_cont(brand, column):
     """PostgreSQL's own percentile_cont over the floored seconds, per severity and overall."""
-    sql = """
-        SELECT severity, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY floor(ack_seconds))
+    sql = f"""
+        SELECT severity, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY floor({column}))
         FROM incidents_incident WHERE brand_id = %s GROUP BY GROUPING SETS ((severity), ())
-    """
+    """  # noqa: S608  # one of two column names of ours
     with connection.cursor() as cursor:
         cursor.execute(sql, [brand.pk])
         rows = cursor.fetchall()
@@ -76,7 +80,9 @@ seconds = st.one_of(
     st.builds(lambda s, us: timedelta(seconds=s, microseconds=us), st.integers(0, 40), fractions),
     st.builds(lambda s, us: timedelta(seconds=s, microseconds=us), st.integers(0, 200_000), fractions),
 )
-datasets = st.lists(st.tuples(st.sampled_from(SEVERITIES), seconds), min_size=0, max_size=60)
+# (severity, time to acknowledge, time to the first public statement): both figures take
+# the one histogram path.
+datasets = st.lists(st.tuples(st.sampled_from(SEVERITIES), seconds, seconds), min_size=0, max_size=60)
 
 
 @pytest.mark.postgres
@@ -88,15 +94,16 @@ def test_histogram_percentiles_are_postgres_percentile_cont(rows, acme):
         groups, total = reports.gathered(
             brand_ids={acme.pk}, since=SINCE, until=UNTIL, group_by="severity", now=UNTIL
         )
-        by_postgres, overall = postgres_percentile_cont(acme)
+        by_postgres = [postgres_percentile_cont(acme, d.seconds) for d in reports.DISTRIBUTIONS]
         transaction.set_rollback(True)
-    assert set(groups) == {severity for severity, _ in rows}
-    for severity, row in groups.items():
-        ours = row["figures"][0].percentiles()
-        theirs = by_postgres[severity] or [None, None]  # a group with no acknowledged incident
-        assert ours == theirs, (severity, ours, theirs)  # the same doubles, not merely close
-    assert total["figures"][0].percentiles() == (overall or [None, None])
-    assert total["figures"][0].count == sum(1 for _, s in rows if s is not None)
+    assert set(groups) == {severity for severity, *_ in rows}
+    for figure, (per_group, overall) in enumerate(by_postgres):
+        for severity, row in groups.items():
+            ours = row["figures"][figure].percentiles()
+            theirs = per_group[severity] or [None, None]  # a group with none of this time
+            assert ours == theirs, (figure, severity, ours, theirs)  # the same doubles, not merely close
+        assert total["figures"][figure].percentiles() == (overall or [None, None])
+        assert total["figures"][figure].count == sum(1 for _, *times in rows if times[figure] is not None)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -109,11 +116,12 @@ def test_histogram_percentiles_match_the_definition_on_every_database(rows, acme
             brand_ids={acme.pk}, since=SINCE, until=UNTIL, group_by="severity", now=UNTIL
         )
         transaction.set_rollback(True)
-    by_group, overall = expected(rows)
-    assert {key: row["figures"][0].percentiles() for key, row in groups.items()} == {
-        key: values if values[0] is not None else [None, None] for key, values in by_group.items()
-    }
-    assert total["figures"][0].percentiles() == (overall if overall[0] is not None else [None, None])
+    for figure in range(len(reports.DISTRIBUTIONS)):
+        by_group, overall = expected(rows, figure)
+        assert {key: row["figures"][figure].percentiles() for key, row in groups.items()} == {
+            key: values if values[0] is not None else [None, None] for key, values in by_group.items()
+        }
+        assert total["figures"][figure].percentiles() == (overall if overall[0] is not None else [None, None])
 
 
 def test_one_row_and_empty_groups(acme):
@@ -143,21 +151,22 @@ def test_one_row_and_empty_groups(acme):
 
 def test_times_are_floored_to_whole_seconds_before_aggregating(acme):
     """59.999999 s is 59 s (SQLite's julianday alone would round it to 60)."""
-    add_incidents(
-        acme,
-        [
-            ("high", timedelta(seconds=59, microseconds=999_999)),
-            ("high", timedelta(seconds=60)),
-            ("high", timedelta(microseconds=500_000)),
-            ("high", timedelta(seconds=61, microseconds=1)),
-        ],
-    )
+    close_calls = [
+        timedelta(seconds=59, microseconds=999_999),
+        timedelta(seconds=60),
+        timedelta(microseconds=500_000),
+        timedelta(seconds=61, microseconds=1),
+    ]
+    add_incidents(acme, [("high", ack, ack + timedelta(seconds=600)) for ack in close_calls])
     report = reports.response_times(
         brand_ids={acme.pk}, since=SINCE, until=UNTIL, group_by="severity", now=UNTIL
     )
     (high,) = report["groups"]
-    # Whole seconds 0, 59, 60, 61: mean 45, p50 59.5, p90 at rank 2.7 → 60.7.
+    # Whole seconds 0, 59, 60, 61: mean 45, p50 59.5, p90 at rank 2.7 → 60.7; the
+    # statements 600 s later: 600, 659, 660, 661.
     assert (high["mtta_seconds"], high["ack_p50_seconds"], high["ack_p90_seconds"]) == (45.0, 59.5, 60.7)
+    assert (high["with_statement"], high["statement_mean_seconds"]) == (4, 645.0)
+    assert (high["statement_p50_seconds"], high["statement_p90_seconds"]) == (659.5, 660.7)
 
 
 def test_the_total_of_a_large_spread_is_exact(acme):
