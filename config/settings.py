@@ -476,6 +476,29 @@ NOTIFICATION_IDLE_CLOSE_SECONDS = env.float("NOTIFICATION_IDLE_CLOSE_SECONDS", d
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool(
     "OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 )
+# --- Telegram (integrations/chat/; API.md "Chat") ----------------------------
+# Without a token the channel is not offered. With the secret set, updates arrive by
+# webhook (the X-Telegram-Bot-Api-Secret-Token header must equal it); without it, by
+# long polling (`manage.py telegram_poll`, in both Procfiles).
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org")
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+# The bot's @username for t.me links; empty: asked once with getMe.
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+TELEGRAM_TIMEOUT_SECONDS = env.float("TELEGRAM_TIMEOUT_SECONDS", default=10.0)
+TELEGRAM_LINK_CODE_SECONDS = env.int("TELEGRAM_LINK_CODE_SECONDS", default=600)
+# Telegram's limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this),
+# held across every worker (incidents/ratelimits.py); settings so that tests can shrink them.
+TELEGRAM_RATE_PER_BOT = env.str("TELEGRAM_RATE_PER_BOT", default="30/second")
+TELEGRAM_RATE_PER_GROUP = env.str("TELEGRAM_RATE_PER_GROUP", default="20/minute")
+TELEGRAM_RATE_PER_PRIVATE_CHAT = env.str("TELEGRAM_RATE_PER_PRIVATE_CHAT", default="1/second")
+# Lists of Telegram messages sent at once by one worker process (one per chat).
+NOTIFICATION_TELEGRAM_CONCURRENCY = env.int("NOTIFICATION_TELEGRAM_CONCURRENCY", default=4)
+if TELEGRAM_BOT_TOKEN:  # without a token the channel is not offered (API.md, "Chat")
+    NOTIFICATION_CHANNELS["telegram"] = "integrations.chat.telegram.TelegramChannel"
+# Told of every timeline event as it is written, inside its transaction (incidents/timeline.py):
+# the group chats' messages of an incident follow it from here.
+TIMELINE_LISTENERS = ["integrations.chat.telegram.timeline_listener"]
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crisis-desk@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # crisis/ may not import the desk: an invitation's e-mail reaches the outbox through this.

@@ -26,6 +26,13 @@ from incidents.api import (
     ResponseTimeReportView,
     TimelineExportView,
 )
+from integrations.chat.api import (
+    BrandChatDetailView,
+    BrandChatLinkView,
+    BrandChatListView,
+    MyTelegramLinkView,
+    TelegramWebhookView,
+)
 from integrations.inbound.console import send_test_event
 from integrations.sources.api import SourceDetailView, SourceListView
 from playbooks.api import PlaybookViewSet, ResponseTemplateViewSet
@@ -61,7 +68,16 @@ api_v1 = [
     path("reports/response-times/", ResponseTimeReportView.as_view(), name="report-response-times"),
     path("reports/timeline/", TimelineExportView.as_view(), name="report-timeline"),
     path("mentions/", MentionIntakeView.as_view(), name="mentions"),
+    path("integrations/telegram/webhook/", TelegramWebhookView.as_view(), name="telegram-webhook"),
     path("integrations/", include("integrations.inbound.urls")),
+    path("me/channels/telegram/link/", MyTelegramLinkView.as_view(), name="my-telegram-link"),
+    path("brands/<slug:slug>/chats/link/", BrandChatLinkView.as_view(), name="brand-chat-link"),
+    path("brands/<slug:slug>/chats/", BrandChatListView.as_view(), name="brand-chats"),
+    re_path(
+        r"^brands/(?P<slug>[-a-zA-Z0-9_]+)/chats/(?P<pk>[0-9]{1,18})/$",
+        BrandChatDetailView.as_view(),
+        name="brand-chat",
+    ),
     path("me/", MeView.as_view(), name="me"),
     # Calendar feeds (crisis/feeds.py): the token in the query is the credential.
     path("me/calendar-token/", CalendarTokenView.as_view(), name="my-calendar-token"),

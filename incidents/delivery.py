@@ -76,6 +76,7 @@ class _Result:
     error: str = ""
     public: str = ""
     wait: float = 0.0  # DEFERRED: seconds before it may go; RETRY: at least this long
+    receipt: dict | None = None  # SENT: handed to the adapter's `receipts` once recorded
 
 
 def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -> dict[int, str]:
@@ -89,7 +90,9 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
     handed_on: list[int] = []
     due_soon: dict[datetime, list[int]] = collections.defaultdict(list)
     for results in _send(rows, deadline=time.monotonic() + BUDGET_SECONDS):
-        for pk, outcome, again in _record(results, names):
+        written = _record(results, names)
+        _hand_receipts(results)
+        for pk, outcome, again in written:
             outcomes[pk] = outcome
             if again is not None and again <= timezone.now():
                 handed_on.append(pk)
@@ -285,11 +288,25 @@ def _acquire(limiter, wanted: list, deadline: float) -> float:
 def _result(row: Notification, outcome: Outcome) -> _Result:
     at = timezone.now()
     if outcome.status == SENT:
-        return _Result(row, SENT, at)
+        return _Result(row, SENT, at, receipt=outcome.receipt)
     status = FAILED if outcome.status == FAILED else RETRY
     return _Result(
         row, status, at, outcome.error, outcome.public or channels.NOT_DELIVERED, outcome.after or 0.0
     )
+
+
+def _hand_receipts(results: list[_Result]) -> None:
+    """Give each adapter the receipts of its sent rows (on this, the task's, thread)."""
+    by_kind: dict[str, list] = collections.defaultdict(list)
+    for result in results:
+        if result.status == SENT and result.receipt:
+            by_kind[result.row.channel].append((result.row, result.receipt))
+    for kind, pairs in by_kind.items():
+        adapter = channels.adapters().get(kind)
+        try:
+            adapter.receipts(pairs)
+        except Exception:  # what was sent stays recorded as sent; the channel loses only its memo
+            logger.exception("channel %s: receipts() failed", kind)
 
 
 # --- 3. Record -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ def test_compose_services_run_the_procfile_commands():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
     processes = procfile()
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "beat", "telegram"):
         assert services[name]["command"] == processes[name], name
     assert services["migrate"]["command"] == processes["release"]
     assert "noeviction" in services["redis"]["command"]

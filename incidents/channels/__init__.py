@@ -45,7 +45,9 @@ The interface, all of it optional except `send_batch`:
     and not reported (the generator raised) is retried as a failed attempt.
 
 `Outcome`, per notification:
-    `Outcome.sent()`;
+    `Outcome.sent(receipt=None)`: delivered; `receipt` (a dict: what the target
+    answered that the channel must remember, e.g. a chat message's id) is handed to
+    `receipts` once the outcome is written;
     `Outcome.retry(error, public=…, after=None, pause=None)`: not delivered, may
     pass; tried again after the outbox's backoff, or after `after` seconds if that
     is later (a 429's Retry-After). With `after`, the notification's limit keys
@@ -54,6 +56,11 @@ The interface, all of it optional except `send_batch`:
     `Outcome.failed(error, public=…)`: will not pass (a refused address, a 4xx);
     `error` is for the server (`last_error`, logs), `public` for the incident's
     timeline: "not delivered" unless the target's own answer is fit to show.
+
+`receipts(pairs: list[tuple[Notification, dict]])`
+    Called on the delivery task's thread (where the database may be used) with the
+    receipts of the sent notifications of a list, after their outcomes are written:
+    Telegram stores a group message's id there, so that later news edits it.
 
 `check_target(target)`
     When a person saves a channel of this kind: raise `outbound.Refused` (its
@@ -97,10 +104,11 @@ class Outcome:
     public: str = ""  # for the incident's timeline
     after: float | None = None  # not again before this many seconds (Retry-After)
     pause: tuple[str, ...] | None = None  # limit keys held for `after` (None: all of the row's)
+    receipt: dict | None = None  # sent: what the channel keeps of the answer (`Channel.receipts`)
 
     @classmethod
-    def sent(cls) -> "Outcome":
-        return cls(SENT)
+    def sent(cls, receipt: dict | None = None) -> "Outcome":
+        return cls(SENT, receipt=receipt)
 
     @classmethod
     def retry(
@@ -140,6 +148,9 @@ class Channel:
 
     def send_batch(self, notifications: Iterable) -> Iterator[tuple[object, Outcome]]:
         raise NotImplementedError
+
+    def receipts(self, pairs: list) -> None:
+        pass
 
     def check_target(self, target: str) -> None:
         pass
@@ -229,7 +240,7 @@ def _forget_after_fork() -> None:
 
 
 def _settings_changed(*, setting, **kwargs):
-    if setting.startswith(("NOTIFICATION_", "EMAIL_", "WEBHOOK_")):
+    if setting.startswith(("NOTIFICATION_", "EMAIL_", "WEBHOOK_", "TELEGRAM_")):
         adapters.cache_clear()
 
 

@@ -1,0 +1,122 @@
+"""
+What a Telegram message about an incident says, and its buttons.
+
+An incident's card (title, severity, state, assignee, deadline, what happened last)
+in the reader's language: a brand's group chat reads the brand's, a person their own
+(`Profile.language`, else the brand's). Buttons: Claim and Investigate carry
+`<action>:<incident id>` as callback data (Telegram allows 64 bytes; ours stay under
+20), Open in console is a link.
+"""
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from incidents import messages
+from incidents.models import EventKind, Incident, State
+
+from .client import CALLBACK_DATA_MAX_BYTES, MESSAGE_MAX
+
+CLAIM, INVESTIGATE = "claim", "investigate"
+ACTIONS = {"c": CLAIM, "i": INVESTIGATE}
+CODES = {action: code for code, action in ACTIONS.items()}
+
+# The first line of a person's message, by the reason the outbox wrote it for.
+HEADLINES = {
+    EventKind.ESCALATED: gettext_lazy("Escalation: nobody has claimed this incident yet"),
+    EventKind.SLA_WARNING: gettext_lazy("The acknowledge deadline is close"),
+    "resolve_overdue": gettext_lazy("Not resolved in time"),
+    EventKind.STEP_OVERDUE: gettext_lazy("A playbook step is overdue"),
+    EventKind.ROLE_ASSIGNED: gettext_lazy("You have a role in this incident"),
+    EventKind.REASSIGNED: gettext_lazy("This incident is assigned to you"),
+    EventKind.UPDATE_DUE: gettext_lazy("A status update is due"),
+    EventKind.REVIEW_REMINDER: gettext_lazy("A review is due"),
+    EventKind.STATUS_UPDATE: gettext_lazy("Status update"),
+}
+
+# What a group card says happened last, by timeline event.
+HAPPENED = {
+    EventKind.CREATED: gettext_lazy("New incident"),
+    EventKind.CLAIMED: gettext_lazy("Claimed by %(actor)s"),
+    EventKind.INVESTIGATING: gettext_lazy("Investigation started by %(actor)s"),
+    EventKind.RESOLVED: gettext_lazy("Resolved by %(actor)s"),
+    EventKind.REVIEWED: gettext_lazy("Reviewed by %(actor)s"),
+    EventKind.REOPENED: gettext_lazy("Reopened by %(actor)s"),
+    EventKind.REASSIGNED: gettext_lazy("Reassigned by %(actor)s"),
+    EventKind.ESCALATED: gettext_lazy("Escalated: nobody has claimed it"),
+    EventKind.SLA_WARNING: gettext_lazy("The acknowledge deadline is close"),
+    EventKind.SEVERITY_CHANGED: gettext_lazy("Severity changed by %(actor)s"),
+    EventKind.MERGED: gettext_lazy("Merged"),
+    EventKind.SOURCE_ACKNOWLEDGED: gettext_lazy("Acknowledged at the source"),
+    EventKind.SOURCE_RESOLVED: gettext_lazy("Resolved at the source"),
+}
+
+
+def callback_data(action: str, incident_id: int) -> str:
+    data = f"{CODES[action]}:{incident_id}"
+    assert len(data.encode()) <= CALLBACK_DATA_MAX_BYTES
+    return data
+
+
+def parse_callback(data: str) -> tuple[str, int] | None:
+    """(action, incident id) of a button's data, or None for anything we did not write."""
+    code, _sep, number = str(data or "")[:CALLBACK_DATA_MAX_BYTES].partition(":")
+    if code not in ACTIONS or not number.isdigit() or len(number) > 18:
+        return None
+    return ACTIONS[code], int(number)
+
+
+def buttons(incident: Incident) -> list[list[dict]]:
+    """The inline keyboard of an incident's message (in the active language)."""
+    rows = []
+    if incident.state in (State.DETECTED, State.ACKNOWLEDGED, State.INVESTIGATED):
+        rows.append(
+            [
+                {"text": _("Claim"), "callback_data": callback_data(CLAIM, incident.pk)},
+                {"text": _("Investigate"), "callback_data": callback_data(INVESTIGATE, incident.pk)},
+            ]
+        )
+    rows.append([{"text": _("Open in console"), "url": messages.incident_link(incident)}])
+    return rows
+
+
+def card(incident: Incident, *, happened: str = "") -> str:
+    """The incident as a message shows it (in the active language), `happened` last."""
+    labels = messages.display_labels()
+    assignee = incident.assignee.get_username() if incident.assignee_id else "—"
+    lines = [
+        f"[{incident.brand.name}] {incident.title}",
+        _("Severity: %(severity)s · State: %(state)s")
+        % {
+            "severity": labels[incident.severity],
+            "state": labels[incident.state],
+        },
+        _("Assignee: %(name)s") % {"name": assignee},
+    ]
+    if incident.state == State.DETECTED:
+        lines.append(_("Acknowledge by: %(at)s") % {"at": f"{incident.ack_due_at:%Y-%m-%d %H:%M} UTC"})
+    if happened:
+        lines.append("")
+        lines.append(happened)
+    return "\n".join(lines)[:MESSAGE_MAX]
+
+
+def happened(kind: str, actor: str) -> str:
+    text = HAPPENED.get(kind)
+    return str(text) % {"actor": actor} if text is not None else ""
+
+
+def personal(incident: Incident, *, reason: str, language: str) -> tuple[str, list]:
+    """A person's message about `incident` (text, buttons), in `language`."""
+    with translation.override(language):
+        headline = HEADLINES.get(reason)
+        text = card(incident)
+        if headline is not None:
+            text = f"{headline}\n\n{text}"
+        return text[:MESSAGE_MAX], buttons(incident)
+
+
+def group(incident: Incident, *, kind: str, actor: str) -> tuple[str, list]:
+    """A group card after the event `kind` by `actor`, in the brand's language."""
+    with translation.override(incident.brand.language):
+        return card(incident, happened=happened(kind, actor)), buttons(incident)
