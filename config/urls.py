@@ -74,7 +74,7 @@ api_v1 = [
     path("brands/<slug:slug>/chats/link/", BrandChatLinkView.as_view(), name="brand-chat-link"),
     path("brands/<slug:slug>/chats/", BrandChatListView.as_view(), name="brand-chats"),
     re_path(
-        r"^brands/(?P<slug>[-a-zA-Z0-9_]+)/chats/(?P<pk>[0-9]{1,18})/$",
+        r"^brands/(?P<slug>[-a-zA-Z0-9_]+)/chats/(?P<id>[0-9]{1,18})/$",
         BrandChatDetailView.as_view(),
         name="brand-chat",
     ),
@@ -108,6 +108,7 @@ urlpatterns = [
     ),
     # Pulled sources' console pages (under a brand's settings), then the console itself.
     path("", include("integrations.sources.console_urls")),
+    path("", include("integrations.chat.console_urls")),
     path("", include("incidents.console.urls")),
 ]
 

@@ -8,6 +8,7 @@ import hmac
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +21,7 @@ from crisis.tenancy import Principal
 from integrations.inbound.reading import json_body
 
 from . import linking, updates
+from .models import TelegramChat
 
 LinkOutput = inline_serializer(
     "TelegramLinkOutput",
@@ -42,8 +44,10 @@ class TelegramChatOutput(serializers.Serializer):
         return chat.linked_by.get_username() if chat.linked_by_id else None
 
 
-def _dated(data: dict) -> dict:
-    return {**data, "expires_at": serializers.DateTimeField().to_representation(data["expires_at"])}
+def _dated(link: dict) -> dict:
+    """The answer API.md names: url, code, expires_at."""
+    expires_at = serializers.DateTimeField().to_representation(link["expires_at"])
+    return {"url": link["url"], "code": link["code"], "expires_at": expires_at}
 
 
 class MyTelegramLinkView(APIView):
@@ -74,16 +78,17 @@ class BrandChatLinkView(APIView):
         return Response(_dated(vars(link)), status=status.HTTP_201_CREATED)
 
 
-class BrandChatListView(APIView):
-    """`GET /api/v1/brands/{slug}/chats/` (managers): the brand's linked group chats."""
+class BrandChatListView(GenericAPIView):
+    """`GET /api/v1/brands/{slug}/chats/` (managers): the brand's linked group chats, paginated."""
 
     permission_classes = [IsUser]
+    serializer_class = TelegramChatOutput
+    queryset = TelegramChat.objects.none()  # for the schema only; rows come through the brand
 
-    @extend_schema(responses={200: TelegramChatOutput(many=True)})
     def get(self, request, slug):
         brand = _managed_brand(request, slug)
-        chats = linking.brand_chats(brand).select_related("linked_by")
-        return Response(TelegramChatOutput(chats, many=True).data)
+        page = self.paginate_queryset(linking.brand_chats(brand).select_related("linked_by"))
+        return self.get_paginated_response(TelegramChatOutput(page, many=True).data)
 
 
 class BrandChatDetailView(APIView):
@@ -92,8 +97,8 @@ class BrandChatDetailView(APIView):
     permission_classes = [IsUser]
 
     @extend_schema(responses={204: None})
-    def delete(self, request, slug, pk):
-        linking.brand_chat_unlink(brand=_managed_brand(request, slug), chat_pk=int(pk))
+    def delete(self, request, slug, id):
+        linking.brand_chat_unlink(brand=_managed_brand(request, slug), chat_pk=int(id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

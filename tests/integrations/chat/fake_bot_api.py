@@ -13,14 +13,35 @@ import json
 import threading
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from incidents import outbound
+from incidents import channels, outbound
 
 TOKEN = "123456:TEST-token-of-the-fake"
 BOT_USERNAME = "crisis_desk_test_bot"
+SECRET = "webhook-secret-of-the-test"
+
+
+@contextmanager
+def serving(settings):
+    """A fake Bot API, and the desk's Telegram settings (pytest-django's `settings`) pointed at it."""
+    fake = FakeBotApi()
+    settings.TELEGRAM_BOT_TOKEN = TOKEN
+    settings.TELEGRAM_API_URL = fake.url
+    settings.TELEGRAM_BOT_USERNAME = ""
+    settings.TELEGRAM_WEBHOOK_SECRET = SECRET
+    settings.NOTIFICATION_CHANNELS = {
+        **settings.NOTIFICATION_CHANNELS,
+        "telegram": "integrations.chat.telegram.TelegramChannel",
+    }
+    try:
+        yield fake
+    finally:
+        channels.adapters.cache_clear()
+        fake.close()
 
 
 class FakeBotApi:

@@ -10,8 +10,7 @@ from django.utils import timezone
 from incidents.models import ContactChannel
 from integrations.chat.models import TelegramAccount, TelegramChat, TelegramLinkCode
 
-from .conftest import SECRET
-from .fake_bot_api import BOT_USERNAME, group_chat, start, user
+from .fake_bot_api import BOT_USERNAME, SECRET, group_chat, start, user
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +102,7 @@ def test_a_manager_links_the_brands_group_chat(bot_api, api, alice, acme):
     assert "Acme Coffee" in bot_api.sent("sendMessage", chat_id=chat["id"])[0]["text"]
     listed = api(alice).get("/api/v1/brands/acme/chats/")
     assert listed.status_code == 200
-    assert [(c["chat_id"], c["title"], c["linked_by"]) for c in listed.json()] == [
+    assert [(c["chat_id"], c["title"], c["linked_by"]) for c in listed.json()["results"]] == [
         (chat["id"], chat["title"], "alice")
     ]
     assert api(alice).delete(f"/api/v1/brands/acme/chats/{linked.pk}/").status_code == 204
@@ -193,3 +192,26 @@ def test_long_polling_idles_while_a_webhook_secret_is_set(bot_api, capsys):
     call_command("telegram_poll", once=True, poll_timeout=0)
     assert "nothing to poll" in capsys.readouterr().out
     assert bot_api.calls == []
+
+
+def test_the_brands_chats_are_listed_in_a_fixed_number_of_queries(
+    bot_api, api, alice, acme, django_assert_max_num_queries
+):
+    client = api(alice)
+    for i in range(12):
+        TelegramChat.all_brands.create(brand=acme, chat_id=-100 - i, title=f"room {i}", linked_by=alice)
+    with django_assert_max_num_queries(6):
+        answer = client.get("/api/v1/brands/acme/chats/?page_size=10")
+    assert answer.json()["count"] == 12 and len(answer.json()["results"]) == 10
+
+
+def test_the_schema_names_the_chat_endpoints(db, api):
+    paths = api(None).get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    for path in (
+        "/api/v1/me/channels/telegram/link/",
+        "/api/v1/brands/{slug}/chats/link/",
+        "/api/v1/brands/{slug}/chats/",
+        "/api/v1/brands/{slug}/chats/{id}/",
+        "/api/v1/integrations/telegram/webhook/",
+    ):
+        assert path in paths, path
