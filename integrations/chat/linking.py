@@ -12,17 +12,20 @@ carrying the same code link once.
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from api.errors import DomainError, NotFound
 from crisis.models import Brand
-from incidents.models import ChannelKind, ContactChannel
+from incidents import outbox
+from incidents.models import ChannelKind, ContactChannel, Notification
+from incidents.publish import TASKS, publish_on_commit
 
 from . import client
 from .models import LinkPurpose, TelegramAccount, TelegramChat, TelegramLinkCode
@@ -43,6 +46,7 @@ class LinkCode:
     code: str
     url: str
     expires_at: datetime
+    bot: str = ""
 
 
 def _digest(code: str) -> str:
@@ -66,7 +70,7 @@ def link_code_create(*, user, brand: Brand | None = None, now: datetime | None =
     )
     bot = client.bot_username()
     url = f"https://t.me/{bot}?startgroup={code}" if brand is not None else f"https://t.me/{bot}?start={code}"
-    return LinkCode(code=code, url=url, expires_at=expires_at)
+    return LinkCode(code=code, url=url, expires_at=expires_at, bot=bot)
 
 
 class CodeRefused(Exception):
@@ -149,3 +153,61 @@ def brand_chat_unlink(*, brand: Brand, chat_pk: int) -> None:
     deleted, _ = brand_chats(brand).filter(pk=chat_pk).delete()
     if not deleted:
         raise NotFound()
+
+
+# --- Does the link work? A test message ------------------------------------------------------
+
+TEST_REASON = "channel_test"  # as a person's channel test (incidents.outbox.TEST_REASON)
+TESTS_PER_WINDOW = 5
+TEST_WINDOW = timedelta(minutes=10)
+
+
+def brand_chat_test(*, brand: Brand, chat: TelegramChat, user, now: datetime | None = None) -> Notification:
+    """A test message to a brand's group chat through the outbox; its row's status says whether it arrived."""
+    now = now or timezone.now()
+    recent = Notification.all_brands.filter(
+        brand=brand, channel=ChannelKind.TELEGRAM, target=str(chat.chat_id), reason=TEST_REASON
+    ).filter(created_at__gt=now - TEST_WINDOW)
+    if recent.count() >= TESTS_PER_WINDOW:
+        raise outbox.TooManyTests(_("Too many test messages: try again in a few minutes."))
+    with translation.override(brand.language):
+        subject = _("Test message from the crisis desk")
+        body = _("%(user)s checks that %(brand)s's incidents reach this chat. Nothing to do.") % {
+            "user": user.get_username(),
+            "brand": brand.name,
+        }
+    notification = Notification.all_brands.create(
+        brand=brand,
+        incident=None,
+        recipient=None,
+        channel=ChannelKind.TELEGRAM,
+        target=str(chat.chat_id),
+        reason=TEST_REASON,
+        subject=subject,
+        body=body,
+        payload={},
+        idempotency_key=uuid.uuid4(),
+        created_at=now,
+        next_attempt_at=now + timedelta(seconds=settings.NOTIFICATION_REPUBLISH_SECONDS),
+    )
+    publish_on_commit(TASKS.DELIVER_NOTIFICATIONS, args=([notification.pk],))
+    return notification
+
+
+def last_tests(chats) -> dict[int, Notification]:
+    """The latest test message of each chat, by the chat row's id."""
+    found = {}
+    for chat in chats:
+        row = (
+            Notification.all_brands.filter(
+                brand_id=chat.brand_id,
+                channel=ChannelKind.TELEGRAM,
+                target=str(chat.chat_id),
+                reason=TEST_REASON,
+            )
+            .order_by("-pk")
+            .first()
+        )
+        if row is not None:
+            found[chat.pk] = row
+    return found
