@@ -18,12 +18,14 @@ from crisis.api import (
 from incidents.api import (
     BrandEscalationView,
     BrandSlaView,
+    BrandStatementRouteView,
     BrandUpdatesPolicyView,
     ContactChannelViewSet,
     IncidentViewSet,
     MentionIntakeView,
     RenderTemplateView,
     ResponseTimeReportView,
+    StatementViewSet,
     TimelineExportView,
 )
 from integrations.chat.api import (
@@ -44,6 +46,7 @@ router = DefaultRouter()
 router.register("brands", BrandViewSet, basename="brand")
 router.register(r"brands/(?P<slug>[-a-zA-Z0-9_]+)/schedules", ScheduleViewSet, basename="schedule")
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register(r"incidents/(?P<incident_pk>[0-9]{1,18})/statements", StatementViewSet, basename="statement")
 router.register("me/channels", ContactChannelViewSet, basename="contact-channel")
 router.register("playbooks", PlaybookViewSet, basename="playbook")
 router.register("response-templates", ResponseTemplateViewSet, basename="response-template")
@@ -54,6 +57,9 @@ api_v1 = [
     path("brands/<slug:slug>/sla/", BrandSlaView.as_view(), name="brand-sla"),
     path("brands/<slug:slug>/escalation/", BrandEscalationView.as_view(), name="brand-escalation"),
     path("brands/<slug:slug>/updates-policy/", BrandUpdatesPolicyView.as_view(), name="brand-updates-policy"),
+    path(
+        "brands/<slug:slug>/statement-route/", BrandStatementRouteView.as_view(), name="brand-statement-route"
+    ),
     path("brands/<slug:slug>/sources/", SourceListView.as_view(), name="brand-sources"),
     re_path(
         r"^brands/(?P<slug>[-a-zA-Z0-9_]+)/sources/(?P<pk>[0-9]{1,18})/$",

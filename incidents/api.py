@@ -26,9 +26,22 @@ from crisis.selectors import brand_for
 from crisis.tenancy import Principal
 from playbooks.services import templates_visible_to
 
-from . import chain, command, filing, idempotency, outbox, policies, reports, selectors, services, waves
+from . import (
+    chain,
+    command,
+    filing,
+    idempotency,
+    outbox,
+    policies,
+    reports,
+    selectors,
+    services,
+    statements,
+    waves,
+)
 from .filters import IncidentFilter
-from .models import ContactChannel, State, TimelineEvent
+from .models import ContactChannel, State, Statement, TimelineEvent
+from .reach import Reacher
 from .selectors import (
     checklists_for_display,
     incident_for_display,
@@ -61,6 +74,15 @@ from .serializers import (
     RoleInput,
     SeverityInput,
     SlaPolicyInput,
+    StatementApproveInput,
+    StatementDiffOutput,
+    StatementDiffQuery,
+    StatementEditInput,
+    StatementInput,
+    StatementOutput,
+    StatementPublishInput,
+    StatementRejectInput,
+    StatementRouteInput,
     StatusUpdateInput,
     StatusUpdateOutput,
     StepCompleteInput,
@@ -677,3 +699,151 @@ def _mention_brand(principal: Principal, items: list[dict]) -> Brand:
     if brand is None or not principal.can_see(brand.pk):
         raise ValidationError({"brand": [_("Unknown brand.")]})
     return brand
+
+
+# --- Public statements (API.md, "Public statements") -------------------------------------------
+
+
+class StatementViewSet(viewsets.GenericViewSet):
+    """An incident's public statements: drafts, versions, the approval route, publication."""
+
+    permission_classes = [IsUser]
+    serializer_class = StatementOutput
+    queryset = Statement.objects.none()  # for the schema; every action reads through `statements`
+    lookup_value_regex = r"[0-9]{1,18}"
+    query_parameters = ()
+
+    @property
+    def principal(self) -> Principal:
+        return Principal.from_request(self.request)
+
+    def _visible(self, incident_pk, pk=None) -> None:
+        """404 first, before the body is read: another brand's statement is not there at all."""
+        if pk is None:
+            statements.visible_incident(incident_pk, self.principal)
+        else:
+            statements.statement_of(incident_id=incident_pk, statement_id=pk, principal=self.principal)
+
+    def _answer(self, incident_pk, pk, status_code=status.HTTP_200_OK) -> Response:
+        statement = statements.statement_of(
+            incident_id=incident_pk, statement_id=pk, principal=self.principal
+        )
+        return Response(statements.statement_answer(statement, who=Reacher()), status=status_code)
+
+    @extend_schema(responses={200: StatementOutput(many=True)})
+    def list(self, request, incident_pk):
+        incident = statements.visible_incident(incident_pk, self.principal)
+        page = self.paginate_queryset(statements.statements_of(incident))
+        who, route = Reacher(), statements.route_of(incident.brand_id)
+        return self.get_paginated_response(
+            [statements.statement_answer(s, who=who, brand_route=route, versions=False) for s in page]
+        )
+
+    @extend_schema(request=StatementInput, responses={201: StatementOutput})
+    def create(self, request, incident_pk):
+        self._visible(incident_pk)
+        data = StatementInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        statement = statements.statement_create(
+            incident_id=incident_pk, principal=self.principal, **data.validated_data
+        )
+        return self._answer(incident_pk, statement.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: StatementOutput})
+    def retrieve(self, request, incident_pk, pk):
+        return self._answer(incident_pk, pk)
+
+    @extend_schema(request=StatementEditInput, responses={200: StatementOutput})
+    def update(self, request, incident_pk, pk):
+        self._visible(incident_pk, pk)
+        data = StatementEditInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        statements.statement_edit(
+            incident_id=incident_pk, statement_id=pk, principal=self.principal, **data.validated_data
+        )
+        return self._answer(incident_pk, pk)
+
+    @extend_schema(request=None, responses={200: StatementOutput})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, incident_pk, pk):
+        statements.statement_submit(incident_id=incident_pk, statement_id=pk, principal=self.principal)
+        return self._answer(incident_pk, pk)
+
+    @extend_schema(request=StatementApproveInput, responses={200: StatementOutput})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, incident_pk, pk):
+        self._visible(incident_pk, pk)
+        data = StatementApproveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        statements.statement_decide(
+            incident_id=incident_pk,
+            statement_id=pk,
+            principal=self.principal,
+            approve=True,
+            **data.validated_data,
+        )
+        return self._answer(incident_pk, pk)
+
+    @extend_schema(request=StatementRejectInput, responses={200: StatementOutput})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, incident_pk, pk):
+        self._visible(incident_pk, pk)
+        data = StatementRejectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        statements.statement_decide(
+            incident_id=incident_pk,
+            statement_id=pk,
+            principal=self.principal,
+            approve=False,
+            **data.validated_data,
+        )
+        return self._answer(incident_pk, pk)
+
+    @extend_schema(request=StatementPublishInput, responses={200: StatementOutput})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, incident_pk, pk):
+        self._visible(incident_pk, pk)
+        data = StatementPublishInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        statements.statement_publish(
+            incident_id=incident_pk, statement_id=pk, principal=self.principal, **data.validated_data
+        )
+        return self._answer(incident_pk, pk)
+
+    @extend_schema(parameters=[StatementDiffQuery], request=None, responses={200: StatementDiffOutput})
+    @action(detail=True, methods=["get"], query_parameters=("from", "to"), pagination_class=None)
+    def diff(self, request, incident_pk, pk):
+        """A unified text diff of two versions: `?from=1&to=3`."""
+        query = StatementDiffQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        older, newer = query.validated_data["from"], query.validated_data["to"]
+        statement = statements.statement_of(
+            incident_id=incident_pk, statement_id=pk, principal=self.principal
+        )
+        return Response(
+            {
+                "from": older,
+                "to": newer,
+                "diff": statements.statement_diff(statement, older=older, newer=newer),
+            }
+        )
+
+
+class BrandStatementRouteView(APIView):
+    """A brand's approval route for public statements; PUT by managers (running approvals keep theirs)."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(responses={200: StatementRouteInput})
+    def get(self, request, slug):
+        brand = brand_for(Principal.from_request(request), slug)
+        return Response({"hops": statements.route_of(brand.pk)})
+
+    @extend_schema(request=StatementRouteInput, responses={200: StatementRouteInput})
+    def put(self, request, slug):
+        brand = brand_for(Principal.from_request(request), slug, minimum_role=Role.MANAGER)
+        data = StatementRouteInput(data=request.data, context={"brand": brand})
+        data.is_valid(raise_exception=True)
+        return Response(
+            {"hops": statements.statement_route_set(brand=brand, hops=data.validated_data["hops"])}
+        )

@@ -1,10 +1,11 @@
 """
-The clock: SLA warnings, ack escalation levels, resolve-overdue alerts, review reminders
-and status-update reminders.
+The clock: SLA warnings, ack escalation levels, resolve-overdue alerts, review reminders,
+status-update reminders and public statements' approval hops.
 
 DESIGN.md, "the database is the clock": every pending timer is a column of
 the incident (`sla_warning_at`, `next_escalation_at`, `resolve_escalation_at`,
-`review_reminder_at`, `update_due_at`).
+`review_reminder_at`, `update_due_at`), or of a statement (`hop_due_at`: its current
+approval hop runs out of time).
 `sweep()`, run by beat every tick, fires every due timer; `fire_due_timers()`
 does the same for one incident when its ETA task arrives. Both end in the same
 compare-and-set per timer, so a timer fires once however many sweepers,
@@ -32,11 +33,15 @@ from . import heartbeat, messages, outbox, reach, selectors, sla
 from .models import (
     OPEN_STATES,
     ClockHeartbeat,
+    DecisionKind,
     Escalation,
     EscalationKind,
     EventKind,
     Incident,
     State,
+    Statement,
+    StatementDecision,
+    StatementState,
 )
 from .publish import TASKS, publish_now, publish_on_commit
 from .timeline import timeline_system_events
@@ -138,6 +143,7 @@ def sweep(*, now: datetime | None = None, batch: int | None = None, plan_ahead: 
                     fired += _fire_isolated(rows, at, failed)
             if len(rows) < batch:
                 break
+    fired += _sweep_statement_hops(now, batch)
     at = now or timezone.now()
     fired += _remind_overdue_steps(at)
     upcoming = _publish_upcoming(at) if plan_ahead else 0
@@ -175,15 +181,27 @@ def _publish_upcoming(now: datetime) -> int:
             .values_list(column, flat=True)
             .distinct()[:1000]
         )
-        for at in rows:
-            bucket = math.ceil(at.timestamp() / UPCOMING_BUCKET_SECONDS) * UPCOMING_BUCKET_SECONDS
-            moments.add(datetime.fromtimestamp(bucket, tz=at.tzinfo))
+        moments.update(_bucket(at) for at in rows)
+    # Statements' approval hops: their own column, on the statements' table.
+    rows = (
+        Statement.all_brands.filter(hop_due_at__gt=now, hop_due_at__lte=horizon)
+        .order_by("hop_due_at")
+        .values_list("hop_due_at", flat=True)
+        .distinct()[:1000]
+    )
+    moments.update(_bucket(at) for at in rows)
     for at in sorted(moments)[:MAX_UPCOMING_SWEEPS]:
         # Several at once: skip_locked splits the due rows between them, so every
         # worker process fires a share instead of one doing all.
         for _copy in range(settings.ESCALATION_PARALLEL_SWEEPS):
             publish_now(TASKS.SWEEP_EARLY, eta=at)
     return len(moments)
+
+
+def _bucket(at: datetime) -> datetime:
+    """The early sweep a timer due at `at` waits for (`UPCOMING_BUCKET_SECONDS` apart)."""
+    bucket = math.ceil(at.timestamp() / UPCOMING_BUCKET_SECONDS) * UPCOMING_BUCKET_SECONDS
+    return datetime.fromtimestamp(bucket, tz=at.tzinfo)
 
 
 def _fire_isolated(incidents: list[Incident], now: datetime, failed: set[int]) -> int:
@@ -567,6 +585,98 @@ def _fire_update_reminders(incidents, now: datetime) -> list[_Alert]:
             )
         )
     return alerts
+
+
+def _sweep_statement_hops(now: datetime | None, batch: int) -> int:
+    """
+    Escalate every statement whose approval hop ran out of time, in batches claimed from the
+    partial index `statement_hop_due` (a range scan of it, oldest first), each batch in its own
+    transaction. A batch that raises is logged and its rows left for the next sweep.
+    """
+    fired = 0
+    for _round in range(1000):  # bounded, as the incident columns' loop
+        try:
+            with transaction.atomic():
+                at = now or timezone.now()
+                rows = list(
+                    Statement.all_brands.select_related("incident__brand")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .filter(hop_due_at__lte=at)
+                    .order_by("hop_due_at")[:batch]
+                )
+                if rows:
+                    fired += fire_statement_hops(rows, now=at)
+        except Exception:
+            logger.exception("sweeper: a batch of statement hops failed; left for the next sweep")
+            return fired
+        if len(rows) < batch:
+            break
+    return fired
+
+
+def fire_statement_hops(statements: list[Statement], *, now: datetime) -> int:
+    """
+    Escalate the due hops of row-locked statements to their brands' managers, once per version
+    and hop. Call inside a transaction.
+
+    The compare-and-set clears `hop_due_at` only where the statement is still in approval at
+    the same round and hop (an approval, a rejection or an edit in between moved it on and
+    cleared or reset the timer); only the rows it moved get a decision row, notifications and
+    an `escalated` event. The decision's unique constraint (statement, version, hop) makes a
+    second escalation of the same hop of the same version impossible, whatever raced.
+    """
+    due = [
+        st
+        for st in statements
+        if st.state == StatementState.IN_APPROVAL and st.hop_due_at and st.hop_due_at <= now
+    ]
+    won = []
+    for st in due:
+        moved = Statement.all_brands.filter(
+            pk=st.pk, state=StatementState.IN_APPROVAL, round=st.round, hop=st.hop, hop_due_at__lte=now
+        ).update(hop_due_at=None)
+        if moved:
+            st.hop_due_at = None
+            won.append(st)
+    # Due rows that are no longer in approval should never have a timer: clear it quietly.
+    stale = [st.pk for st in statements if st not in due and st.hop_due_at and st.hop_due_at <= now]
+    if stale:
+        Statement.all_brands.filter(pk__in=stale).exclude(state=StatementState.IN_APPROVAL).update(
+            hop_due_at=None
+        )
+    if not won:
+        return 0
+    who = reach.Reacher(at=now)
+    alerts, decisions = [], []
+    for st in won:
+        hop = st.route[st.hop]
+        # The managers are every level's fallback: if none can be reached, the event says so.
+        reached = who.level(st.incident.brand_id, reach.MANAGERS, fallback=False)
+        decisions.append(
+            StatementDecision(
+                statement=st,
+                round=st.round,
+                version=st.version,
+                hop=st.hop,
+                kind=DecisionKind.ESCALATED,
+                at=now,
+                notified=reached.usernames,
+            )
+        )
+        facts = {"statement": st.pk, "version": st.version, "hop": st.hop + 1, "hop_name": hop["name"]}
+        alerts.append(
+            _Alert(
+                incident=st.incident,
+                kind=EventKind.ESCALATED,
+                users=reached.users,
+                subject=messages.subject("statement_overdue", st.incident, hop=hop["name"]),
+                payload={"reason": "statement_overdue", **facts},
+                data={"level": None, "reason": "statement_overdue", **facts, **_reach_data(reached)},
+            )
+        )
+    StatementDecision.all_brands.bulk_create(decisions)
+    _record(alerts, now)
+    return len(alerts)
 
 
 def _remind_overdue_steps(now: datetime) -> int:

@@ -35,6 +35,11 @@ SUBJECTS = {
     EventKind.ROLE_ASSIGNED: gettext_lazy("[%(brand)s] You are the %(role)s of: %(title)s"),
     EventKind.UPDATE_DUE: gettext_lazy("[%(brand)s] A status update is due: %(title)s"),
     EventKind.STATUS_UPDATE: gettext_lazy("[%(brand)s] Status update: %(title)s"),
+    # Public statements (`incidents.statements`; the clock's `statement_overdue`).
+    "statement_hop": gettext_lazy("[%(brand)s] A statement awaits your approval (%(hop)s): %(title)s"),
+    "statement_rejected": gettext_lazy("[%(brand)s] Your statement was rejected: %(title)s"),
+    "statement_approved": gettext_lazy("[%(brand)s] Your statement is approved, ready to publish: %(title)s"),
+    "statement_overdue": gettext_lazy("[%(brand)s] A statement is stuck in approval (%(hop)s): %(title)s"),
 }
 
 # The incident roles beside the assignee (API.md `roles`), as a sentence names them…
@@ -130,6 +135,19 @@ def status_update_body(incident: Incident, update, *, for_members: bool) -> str:
         "state": incident.get_state_display(),
     }
     return f"{text}\n{incident_link(incident)}" if for_members else text
+
+
+def statement_body(statement) -> str:
+    """A notification about a public statement: its text as it stands, and where to decide it."""
+    incident = statement.incident
+    return _("Statement, version %(version)d (%(channels)s):\n\n%(body)s\n\n#%(id)d %(title)s\n%(link)s") % {
+        "version": statement.version,
+        "channels": ", ".join(str(dict(Channel.choices).get(c, c)) for c in statement.channels),
+        "body": statement.body,
+        "id": incident.pk,
+        "title": incident.title,
+        "link": incident_link(incident),
+    }
 
 
 def payload(incident: Incident, reason: str, extra: dict, now: datetime) -> dict:
@@ -310,7 +328,11 @@ class TimelineLine:
     deliveries: list[Delivery] = field(default_factory=list)
     alarm: str = ""  # said loudly: a level that reached no one
     notice: str = ""  # said quietly: people it named and could not reach
+    links: list[tuple[str, str]] = field(default_factory=list)  # (channel, URL): where a statement was posted
 
+
+# The social channels (where complaints and statements appear), by the names people read.
+CHANNEL_LABELS = dict(Channel.choices)
 
 # Channels by the short names a timeline line uses.
 CHANNEL_NAMES = {
@@ -471,6 +493,20 @@ def _sla_warning(line, data):
 
 def _escalated(line, data):
     level = data.get("level")
+    if data.get("reason") == "statement_overdue":
+        line.title = _("Statement out of time")
+        line.text = _(
+            "Hop %(hop)s (%(name)s) did not decide version %(version)s in time:"
+            " the brand's managers are alerted."
+        ) % {
+            "hop": data.get("hop", "—"),
+            "name": data.get("hop_name") or "—",
+            "version": data.get("version", "—"),
+        }
+        if data.get("nobody_reached"):
+            line.alarm = nobody_reached_text(data["nobody_reached"], level=None)
+        _told_without_rows(line, data)
+        return
     if level is None or data.get("reason") == "resolve_overdue":
         line.title = str(EscalationKind.RESOLVE.label)
         if not data.get("nobody_reached"):
@@ -584,6 +620,58 @@ def _status_update(line, data):
     line.quote = data.get("body") or ""
 
 
+def _statement_hop(data) -> dict:
+    return {
+        "hop": data.get("hop", "—"),
+        "name": data.get("hop_name") or "—",
+        "version": data.get("version", "—"),
+    }
+
+
+def _statement_drafted(line, data):
+    channels = ", ".join(str(CHANNEL_LABELS.get(c, c)) for c in data.get("channels") or [])
+    line.text = _("Version 1, for %(channels)s.") % {"channels": channels or "—"}
+
+
+def _statement_edited(line, data):
+    if data.get("restarted"):
+        line.text = _("Version %(version)s: the approval starts again at the first hop.") % {
+            "version": data.get("version", "—")
+        }
+    else:
+        line.text = _("Version %(version)s.") % {"version": data.get("version", "—")}
+
+
+def _statement_submitted(line, data):
+    line.text = _("Version %(version)s goes to hop %(hop)s (%(name)s).") % _statement_hop(data)
+
+
+def _statement_approved(line, data):
+    if data.get("approved"):
+        line.text = _(
+            "Hop %(hop)s (%(name)s) approved version %(version)s: ready to publish."
+        ) % _statement_hop(data)
+    else:
+        line.text = _("Hop %(hop)s (%(name)s) approved version %(version)s.") % _statement_hop(data)
+    line.quote = data.get("comment") or ""
+
+
+def _statement_rejected(line, data):
+    line.text = _("Hop %(hop)s (%(name)s) rejected version %(version)s: back to draft.") % _statement_hop(
+        data
+    )
+    line.quote = data.get("comment") or ""
+
+
+def _statement_published(line, data):
+    links = data.get("links") if isinstance(data.get("links"), dict) else {}
+    line.text = _("Version %(version)s, posted on %(channels)s.") % {
+        "version": data.get("version", "—"),
+        "channels": ", ".join(str(CHANNEL_LABELS.get(c, c)) for c in links) or "—",
+    }
+    line.links = [(str(CHANNEL_LABELS.get(c, c)), url) for c, url in links.items() if isinstance(url, str)]
+
+
 def _update_due(line, data):
     line.text = _("No status update this beat: the %(who)s is reminded.") % {
         "who": ROLE_NAMES["comms"] if data.get("reminded") == "comms" else _("assignee")
@@ -616,6 +704,12 @@ _SAYINGS = {
     EventKind.MERGED: _merged,
     EventKind.STATUS_UPDATE: _status_update,
     EventKind.UPDATE_DUE: _update_due,
+    EventKind.STATEMENT_DRAFTED: _statement_drafted,
+    EventKind.STATEMENT_EDITED: _statement_edited,
+    EventKind.STATEMENT_SUBMITTED: _statement_submitted,
+    EventKind.STATEMENT_APPROVED: _statement_approved,
+    EventKind.STATEMENT_REJECTED: _statement_rejected,
+    EventKind.STATEMENT_PUBLISHED: _statement_published,
 }
 
 

@@ -387,6 +387,12 @@ class EventKind(models.TextChoices):
     MERGED = "merged", _("Merged")
     STATUS_UPDATE = "status_update", _("Status update")
     UPDATE_DUE = "update_due", _("Status update due")
+    STATEMENT_DRAFTED = "statement_drafted", _("Statement drafted")
+    STATEMENT_EDITED = "statement_edited", _("Statement edited")
+    STATEMENT_SUBMITTED = "statement_submitted", _("Statement submitted for approval")
+    STATEMENT_APPROVED = "statement_approved", _("Statement approved")
+    STATEMENT_REJECTED = "statement_rejected", _("Statement rejected")
+    STATEMENT_PUBLISHED = "statement_published", _("Statement published")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -755,3 +761,157 @@ class UpdatesPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand.slug} updates"
+
+
+# --- Public statements (API.md, "Public statements"; written by `incidents.statements`) ---
+
+
+class StatementState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    IN_APPROVAL = "in_approval", _("In approval")
+    APPROVED = "approved", _("Approved")
+    PUBLISHED = "published", _("Published")
+
+
+class StatementRoute(models.Model):
+    """
+    A brand's approval route for public statements: ordered hops, each
+    `{"name", "roles", "users", "schedules", "within_seconds"}`. No row: no route (submit is a 409).
+    """
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="statement_route")
+    hops = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+    all_brands = models.Manager()
+
+    class Meta:
+        verbose_name = _("statement approval route")
+        verbose_name_plural = _("statement approval routes")
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug} statement route"
+
+
+class Statement(models.Model):
+    """
+    What the brand says in public about an incident: a body per version, approved hop by hop
+    along the route snapshot taken at submission, then published with its links.
+
+    `state` changes only in `incidents.statements`, each change one conditional UPDATE or a
+    save of a row held locked. `round` counts the runs of the route (each submission and each
+    edit that restarts it): the decisions of the current run are those of its round.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="statements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(
+        _("state"), max_length=16, choices=StatementState.choices, default=StatementState.DRAFT
+    )
+    version = models.PositiveIntegerField(default=1)
+    channels = models.JSONField(default=list)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    body = models.TextField(_("statement"))
+    template = models.ForeignKey(
+        "playbooks.ResponseTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    route = models.JSONField(default=list)  # the brand's hops when the route was last (re)started
+    round = models.PositiveIntegerField(default=0)
+    hop = models.PositiveSmallIntegerField(default=0)  # 0-based index of the current hop
+    hop_started_at = models.DateTimeField(null=True, blank=True)
+    # The clock's timer: when the current hop runs out of time (null: nothing pending).
+    hop_due_at = models.DateTimeField(null=True, blank=True)
+    links = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["incident", "-created_at"], name="statement_incident"),
+            models.Index(
+                fields=["hop_due_at"], name="statement_hop_due", condition=Q(hop_due_at__isnull=False)
+            ),
+        ]
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} statement {self.pk} v{self.version}"
+
+
+class StatementVersion(models.Model):
+    """One version of a statement's text, as its author left it. Never changed."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    body = models.TextField()
+    channels = models.JSONField(default=list)
+    language = models.CharField(max_length=8)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager("statement__incident__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["statement", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "number"], name="statement_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"statement {self.statement_id} v{self.number}"
+
+
+class DecisionKind(models.TextChoices):
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    ESCALATED = "escalated", _("Out of time: escalated to the managers")
+
+
+class StatementDecision(models.Model):
+    """
+    What happened at one hop of one run of the route: a person approved or rejected it, or
+    its time ran out and the clock escalated it. The database keeps the escalation of a hop
+    to once per version (`statement_hop_escalated_once`), however many workers race.
+    """
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="decisions")
+    round = models.PositiveIntegerField()
+    version = models.PositiveIntegerField()
+    hop = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16, choices=DecisionKind.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    notified = models.JSONField(default=list)  # usernames (an escalation's)
+
+    objects = TenantManager("statement__incident__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        ordering = ["statement", "at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement", "version", "hop"],
+                condition=Q(kind="escalated"),
+                name="statement_hop_escalated_once",
+            ),
+            models.UniqueConstraint(
+                fields=["statement", "round", "hop"],
+                condition=~Q(kind="escalated"),
+                name="statement_hop_decided_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"statement {self.statement_id} r{self.round} hop {self.hop} {self.kind}"

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -23,12 +25,14 @@ from .models import (
     Incident,
     Severity,
     SourceState,
+    StatementState,
     StatusUpdate,
     TimelineEvent,
 )
 from .selectors import available_actions
 
 TEXT_MAX = 20_000
+MAX_STATEMENT_HOPS = 10
 
 
 class IncidentInput(StrictInput):
@@ -437,25 +441,170 @@ class EscalationChainInput(StrictInput):
     repeat = serializers.IntegerField(min_value=0, max_value=chain.MAX_REPEAT, default=0)
 
     def validate(self, attrs):
-        brand = self.context["brand"]
-        named = {user for level in attrs["levels"] for user in level["users"]}
-        known = set(
-            brand.memberships.filter(user__username__in=named).values_list("user__username", flat=True)
-        )
-        if named - known:
-            raise serializers.ValidationError(
-                {"levels": [_("Not members of this brand: %s") % ", ".join(sorted(named - known))[:500]]}
-            )
-        schedules = {pk for level in attrs["levels"] for pk in level["schedules"]}
-        found = set(
-            Schedule.objects.for_brands([brand.pk]).filter(pk__in=schedules).values_list("pk", flat=True)
-        )
-        if schedules - found:
-            unknown = ", ".join(str(pk) for pk in sorted(schedules - found))[:500]
-            raise serializers.ValidationError(
-                {"levels": [_("Not on-call schedules of this brand: %s") % unknown]}
-            )
+        _named_in_brand(self.context["brand"], attrs["levels"], "levels")
         return attrs
+
+
+# --- Public statements (API.md, "Public statements") ------------------------------------------
+
+
+def _named_in_brand(brand: Brand, items: list[dict], field: str) -> None:
+    """400 on `field` unless every user named is a member of the brand and every schedule is its own."""
+    named = {user for item in items for user in item["users"]}
+    known = set(brand.memberships.filter(user__username__in=named).values_list("user__username", flat=True))
+    if named - known:
+        raise serializers.ValidationError(
+            {field: [_("Not members of this brand: %s") % ", ".join(sorted(named - known))[:500]]}
+        )
+    schedules = {pk for item in items for pk in item["schedules"]}
+    found = set(Schedule.objects.for_brands([brand.pk]).filter(pk__in=schedules).values_list("pk", flat=True))
+    if schedules - found:
+        unknown = ", ".join(str(pk) for pk in sorted(schedules - found))[:500]
+        raise serializers.ValidationError({field: [_("Not on-call schedules of this brand: %s") % unknown]})
+
+
+class StatementHopInput(StrictInput):
+    name = FreeText(max_length=100)
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=chain.LEVEL_ROLES), max_length=4, default=list
+    )
+    users = serializers.ListField(child=serializers.CharField(max_length=150), max_length=50, default=list)
+    schedules = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        max_length=chain.MAX_SCHEDULES_PER_LEVEL,
+        default=list,
+        help_text="Ids of the brand's on-call schedules: whoever is on call on them may decide the hop.",
+    )
+    within_seconds = serializers.IntegerField(min_value=1, max_value=sla.MAX_SECONDS)
+
+    def validate(self, attrs):
+        if not attrs["roles"] and not attrs["users"] and not attrs["schedules"]:
+            raise serializers.ValidationError(_("A hop must name at least one role, user or schedule."))
+        attrs["schedules"] = list(dict.fromkeys(attrs["schedules"]))
+        return attrs
+
+
+class StatementRouteInput(StrictInput):
+    hops = StatementHopInput(many=True, allow_empty=True, max_length=MAX_STATEMENT_HOPS)
+
+    def validate(self, attrs):
+        _named_in_brand(self.context["brand"], attrs["hops"], "hops")
+        return attrs
+
+
+class StatementInput(StrictInput):
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices), min_length=1, max_length=len(Channel.values)
+    )
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+    body = FreeText(max_length=TEXT_MAX, required=False, allow_blank=True)
+    template = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
+    values = serializers.DictField(
+        child=FreeText(max_length=2000), required=False, help_text="Placeholder values for the template."
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("body") and not attrs.get("template"):
+            raise serializers.ValidationError({"body": [_("Write the statement, or start from a template.")]})
+        return attrs
+
+
+class StatementEditInput(StrictInput):
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices), min_length=1, max_length=len(Channel.values)
+    )
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+    body = FreeText(max_length=TEXT_MAX)
+
+
+class StatementApproveInput(StrictInput):
+    comment = FreeText(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+
+
+class StatementRejectInput(StrictInput):
+    comment = FreeText(max_length=TEXT_MAX)
+
+
+class StatementPublishInput(StrictInput):
+    links = serializers.DictField(
+        child=serializers.URLField(max_length=2000, validators=[URLValidator(schemes=["http", "https"])]),
+        help_text="Where it was posted: one URL for each channel of the statement.",
+    )
+
+    def validate_links(self, value):
+        # The keys are not echoed: they are whatever the caller sent.
+        if any(name not in Channel.values for name in value):
+            raise serializers.ValidationError(
+                _("Links are given per channel: %s.") % ", ".join(Channel.values)
+            )
+        return value
+
+
+class StatementDiffQuery(StrictInput):
+    # `from` is a Python keyword: the field is named in `fields` below.
+    to = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+    def get_fields(self):
+        return {"from": serializers.IntegerField(min_value=1, max_value=2**31 - 1), **super().get_fields()}
+
+
+class StatementDiffOutput(serializers.Serializer):
+    to = serializers.IntegerField()
+    diff = serializers.CharField()
+
+    def get_fields(self):
+        return {"from": serializers.IntegerField(), **super().get_fields()}
+
+
+class StatementHopOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    users = serializers.ListField(child=serializers.CharField())
+    schedules = serializers.ListField(child=serializers.IntegerField())
+    within_seconds = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["pending", "current", "approved", "rejected"])
+    decision = serializers.ChoiceField(choices=["approved", "rejected"], allow_null=True)
+    by = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField(allow_null=True)
+    comment = serializers.CharField(allow_blank=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    due_at = serializers.DateTimeField(allow_null=True)
+    escalated_at = serializers.DateTimeField(allow_null=True)
+    people = serializers.ListField(
+        child=serializers.CharField(), allow_null=True, help_text="Who may decide the current hop now."
+    )
+
+
+class StatementVersionOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    author = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    body = serializers.CharField()
+    channels = serializers.ListField(child=serializers.CharField())
+    language = serializers.CharField()
+
+
+class StatementOutput(serializers.Serializer):
+    """A statement as `statements.statement_answer` builds it."""
+
+    id = serializers.IntegerField()
+    incident = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=StatementState.choices)
+    version = serializers.IntegerField()
+    body = serializers.CharField()
+    channels = serializers.ListField(child=serializers.CharField())
+    language = serializers.CharField()
+    author = serializers.CharField()
+    template = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    approved_at = serializers.DateTimeField(allow_null=True)
+    published_at = serializers.DateTimeField(allow_null=True)
+    current_hop = serializers.IntegerField(allow_null=True)
+    hops = StatementHopOutput(many=True)
+    links = serializers.DictField(child=serializers.CharField())
+    versions = StatementVersionOutput(many=True, required=False)
 
 
 class ContactChannelInput(StrictInput):

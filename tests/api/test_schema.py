@@ -27,6 +27,14 @@ def test_schema_names_every_contract_path(db):
         "/api/v1/incidents/{id}/reassign/",
         "/api/v1/incidents/{id}/timeline/",
         "/api/v1/incidents/{id}/comments/",
+        "/api/v1/brands/{slug}/statement-route/",
+        "/api/v1/incidents/{incident_pk}/statements/",
+        "/api/v1/incidents/{incident_pk}/statements/{id}/",
+        "/api/v1/incidents/{incident_pk}/statements/{id}/submit/",
+        "/api/v1/incidents/{incident_pk}/statements/{id}/approve/",
+        "/api/v1/incidents/{incident_pk}/statements/{id}/reject/",
+        "/api/v1/incidents/{incident_pk}/statements/{id}/publish/",
+        "/api/v1/incidents/{incident_pk}/statements/{id}/diff/",
     ]:
         assert path in paths, path
     incident = response.json()["components"]["schemas"]["IncidentOutput"]
