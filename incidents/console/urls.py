@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import brand_locale, filing, history, me, oncall, queue, views
+from . import brand_locale, filing, history, me, oncall, queue, statements, views
 
 app_name = "console"
 
@@ -33,6 +33,14 @@ urlpatterns = [
         name="reply-preview",
     ),
     re_path(r"^incidents/(?P<pk>[0-9]{1,18})/severity/$", views.severity_change, name="incident-severity"),
+    re_path(
+        r"^incidents/(?P<pk>[0-9]{1,18})/statements/new/$", statements.statement_new, name="statement-new"
+    ),
+    re_path(
+        r"^incidents/(?P<pk>[0-9]{1,18})/statements/(?P<statement_id>[0-9]{1,18})/(?P<action>[a-z]{1,20})/$",
+        statements.statement_action,
+        name="statement-action",
+    ),
     re_path(
         r"^incidents/(?P<pk>[0-9]{1,18})/(?P<action>[a-z]{1,20})/$",
         views.incident_action,

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -40,6 +41,7 @@ from ..selectors import (
 )
 from . import forms
 from .middleware import show_brand_times
+from .statements import statements_context
 
 
 def _principal(request) -> Principal:
@@ -68,10 +70,11 @@ def incident_page(request, pk):
     return _incident_page(request, pk)
 
 
-def _incident_page(request, pk, *, bound=None, preview=None):
+def _incident_page(request, pk, *, bound=None, preview=None, statement_bound=None):
     """
     The incident page; `bound` re-shows a refused form with what the person typed and
-    why it was refused (400 for a field, 409 for the incident's state, such as open steps).
+    why it was refused (400 for a field, 409 for the incident's state, such as open steps);
+    `statement_bound`, the same for the statement editor's forms (`console/statements.py`).
     """
     principal = _principal(request)
     incident = _incident(request, pk)
@@ -106,8 +109,10 @@ def _incident_page(request, pk, *, bound=None, preview=None):
         else []
     )
     status = 200
-    for form in (bound or {}).values():
-        status = max(status, 400 if any(name != NON_FIELD_ERRORS for name in form.errors) else 409)
+    refused = [*(bound or {}).values(), *(statement_bound or {}).values()]
+    for form in refused:
+        if isinstance(form, django_forms.Form) and form.errors:
+            status = max(status, 400 if any(name != NON_FIELD_ERRORS for name in form.errors) else 409)
     return render(
         request,
         "console/incident.html",
@@ -125,6 +130,7 @@ def _incident_page(request, pk, *, bound=None, preview=None):
             "review": _review(incident),
             **_replies(principal, incident),
             **_command(request, principal, incident, preview=preview),
+            **statements_context(request, principal, incident, bound=statement_bound),
         },
         status=status,
     )
