@@ -14,7 +14,9 @@ and `sla_warning_at` 10 min before it, 1–5 h ahead) and 40 % acknowledged/inve
 before it), so nothing is due and nothing falls within the
 next tick. 100 of the detected ones, spread over the open id range, are the probes:
 parked 10 h ahead for the empty tick, made due (deadline 2 s ago, level 0) for the
-busy tick. `VACUUM ANALYZE` afterwards.
+busy tick. Public statements (issue 23): one per ten open incidents, three in ten of them in
+approval with their hop's deadline (`hop_due_at`) 1-5 h ahead, the rest published (no timer).
+`VACUUM ANALYZE` afterwards.
 
 Measured in this process (Django pointed at that database, PostgreSQL + Redis db 14,
 no worker running; what the sweeper publishes just piles up in Redis and is flushed):
@@ -23,12 +25,14 @@ no worker running; what the sweeper publishes just piles up in Redis and is flus
   then `clock.sweep()` timed, 100 escalations fired each time;
 - `EXPLAIN (ANALYZE, BUFFERS)` of the statements the tick ran (captured from Django):
   the `SELECT … FOR UPDATE OF … SKIP LOCKED` claims, one per timer column
-  (`clock.TIMER_COLUMNS`), the `_publish_upcoming` range queries, the
+  (`clock.TIMER_COLUMNS`) and the statements' hop claim, the `_publish_upcoming` range
+  queries, the
   checklist-reminder query and the outbox query;
 - a backlog: `--backlog` more open rows made due at once (workers were down, or a
   burst of deadlines), the `next_escalation_at` claim's plan and time with the
   statistics ANALYZE saw before (nothing due) and after a fresh ANALYZE; and one batch
-  claimed and fired set-wise, as `sweep()` does, rolled back.
+  claimed and fired set-wise, as `sweep()` does, rolled back; then `--backlog` statement
+  hops due at once: the hop claim's plan, and one batch escalated, rolled back.
 """
 
 from __future__ import annotations
@@ -108,6 +112,32 @@ FROM generate_series(1, %(n)s) AS g,
                      + ((g * 7919) %% 14400) * interval '1 second' AS due) AS t
 """
 
+# Public statements on every tenth open incident: 30 % in approval (a hop due 1-5 h ahead), the
+# rest published (no timer).
+STATEMENTS = """
+INSERT INTO incidents_statement (incident_id, author_id, state, version, channels, language, body,
+    route, round, hop, hop_started_at, hop_due_at, links, created_at, submitted_at, approved_at,
+    published_at)
+SELECT i.id, %(author)s,
+       CASE WHEN i.id %% 100 < 30 THEN 'in_approval' ELSE 'published' END, 1, '["vk"]'::jsonb, 'en',
+       'We are sorry.',
+       '[{"name": "PR head", "roles": ["manager"], "users": [], "schedules": [],
+          "within_seconds": 900}]'::jsonb,
+       1, 0, now(),
+       CASE WHEN i.id %% 100 < 30
+            THEN now() + interval '1 hour' + ((i.id * 7919) %% 14400) * interval '1 second' END,
+       '{}'::jsonb, now(), now(), NULL, NULL
+FROM (SELECT id FROM incidents_incident WHERE state <> 'resolved' AND state <> 'reviewed'
+      ORDER BY id) AS i
+WHERE i.id %% 10 = 0
+"""
+
+# Statement hops that ran out at once (a burst, or workers down).
+HOP_BACKLOG = """
+UPDATE incidents_statement SET hop_due_at = now() - interval '1 minute'
+WHERE id IN (SELECT id FROM incidents_statement WHERE hop_due_at IS NOT NULL ORDER BY id LIMIT %(n)s)
+"""
+
 PARK = """
 UPDATE incidents_incident SET ack_due_at = now() + interval '10 hours',
        next_escalation_at = now() + interval '10 hours', sla_warning_at = NULL,
@@ -150,6 +180,11 @@ def build(args) -> list[int]:
         step = max(1, len(open_ids) // args.due)
         probes = open_ids[step // 2 :: step][: args.due]
         conn.execute(PARK, {"ids": probes})
+        author = conn.execute(
+            "SELECT user_id FROM crisis_membership WHERE brand_id = %(brand)s LIMIT 1", params
+        ).fetchone()[0]
+        conn.execute(STATEMENTS, {"author": author})
+        statements = conn.execute("SELECT count(*), count(hop_due_at) FROM incidents_statement").fetchone()
         loaded = time.monotonic() - t0
         conn.execute("VACUUM ANALYZE")
         counts = conn.execute(
@@ -163,7 +198,7 @@ def build(args) -> list[int]:
         f"loaded in {loaded:.1f} s (+ VACUUM ANALYZE): {counts[0]:,} incidents, {counts[1]:,} open; "
         f"non-null next_escalation_at {counts[2]:,}, sla_warning_at {counts[3]:,}, "
         f"resolve_escalation_at {counts[4]:,}, update_due_at {counts[5]:,}; table + indexes {counts[6]}; "
-        f"{len(probes)} probes"
+        f"{len(probes)} probes; {statements[0]:,} statements, {statements[1]:,} in approval with a hop timer"
     )
     return probes
 
@@ -255,7 +290,12 @@ def tick_queries(captured: list[dict]) -> dict[str, str]:
     wanted: dict[str, str] = {}
     for query in captured:
         text = query["sql"]
-        if "FOR UPDATE" in text and "incidents_incident" in text:
+        # The statements' claim joins their incidents: told apart first.
+        if "FOR UPDATE" in text and text.startswith('SELECT "incidents_statement"'):
+            wanted.setdefault("claim of statement hops (FOR UPDATE SKIP LOCKED)", text)
+        elif text.startswith('SELECT DISTINCT "incidents_statement"."hop_due_at"'):
+            wanted["_publish_upcoming: hop_due_at"] = text
+        elif "FOR UPDATE" in text and "incidents_incident" in text:
             wanted.setdefault("claim (sweep batch, FOR UPDATE SKIP LOCKED)", text)
         elif (
             text.startswith(('SELECT "incidents_incident"', 'SELECT DISTINCT "incidents_incident"'))
@@ -311,6 +351,50 @@ def time_claims(reps: int, batch: int) -> list[float]:
             out.append((time.perf_counter() - t0) * 1000)
             transaction.set_rollback(True)
     return out
+
+
+def hop_claim_sql(batch: int) -> str:
+    """The SQL of the statements' hop claim for now (as `clock._sweep_statement_hops` builds it)."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from incidents.models import Statement
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        list(
+            Statement.all_brands.select_related("incident__brand")
+            .select_for_update(skip_locked=True, of=("self",))
+            .filter(hop_due_at__lte=timezone.now())
+            .order_by("hop_due_at")[:batch]
+        )
+        transaction.set_rollback(True)
+    return next(q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"])
+
+
+def time_fire_hops(batch: int, reps: int) -> tuple[list[float], set[int]]:
+    """One batch of statement hops claimed and escalated as `sweep()` does, rolled back."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from incidents import clock
+    from incidents.models import Statement
+
+    out, fired = [], set()
+    for _ in range(reps):
+        with transaction.atomic():
+            now = timezone.now()
+            t0 = time.perf_counter()
+            rows = list(
+                Statement.all_brands.select_related("incident__brand")
+                .select_for_update(skip_locked=True, of=("self",))
+                .filter(hop_due_at__lte=now)
+                .order_by("hop_due_at")[:batch]
+            )
+            fired.add(clock.fire_statement_hops(rows, now=now))
+            out.append((time.perf_counter() - t0) * 1000)
+            transaction.set_rollback(True)
+    return out, fired
 
 
 def time_fire_batch(
@@ -470,6 +554,19 @@ def run(args) -> int:
             f"one batch of {batch} status-update reminders claimed and fired set-wise, rolled back "
             f"(fired {sorted(fired)}): {summary(values)}   = "
             f"{statistics.median(values) / batch:.2f} ms per reminder"
+        )
+        # Statement hops that ran out at once (issue 23): claimed from their partial index.
+        raw(HOP_BACKLOG, {"n": args.backlog})
+        raw("ANALYZE incidents_statement")
+        plan = explain(hop_claim_sql(batch))
+        seq = any("Seq Scan on incidents_statement" in line for line in plan)
+        show_plan(f"backlog of {args.backlog:,} statement hops, claim of hop_due_at", plan, full=True)
+        ok &= not seq
+        values, fired = time_fire_hops(batch, max(3, args.reps // 4))
+        print(
+            f"one batch of {batch} statement hops claimed and escalated, rolled back "
+            f"(fired {sorted(fired)}): {summary(values)}   = "
+            f"{statistics.median(values) / batch:.2f} ms per hop"
         )
     finally:
         harness.clean_up(DATABASE, harness.CLOCK_REDIS_URL, keep_db=args.keep_db)
