@@ -105,6 +105,7 @@ def statements_context(request, principal: Principal, incident, *, bound: dict |
             **answer,
             "state_label": StatementState(statement.state).label,
             "channel_labels": [dict(CHANNEL_CHOICES).get(c, c) for c in statement.channels],
+            "links_shown": [(dict(CHANNEL_CHOICES).get(c, c), url) for c, url in statement.links.items()],
             "current": current,
             "can_decide": bool(current and username in current["people"]),
             "is_author": username in authors,

@@ -86,7 +86,7 @@ def test_a_statement_from_draft_to_published(page_for, live_server, acme, bob, p
     frank_page.wait_for_selector(".hop.rejected")
 
     # Back with bob: a new version, then the changes between the two.
-    page.goto(f"{live_server.url}/incidents/{incident.pk}/#statements")
+    page.reload()  # bob's page is on this incident already: a goto to its #fragment would not load it
     page.click("details.edit summary")
     edited = page.input_value(f"textarea[name=s{statement.pk}-body]").replace("today", "within 24 hours")
     page.fill(f"textarea[name=s{statement.pk}-body]", edited)
@@ -107,7 +107,7 @@ def test_a_statement_from_draft_to_published(page_for, live_server, acme, bob, p
         approver.goto(f"{live_server.url}/incidents/{incident.pk}/")
         with approver.expect_navigation():
             approver.click('button[data-action="statement-approve"]')
-    page.goto(f"{live_server.url}/incidents/{incident.pk}/#statements")
+    page.reload()  # bob's page is on this incident already: a goto to its #fragment would not load it
     page.fill(f"input[name=p{statement.pk}-link_vk]", "https://vk.com/wall-1_2")
     page.fill(f"input[name=p{statement.pk}-link_telegram]", "https://t.me/acme/7")
     page.click('button[data-action="statement-publish"]')
