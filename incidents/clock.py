@@ -630,14 +630,32 @@ def fire_statement_hops(statements: list[Statement], *, now: datetime) -> int:
         for st in statements
         if st.state == StatementState.IN_APPROVAL and st.hop_due_at and st.hop_due_at <= now
     ]
+    # One UPDATE for the batch: the rows are locked by the claim, so it moves all of them;
+    # if it does not (a caller that did not lock them), they are settled row by row.
     won = []
-    for st in due:
-        moved = Statement.all_brands.filter(
-            pk=st.pk, state=StatementState.IN_APPROVAL, round=st.round, hop=st.hop, hop_due_at__lte=now
-        ).update(hop_due_at=None)
-        if moved:
+    if due:
+        with transaction.atomic():
+            moved = Statement.all_brands.filter(
+                pk__in=[st.pk for st in due], state=StatementState.IN_APPROVAL, hop_due_at__lte=now
+            ).update(hop_due_at=None)
+            if moved != len(due):
+                transaction.set_rollback(True)
+        if moved == len(due):
+            won = due
+        else:
+            won = [
+                st
+                for st in due
+                if Statement.all_brands.filter(
+                    pk=st.pk,
+                    state=StatementState.IN_APPROVAL,
+                    round=st.round,
+                    hop=st.hop,
+                    hop_due_at__lte=now,
+                ).update(hop_due_at=None)
+            ]
+        for st in won:
             st.hop_due_at = None
-            won.append(st)
     # Due rows that are no longer in approval should never have a timer: clear it quietly.
     stale = [st.pk for st in statements if st not in due and st.hop_due_at and st.hop_due_at <= now]
     if stale:
