@@ -50,6 +50,17 @@ def _dated(link: dict) -> dict:
     return {"url": link["url"], "code": link["code"], "expires_at": expires_at}
 
 
+def _link_answer(make) -> Response:
+    """201 with a new code; 503 with Retry-After while Telegram cannot be asked the bot's name."""
+    try:
+        link = make()
+    except linking.TelegramUnavailable as exc:
+        return Response(
+            exc.as_data(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "60"}
+        )
+    return Response(_dated(vars(link)), status=status.HTTP_201_CREATED)
+
+
 class MyTelegramLinkView(APIView):
     """`POST /api/v1/me/channels/telegram/link/`: a one-time code linking the caller's Telegram."""
 
@@ -57,9 +68,7 @@ class MyTelegramLinkView(APIView):
 
     @extend_schema(request=None, responses={201: LinkOutput})
     def post(self, request):
-        return Response(
-            _dated(vars(linking.link_code_create(user=request.user))), status=status.HTTP_201_CREATED
-        )
+        return _link_answer(lambda: linking.link_code_create(user=request.user))
 
 
 def _managed_brand(request, slug):
@@ -74,8 +83,7 @@ class BrandChatLinkView(APIView):
     @extend_schema(request=None, responses={201: LinkOutput})
     def post(self, request, slug):
         brand = _managed_brand(request, slug)
-        link = linking.link_code_create(user=request.user, brand=brand)
-        return Response(_dated(vars(link)), status=status.HTTP_201_CREATED)
+        return _link_answer(lambda: linking.link_code_create(user=request.user, brand=brand))
 
 
 class BrandChatListView(GenericAPIView):

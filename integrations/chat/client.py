@@ -92,18 +92,18 @@ def call(method: str, params: dict | None = None, *, timeout: float | None = Non
     )
 
 
-_me: dict = {}
+_me: dict = {}  # (API URL, token) → the bot's username
 
 
 def bot_username() -> str:
     """The bot's @username (for t.me links): `TELEGRAM_BOT_USERNAME`, else asked once with getMe."""
     if settings.TELEGRAM_BOT_USERNAME:
         return settings.TELEGRAM_BOT_USERNAME
-    token = settings.TELEGRAM_BOT_TOKEN
-    if token not in _me:
+    bot = (settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN)
+    if bot not in _me:
         result = call("getMe")
-        _me[token] = str((result or {}).get("username") or "")
-    return _me[token]
+        _me[bot] = str((result or {}).get("username") or "")
+    return _me[bot]
 
 
 def send_message(chat_id: int | str, text: str, *, buttons=None) -> dict:

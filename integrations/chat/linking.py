@@ -11,6 +11,7 @@ carrying the same code link once.
 """
 
 import hashlib
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -30,10 +31,19 @@ from incidents.publish import TASKS, publish_on_commit
 from . import client
 from .models import LinkPurpose, TelegramAccount, TelegramChat, TelegramLinkCode
 
+logger = logging.getLogger(__name__)
+
 
 class NotConfigured(DomainError):
     status_code = 404
     code = "not_configured"
+
+
+class TelegramUnavailable(DomainError):
+    """The bot's name could not be asked of Telegram: nothing was made, try again."""
+
+    status_code = 503
+    code = "unavailable"
 
 
 def require_configured() -> None:
@@ -56,11 +66,16 @@ def _digest(code: str) -> str:
 def link_code_create(*, user, brand: Brand | None = None, now: datetime | None = None) -> LinkCode:
     """A new code for `user` (a person's link), or for `brand`'s group chat made by `user`."""
     require_configured()
+    try:
+        bot = client.bot_username()
+    except client.BotApiError as exc:
+        logger.warning("telegram: getMe failed: %s", exc)
+        raise TelegramUnavailable(_("Telegram does not answer just now: try again in a minute.")) from None
     now = now or timezone.now()
     # 22 URL-safe characters: within the 64 of a deep link's start parameter, [A-Za-z0-9_-].
     code = secrets.token_urlsafe(16)
     expires_at = now + timedelta(seconds=settings.TELEGRAM_LINK_CODE_SECONDS)
-    TelegramLinkCode.objects.create(
+    TelegramLinkCode.all_brands.create(
         digest=_digest(code),
         purpose=LinkPurpose.GROUP if brand is not None else LinkPurpose.PERSON,
         user=user,
@@ -68,7 +83,6 @@ def link_code_create(*, user, brand: Brand | None = None, now: datetime | None =
         created_at=now,
         expires_at=expires_at,
     )
-    bot = client.bot_username()
     url = f"https://t.me/{bot}?startgroup={code}" if brand is not None else f"https://t.me/{bot}?start={code}"
     return LinkCode(code=code, url=url, expires_at=expires_at, bot=bot)
 
@@ -89,7 +103,7 @@ def link_code_use(*, code: str, telegram_user: dict, chat: dict, now: datetime |
     private = chat.get("type") == "private"
     with transaction.atomic():
         row = (
-            TelegramLinkCode.objects.filter(digest=_digest(code[:100]))
+            TelegramLinkCode.all_brands.filter(digest=_digest(code[:100]))
             .select_related("user", "brand")
             .first()
         )
@@ -98,7 +112,7 @@ def link_code_use(*, code: str, telegram_user: dict, chat: dict, now: datetime |
         if (row.purpose == LinkPurpose.PERSON) != private:
             raise CodeRefused
         # One use: the compare-and-set decides between two messages carrying the same code.
-        if not TelegramLinkCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
+        if not TelegramLinkCode.all_brands.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
             raise CodeRefused
         if row.purpose == LinkPurpose.PERSON:
             return _link_person(row.user, telegram_user, chat, now)

@@ -64,6 +64,10 @@ class TelegramLinkCode(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True)
 
+    # A group's code belongs to its brand; a person's to no brand, and is read through `all_brands`.
+    objects = TenantManager()
+    all_brands = models.Manager()
+
     class Meta:
         constraints = [
             models.CheckConstraint(
@@ -92,6 +96,9 @@ class TelegramMessage(models.Model):
     sending_until = models.DateTimeField(null=True)
     sending_notification = models.BigIntegerField(null=True)  # the outbox row holding that lease
     shown_notification = models.BigIntegerField(null=True)  # the newest outbox row the message shows
+
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
 
     class Meta:
         constraints = [

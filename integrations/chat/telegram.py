@@ -202,13 +202,13 @@ class TelegramChannel(Channel):
             return
         now = timezone.now()
         pairs = {(int(row.target), row.incident_id) for row in rows}
-        TelegramMessage.objects.bulk_create(
+        TelegramMessage.all_brands.bulk_create(
             [TelegramMessage(chat_id=chat, incident_id=incident) for chat, incident in pairs],
             ignore_conflicts=True,
         )
         known = {
             (m.chat_id, m.incident_id): m
-            for m in TelegramMessage.objects.filter(
+            for m in TelegramMessage.all_brands.filter(
                 chat_id__in={chat for chat, _i in pairs}, incident_id__in={i for _c, i in pairs}
             )
         }
@@ -222,7 +222,7 @@ class TelegramChannel(Channel):
                 continue
             # The first message: this batch sends it unless another worker is (its lease holds).
             took = (
-                TelegramMessage.objects.filter(pk=message.pk, message_id__isnull=True)
+                TelegramMessage.all_brands.filter(pk=message.pk, message_id__isnull=True)
                 .filter(
                     Q(sending_until__isnull=True)
                     | Q(sending_until__lt=now)
@@ -252,7 +252,7 @@ class TelegramChannel(Channel):
         for row, receipt in pairs:
             if "message_id" not in receipt:
                 continue
-            updated = TelegramMessage.objects.filter(chat_id=int(row.target), incident_id=row.incident_id)
+            updated = TelegramMessage.all_brands.filter(chat_id=int(row.target), incident_id=row.incident_id)
             updated.filter(Q(message_id__isnull=True) | Q(message_id=receipt["message_id"])).update(
                 message_id=receipt["message_id"], sending_until=None, sending_notification=None
             )

@@ -108,7 +108,7 @@ def _press(query: dict) -> None:
         if isinstance(sender.get("id"), int)
         else None
     )
-    language = _language_of(account.user) if account else (sender.get("language_code") or "en")[:2]
+    language = _language_of(account.user) if account else str(sender.get("language_code") or "en")[:2]
     with translation.override(language if language in ("en", "ru") else "en"):
         if parsed is None:
             client.answer_callback(query_id, _("This button is not one of the desk's."), alert=True)
@@ -141,18 +141,22 @@ def _press(query: dict) -> None:
             return
         done = _("Claimed.") if action == cards.CLAIM else _("Investigation started.")
         client.answer_callback(query_id, done)
-        _edit_pressed(query, incident, action, account.user.get_username())
+        _edit_pressed(query, incident, action, account.user.get_username(), language=language)
 
 
-def _edit_pressed(query: dict, incident: Incident, action: str, username: str) -> None:
-    """The pressed message shows who acted (a group's card is edited by the outbox as well)."""
+def _edit_pressed(query: dict, incident: Incident, action: str, username: str, *, language: str) -> None:
+    """
+    The pressed message shows who acted: a person's message in their language, a group's
+    card in the brand's (the outbox edits the card as well, to the same text).
+    """
     message = query.get("message") if isinstance(query.get("message"), dict) else {}
     chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
     if not isinstance(chat.get("id"), int) or not isinstance(message.get("message_id"), int):
         return
     incident = Incident.all_brands.select_related("brand", "assignee").get(pk=incident.pk)
     kind = "claimed" if action == cards.CLAIM else "investigating"
-    with translation.override(incident.brand.language):
+    group = str(chat["id"]).startswith("-")
+    with translation.override(incident.brand.language if group else language):
         text = cards.card(incident, happened=cards.happened(kind, username))
         keyboard = cards.buttons(incident)
     client.edit_message(chat["id"], message["message_id"], text, buttons=keyboard)

@@ -39,6 +39,7 @@ from incidents.models import (
     UpdatesPolicy,
     WaveMention,
 )
+from integrations.chat.models import TelegramChat, TelegramLinkCode, TelegramMessage
 from integrations.sources.models import Source
 from playbooks.models import ChecklistStep, Playbook, PlaybookStep, ResponseTemplate
 
@@ -133,6 +134,17 @@ def world(acme, globex, alice, bob, mallory, file_incident):
             brand=brand, email="x@example.test", role="viewer", is_executive=False, invited_by=by, now=now
         )
         Source.all_brands.create(brand=brand, kind="talkwalker", name="Talkwalker", query="collector")
+        TelegramChat.all_brands.create(
+            brand=brand, chat_id=-100 - brand.pk, title="crisis room", linked_by=by
+        )
+        TelegramLinkCode.all_brands.create(
+            digest=uuid.uuid4().hex,
+            purpose="group",
+            user=by,
+            brand=brand,
+            expires_at=now + timedelta(minutes=10),
+        )
+        TelegramMessage.all_brands.create(chat_id=-100 - brand.pk, incident=incident, message_id=7)
         schedule = Schedule.all_brands.create(brand=brand, name="Nights", time_zone="UTC")
         layer = ScheduleLayer.all_brands.create(
             schedule=schedule, position=1, name="Rotation", start=now, shift_every=1, shift_unit="days"

@@ -38,7 +38,7 @@ def card(bot_api, acme, file_incident):
     TelegramChat.all_brands.create(brand=acme, chat_id=GROUP, title="room")
     incident = file_incident(title="Boycott call")
     deliver_until_done(telegram_rows())
-    return incident, TelegramMessage.objects.get(chat_id=GROUP, incident=incident).message_id
+    return incident, TelegramMessage.all_brands.get(chat_id=GROUP, incident=incident).message_id
 
 
 def answers(bot_api) -> list[dict]:
@@ -120,7 +120,7 @@ def test_five_people_pressing_claim_at_once_one_claims_four_are_told_who_won(bot
     TelegramChat.all_brands.create(brand=acme, chat_id=GROUP)
     incident = file_incident()
     deliver_until_done(telegram_rows())
-    message_id = TelegramMessage.objects.get(incident=incident).message_id
+    message_id = TelegramMessage.all_brands.get(incident=incident).message_id
     people = [make_user(f"responder{i}", acme, Role.RESPONDER) for i in range(5)]
     senders = [link(person, 6000 + i) for i, person in enumerate(people)]
     all_at_once(

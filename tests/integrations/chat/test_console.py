@@ -20,7 +20,7 @@ def test_my_notifications_offers_telegram_only_with_a_token(client, bob, setting
 def test_the_link_page_shows_the_deep_link(bot_api, client, bob):
     page = signed_in(client, bob).post("/me/telegram/link/")
     assert page.status_code == 200
-    row = TelegramLinkCode.objects.get()
+    row = TelegramLinkCode.all_brands.get()
     assert row.user == bob and row.purpose == "person"
     assert "https://t.me/crisis_desk_test_bot?start=" in page.content.decode()
 
@@ -34,7 +34,7 @@ def test_only_the_brands_managers_link_test_and_unlink_its_chats(bot_api, client
     assert client.post(f"/brands/acme/settings/telegram/{chat.pk}/test/").status_code == status
     assert client.post(f"/brands/acme/settings/telegram/{chat.pk}/unlink/").status_code == status
     assert TelegramChat.all_brands.count() == 1
-    assert not TelegramLinkCode.objects.exists()
+    assert not TelegramLinkCode.all_brands.exists()
 
 
 def test_a_manager_tests_and_unlinks_a_chat(bot_api, client, acme, alice):

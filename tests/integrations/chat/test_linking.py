@@ -43,7 +43,7 @@ def test_a_person_links_by_the_code_of_their_deep_link(bot_api, api, bob):
     [said] = bot_api.sent("sendMessage", chat_id=5001)
     assert "bob" in said["text"]
     # The code is stored hashed, never as given.
-    assert not TelegramLinkCode.objects.filter(digest=link["code"]).exists()
+    assert not TelegramLinkCode.all_brands.filter(digest=link["code"]).exists()
 
 
 def test_a_used_code_is_refused_and_changes_nothing(bot_api, api, bob, dave):
@@ -65,8 +65,8 @@ def test_an_expired_code_is_refused(bot_api, api, bob):
     assert not ContactChannel.objects.filter(kind="telegram").exists()
     assert "expired" in bot_api.sent("sendMessage", chat_id=5001)[0]["text"]
     # Ten minutes, as API.md says.
-    expires = TelegramLinkCode.objects.get().expires_at
-    assert expires - TelegramLinkCode.objects.get().created_at == timedelta(minutes=10)
+    expires = TelegramLinkCode.all_brands.get().expires_at
+    assert expires - TelegramLinkCode.all_brands.get().created_at == timedelta(minutes=10)
 
 
 def test_an_unknown_code_and_a_bare_start_link_nothing(bot_api, api):
@@ -136,7 +136,7 @@ def test_without_a_token_telegram_is_not_offered(settings, api, bob, alice):
     assert answer.status_code == 404
     assert answer.json()["code"] == "not_configured"
     assert api(alice).post("/api/v1/brands/acme/chats/link/").status_code == 404
-    assert not TelegramLinkCode.objects.exists()
+    assert not TelegramLinkCode.all_brands.exists()
 
 
 def test_a_telegram_channel_cannot_be_typed_in(bot_api, api, bob):
@@ -154,7 +154,7 @@ def test_a_webhook_call_without_or_with_a_wrong_secret_is_403_and_changes_nothin
     answer = webhook(api, start(link["code"], sender=user(5001)), secret=secret)
     assert answer.status_code == 403
     assert not TelegramAccount.objects.exists()
-    assert TelegramLinkCode.objects.get().used_at is None
+    assert TelegramLinkCode.all_brands.get().used_at is None
     assert bot_api.sent("sendMessage") == []
 
 
@@ -215,3 +215,13 @@ def test_the_schema_names_the_chat_endpoints(db, api):
         "/api/v1/integrations/telegram/webhook/",
     ):
         assert path in paths, path
+
+
+def test_while_telegram_does_not_answer_getme_no_code_is_made_and_the_answer_is_503(bot_api, api, bob):
+    bot_api.fail("getMe", 502)
+    answer = api(bob).post("/api/v1/me/channels/telegram/link/")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "60"
+    assert answer.json()["code"] == "unavailable"
+    assert not TelegramLinkCode.all_brands.exists()
+    assert api(bob).post("/api/v1/me/channels/telegram/link/").status_code == 201
