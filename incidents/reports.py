@@ -227,20 +227,21 @@ SELECT group_key, figure, bucket, count(*), sum(seconds), count(resolve_s), sum(
 FROM ({spread}) AS spread
 GROUP BY group_key, figure, bucket
 """
-# `mine`: the incident is in a bucket its group needs; otherwise it is there only for the
+# `mine`: the incident is in a bucket its group needs (a hash join with those buckets'
+# row values, named column1… on both databases); otherwise it is there only for the
 # total, and is counted without its group (one row per second, however many groups).
-# `bucket IN (…)`, any bucket needed by anyone, is a cheap first sieve for the row values.
+# `bucket IN (…)`, any bucket needed by anyone, is a cheap first sieve.
 SECONDS_SQL = """
-SELECT CASE WHEN mine = 1 THEN group_key END, mine, figure, bucket, seconds, count(*)
-FROM (
-    SELECT group_key, figure, bucket, seconds,
-           CASE WHEN (group_key, figure, bucket) IN (VALUES {mine}) THEN 1 ELSE 0 END AS mine
-    FROM ({spread}) AS spread
-    WHERE seconds IS NOT NULL AND bucket IN ({buckets})
-) AS needed
-WHERE mine = 1 {or_total}
-GROUP BY 1, mine, figure, bucket, seconds
+SELECT CASE WHEN mine.column1 IS NOT NULL THEN spread.group_key END, mine.column1 IS NOT NULL,
+       spread.figure, spread.bucket, spread.seconds, count(*)
+FROM ({spread}) AS spread
+LEFT JOIN (VALUES {mine}) AS mine
+       ON mine.column1 = spread.group_key AND mine.column2 = spread.figure AND mine.column3 = spread.bucket
+WHERE spread.seconds IS NOT NULL AND spread.bucket IN ({buckets})
+  AND (mine.column1 IS NOT NULL {or_total})
+GROUP BY 1, 2, spread.figure, spread.bucket, spread.seconds
 """
+TOTAL_SQL = "OR (spread.figure, spread.bucket) IN (VALUES {})"
 
 
 def response_times(
@@ -406,17 +407,15 @@ def _count_needed_seconds(cursor, spread: str, params: list, groups: dict, total
             spread=spread,
             mine=", ".join(["(%s, %s, %s)"] * len(chunk)),
             buckets=", ".join(["%s"] * len(buckets)),
-            or_total=f"OR (figure, bucket) IN (VALUES {', '.join(['(%s, %s)'] * len(for_total))})"
-            if with_total
-            else "",
+            or_total=TOTAL_SQL.format(", ".join(["(%s, %s)"] * len(for_total))) if with_total else "",
         )
-        # In the order of their placeholders: the groups' buckets, the incidents, the sieve,
+        # In the order of their placeholders: the incidents, the groups' buckets, the sieve,
         # the total's buckets.
         cursor.execute(
             sql,
             [
-                *(value for row in chunk for value in row),
                 *params,
+                *(value for row in chunk for value in row),
                 *buckets,
                 *(value for row in (for_total if with_total else ()) for value in row),
             ],
