@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from urllib.parse import urlencode
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -89,6 +90,9 @@ from .serializers import (
     TimelineEventOutput,
     UpdatesPolicyInput,
     UpdatesPolicyOutput,
+    WaveMentionOutput,
+    WaveMentionsOutput,
+    WaveMentionsQuery,
     WaveOutput,
     incident_answer,
 )
@@ -125,6 +129,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = IncidentOutput
     filterset_class = IncidentFilter
     lookup_value_regex = r"[0-9]{1,18}"
+    query_parameters = ()  # the actions that read some declare them
 
     @extend_schema(
         parameters=[
@@ -319,6 +324,43 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def wave(self, request, pk):
         """The mentions behind the incident, and the negative share before and after the response."""
         return Response(wave_figures(self.get_object(), now=timezone.now()))
+
+    @extend_schema(parameters=[WaveMentionsQuery], responses={200: WaveMentionsOutput})
+    @action(
+        detail=True,
+        methods=["get"],
+        filterset_class=None,
+        pagination_class=None,
+        query_parameters=tuple(WaveMentionsQuery().fields),
+    )
+    def mentions(self, request, pk):
+        """The wave's mentions, highest reach first, a page at a time from a cursor."""
+        query = WaveMentionsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        incident = incidents_visible_to(self.principal).select_related("brand").filter(pk=pk).first()
+        if incident is None:
+            raise NotFound()
+        page = selectors.wave_mentions_page(
+            incident,
+            cursor=query.validated_data.get("cursor"),
+            size=query.validated_data.get("page_size", selectors.WAVE_PAGE_SIZE),
+        )
+
+        def link(cursor):
+            if cursor is None:
+                return None
+            params = {"cursor": cursor}
+            if "page_size" in query.validated_data:
+                params["page_size"] = query.validated_data["page_size"]
+            return f"{request.build_absolute_uri(request.path)}?{urlencode(params)}"
+
+        return Response(
+            {
+                "next": link(page.next),
+                "previous": link(page.previous),
+                "results": WaveMentionOutput(page.mentions, many=True).data,
+            }
+        )
 
     # --- Incident command (API.md) ---------------------------------------------------------
 

@@ -682,12 +682,19 @@ class WaveMention(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="wave")
     mention = models.OneToOneField("crisis.Mention", on_delete=models.CASCADE, related_name="wave_link")
     attached_at = models.DateTimeField(default=timezone.now)
+    # The mention's reach, copied when it is attached (a stored mention never changes), so
+    # that a wave's mentions are read loudest first from one index, a page at a time,
+    # however many the wave holds (`selectors.wave_mentions_page`).
+    reach = models.PositiveBigIntegerField(default=0)
 
     objects = TenantManager("incident__brand")
     all_brands = models.Manager()
 
     class Meta:
-        indexes = [models.Index(fields=["incident", "attached_at"], name="wave_incident")]
+        indexes = [
+            models.Index(fields=["incident", "attached_at"], name="wave_incident"),
+            models.Index(fields=["incident", "reach", "mention"], name="wave_by_reach"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.incident_id} ← {self.mention_id}"

@@ -1,5 +1,8 @@
 """Reads of incidents, always scoped to what the caller may see."""
 
+import math
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db.models import (
@@ -7,6 +10,8 @@ from django.db.models import (
     Count,
     DateTimeField,
     F,
+    FloatField,
+    Func,
     IntegerField,
     Prefetch,
     Q,
@@ -15,10 +20,13 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
+from django.db.models.functions import Floor
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from api.errors import InvalidInput
+from crisis.detection import policy_for as detection_policy_for
 from crisis.models import Mention, Role
 from crisis.tenancy import Principal
 from playbooks import placeholders
@@ -39,6 +47,7 @@ from .models import (
     StatusUpdate,
     TimelineEvent,
     UpdatesPolicy,
+    WaveMention,
 )
 from .sla import DEFAULT_TARGETS, DEFAULT_UPDATE_CADENCE, SlaTarget
 
@@ -258,7 +267,38 @@ def reply_render(*, template: ResponseTemplate, incident: Incident, values: dict
     }
 
 
+# The wave's chart: mentions counted per bucket of at least 5 minutes, widened so that no
+# span gives more than WAVE_MAX_POINTS buckets (a week-long wave: 2,016 of 5 minutes).
 WAVE_BUCKET_SECONDS = 300
+WAVE_MAX_POINTS = 288
+
+
+class _SecondsSince(Func):
+    """Seconds from `start` to a time column, in SQL (PostgreSQL and SQLite), to group mentions by bucket."""
+
+    output_field = FloatField()
+
+    def __init__(self, column: str, start):
+        super().__init__(F(column), Value(start, output_field=DateTimeField()))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))", arg_joiner=" - "
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+        )
+
+
+def wave_bucket_seconds(since, until) -> int:
+    """The width of the chart's buckets for the span [since, until): 5 minutes, or wider for a long span."""
+    span = max((until - since).total_seconds(), 0)
+    return WAVE_BUCKET_SECONDS * max(1, math.ceil(span / (WAVE_BUCKET_SECONDS * WAVE_MAX_POINTS)))
 
 
 def wave_figures(incident: Incident, *, now) -> dict:
@@ -266,6 +306,9 @@ def wave_figures(incident: Incident, *, now) -> dict:
     The wave behind an incident, and whether the response helped: the brand's
     share of negative mentions before the claim, between claim and resolve,
     and after the resolve (for as long as the claim-to-resolve stretch, at most a day).
+
+    Every figure is an aggregate computed in the database: however many mentions the
+    wave holds, this fetches a handful of rows and at most WAVE_MAX_POINTS buckets.
     """
     brand_mentions = Mention.objects.for_brands([incident.brand_id])
     attached = brand_mentions.filter(wave_link__incident=incident)
@@ -295,14 +338,14 @@ def wave_figures(incident: Incident, *, now) -> dict:
         }
 
     end = min(after_end or now, now)
-    series: dict[int, dict] = {}
-    for published_at, sentiment in brand_mentions.filter(
-        published_at__gte=start, published_at__lt=end
-    ).values_list("published_at", "sentiment")[:200_000]:
-        bucket = int((published_at - start).total_seconds() // WAVE_BUCKET_SECONDS)
-        row = series.setdefault(bucket, {"mentions": 0, "negative": 0})
-        row["mentions"] += 1
-        row["negative"] += sentiment == "negative"
+    width = wave_bucket_seconds(start, end)
+    buckets = (
+        brand_mentions.filter(published_at__gte=start, published_at__lt=end)
+        .order_by()
+        .values(bucket=Floor(_SecondsSince("published_at", start) / width))
+        .annotate(mentions=Count("id"), negative=Count("id", filter=Q(sentiment="negative")))
+        .order_by("bucket")
+    )
     return {
         "mentions": stats["n"],
         "total_reach": stats["reach"] or 0,
@@ -310,11 +353,103 @@ def wave_figures(incident: Incident, *, now) -> dict:
         "before_claim": share(start, claimed or now),
         "after_claim": share(claimed, resolved or now) if claimed else None,
         "after_resolve": share(resolved, min(after_end, now)) if resolved else None,
+        "bucket_seconds": width,
         "series": [
-            {"at": start + timedelta(seconds=b * WAVE_BUCKET_SECONDS), **row}
-            for b, row in sorted(series.items())
+            {
+                "at": start + timedelta(seconds=int(row["bucket"]) * width),
+                "mentions": row["mentions"],
+                "negative": row["negative"],
+            }
+            for row in buckets
         ],
     }
+
+
+# A page of a wave's mentions, loudest first; the API's page_size may ask for up to the maximum.
+WAVE_PAGE_SIZE = 50
+WAVE_MAX_PAGE_SIZE = 200
+_CURSOR = re.compile(r"^([np])-([0-9]{1,20})-([0-9]{1,20})$")
+
+
+@dataclass(frozen=True)
+class MentionPage:
+    mentions: list[dict]
+    next: str | None  # cursors: pass one back as `cursor` for the page after or before this one
+    previous: str | None
+
+
+def wave_mentions_page(
+    incident: Incident, *, cursor: str | None = None, size: int = WAVE_PAGE_SIZE
+) -> MentionPage:
+    """
+    One page of the mentions attached to the incident, highest reach first (ties: newest id first).
+
+    Keyset paging on the index `wave_by_reach` (incident, reach, mention): a page reads
+    `size + 1` index entries from the cursor's position and their mentions by primary
+    key, at any depth of a 100,000-mention wave, where an OFFSET would read every row
+    before it. A cursor is "n-<reach>-<id>" (the page after that mention) or
+    "p-<reach>-<id>" (the page before it); anything else is a 400 naming `cursor`.
+    Authors with at least the brand's `follower_threshold` followers are marked `loud`.
+    """
+    key = None
+    if cursor:
+        found = _CURSOR.match(cursor)
+        if found is None or int(found[2]) > 2**63 - 1 or int(found[3]) > 2**63 - 1:
+            raise InvalidInput(_("Not a cursor of this list."), field="cursor")
+        key = (found[1], int(found[2]), int(found[3]))
+    rows = WaveMention.objects.for_brands([incident.brand_id]).filter(incident=incident)
+    backwards = key is not None and key[0] == "p"
+    if key is None:
+        rows = rows.order_by("-reach", "-mention_id")
+    elif backwards:
+        rows = rows.filter(TupleGreaterThan((F("reach"), F("mention_id")), key[1:])).order_by(
+            "reach", "mention_id"
+        )
+    else:
+        rows = rows.filter(TupleLessThan((F("reach"), F("mention_id")), key[1:])).order_by(
+            "-reach", "-mention_id"
+        )
+    fetched = list(
+        rows.values(
+            "reach",
+            "mention_id",
+            "mention__platform",
+            "mention__url",
+            "mention__author",
+            "mention__author_followers",
+            "mention__text",
+            "mention__sentiment",
+            "mention__published_at",
+        )[: size + 1]
+    )
+    more = len(fetched) > size
+    fetched = fetched[:size]
+    if backwards:
+        fetched.reverse()
+    threshold = detection_policy_for(incident.brand).follower_threshold
+    mentions = [
+        {
+            "id": row["mention_id"],
+            "platform": row["mention__platform"],
+            "url": row["mention__url"],
+            "author": row["mention__author"],
+            "author_followers": row["mention__author_followers"],
+            "loud": row["mention__author_followers"] >= threshold,
+            "text": row["mention__text"],
+            "sentiment": row["mention__sentiment"],
+            "reach": row["reach"],
+            "published_at": row["mention__published_at"],
+        }
+        for row in fetched
+    ]
+    if not mentions:
+        return MentionPage([], None, None)
+    first, last = mentions[0], mentions[-1]
+    after = f"n-{last['reach']}-{last['id']}"
+    before = f"p-{first['reach']}-{first['id']}"
+    if backwards:
+        return MentionPage(mentions, next=after, previous=before if more else None)
+    return MentionPage(mentions, next=after if more else None, previous=before if key is not None else None)
 
 
 def response_figures(incident: Incident) -> dict:

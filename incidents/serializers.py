@@ -738,4 +738,33 @@ class WaveOutput(serializers.Serializer):
     before_claim = WaveShare(allow_null=True)
     after_claim = WaveShare(allow_null=True)
     after_resolve = WaveShare(allow_null=True)
+    bucket_seconds = serializers.IntegerField(help_text="The width of each point of `series`: 300 s or more.")
     series = WavePoint(many=True)
+
+
+class WaveMentionsQuery(serializers.Serializer):
+    """`?cursor=&page_size=` of a wave's mentions (keyset paging; no `page`: see API.md)."""
+
+    cursor = serializers.CharField(max_length=50, required=False)
+    page_size = serializers.IntegerField(min_value=1, max_value=200, required=False)
+
+
+class WaveMentionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    platform = serializers.CharField()
+    url = serializers.CharField()
+    author = serializers.CharField()
+    author_followers = serializers.IntegerField()
+    loud = serializers.BooleanField(
+        help_text="The author has at least the brand's follower_threshold followers."
+    )
+    text = serializers.CharField()
+    sentiment = serializers.CharField()
+    reach = serializers.IntegerField()
+    published_at = serializers.DateTimeField()
+
+
+class WaveMentionsOutput(serializers.Serializer):
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = WaveMentionOutput(many=True)

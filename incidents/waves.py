@@ -216,7 +216,7 @@ def _attach(brand: Brand, incident_id: int, mentions: list[Mention], now: dateti
     # In id order: two batches attaching the same earlier mentions lock them in one order.
     mentions = sorted(mentions, key=lambda m: m.pk)
     WaveMention.objects.bulk_create(
-        [WaveMention(incident_id=incident_id, mention=m, attached_at=now) for m in mentions],
+        [WaveMention(incident_id=incident_id, mention=m, attached_at=now, reach=m.reach) for m in mentions],
         ignore_conflicts=True,
     )
     uncounted = [m.pk for m in mentions if m.wave_counted_at is None]  # the rest: counted when stored

@@ -42,6 +42,7 @@ from ..selectors import (
 from . import forms
 from .middleware import show_brand_times
 from .statements import statements_context
+from .wave import wave_context
 
 
 def _principal(request) -> Principal:
@@ -131,6 +132,7 @@ def _incident_page(request, pk, *, bound=None, preview=None, statement_bound=Non
             **_replies(principal, incident),
             **_command(request, principal, incident, preview=preview),
             **statements_context(request, principal, incident, bound=statement_bound),
+            **wave_context(request, incident),
         },
         status=status,
     )

@@ -131,6 +131,20 @@ def duration(value) -> str:
     return sign + " ".join(shown)
 
 
+@register.filter
+def percent(value) -> str:
+    """A ratio (0.4286) as a whole percentage, "43%"; None shows as "—"."""
+    if value is None or value == "" or isinstance(value, bool):
+        return NOTHING
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError):
+        return NOTHING
+    if not math.isfinite(ratio):
+        return NOTHING
+    return f"{round(ratio * 100)}%"
+
+
 @register.simple_tag
 def duration_units() -> str:
     """
