@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import brand_locale, filing, history, me, oncall, queue, statements, views
+from . import brand_locale, dashboard, filing, history, me, oncall, queue, statements, views
 
 app_name = "console"
 
@@ -65,7 +65,8 @@ urlpatterns = [
     path("brands/<slug:slug>/settings/keys/", views.brand_key_issue, name="brand-key"),
     path("brands/<slug:slug>/settings/locale/", brand_locale.brand_locale_save, name="brand-locale"),
     path("brands/<slug:slug>/settings/keys/revoke/", views.brand_key_revoke, name="brand-key-revoke"),
-    path("brands/<slug:slug>/dashboard/", views.dashboard, name="dashboard"),
+    path("brands/<slug:slug>/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/", dashboard.choose, name="dashboard-choose"),
     # On call: who is on call on each schedule of my brands; a schedule's two weeks and its forms.
     path("on-call/", oncall.on_call_page, name="on-call"),
     path("brands/<slug:slug>/schedules/new/", oncall.schedule_edit, name="schedule-new"),

@@ -1,7 +1,5 @@
 """Console pages. Thin: read through selectors, write through services, render."""
 
-from datetime import timedelta
-
 from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth import login
@@ -26,7 +24,7 @@ from playbooks import placeholders
 from playbooks.models import ChecklistStep
 from playbooks.services import templates_visible_to
 
-from .. import command, policies, reports, selectors, services
+from .. import command, policies, selectors, services
 from .. import forms as action_forms
 from .. import messages as desk_messages
 from ..errors import StepsIncomplete
@@ -648,47 +646,3 @@ def brand_key_revoke(request, slug):
         crisis_services.brand_key_revoke(key=key)
         messages.success(request, _("Key revoked."))
     return _to_settings(brand)
-
-
-@login_required
-def dashboard(request, slug):
-    """Response times of one brand over the last 30 days, as charts and a table."""
-    brand = _managed_brand(request, slug)
-    now = timezone.now()
-    since = now - timedelta(days=30)
-
-    def report(group_by):
-        # Days as the viewer's calendar has them (the zone the console activated).
-        return reports.response_times(
-            brand_ids={brand.pk},
-            since=since,
-            until=now,
-            group_by=group_by,
-            now=now,
-            tz=timezone.get_current_timezone_name(),
-        )
-
-    by_day, by_severity, by_assignee = report("day"), report("severity"), report("assignee")
-    slowest = max((g["ack_p50_seconds"] or 0 for g in by_day["groups"]), default=0) or 1
-    return render(
-        request,
-        "console/dashboard.html",
-        {
-            "brand": brand,
-            "total": by_day["total"],
-            "since": since,
-            "until": now,
-            "days": [
-                {**g, "height": round(100 * (g["ack_p50_seconds"] or 0) / slowest)} for g in by_day["groups"]
-            ],
-            "severities": [
-                {
-                    **g,
-                    "label": dict(Severity.choices).get(g["key"], g["key"]),
-                    "percent": round(100 * (g["ack_sla_met_ratio"] or 0)),
-                }
-                for g in by_severity["groups"]
-            ],
-            "responders": by_assignee["groups"],
-        },
-    )
