@@ -1,5 +1,6 @@
 """
-The wave on an incident's page: its chart with the moments of the response, the
+The wave on an incident's page: its chart with the moments of the response (detected,
+claimed, first public statement, resolved), the
 before/after figures, and its mentions loudest first, a page at a time (`?mentions=` is
 the API's cursor). Every read is bounded (`selectors.wave_figures`,
 `selectors.wave_mentions_page`), so a 100,000-mention wave costs what a small one does.
@@ -36,9 +37,10 @@ def wave_context(request, incident: Incident) -> dict:
     moments = [
         charts.Moment("detected", _("Detected"), incident.detected_at),
         charts.Moment("claimed", _("Claimed"), incident.acknowledged_at),
+        charts.Moment("statement", _("Public statement"), incident.first_statement_at),
         charts.Moment("resolved", _("Resolved"), incident.resolved_at),
     ]
-    shown = [m for m in moments if m.at is not None]
+    shown = sorted((m for m in moments if m.at is not None), key=lambda m: m.at)
     until = figures["series"][-1]["at"] if figures["series"] else now
     until = max([until + timedelta(seconds=figures["bucket_seconds"]), *[m.at for m in shown]])
     return {
@@ -55,6 +57,6 @@ def wave_context(request, incident: Incident) -> dict:
                 title=_("Mentions and the negative share over time"),
             ),
             "page": page,
-            "first_page": bool(request.GET.get(CURSOR_PARAMETER)),
+            "deep": bool(request.GET.get(CURSOR_PARAMETER)),  # past the first page: offer it
         }
     }

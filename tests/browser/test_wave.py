@@ -27,13 +27,15 @@ def loudest_first(incident) -> list[str]:
 
 
 def resolved_wave(file_incident, alice, bob, count=500):
-    """A wave of `count` mentions over 100 minutes, claimed after 20 and resolved after 70."""
+    """A wave of `count` mentions over 100 minutes: claimed after 20, a statement at 40, resolved at 70."""
     detected = timezone.now() - timedelta(minutes=110)
     wave = make_wave(file_incident, count=count, detected_at=detected, span=timedelta(minutes=100))
     drive_to(wave, "resolved", manager=alice, responder=bob)
     # The moments, set where a real wave would have them (the services stamp "now").
     type(wave).all_brands.filter(pk=wave.pk).update(
-        acknowledged_at=detected + timedelta(minutes=20), resolved_at=detected + timedelta(minutes=70)
+        acknowledged_at=detected + timedelta(minutes=20),
+        first_statement_at=detected + timedelta(minutes=40),
+        resolved_at=detected + timedelta(minutes=70),
     )
     return wave
 
@@ -57,15 +59,21 @@ def test_a_wave_of_500_shows_its_loudest_its_chart_and_pages_on(
     assert page.locator("table.mentions tr.loud .loud-badge").count() >= 1
     chart = page.locator("#wave-chart svg.wave-chart")
     assert chart.is_visible()
-    for kind, label in (("detected", "Detected"), ("claimed", "Claimed"), ("resolved", "Resolved")):
+    moments = (
+        ("detected", "Detected"),
+        ("claimed", "Claimed"),
+        ("statement", "Public statement"),
+        ("resolved", "Resolved"),
+    )
+    for kind, label in moments:
         marker = chart.locator(f'g[data-moment="{kind}"]')
         assert marker.count() == 1 and marker.locator("text").text_content() == label
-    # Claim and resolution sit 20 and 70 minutes into a 110-minute chart, in that order.
+    # Claim, statement and resolution sit 20, 40 and 70 minutes into the chart, in that order.
     xs = {
         kind: float(chart.locator(f'g[data-moment="{kind}"] line').get_attribute("x1"))
-        for kind in ("detected", "claimed", "resolved")
+        for kind in ("detected", "claimed", "statement", "resolved")
     }
-    assert xs["detected"] < xs["claimed"] < xs["resolved"]
+    assert xs["detected"] < xs["claimed"] < xs["statement"] < xs["resolved"]
     assert chart.locator("rect.vol").count() >= 20  # five-minute bars over 110 minutes
     assert chart.locator("text.tick").count() >= 6  # both axes carry labels
     figures = page.inner_text("#wave-figures")
@@ -100,7 +108,7 @@ def test_the_wave_in_russian_on_a_phone(page_for, live_server, alice, bob, file_
     for russian in ("Волна", "До взятия в работу", "После решения", "Упоминания"):
         assert russian in text, russian
     labels = page.locator("#wave-chart g.moment text").all_text_contents()
-    assert labels == ["Обнаружен", "Взят в работу", "Решён"]
+    assert labels == ["Обнаружен", "Взят в работу", "Публичное заявление", "Решён"]
     assert no_sideways_scroll(page)
     page.evaluate("document.getElementById('wave').scrollIntoView()")
     page.screenshot(path=str(shots / "wave-ru-phone.png"))
