@@ -82,7 +82,9 @@ def test_a_line_too_long_for_8bit_is_quoted_printable_and_no_line_exceeds_the_li
     assert parsed(raw).get_content() == "ж" * 2000
 
 
-@pytest.mark.parametrize("target", ["a@b@c", "ops@acme.test\nBcc: x@evil.test", "Ops <ops@acme.test> trailing"])
+@pytest.mark.parametrize(
+    "target", ["a@b@c", "ops@acme.test\nBcc: x@evil.test", "Ops <ops@acme.test> trailing"]
+)
 def test_an_address_djangos_backend_refuses_is_refused(target):
     notification = Notification(
         channel="email", target=target, subject="s", body="b", idempotency_key=uuid.uuid4()
