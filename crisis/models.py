@@ -408,12 +408,24 @@ class Schedule(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, validators=[validate_time_zone])
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
+    # The hand-off clock (incidents/handoffs.py): when the sweeper next looks at who is on
+    # call, and whom the hand-off messages last announced ("" nobody). Every write of the
+    # schedule or its overrides sets `next_handoff_at` to now: look again at once.
+    next_handoff_at = models.DateTimeField(null=True, blank=True, editable=False)
+    announced_on_call = models.CharField(max_length=150, blank=True, default="", editable=False)
 
     objects = TenantManager()
     all_brands = models.Manager()
 
     class Meta:
         ordering = ["name", "id"]
+        indexes = [
+            models.Index(
+                fields=["next_handoff_at"],
+                name="schedule_handoff_due",
+                condition=models.Q(next_handoff_at__isnull=False),
+            ),
+        ]
         constraints = [
             # An escalation level and a console list name a schedule by this name.
             models.UniqueConstraint(fields=["brand", "name"], name="schedule_unique_name_per_brand"),

@@ -132,7 +132,9 @@ def schedule_create(*, brand: Brand, name: str, time_zone: str, layers: list[dic
         members = _on_call_members(brand, layers)
         try:
             with transaction.atomic():
-                schedule = Schedule.objects.create(brand=brand, name=name, time_zone=time_zone)
+                schedule = Schedule.objects.create(
+                    brand=brand, name=name, time_zone=time_zone, next_handoff_at=timezone.now()
+                )
         except IntegrityError:
             raise InvalidInput(_("A schedule with this name already exists."), field="name") from None
         _write_layers(schedule, layers, members)
@@ -146,9 +148,11 @@ def schedule_update(*, schedule: Schedule, name: str, time_zone: str, layers: li
         Schedule.all_brands.select_for_update().filter(pk=schedule.pk).first()
         members = _on_call_members(schedule.brand, layers)
         schedule.name, schedule.time_zone, schedule.updated_at = name, time_zone, timezone.now()
+        # Who is on call may have changed: the hand-off clock looks again at once.
+        schedule.next_handoff_at = schedule.updated_at
         try:
             with transaction.atomic():
-                schedule.save(update_fields=["name", "time_zone", "updated_at"])
+                schedule.save(update_fields=["name", "time_zone", "updated_at", "next_handoff_at"])
         except IntegrityError:
             raise InvalidInput(_("A schedule with this name already exists."), field="name") from None
         ScheduleLayer.all_brands.filter(schedule=schedule).delete()
@@ -228,9 +232,12 @@ def override_add(
     if end - start > MAX_OVERRIDE:
         raise InvalidInput(_("An override may last at most 366 days."), field="end")
     user = _eligible(schedule.brand, {username}, field="user")[username]
-    return ScheduleOverride.all_brands.create(
-        schedule=schedule, user=user, start=start, end=end, created_by=principal.user, created_at=now
-    )
+    with transaction.atomic():
+        override = ScheduleOverride.all_brands.create(
+            schedule=schedule, user=user, start=start, end=end, created_by=principal.user, created_at=now
+        )
+        _look_again(schedule, now=now)
+    return override
 
 
 def override_remove(*, principal: Principal, override: ScheduleOverride) -> None:
@@ -238,7 +245,19 @@ def override_remove(*, principal: Principal, override: ScheduleOverride) -> None
     brand_id = override.schedule.brand_id
     if not (principal.has_role(brand_id, Role.MANAGER) or principal.user_id == override.user_id):
         raise Forbidden(_("Only a manager, or the person who took the shift, may remove an override."))
-    override.delete()
+    with transaction.atomic():
+        override.delete()
+        _look_again(override.schedule, now=timezone.now())
+
+
+def _look_again(schedule: Schedule, *, now: datetime) -> None:
+    """
+    Who is on call may have changed: the hand-off clock (incidents/handoffs.py) looks at
+    the schedule at once. Written after the change, in its transaction: a sweeper that read
+    the schedule before it either still holds the row (this waits, then wins) or has
+    committed (this comes later and wins).
+    """
+    Schedule.all_brands.filter(pk=schedule.pk).update(next_handoff_at=now)
 
 
 # --- Calendar-feed tokens ------------------------------------------------------------

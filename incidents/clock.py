@@ -1,6 +1,7 @@
 """
 The clock: SLA warnings, ack escalation levels, resolve-overdue alerts, review reminders,
-status-update reminders and public statements' approval hops.
+status-update reminders, public statements' approval hops and (through `handoffs.py`)
+shift hand-offs.
 
 DESIGN.md, "the database is the clock": every pending timer is a column of
 the incident (`sla_warning_at`, `next_escalation_at`, `resolve_escalation_at`,
@@ -26,10 +27,11 @@ from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When, prefetch_related_objects
 from django.utils import timezone
 
+from crisis.models import Schedule
 from playbooks.models import ChecklistStep
 
 from . import chain as chains
-from . import heartbeat, messages, outbox, reach, selectors, sla
+from . import handoffs, heartbeat, messages, outbox, reach, selectors, sla
 from .models import (
     OPEN_STATES,
     ClockHeartbeat,
@@ -144,6 +146,12 @@ def sweep(*, now: datetime | None = None, batch: int | None = None, plan_ahead: 
             if len(rows) < batch:
                 break
     fired += _sweep_statement_hops(now, batch)
+    handed_over = 0
+    try:
+        # Hand-offs after the incidents' timers: an escalation never waits behind them.
+        handed_over = handoffs.sweep(now=now, batch=batch)
+    except Exception:
+        logger.exception("sweeper: shift hand-offs failed; the schedules stay due for the next tick")
     at = now or timezone.now()
     fired += _remind_overdue_steps(at)
     upcoming = _publish_upcoming(at) if plan_ahead else 0
@@ -153,7 +161,7 @@ def sweep(*, now: datetime | None = None, batch: int | None = None, plan_ahead: 
         defaults={"beat_at": timezone.now(), "duration_seconds": time.perf_counter() - started},
     )
     heartbeat.ping_soon()  # the dead-man's switch outside the desk; on a thread of its own
-    return {"fired": fired, "eta_published": upcoming, "republished": republished}
+    return {"fired": fired, "handoffs": handed_over, "eta_published": upcoming, "republished": republished}
 
 
 # Timers due within this much of each other share one early sweep.
@@ -187,6 +195,14 @@ def _publish_upcoming(now: datetime) -> int:
         Statement.all_brands.filter(hop_due_at__gt=now, hop_due_at__lte=horizon)
         .order_by("hop_due_at")
         .values_list("hop_due_at", flat=True)
+        .distinct()[:1000]
+    )
+    moments.update(_bucket(at) for at in rows)
+    # Shift hand-offs due before the next tick land on time too (incidents/handoffs.py).
+    rows = (
+        Schedule.all_brands.filter(next_handoff_at__gt=now, next_handoff_at__lte=horizon)
+        .order_by("next_handoff_at")
+        .values_list("next_handoff_at", flat=True)
         .distinct()[:1000]
     )
     moments.update(_bucket(at) for at in rows)

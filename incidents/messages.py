@@ -743,3 +743,76 @@ def channel_test_payload(*, user, brand, now: datetime) -> dict:
 def my_notifications_link() -> str:
     """The console page where a person manages their own channels."""
     return settings.SITE_URL.rstrip("/") + reverse("console:me")
+
+
+# --- Shift hand-offs (incidents/handoffs.py) ------------------------------------------------
+
+
+def handoff_subject(schedule) -> str:
+    """The subject of the message the incoming person gets at a hand-off."""
+    return one_line(
+        _("[%(brand)s] You are on call now: %(schedule)s")
+        % {"brand": schedule.brand.name, "schedule": schedule.name}
+    )
+
+
+def handoff_body(*, schedule, until, zone, incidents: list, total: int, labels: dict[str, str]) -> str:
+    """
+    The hand-off message: which schedule, until when (`until` None: beyond the next two
+    weeks), in the person's zone, then the brand's open incidents, most urgent first.
+    """
+    if until is None:
+        head = _("You are on call on %(schedule)s (%(brand)s) from now.")
+    else:
+        head = _("You are on call on %(schedule)s (%(brand)s) from now until %(until)s.")
+    lines = [
+        head
+        % {
+            "schedule": schedule.name,
+            "brand": schedule.brand.name,
+            "until": _local(until, zone) if until else "",
+        },
+        "",
+    ]
+    if not incidents:
+        lines.append(_("%(brand)s has no open incidents right now.") % {"brand": schedule.brand.name})
+    else:
+        lines.append(
+            ngettext(
+                "%(brand)s has %(count)d open incident, the most urgent first:",
+                "%(brand)s has %(count)d open incidents, the most urgent first:",
+                total,
+            )
+            % {"brand": schedule.brand.name, "count": total}
+        )
+        lines += [
+            f"- #{i.pk} {i.title} · {labels[i.severity]} · {labels[i.state]}\n  {incident_link(i)}"
+            for i in incidents
+        ]
+        if total > len(incidents):
+            more = total - len(incidents)
+            lines.append(_("…and %(count)d more.") % {"count": more})
+    lines += ["", settings.SITE_URL.rstrip("/") + reverse("console:queue")]
+    return "\n".join(lines)
+
+
+def handoff_payload(*, schedule, user, start, until, incidents: list, total: int) -> dict:
+    """The JSON a webhook receives at a hand-off: no incident of its own, the brand's open ones."""
+    return {
+        "event": "handoff",
+        "brand": schedule.brand.slug,
+        "schedule": {"id": schedule.pk, "name": schedule.name},
+        "user": user.get_username(),
+        "start": start.isoformat(),
+        "until": until.isoformat() if until else None,
+        "open_incidents": [
+            {"id": i.pk, "title": i.title, "severity": i.severity, "state": i.state, "url": incident_link(i)}
+            for i in incidents
+        ],
+        "open_incidents_total": total,
+    }
+
+
+def _local(instant: datetime, zone) -> str:
+    local = instant.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"

@@ -242,7 +242,12 @@ def test_a_batch_naming_schedules_takes_the_same_queries_for_2_or_20_incidents(
             CaptureQueriesContext(connection) as ran,
         ):
             assert clock.sweep(plan_ahead=False)["fired"] == 4 * count  # warnings and level 1
-        reads = [q["sql"] for q in ran.captured_queries if 'FROM "crisis_schedule' in q["sql"]]
+        # The escalations' reads of schedules (the hand-off clock's claim of due schedules aside).
+        reads = [
+            q["sql"]
+            for q in ran.captured_queries
+            if 'FROM "crisis_schedule' in q["sql"] and '"next_handoff_at" <=' not in q["sql"]
+        ]
         return len(ran), len(reads)
 
     one, ten = queries_to_fire(1, 0), queries_to_fire(10, 1)
