@@ -34,6 +34,10 @@ from incidents.models import (
     MovedDedupKey,
     Notification,
     SlaPolicy,
+    Statement,
+    StatementDecision,
+    StatementRoute,
+    StatementVersion,
     StatusUpdate,
     TimelineEvent,
     UpdatesPolicy,
@@ -130,6 +134,16 @@ def world(acme, globex, alice, bob, mallory, file_incident):
         MovedDedupKey.objects.create(brand=brand, dedup_key="merged", incident=incident)
         StatusUpdate.objects.create(incident=incident, author=by, audience="team", body="On it.")
         UpdatesPolicy.objects.create(brand=brand, cadence_seconds={}, stakeholder_emails=[])
+        StatementRoute.objects.create(brand=brand, hops=[])
+        statement = Statement.objects.create(
+            incident=incident, author=by, channels=["vk"], language="en", body="Sorry."
+        )
+        StatementVersion.objects.create(
+            statement=statement, number=1, body="Sorry.", channels=["vk"], language="en", author=by
+        )
+        StatementDecision.objects.create(
+            statement=statement, round=1, version=1, hop=0, kind="approved", by=by
+        )
         Invitation.issue(
             brand=brand, email="x@example.test", role="viewer", is_executive=False, invited_by=by, now=now
         )
