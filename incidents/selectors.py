@@ -244,7 +244,13 @@ def reply_defaults(incident: Incident) -> dict[str, str]:
 
 def reply_render(*, template: ResponseTemplate, incident: Incident, values: dict[str, str]) -> dict:
     """Fill a template from the incident and the caller's values; 400 naming any gap or stranger."""
-    names = placeholders.placeholders(template.body)
+    try:
+        names = placeholders.placeholders(template.body)
+    except placeholders.TemplateError:
+        # Saved around the API's check (the admin, an old row): the template is at fault, not the caller.
+        raise InvalidInput(
+            _("This template is malformed; a manager must correct it."), field="template"
+        ) from None
     from_incident = reply_defaults(incident)
     errors = {name: [_("Unknown placeholder.")] for name in values if name not in names}
     filled, sources = {}, {"incident": [], "values": []}

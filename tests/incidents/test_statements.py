@@ -252,6 +252,24 @@ def test_start_from_a_template_with_placeholders_filled(api, bob, acme, incident
     assert (made.data["language"], made.data["template"]) == ("ru", template.pk)
 
 
+@pytest.mark.parametrize("body", ["{brand", "{title.__class__}", "{title:>99}"])
+def test_a_malformed_template_saved_around_the_api_is_a_400_and_writes_nothing(
+    body, api, bob, acme, incident
+):
+    # The API refuses such a body when a template is saved; the admin or an old row need not have.
+    template = ResponseTemplate.objects.create(
+        brand=acme, name="broken", category="other", language="ru", body=body
+    )
+    client = api(bob)
+    started = client.post(url(incident), {"channels": ["vk"], "template": template.pk}, format="json")
+    assert started.status_code == 400 and "template" in started.data, started.content
+    rendered = client.post(
+        f"/api/v1/response-templates/{template.pk}/render/", {"incident": incident.pk}, format="json"
+    )
+    assert rendered.status_code == 400 and "template" in rendered.data, rendered.content
+    assert client.get(url(incident)).data["results"] == []
+
+
 def test_viewers_cannot_write_and_approved_statements_cannot_be_edited(
     api, carol, bob, erin, frank, routed, incident
 ):
