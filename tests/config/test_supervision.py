@@ -16,14 +16,15 @@ RESPAWN = ROOT / "config" / "respawn"
 
 def test_compose_restarts_every_long_running_service():
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
-    for name in ("web", "worker", "beat", "db", "redis"):
+    for name in ("web", "worker", "beat", "telegram", "db", "redis"):
         assert services[name].get("restart") in ("unless-stopped", "always"), name
     assert services["migrate"]["restart"] == "no"  # a release step runs once
 
 
 def test_make_run_wraps_every_process_in_the_respawn_loop():
     lines = [line for line in (ROOT / "Procfile.embedded").read_text().splitlines() if line.strip()]
-    assert {line.split(":", 1)[0] for line in lines} == {"web", "worker", "beat"}
+    # telegram: long polling, asleep without a bot token (integrations' telegram_poll)
+    assert {line.split(":", 1)[0] for line in lines} == {"web", "worker", "beat", "telegram"}
     for line in lines:
         assert line.split(": ", 1)[1].startswith("config/respawn "), line
 
