@@ -15,7 +15,7 @@ from django.db import connections
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_filters.fields import IsoDateTimeField
+from django_filters.fields import BaseCSVField, IsoDateTimeField
 
 from crisis.tenancy import Principal
 
@@ -61,8 +61,19 @@ class StateListFilter(django_filters.Filter):
     field_class = StateListField
 
 
+class NoEmptyItemsCSVField(BaseCSVField):
+    """A comma-separated list whose every item names something: `severity,` is refused, not read as one."""
+
+    def clean(self, value):
+        if value and "" in value:
+            raise forms.ValidationError(_("An empty item between commas; name one of the choices."))
+        return super().clean(value)
+
+
 class StableOrderingFilter(django_filters.OrderingFilter):
     """`ordering` with the id as the last key, so that pages of equal values never repeat or skip a row."""
+
+    base_field_class = NoEmptyItemsCSVField
 
     def filter(self, qs, value):
         qs = super().filter(qs, value)

@@ -139,3 +139,12 @@ def test_an_instant_with_an_offset_is_compared_in_utc(api, bob, file_incident):
     until = (at + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=-9))).isoformat()
     listed = api(bob).get("/api/v1/incidents/", {"detected_since": since, "detected_until": until})
     assert ids(listed) == [incident.pk]
+
+
+@pytest.mark.parametrize("ordering", [",,,,", ",", "severity,", ",severity", "nonsense", "-"])
+def test_an_ordering_the_schema_does_not_allow_is_400(ordering, api, bob, file_incident):
+    # The schema declares `ordering` a list of known keys; an empty item is none of them.
+    file_incident(title="one")
+    answer = api(bob).get("/api/v1/incidents/", {"ordering": ordering})
+    assert answer.status_code == 400, answer.content
+    assert "ordering" in answer.data
