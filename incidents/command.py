@@ -266,7 +266,7 @@ def incident_role_set(*, incident_id: int, principal: Principal, role: str, user
                 "role": role,
                 "username": person.get_username() if person else None,
                 "previous": previous.get_username() if previous else None,
-                **_recipients(sent),
+                **outbox.recipients_of(sent),
             },
         )
         return incident
@@ -286,21 +286,6 @@ def _notify(
     )
     outbox.enqueue([message], now=now)
     return message.notifications
-
-
-def _recipients(notifications: list) -> dict:
-    """What an event says of the notifications it caused (the timeline shows how each went)."""
-    return {
-        "notified": sorted({row.recipient.get_username() for row in notifications if row.recipient_id}),
-        "recipients": [
-            {
-                "username": row.recipient.get_username() if row.recipient_id else None,
-                "channel": row.channel,
-                "notification": row.pk,
-            }
-            for row in notifications
-        ],
-    }
 
 
 # --- Links and merges ------------------------------------------------------------------------
@@ -515,7 +500,7 @@ def status_update_post(*, incident_id: int, principal: Principal, body: str, aud
                 "body": body,
                 "update": update.pk,
                 "addresses": len(addresses),
-                **_recipients(sent),
+                **outbox.recipients_of(sent),
             },
         )
         clock.schedule_fast_path(incident, now=now)

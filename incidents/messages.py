@@ -33,6 +33,7 @@ SUBJECTS = {
     EventKind.REVIEW_REMINDER: gettext_lazy("[%(brand)s] Review is due: %(title)s"),
     EventKind.STEP_OVERDUE: gettext_lazy("[%(brand)s] Step overdue: %(step)s (%(title)s)"),
     EventKind.ROLE_ASSIGNED: gettext_lazy("[%(brand)s] You are the %(role)s of: %(title)s"),
+    EventKind.REASSIGNED: gettext_lazy("[%(brand)s] Handed to you: %(title)s"),
     EventKind.UPDATE_DUE: gettext_lazy("[%(brand)s] A status update is due: %(title)s"),
     EventKind.STATUS_UPDATE: gettext_lazy("[%(brand)s] Status update: %(title)s"),
     # Public statements (`incidents.statements`; the clock's `statement_overdue`).

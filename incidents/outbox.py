@@ -95,6 +95,21 @@ class Message:
 DELIVERY_CHUNK = delivery.CHUNK
 
 
+def recipients_of(notifications: list) -> dict:
+    """What an event says of the notifications it caused (the timeline shows how each went)."""
+    return {
+        "notified": sorted({row.recipient.get_username() for row in notifications if row.recipient_id}),
+        "recipients": [
+            {
+                "username": row.recipient.get_username() if row.recipient_id else None,
+                "channel": row.channel,
+                "notification": row.pk,
+            }
+            for row in notifications
+        ],
+    }
+
+
 def enqueue(messages: list[Message], *, now) -> list[Notification]:
     """Write the messages' notifications. Call inside the causing transaction."""
     channels = channels_of(list({user.pk: user for m in messages for user in m.users}.values()))

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
@@ -26,7 +26,7 @@ from playbooks import services as playbooks
 from playbooks.models import ChecklistStep
 
 from . import chain as chains
-from . import clock, sla
+from . import clock, messages, outbox, sla
 from .errors import AlreadyClaimed, InvalidTransition, StepsIncomplete
 from .models import (
     FOLLOW_UPS_MAX,
@@ -345,11 +345,26 @@ def incident_reassign(*, incident_id: int, principal: Principal, assignee: str) 
         previous = incident.assignee.get_username() if incident.assignee_id else None
         incident.assignee = target
         incident.save(update_fields=["assignee"])
+        now = timezone.now()
+        sent = []
+        if target.pk != principal.user_id:  # nobody is told what they just did
+            with translation.override(incident.brand.language):
+                message = outbox.Message(
+                    incident=incident,
+                    users=[target],
+                    reason=EventKind.REASSIGNED,
+                    subject=messages.subject(EventKind.REASSIGNED, incident),
+                    body=messages.body(incident, messages.display_labels()),
+                    payload=messages.payload(incident, EventKind.REASSIGNED, {"from": previous}, now),
+                )
+                outbox.enqueue([message], now=now)
+            sent = message.notifications
         timeline_record(
             incident=incident,
             kind=EventKind.REASSIGNED,
             principal=principal,
-            data={"from": previous, "to": target.get_username()},
+            at=now,
+            data={"from": previous, "to": target.get_username(), **outbox.recipients_of(sent)},
         )
         return incident
 

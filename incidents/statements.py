@@ -35,7 +35,6 @@ from crisis.tenancy import Principal
 from playbooks.models import ResponseTemplate
 
 from . import messages, outbox, reach
-from .command import _recipients
 from .errors import InvalidTransition
 from .models import (
     DecisionKind,
@@ -370,7 +369,7 @@ def statement_edit(
                 "statement": statement.pk,
                 "version": statement.version,
                 "restarted": restarted,
-                **_recipients(sent),
+                **outbox.recipients_of(sent),
             },
         )
         return statement
@@ -401,7 +400,7 @@ def statement_submit(*, incident_id, statement_id, principal: Principal) -> Stat
             kind=EventKind.STATEMENT_SUBMITTED,
             principal=principal,
             at=now,
-            data={**_hop_data(statement), "due_at": _iso(statement.hop_due_at), **_recipients(sent)},
+            data={**_hop_data(statement), "due_at": _iso(statement.hop_due_at), **outbox.recipients_of(sent)},
         )
         return statement
 
@@ -466,7 +465,7 @@ def statement_decide(
             kind=kind,
             principal=principal,
             at=now,
-            data={**data, "comment": comment, **_recipients(sent)},
+            data={**data, "comment": comment, **outbox.recipients_of(sent)},
         )
         return statement
 

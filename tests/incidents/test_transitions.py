@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents.models import EventKind, TimelineEvent
+from incidents.models import EventKind, Notification, TimelineEvent
 from tests.conftest import complete_required_steps
 
 STATES = ["detected", "acknowledged", "investigated", "resolved", "reviewed"]
@@ -187,7 +187,7 @@ def test_reassign_moves_the_incident(api, file_incident, incident_in, alice, bob
     assert response.status_code == 200
     assert response.data["assignee"] == "dave"
     event = TimelineEvent.all_brands.filter(incident=incident).last()
-    assert (event.kind, event.data) == ("reassigned", {"from": "bob", "to": "dave"})
+    assert (event.kind, event.data["from"], event.data["to"]) == ("reassigned", "bob", "dave")
     # bob is no longer the assignee: he cannot move it on any more.
     response = api(bob).post(f"/api/v1/incidents/{incident.pk}/investigate/")
     assert response.status_code == 403
@@ -209,3 +209,22 @@ def test_review_is_the_only_way_into_reviewed(api, alice, bob, file_incident, in
     )
     incident.refresh_from_db()
     assert incident.state == "resolved"
+
+
+def test_the_new_assignee_is_told_and_the_timeline_says_how_it_went(
+    api, file_incident, incident_in, alice, bob, dave
+):
+    incident = incident_in(file_incident(), "acknowledged", manager=alice, responder=bob)
+    dave.email = "dave@acme.test"  # a way to reach him: his account e-mail
+    dave.save(update_fields=["email"])
+    reassign = f"/api/v1/incidents/{incident.pk}/reassign/"
+    assert api(alice).post(reassign, {"assignee": "dave"}, format="json").status_code == 200
+    told = Notification.all_brands.get(incident=incident, reason="reassigned")
+    assert (told.recipient, told.target) == (dave, "dave@acme.test")
+    assert (told.payload["event"], told.payload["from"]) == ("reassigned", "bob")
+    assert incident.title in told.subject
+    event = TimelineEvent.all_brands.get(incident=incident, kind="reassigned")
+    assert event.data["notified"] == ["dave"] and event.data["recipients"][0]["notification"] == told.pk
+    # Taking it oneself tells nobody: alice knows what she just did.
+    assert api(alice).post(reassign, {"assignee": "alice"}, format="json").status_code == 200
+    assert Notification.all_brands.filter(incident=incident, reason="reassigned").count() == 1
