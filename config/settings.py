@@ -487,6 +487,8 @@ TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
 TELEGRAM_TIMEOUT_SECONDS = env.float("TELEGRAM_TIMEOUT_SECONDS", default=10.0)
 TELEGRAM_LINK_CODE_SECONDS = env.int("TELEGRAM_LINK_CODE_SECONDS", default=600)
+# How long the bot waits for the reason of a Reject pressed on a statement's message.
+TELEGRAM_REJECT_PROMPT_SECONDS = env.int("TELEGRAM_REJECT_PROMPT_SECONDS", default=3600)
 # Telegram's limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this),
 # held across every worker (incidents/ratelimits.py); settings so that tests can shrink them.
 TELEGRAM_RATE_PER_BOT = env.str("TELEGRAM_RATE_PER_BOT", default="30/second")

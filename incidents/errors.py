@@ -16,6 +16,13 @@ class AlreadyClaimed(Conflict):
     default_detail = _("Someone else has already claimed this incident.")
 
 
+class StaleVersion(Conflict):
+    """A decision about a statement's version that an edit has replaced; `version` is the current one."""
+
+    code = "stale_version"
+    default_detail = _("The statement was edited after the version you read.")
+
+
 class IdempotencyMismatch(DomainError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     code = "idempotency_mismatch"

@@ -517,12 +517,24 @@ class StatementEditInput(StrictInput):
     body = FreeText(max_length=TEXT_MAX)
 
 
+def _decided_version():
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=2**31 - 1,
+        required=False,
+        help_text="The version the decision is about (the one the person read): "
+        "if the statement has been edited since, 409 and nothing is decided.",
+    )
+
+
 class StatementApproveInput(StrictInput):
     comment = FreeText(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    version = _decided_version()
 
 
 class StatementRejectInput(StrictInput):
     comment = FreeText(max_length=TEXT_MAX)
+    version = _decided_version()
 
 
 class StatementPublishInput(StrictInput):

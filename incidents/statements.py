@@ -35,7 +35,7 @@ from crisis.tenancy import Principal
 from playbooks.models import ResponseTemplate
 
 from . import messages, outbox, reach
-from .errors import InvalidTransition
+from .errors import InvalidTransition, StaleVersion
 from .models import (
     DecisionKind,
     EventKind,
@@ -406,26 +406,26 @@ def statement_submit(*, incident_id, statement_id, principal: Principal) -> Stat
 
 
 def statement_decide(
-    *, incident_id, statement_id, principal: Principal, approve: bool, comment: str = ""
+    *,
+    incident_id,
+    statement_id,
+    principal: Principal,
+    approve: bool,
+    comment: str = "",
+    version: int | None = None,
 ) -> Statement:
     """
     A person of the current hop approves it (the next hop becomes current, or the statement
     is approved after the last) or rejects it (back to draft, with the comment the author
-    needs). Anyone else — the statement's authors included — gets a 403.
+    needs). Anyone else — the statement's authors included — gets a 403. `version`, when
+    given, is the version the person read: a decision on text they have not seen is a 409.
     """
     comment = _text("comment", comment, required=not approve)
     incident = visible_incident(incident_id, principal)
     with transaction.atomic():
         statement = _locked_statement(incident, statement_id)
-        if statement.state != StatementState.IN_APPROVAL:
-            raise InvalidTransition(_("The statement is not in approval."), state=statement.state)
         now = timezone.now()
-        hop = statement.route[statement.hop]
-        people = {u.pk for u in hop_people(incident.brand_id, hop, who=reach.Reacher(at=now))}
-        if principal.user_id not in people:
-            raise Forbidden(_("Only a person of the current hop can decide it."))
-        if principal.user_id in _authors(statement):
-            raise Forbidden(_("The author of a statement cannot approve it."))
+        _check_decider(statement, principal, now=now, version=version)
         data = _hop_data(statement)
         StatementDecision.objects.create(
             statement=statement,
@@ -468,6 +468,42 @@ def statement_decide(
             data={**data, "comment": comment, **outbox.recipients_of(sent)},
         )
         return statement
+
+
+def statement_decider_check(*, incident_id, statement_id, principal: Principal, version: int | None = None):
+    """
+    Whether `principal` may decide the statement now (the rules of `statement_decide`,
+    without deciding): the same 404, 403 and 409. For a decision asked in two steps —
+    a Telegram Reject asks for its comment before it is made.
+    """
+    incident = visible_incident(incident_id, principal)
+    statement = (
+        Statement.objects.for_brands([incident.brand_id])
+        .select_related("incident__brand")
+        .filter(pk=statement_id, incident=incident)
+        .first()
+    )
+    if statement is None:
+        raise NotFound()
+    _check_decider(statement, principal, now=timezone.now(), version=version)
+    return statement
+
+
+def _check_decider(statement: Statement, principal: Principal, *, now: datetime, version: int | None) -> None:
+    if statement.state != StatementState.IN_APPROVAL:
+        raise InvalidTransition(_("The statement is not in approval."), state=statement.state)
+    hop = statement.route[statement.hop]
+    people = {u.pk for u in hop_people(statement.incident.brand_id, hop, who=reach.Reacher(at=now))}
+    if principal.user_id not in people:
+        raise Forbidden(_("Only a person of the current hop can decide it."))
+    if principal.user_id in _authors(statement):
+        raise Forbidden(_("The author of a statement cannot approve it."))
+    if version is not None and version != statement.version:
+        raise StaleVersion(
+            _("The statement was edited after the version you read: version %(version)d is current.")
+            % {"version": statement.version},
+            version=statement.version,
+        )
 
 
 def statement_publish(*, incident_id, statement_id, principal: Principal, links: dict[str, str]) -> Statement:

@@ -26,6 +26,7 @@ from crisis.models import Channel, Role
 from crisis.tenancy import Principal
 
 from .. import statements
+from ..errors import StaleVersion
 from ..models import StatementState
 from ..reach import Reacher
 from ..serializers import TEXT_MAX
@@ -53,6 +54,8 @@ class DecisionForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    # The version on the page: a decision on text edited since is refused (409), not made.
+    version = forms.IntegerField(min_value=1, max_value=2**31 - 1, required=False, widget=forms.HiddenInput)
 
 
 class PublishForm(forms.Form):
@@ -121,7 +124,8 @@ def statements_context(request, principal: Principal, incident, *, bound: dict |
                     "body": statement.body,
                 },
             ),
-            "decision_form": bound.get(f"decide_{statement.pk}") or DecisionForm(prefix=f"d{statement.pk}"),
+            "decision_form": bound.get(f"decide_{statement.pk}")
+            or DecisionForm(prefix=f"d{statement.pk}", initial={"version": statement.version}),
             "publish_form": bound.get(f"publish_{statement.pk}")
             or PublishForm(prefix=f"p{statement.pk}", channels=statement.channels),
             "diff": _diff_asked(request, statement, versions),
@@ -247,7 +251,10 @@ def statement_action(request, pk, statement_id, action):
     elif action in ("approve", "reject"):
         form, key = DecisionForm(request.POST, prefix=f"d{statement_id}"), f"decide_{statement_id}"
         call = lambda: statements.statement_decide(  # noqa: E731
-            **ids, approve=action == "approve", comment=form.cleaned_data["comment"]
+            **ids,
+            approve=action == "approve",
+            comment=form.cleaned_data["comment"],
+            version=form.cleaned_data["version"],
         )
         done = _("Approved.") if action == "approve" else _("Rejected: the statement is a draft again.")
     elif action == "publish":
@@ -269,6 +276,11 @@ def statement_action(request, pk, statement_id, action):
         return _page(request, pk, **{key: form})
     try:
         call()
+    except StaleVersion as exc:
+        # The page shows the current version now: a second press decides that one.
+        form.data = form.data.copy()
+        form.data[form.add_prefix("version")] = exc.extra["version"]
+        return _refused(request, pk, exc, form=form, key=key)
     except DomainError as exc:
         return _refused(request, pk, exc, form=form, key=key)
     messages.success(request, done)

@@ -6,7 +6,14 @@ in the reader's language: a brand's group chat reads the brand's, a person their
 (`Profile.language`, else the brand's). Buttons: Claim and Investigate carry
 `<action>:<incident id>` as callback data (Telegram allows 64 bytes; ours stay under
 20), Open in console is a link.
+
+A public statement's message (`statement`) shows the version it was written about;
+for the people of the statement's current hop its Approve and Reject buttons carry
+`<action>:<incident id>:<statement id>:<version>`, so that a press decides exactly the
+text the person read (an edit since is refused, as the API refuses it).
 """
+
+from typing import NamedTuple
 
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -18,8 +25,20 @@ from incidents.models import EventKind, Incident, State
 from .client import CALLBACK_DATA_MAX_BYTES, MESSAGE_MAX
 
 CLAIM, INVESTIGATE = "claim", "investigate"
-ACTIONS = {"c": CLAIM, "i": INVESTIGATE}
+APPROVE, REJECT = "approve", "reject"  # a statement's current hop
+ACTIONS = {"c": CLAIM, "i": INVESTIGATE, "sa": APPROVE, "sr": REJECT}
 CODES = {action: code for code, action in ACTIONS.items()}
+STATEMENT_ACTIONS = frozenset({APPROVE, REJECT})
+
+
+class Press(NamedTuple):
+    """What a button's callback data asks for."""
+
+    action: str
+    incident_id: int
+    statement_id: int | None = None
+    version: int | None = None
+
 
 # The first line of a person's message, by the reason the outbox wrote it for.
 HEADLINES = {
@@ -52,18 +71,26 @@ HAPPENED = {
 }
 
 
-def callback_data(action: str, incident_id: int) -> str:
-    data = f"{CODES[action]}:{incident_id}"
+def callback_data(
+    action: str, incident_id: int, statement_id: int | None = None, version: int | None = None
+) -> str:
+    numbers = (incident_id,) if action not in STATEMENT_ACTIONS else (incident_id, statement_id, version)
+    data = ":".join([CODES[action], *map(str, numbers)])
     assert len(data.encode()) <= CALLBACK_DATA_MAX_BYTES
     return data
 
 
-def parse_callback(data: str) -> tuple[str, int] | None:
-    """(action, incident id) of a button's data, or None for anything we did not write."""
-    code, _sep, number = str(data or "")[:CALLBACK_DATA_MAX_BYTES].partition(":")
-    if code not in ACTIONS or not number.isdigit() or len(number) > 18:
+def parse_callback(data: str) -> Press | None:
+    """What a button's data asks for, or None for anything we did not write."""
+    code, *numbers = str(data or "")[:CALLBACK_DATA_MAX_BYTES].split(":")
+    action = ACTIONS.get(code)
+    wanted = 3 if action in STATEMENT_ACTIONS else 1
+    if action is None or len(numbers) != wanted:
         return None
-    return ACTIONS[code], int(number)
+    # isdecimal and not isdigit: int() refuses superscripts that isdigit accepts.
+    if not all(n.isdecimal() and n.isascii() and len(n) <= 18 for n in numbers):
+        return None
+    return Press(action, *map(int, numbers))
 
 
 def buttons(incident: Incident) -> list[list[dict]]:
@@ -114,6 +141,68 @@ def personal(incident: Incident, *, reason: str, language: str) -> tuple[str, li
         if headline is not None:
             text = f"{headline}\n\n{text}"
         return text[:MESSAGE_MAX], buttons(incident)
+
+
+# The first line of a person's message about a public statement, by the reason it was written for.
+STATEMENT_HEADLINES = {
+    "statement_hop": gettext_lazy("A statement awaits your approval (%(hop)s)"),
+    "statement_overdue": gettext_lazy("A statement is stuck in approval (%(hop)s)"),
+    "statement_rejected": gettext_lazy("Your statement was rejected"),
+    "statement_approved": gettext_lazy("Your statement is approved: ready to publish"),
+}
+
+
+def statement(
+    incident: Incident,
+    *,
+    statement_id: int,
+    version: int,
+    body: str,
+    channels: list[str],
+    reason: str,
+    hop: str,
+    language: str,
+    decide: bool,
+    happened: str = "",
+) -> tuple[str, list]:
+    """
+    A person's message about version `version` of a statement (text, buttons) in
+    `language`; Approve and Reject when `decide` (its current hop's people are told).
+    """
+    with translation.override(language):
+        headline = STATEMENT_HEADLINES.get(reason)
+        head = [
+            str(headline) % {"hop": hop} if headline is not None else "",
+            "",
+            f"[{incident.brand.name}] {incident.title}",
+            _("Statement #%(id)d, version %(version)d · %(channels)s")
+            % {
+                "id": statement_id,
+                "version": version,
+                "channels": ", ".join(str(messages.CHANNEL_LABELS.get(c, c)) for c in channels),
+            },
+            "",
+        ]
+        tail = ["", happened] if happened else []
+        room = MESSAGE_MAX - len("\n".join(head + tail)) - 2
+        text = "\n".join([*head, body if len(body) <= room else body[: room - 1] + "…", *tail])
+        rows = []
+        if decide:
+            rows.append(
+                [
+                    {
+                        "text": _("Approve"),
+                        "callback_data": callback_data(APPROVE, incident.pk, statement_id, version),
+                    },
+                    {
+                        "text": _("Reject"),
+                        "callback_data": callback_data(REJECT, incident.pk, statement_id, version),
+                    },
+                ]
+            )
+        link = f"{messages.incident_link(incident)}#statement-{statement_id}"
+        rows.append([{"text": _("Open in console"), "url": link}])
+        return text.lstrip("\n")[:MESSAGE_MAX], rows
 
 
 def group(incident: Incident, *, kind: str, actor: str) -> tuple[str, list]:

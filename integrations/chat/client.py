@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 # Telegram's own limits (https://core.telegram.org/bots/api#sendmessage, #inlinekeyboardbutton).
 MESSAGE_MAX = 4096
 CALLBACK_DATA_MAX_BYTES = 64
+PLACEHOLDER_MAX = 64  # a force-reply's input_field_placeholder
 ALERT_MAX = 200
 
 
@@ -110,6 +111,18 @@ def send_message(chat_id: int | str, text: str, *, buttons=None) -> dict:
     params = {"chat_id": chat_id, "text": text[:MESSAGE_MAX], "disable_web_page_preview": True}
     if buttons:
         params["reply_markup"] = {"inline_keyboard": buttons}
+    return call("sendMessage", params)
+
+
+def ask(chat_id: int | str, text: str, *, reply_to: int | None, placeholder: str = "") -> dict:
+    """A question the person answers by replying: Telegram opens the reply to it for them."""
+    params = {
+        "chat_id": chat_id,
+        "text": text[:MESSAGE_MAX],
+        "reply_markup": {"force_reply": True, "input_field_placeholder": placeholder[:PLACEHOLDER_MAX]},
+    }
+    if reply_to is not None:
+        params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
     return call("sendMessage", params)
 
 

@@ -107,3 +107,33 @@ class TelegramMessage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.incident_id} in {self.chat_id}: {self.message_id}"
+
+
+class TelegramRejectPrompt(models.Model):
+    """
+    A Reject pressed on a statement's Telegram message, waiting for its reason.
+
+    A rejection needs a comment the author can act on, and a button carries none: the
+    bot asks for it with a message the person answers (Telegram's force-reply), and the
+    answer makes the rejection, of the version that was pressed. One question per press;
+    it lapses after `TELEGRAM_REJECT_PROMPT_SECONDS`.
+    """
+
+    chat_id = models.BigIntegerField()
+    message_id = models.BigIntegerField()  # the bot's question, which the reason answers
+    pressed_message_id = models.BigIntegerField(null=True)  # the statement's message, edited once decided
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    statement = models.ForeignKey("incidents.Statement", on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager("statement__incident__brand")
+    all_brands = models.Manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chat_id", "message_id"], name="telegram_reject_prompt_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"reject {self.statement_id} v{self.version} asked in {self.chat_id}"

@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from crisis.models import Profile
 from incidents import delivery, outbound
 from incidents.channels import Channel, Limit, Outcome
-from incidents.models import ChannelKind, EventKind, Incident, Notification
+from incidents.models import ChannelKind, EventKind, Incident, Notification, StatementVersion
 from incidents.publish import TASKS, publish_on_commit
 
 from . import cards, client
@@ -188,13 +188,32 @@ class TelegramChannel(Channel):
                 user_id__in={row.recipient_id for row in rows}, language__gt=""
             ).values_list("user_id", "language")
         )
+        versions = _statement_versions(rows)
         for row in rows:
             incident = incidents.get(row.incident_id)
+            payload = row.payload or {}
+            version = versions.get((payload.get("statement"), payload.get("version")))
             if incident is None:  # not about an incident (a test message): what the outbox wrote
                 row.telegram = _Plan(f"{row.subject}\n\n{row.body}"[: client.MESSAGE_MAX], None)
                 continue
             language = languages.get(row.recipient_id) or incident.brand.language
-            text, keyboard = cards.personal(incident, reason=row.reason, language=language)
+            if version is not None:
+                # About a public statement: the version the row was written for, and for
+                # the people of its hop the buttons that decide it.
+                reason = payload.get("reason") or row.reason
+                text, keyboard = cards.statement(
+                    incident,
+                    statement_id=version.statement_id,
+                    version=version.number,
+                    body=version.body,
+                    channels=version.channels,
+                    reason=reason,
+                    hop=str(payload.get("hop_name") or payload.get("hop") or ""),
+                    language=language,
+                    decide=reason == "statement_hop",
+                )
+            else:
+                text, keyboard = cards.personal(incident, reason=row.reason, language=language)
             row.telegram = _Plan(text, keyboard)
 
     def _plan_cards(self, rows) -> None:
@@ -308,6 +327,22 @@ class TelegramChannel(Channel):
 
     def close(self) -> None:
         pass  # the guarded transport's pool is shared; it closes its own idle connections
+
+
+def _statement_versions(rows) -> dict[tuple[int, int], StatementVersion]:
+    """The statement versions that rows about public statements were written for, by (statement, number)."""
+    wanted = {
+        (row.payload["statement"], row.payload.get("version"))
+        for row in rows
+        if isinstance((row.payload or {}).get("statement"), int)
+    }
+    if not wanted:
+        return {}
+    found = StatementVersion.all_brands.filter(
+        statement_id__in={statement for statement, _n in wanted},
+        number__in={number for _s, number in wanted if isinstance(number, int)},
+    )
+    return {(v.statement_id, v.number): v for v in found if (v.statement_id, v.number) in wanted}
 
 
 def _failure(exc: client.BotApiError, chat_key: str) -> Outcome:

@@ -401,3 +401,20 @@ def test_the_timeline_says_it_in_both_languages(language, words, api, bob, erin,
     for sentence in words:
         assert sentence in said, (sentence, said)
     assert lines[-1].links == [("VK", "https://vk.com/x"), ("Telegram", "https://t.me/x")]
+
+
+def test_a_decision_may_name_the_version_it_read_and_an_edit_since_is_a_409(api, bob, erin, routed, incident):
+    sid = draft(api(bob), incident)["id"]
+    assert api(bob).post(url(incident, sid, "submit")).status_code == 200
+    edit = api(bob).put(url(incident, sid), {"channels": ["vk"], "body": "Second words"}, format="json")
+    assert edit.status_code == 200 and edit.data["version"] == 2
+    for action, body in (("approve", {"version": 1}), ("reject", {"comment": "no", "version": 1})):
+        stale = api(erin).post(url(incident, sid, action), body, format="json")
+        assert stale.status_code == 409, stale.content
+        assert (stale.data["code"], stale.data["version"]) == ("stale_version", 2)
+    for bad in (0, -1, "two", 2**31, None):
+        refused = api(erin).post(url(incident, sid, "approve"), {"version": bad}, format="json")
+        assert refused.status_code == 400 and "version" in refused.data, (bad, refused.content)
+    assert not StatementDecision.all_brands.filter(statement_id=sid).exclude(kind="escalated").exists()
+    approved = api(erin).post(url(incident, sid, "approve"), {"version": 2}, format="json")
+    assert approved.status_code == 200 and approved.data["current_hop"] == 2

@@ -137,3 +137,40 @@ def test_another_brand_cannot_reach_the_editor(web, mallory, bob, route, file_in
     assert client.post(f"/incidents/{incident.pk}/statements/new/", {"new-body": "x"}).status_code == 404
     for action in ("submit", "approve", "publish", "edit"):
         assert client.post(f"/incidents/{incident.pk}/statements/{statement.pk}/{action}/").status_code == 404
+
+
+def test_a_decision_on_a_version_edited_since_is_refused_and_the_page_offers_the_new_one(
+    web, bob, erin, route, file_incident
+):
+    incident = file_incident(channel="vk")
+    statement = statements.statement_create(
+        incident_id=incident.pk,
+        principal=Principal.for_user(bob),
+        channels=["vk"],
+        language="en",
+        body="Sorry.",
+    )
+    statements.statement_submit(
+        incident_id=incident.pk, statement_id=statement.pk, principal=Principal.for_user(bob)
+    )
+    page = card(web(erin).get(f"/incidents/{incident.pk}/"))
+    assert f'name="d{statement.pk}-version" value="1"' in page  # the version erin reads
+    # Bob edits while erin reads version 1: her approval of it decides nothing.
+    statements.statement_edit(
+        incident_id=incident.pk,
+        statement_id=statement.pk,
+        principal=Principal.for_user(bob),
+        channels=["vk"],
+        body="Sorry, and here is the plan.",
+    )
+    action = f"/incidents/{incident.pk}/statements/{statement.pk}/approve/"
+    stale = web(erin).post(action, {f"d{statement.pk}-version": "1", f"d{statement.pk}-comment": "ok"})
+    assert stale.status_code == 409
+    assert "version 2 is current" in card(stale) and "here is the plan" in card(stale)
+    assert Statement.all_brands.get(pk=statement.pk).state == "in_approval"
+    # The page now carries version 2, and her comment is kept: pressing again decides what she sees.
+    again = card(stale)
+    assert f'name="d{statement.pk}-version" value="2"' in again and "ok</textarea>" in again
+    approved = web(erin).post(action, {f"d{statement.pk}-version": "2", f"d{statement.pk}-comment": "ok"})
+    assert approved.status_code == 302
+    assert Statement.all_brands.get(pk=statement.pk).state == "approved"
