@@ -116,6 +116,20 @@ def mallory(globex):
 
 
 @pytest.fixture
+def erin(acme):
+    """A second manager: the PR head of the statement routes' tests."""
+    return make_user("erin", acme, Role.MANAGER, email="erin@acme.example")
+
+
+@pytest.fixture
+def frank(acme):
+    """Legal: a responder marked as the brand's executive."""
+    frank = make_user("frank", acme, Role.RESPONDER, email="frank@acme.example")
+    Membership.all_brands.filter(user=frank).update(is_executive=True)
+    return frank
+
+
+@pytest.fixture
 def root(db):
     return make_user("root", is_superuser=True, is_staff=True)
 

@@ -12,21 +12,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from crisis.models import Role
 from crisis.tenancy import Principal
 from incidents import clock, statements
 from incidents.models import Notification, Statement, StatementDecision, TimelineEvent
-from tests.conftest import make_user
 
 ROUTE = [
     {"name": "PR head", "users": ["erin"], "within_seconds": 900},
     {"name": "Legal", "users": ["alice"], "within_seconds": 1800},
 ]
-
-
-@pytest.fixture
-def erin(acme):
-    return make_user("erin", acme, Role.MANAGER, email="erin@acme.example")
 
 
 @pytest.fixture

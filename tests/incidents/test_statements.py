@@ -2,10 +2,8 @@
 
 import pytest
 
-from crisis.models import Membership, Role
 from incidents.models import EventKind, Incident, StatementDecision, TimelineEvent
 from playbooks.models import ResponseTemplate
-from tests.conftest import make_user
 
 # Two hops: the PR head (erin, by name) within 15 minutes, then legal (any executive) within 30.
 ROUTE = {
@@ -14,19 +12,6 @@ ROUTE = {
         {"name": "Legal", "roles": ["executive"], "within_seconds": 1800},
     ]
 }
-
-
-@pytest.fixture
-def erin(acme):
-    return make_user("erin", acme, Role.MANAGER, email="erin@acme.example")
-
-
-@pytest.fixture
-def frank(acme):
-    """Legal: a responder marked as the brand's executive."""
-    frank = make_user("frank", acme, Role.RESPONDER, email="frank@acme.example")
-    Membership.all_brands.filter(user=frank).update(is_executive=True)
-    return frank
 
 
 @pytest.fixture

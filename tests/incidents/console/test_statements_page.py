@@ -8,19 +8,12 @@ import re
 
 import pytest
 
-from crisis.models import Role
 from crisis.tenancy import Principal
 from incidents import statements
 from incidents.models import Statement
 from playbooks.models import ResponseTemplate
-from tests.conftest import make_user
 
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)>'
-
-
-@pytest.fixture
-def erin(acme):
-    return make_user("erin", acme, Role.MANAGER, email="erin@acme.example")
 
 
 @pytest.fixture

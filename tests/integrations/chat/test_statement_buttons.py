@@ -12,13 +12,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from crisis.models import Membership, Profile, Role
+from crisis.models import Profile
 from crisis.tenancy import Principal
 from incidents import clock, messages, statements
 from incidents.models import Notification, Statement, StatementDecision, TimelineEvent
 from integrations.chat import cards
 from integrations.chat.models import TelegramRejectPrompt
-from tests.conftest import make_user
 from tests.incidents.test_outbox_delivery import deliver_until_done
 
 from .fake_bot_api import press
@@ -34,18 +33,6 @@ ROUTE = [
 ]
 BODY = "We are sorry <b>for</b> the delay. Here is what happened and what we do now."
 ERIN, FRANK, BOB, ALICE, MALLORY, CAROL = 6001, 6002, 6003, 6004, 6005, 6006
-
-
-@pytest.fixture
-def erin(acme):
-    return make_user("erin", acme, Role.MANAGER, email="erin@acme.example")
-
-
-@pytest.fixture
-def frank(acme):
-    frank = make_user("frank", acme, Role.RESPONDER, email="frank@acme.example")
-    Membership.all_brands.filter(user=frank).update(is_executive=True)
-    return frank
 
 
 @pytest.fixture
@@ -105,7 +92,9 @@ def reply(text, *, sender: dict, chat_id: int, to: int) -> dict:
     return {"message": message}
 
 
-def test_the_hop_gets_the_version_with_buttons_and_approve_moves_the_route_on(bot_api, people, submitted):
+def test_the_hop_gets_the_version_with_buttons_and_approve_moves_the_route_on(
+    bot_api, people, submitted, frank
+):
     incident, sid = submitted.incident, submitted.pk
     message_id, message = only_message(bot_api, ERIN)
     assert message["text"].startswith("A statement awaits your approval (PR head)")
@@ -130,7 +119,7 @@ def test_the_hop_gets_the_version_with_buttons_and_approve_moves_the_route_on(bo
 
     # Legal is told next, in their own language, and approves the same version.
     Profile.objects.update_or_create(
-        user=submitted.incident.brand.memberships.get(user__username="frank").user,
+        user=frank,
         defaults={"language": "ru"},
     )
     deliver_until_done(telegram_rows())
@@ -190,12 +179,12 @@ def test_reject_asks_for_the_reason_and_the_reply_rejects_with_it(bot_api, peopl
 
 
 @pytest.mark.parametrize("who", ["outside the hop", "viewer", "other brand", "author", "edited since"])
-def test_a_press_without_the_right_is_refused_and_changes_nothing(bot_api, people, submitted, bob, who):
+def test_a_press_without_the_right_is_refused_and_changes_nothing(bot_api, people, submitted, bob, erin, who):
     incident, sid = submitted.incident, submitted.pk
     sender = {"outside the hop": "frank", "viewer": "carol", "other brand": "mallory"}.get(who, "erin")
     if who == "author":
         # Erin edits the statement and submits it again: the version at hand is hers.
-        erin = Principal.for_user(submitted.incident.brand.memberships.get(user__username="erin").user)
+        erin = Principal.for_user(erin)
         statements.statement_edit(
             incident_id=incident.pk, statement_id=sid, principal=erin, channels=["vk"], body=BODY + " Edited."
         )
