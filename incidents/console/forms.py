@@ -177,12 +177,14 @@ _ROLE_LABELS = {**dict(Role.choices), "executive": _("Executive")}
 LEVEL_ROLE_CHOICES = [(code, _ROLE_LABELS[code]) for code in chain.LEVEL_ROLES]
 
 
-class EscalationLevelForm(forms.Form):
+class ReachedPeopleForm(forms.Form):
+    """
+    Whom a step of a brand's policy reaches: roles, members by username, whoever is on
+    call. An escalation level and a statement's approval hop are both such a step.
+    """
+
     error_css_class = "invalid"
 
-    after = DurationField(
-        label=_("After the acknowledgement deadline"), min_seconds=0, max_seconds=sla.MAX_SECONDS
-    )
     roles = forms.MultipleChoiceField(
         label=_("Roles"),
         required=False,
@@ -207,6 +209,14 @@ class EscalationLevelForm(forms.Form):
 
     def clean_users(self):
         return [u.strip() for u in self.cleaned_data["users"].split(",") if u.strip()]
+
+
+class EscalationLevelForm(ReachedPeopleForm):
+    field_order = ["after", "roles", "users", "schedules"]
+
+    after = DurationField(
+        label=_("After the acknowledgement deadline"), min_seconds=0, max_seconds=sla.MAX_SECONDS
+    )
 
 
 EscalationLevelFormSet = forms.formset_factory(EscalationLevelForm, extra=1, max_num=chain.MAX_LEVELS)

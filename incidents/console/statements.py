@@ -4,6 +4,8 @@ response template (its placeholders filled from the incident; the rest left as {
 a preview, the versions with a diff between any two, the route with who holds the statement
 now and their countdown, approve and reject for the people of the current hop, publish with
 the links. Every action posts to a view here that calls `incidents.statements`, as the API does.
+The brand's approval route is edited on its settings page (`console/_statement_route.html`,
+`StatementRouteForm`), checked by the API's own input.
 
 Nothing a person wrote reaches the page unescaped: bodies, comments and the diff's lines are
 template variables (autoescaped), never marked safe.
@@ -25,11 +27,11 @@ from api.errors import DomainError
 from crisis.models import Channel, Role
 from crisis.tenancy import Principal
 
-from .. import statements
+from .. import sla, statements
 from ..errors import StaleVersion
 from ..models import StatementState
 from ..reach import Reacher
-from ..serializers import TEXT_MAX
+from ..serializers import MAX_STATEMENT_HOPS, TEXT_MAX
 from . import forms as console_forms
 
 CHANNEL_CHOICES = Channel.choices
@@ -45,6 +47,97 @@ class StatementForm(forms.Form):
     body = forms.CharField(
         label=gettext_lazy("Statement"), max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 7})
     )
+
+
+class StatementHopForm(console_forms.ReachedPeopleForm):
+    """One hop of a brand's approval route: its name, who decides it, and how long they have."""
+
+    field_order = ["name", "within", "roles", "users", "schedules"]
+
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("e.g. PR head, Legal")}),
+    )
+    within = console_forms.DurationField(
+        label=gettext_lazy("Decided within"), min_seconds=1, max_seconds=sla.MAX_SECONDS
+    )
+
+
+StatementHopFormSet = forms.formset_factory(
+    StatementHopForm, extra=1, max_num=MAX_STATEMENT_HOPS, can_delete=True
+)
+
+
+class StatementRouteForm:
+    """
+    The route as the settings page edits it: one form per hop, in order. Checked by the API's
+    own input (`StatementRouteInput`: each hop names someone, users are members), so the console
+    and `PUT /brands/{slug}/statement-route/` accept and refuse the same routes.
+    """
+
+    def __init__(self, data=None, *, brand):
+        self.brand = brand
+        self.hops = StatementHopFormSet(
+            data,
+            prefix="hops",
+            initial=[
+                {
+                    "name": hop["name"],
+                    "within": hop["within_seconds"],
+                    "roles": hop["roles"],
+                    "users": ", ".join(hop["users"]),
+                    "schedules": hop["schedules"],
+                }
+                for hop in statements.route_of(brand.pk)
+            ],
+            form_kwargs={"schedule_choices": console_forms.schedule_choices(brand)},
+        )
+        self.errors: list[str] = []
+        self.route: list[dict] | None = None
+
+    def is_valid(self) -> bool:
+        from ..serializers import StatementRouteInput
+
+        if not self.hops.is_valid():
+            return False
+        chosen = [
+            {
+                "name": f.cleaned_data["name"],
+                "within_seconds": f.cleaned_data["within"],
+                "roles": f.cleaned_data["roles"],
+                "users": f.cleaned_data["users"],
+                "schedules": f.cleaned_data.get("schedules", []),
+            }
+            for f in self.hops
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+        data = StatementRouteInput(data={"hops": chosen}, context={"brand": self.brand})
+        if not data.is_valid():
+            self.errors = console_forms.sentences(data.errors)
+            return False
+        self.route = data.validated_data["hops"]
+        return True
+
+
+@login_required
+@require_POST
+def statement_route_save(request, slug):
+    """The brand's approval route (managers), as `PUT /brands/{slug}/statement-route/` sets it."""
+    from .views import _managed_brand, _settings_page, _to_settings
+
+    brand = _managed_brand(request, slug)
+    form = StatementRouteForm(request.POST, brand=brand)
+    if not form.is_valid():
+        return _settings_page(request, brand, route_form=form)
+    statements.statement_route_set(brand=brand, hops=form.route)
+    messages.success(
+        request,
+        _("Approval route saved: statements submitted from now on follow it.")
+        if form.route
+        else _("Approval route cleared: statements cannot be submitted until a route is set."),
+    )
+    return _to_settings(brand)
 
 
 class DecisionForm(forms.Form):

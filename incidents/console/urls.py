@@ -50,6 +50,11 @@ urlpatterns = [
     path("brands/<slug:slug>/settings/", views.brand_settings, name="brand-settings"),
     path("brands/<slug:slug>/settings/sla/", views.brand_sla_save, name="brand-sla"),
     path("brands/<slug:slug>/settings/escalation/", views.brand_escalation_save, name="brand-escalation"),
+    path(
+        "brands/<slug:slug>/settings/statement-route/",
+        statements.statement_route_save,
+        name="brand-statement-route",
+    ),
     path("brands/<slug:slug>/settings/members/", views.brand_member_save, name="brand-member"),
     path(
         "brands/<slug:slug>/settings/members/remove/",

@@ -39,7 +39,7 @@ from ..selectors import (
 )
 from . import forms
 from .middleware import show_brand_times
-from .statements import statements_context
+from .statements import StatementRouteForm, statements_context
 from .wave import wave_context
 
 
@@ -454,6 +454,7 @@ def _settings_page(request, brand, **bound):
         "member_form": forms.MemberForm(),
         "invitation_form": forms.InvitationForm(),
         "key_form": forms.KeyForm(),
+        "route_form": StatementRouteForm(brand=brand),
         **bound,
     }
     return render(

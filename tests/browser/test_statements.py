@@ -8,7 +8,7 @@ carrying HTML stays text. Screenshots in English, Russian and on a 390 px phone
 
 import pytest
 
-from crisis.models import Membership, Role
+from crisis.models import Membership, Profile, Role
 from crisis.tenancy import Principal
 from incidents import statements
 from incidents.models import Statement
@@ -141,3 +141,42 @@ def test_statements_in_russian_and_on_a_phone(page_for, live_server, bob, people
     phone.goto(f"{live_server.url}/incidents/{incident.pk}/#statements")
     phone.locator("#statements").scroll_into_view_if_needed()
     phone.screenshot(path=str(shots / "statements-phone.png"), full_page=False)
+
+
+def test_a_manager_sets_the_approval_route_on_the_settings_page(page_for, live_server, acme, alice, shots):
+    make_user("erin", acme, Role.MANAGER)
+    page = page_for(alice)
+    page.goto(f"{live_server.url}/brands/acme/settings/#statement-route")
+    route = page.locator("#statement-route")
+    route.locator("input[name=hops-0-name]").fill("PR head")
+    route.locator("input[name=hops-0-within]").fill("15")
+    route.locator("input[name=hops-0-users]").fill("erin")
+    with page.expect_navigation():
+        route.locator("button[type=submit]").click()
+    assert "Approval route saved" in page.inner_text("body")
+    # The saved hop is shown, and a new empty row offers the next one: legal, by role.
+    route = page.locator("#statement-route")
+    assert route.locator("input[name=hops-0-name]").input_value() == "PR head"
+    route.locator("input[name=hops-1-name]").fill("Legal")
+    route.locator("input[name=hops-1-within]").fill("1")
+    route.locator("select[name=hops-1-within_unit]").select_option("hours")
+    route.locator("input[name=hops-1-roles][value=executive]").check()
+    with page.expect_navigation():
+        route.locator("button[type=submit]").click()
+    assert [hop["name"] for hop in statements.route_of(acme.pk)] == ["PR head", "Legal"]
+    assert statements.route_of(acme.pk)[1]["within_seconds"] == 3600
+    page.locator("#statement-route").scroll_into_view_if_needed()
+    page.locator("#statement-route").screenshot(path=str(shots / "statement-route-en.png"))
+
+    # A name nobody has: refused on the form, in Russian on a phone, nothing saved.
+    Profile.objects.update_or_create(user=alice, defaults={"language": "ru"})
+    phone = page_for(alice, locale="ru-RU", phone=True)
+    phone.goto(f"{live_server.url}/brands/acme/settings/#statement-route")
+    phone.locator("input[name=hops-0-users]").fill("erin, zed")
+    with phone.expect_navigation():
+        phone.locator("#statement-route button[type=submit]").click()
+    assert "zed" in phone.inner_text("#statement-route .errorlist")
+    assert "Маршрут согласования публичных заявлений" in phone.inner_text("#statement-route")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert statements.route_of(acme.pk)[0]["users"] == ["erin"]
+    phone.locator("#statement-route").screenshot(path=str(shots / "statement-route-ru-phone.png"))
