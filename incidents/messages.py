@@ -138,10 +138,20 @@ def status_update_body(incident: Incident, update, *, for_members: bool) -> str:
     return f"{text}\n{incident_link(incident)}" if for_members else text
 
 
-def statement_body(statement) -> str:
-    """A notification about a public statement: its text as it stands, and where to decide it."""
+def statement_body(statement, *, rejected_by: str = "", comment: str = "") -> str:
+    """
+    A notification about a public statement: its text as it stands, and where to decide it;
+    for its author after a rejection, first who rejected it and why.
+    """
     incident = statement.incident
-    return _("Statement, version %(version)d (%(channels)s):\n\n%(body)s\n\n#%(id)d %(title)s\n%(link)s") % {
+    why = (
+        _("Rejected by %(user)s: %(reason)s") % {"user": rejected_by, "reason": comment} + "\n\n"
+        if rejected_by
+        else ""
+    )
+    return why + _(
+        "Statement, version %(version)d (%(channels)s):\n\n%(body)s\n\n#%(id)d %(title)s\n%(link)s"
+    ) % {
         "version": statement.version,
         "channels": ", ".join(str(dict(Channel.choices).get(c, c)) for c in statement.channels),
         "body": statement.body,

@@ -443,7 +443,14 @@ def statement_decide(
             statement.hop_due_at = statement.hop_started_at = None
             updated = ["state", "hop_due_at", "hop_started_at"]
             with translation.override(incident.brand.language):
-                sent = _notify(statement, [statement.author], reason="statement_rejected", now=now)
+                sent = _notify(
+                    statement,
+                    [statement.author],
+                    reason="statement_rejected",
+                    now=now,
+                    rejected_by=principal.user.get_username(),
+                    comment=comment,
+                )
             kind = EventKind.STATEMENT_REJECTED
         elif statement.hop + 1 < len(statement.route):
             updated = _start_hop(statement, statement.hop + 1, now=now)
@@ -604,16 +611,27 @@ def _tell_hop(statement: Statement, *, now: datetime, reason: str) -> list:
         return _notify(statement, people, reason=reason, now=now, hop=hop["name"])
 
 
-def _notify(statement: Statement, users: list, *, reason: str, now: datetime, **values) -> list:
+def _notify(
+    statement: Statement,
+    users: list,
+    *,
+    reason: str,
+    now: datetime,
+    rejected_by: str = "",
+    comment: str = "",
+    **values,
+) -> list:
     if not users:
         return []
     incident = statement.incident
+    if rejected_by:  # the author needs who rejected it and why, in the message and its payload
+        values.update(rejected_by=rejected_by, comment=comment)
     message = outbox.Message(
         incident=incident,
         users=users,
         reason=reason,
         subject=messages.subject(reason, incident, **values),
-        body=messages.statement_body(statement),
+        body=messages.statement_body(statement, rejected_by=rejected_by, comment=comment),
         payload=messages.payload(
             incident, reason, {"statement": statement.pk, "version": statement.version, **values}, now
         ),

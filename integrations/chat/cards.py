@@ -164,12 +164,17 @@ def statement(
     language: str,
     decide: bool,
     happened: str = "",
+    rejected_by: str = "",
+    comment: str = "",
 ) -> tuple[str, list]:
     """
     A person's message about version `version` of a statement (text, buttons) in
     `language`; Approve and Reject when `decide` (its current hop's people are told).
+    A rejection tells its author who rejected it and why (`rejected_by`, `comment`).
     """
     with translation.override(language):
+        if rejected_by:
+            happened = _("Rejected by %(user)s: %(reason)s") % {"user": rejected_by, "reason": comment}
         headline = STATEMENT_HEADLINES.get(reason)
         head = [
             str(headline) % {"hop": hop} if headline is not None else "",

@@ -203,6 +203,8 @@ class TelegramChannel(Channel):
                 reason = payload.get("reason") or row.reason
                 text, keyboard = cards.statement(
                     incident,
+                    rejected_by=str(payload.get("rejected_by") or ""),
+                    comment=str(payload.get("comment") or ""),
                     statement_id=version.statement_id,
                     version=version.number,
                     body=version.body,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents.models import EventKind, Incident, StatementDecision, TimelineEvent
+from incidents.models import EventKind, Incident, Notification, StatementDecision, TimelineEvent
 from playbooks.models import ResponseTemplate
 
 # Two hops: the PR head (erin, by name) within 15 minutes, then legal (any executive) within 30.
@@ -89,6 +89,8 @@ def test_two_hops_approve_in_order_then_publish(api, bob, erin, frank, routed, i
 
 
 def test_a_reject_returns_to_draft_with_its_comment(api, bob, erin, routed, incident):
+    bob.email = "bob@acme.example"
+    bob.save()
     sid = draft(api(bob), incident)["id"]
     api(bob).post(url(incident, sid, "submit"))
     assert api(erin).post(url(incident, sid, "reject"), {}, format="json").status_code == 400  # a reason
@@ -99,6 +101,10 @@ def test_a_reject_returns_to_draft_with_its_comment(api, bob, erin, routed, inci
     assert (hop["decision"], hop["by"], hop["comment"]) == ("rejected", "erin", "Too defensive.")
     event = TimelineEvent.all_brands.filter(incident=incident, kind=EventKind.STATEMENT_REJECTED).get()
     assert (event.data["hop"], event.data["version"], event.data["comment"]) == (1, 1, "Too defensive.")
+    # The author is told who rejected it and why, before the text itself.
+    told = Notification.all_brands.get(incident=incident, reason="statement_rejected")
+    assert told.recipient == bob and told.body.startswith("Rejected by erin: Too defensive.\n\n")
+    assert (told.payload["rejected_by"], told.payload["comment"]) == ("erin", "Too defensive.")
     # Rejected is a draft again: it can be edited and submitted again, from the first hop.
     again = api(bob).post(url(incident, sid, "submit"))
     assert again.status_code == 200 and again.data["hops"][0]["state"] == "current"

@@ -170,6 +170,10 @@ def test_reject_asks_for_the_reason_and_the_reply_rejects_with_it(bot_api, peopl
     # The author is told why, as when rejected in the console or the API.
     told = Notification.all_brands.get(incident=incident, reason="statement_rejected")
     assert told.recipient.username == "bob"
+    deliver_until_done(telegram_rows())
+    _id, to_author = only_message(bot_api, BOB)
+    assert to_author["text"].startswith("Your statement was rejected")
+    assert f"Rejected by erin: {reason}" in to_author["text"]
     assert TelegramRejectPrompt.all_brands.count() == 0
 
     # Telegram delivering the same reply again rejects nothing twice and says nothing more.
