@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from api.errors import DomainError
@@ -87,7 +88,8 @@ class DurationField(forms.MultiValueField):
         return super().has_changed(initial, data)
 
     def compress(self, data_list):
-        if not data_list:
+        # No amount: no duration (a required field has refused that already).
+        if not data_list or data_list[0] is None:
             return None
         amount, unit = data_list
         seconds = round(amount * UNIT_SECONDS[unit])
@@ -170,6 +172,81 @@ class SlaForm(forms.Form):
     def targets(self) -> dict[str, sla.SlaTarget]:
         d = self.cleaned_data
         return {sev: sla.SlaTarget(d[f"{sev}_ack"], d[f"{sev}_resolve"]) for sev in Severity.values}
+
+
+class UpdatesPolicyForm(forms.Form):
+    """
+    How often a status update is due per severity (empty: none), and the stakeholders'
+    addresses. The addresses are checked by the API's own input (`UpdatesPolicyInput`),
+    so the page and `PUT /brands/{slug}/updates-policy/` accept the same policies.
+    """
+
+    error_css_class = "invalid"
+
+    stakeholder_emails = forms.CharField(
+        label=_("Stakeholders' e-mail addresses (one per line or comma-separated)"),
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for severity, label in Severity.choices:
+            self.fields[severity] = DurationField(
+                label=label, min_seconds=sla.MIN_SECONDS, max_seconds=sla.MAX_SECONDS, required=False
+            )
+        self.policy: dict | None = None
+
+    @classmethod
+    def from_policy(cls, policy: dict) -> "UpdatesPolicyForm":
+        return cls(
+            initial={
+                **policy["cadence_seconds"],
+                "stakeholder_emails": "\n".join(policy["stakeholder_emails"]),
+            }
+        )
+
+    def cadences(self):
+        return [self[severity] for severity, _label in Severity.choices]
+
+    def clean(self):
+        from ..serializers import UpdatesPolicyInput
+
+        data = super().clean()
+        if self.errors:
+            return data
+        typed = [email for email in re.split(r"[\s,;]+", data.get("stakeholder_emails") or "") if email]
+        # Name the addresses that are not: "Enter a valid email address" alone says not which.
+        wrong = [email for email in typed if not _is_email(email)]
+        if wrong:
+            self.add_error(
+                "stakeholder_emails",
+                _("Not e-mail addresses: %(addresses)s") % {"addresses": ", ".join(wrong)[:500]},
+            )
+            return data
+        checked = UpdatesPolicyInput(
+            data={
+                "cadence_seconds": {severity: data.get(severity) for severity, _label in Severity.choices},
+                "stakeholder_emails": typed,
+            }
+        )
+        if not checked.is_valid():
+            for name, detail in checked.errors.items():
+                self.add_error(
+                    "stakeholder_emails" if name == "stakeholder_emails" else None, sentences(detail)
+                )
+            return data
+        self.policy = checked.validated_data
+        return data
+
+
+def _is_email(text: str) -> bool:
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return len(text) <= 254
 
 
 # The roles a level may notify, in the people's words (`chain.LEVEL_ROLES` are the codes).

@@ -51,6 +51,9 @@ urlpatterns = [
     path("brands/<slug:slug>/settings/sla/", views.brand_sla_save, name="brand-sla"),
     path("brands/<slug:slug>/settings/escalation/", views.brand_escalation_save, name="brand-escalation"),
     path(
+        "brands/<slug:slug>/settings/updates/", views.brand_updates_policy_save, name="brand-updates-policy"
+    ),
+    path(
         "brands/<slug:slug>/settings/statement-route/",
         statements.statement_route_save,
         name="brand-statement-route",

@@ -455,6 +455,7 @@ def _settings_page(request, brand, **bound):
         "invitation_form": forms.InvitationForm(),
         "key_form": forms.KeyForm(),
         "route_form": StatementRouteForm(brand=brand),
+        "updates_form": forms.UpdatesPolicyForm.from_policy(selectors.updates_policy_for(brand.pk)),
         **bound,
     }
     return render(
@@ -499,6 +500,18 @@ def brand_escalation_save(request, slug):
         return _settings_page(request, brand, chain_form=chain_form)
     policies.escalation_policy_set(brand=brand, chain=chain_form.chain)
     messages.success(request, _("Escalation chain saved."))
+    return _to_settings(brand)
+
+
+@login_required
+@require_POST
+def brand_updates_policy_save(request, slug):
+    brand = _managed_brand(request, slug)
+    form = forms.UpdatesPolicyForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, brand, updates_form=form)
+    policies.updates_policy_set(brand=brand, **form.policy)
+    messages.success(request, _("Status update policy saved."))
     return _to_settings(brand)
 
 

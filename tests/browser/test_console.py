@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from crisis.tenancy import Principal
-from incidents import filing
+from incidents import filing, selectors
 from incidents.models import Incident
 
 SHOTS = settings.VAR_DIR / "screenshots"
@@ -91,3 +91,28 @@ def test_a_phone_sized_screen_shows_the_queue(browser, live_server, bob, file_in
     width = page.evaluate("document.documentElement.scrollWidth")
     context.close()
     assert width <= 400  # no sideways scrolling on a phone
+
+
+def test_manager_sets_the_status_update_policy(page_for, live_server, alice):
+    page = page_for(alice)
+    page.goto(f"{live_server.url}/brands/acme/settings/#updates-policy")
+    form = page.locator("#updates-policy-form")
+    assert form.locator("input[name=critical]").input_value() == "30"  # the default: every 30 minutes
+    form.locator("input[name=high]").fill("")  # no updates due for high
+    form.locator("textarea[name=stakeholder_emails]").fill("pr@acme.example\nnot an address")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    assert "Not e-mail addresses: not, an, address" in page.inner_text("#updates-policy")
+    form = page.locator("#updates-policy-form")
+    form.locator("textarea[name=stakeholder_emails]").fill("pr@acme.example, ceo@acme.example")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    assert "Status update policy saved." in page.locator(".messages").inner_text()
+    policy = selectors.updates_policy_for(alice.memberships.get().brand_id)
+    assert policy == {
+        "cadence_seconds": {"critical": 1800, "high": None, "medium": None, "low": None},
+        "stakeholder_emails": ["pr@acme.example", "ceo@acme.example"],
+    }
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#updates-policy").scroll_into_view_if_needed()
+    page.locator("#updates-policy").screenshot(path=str(SHOTS / "settings-updates-policy.png"))
