@@ -129,6 +129,19 @@ def frank(acme):
     return frank
 
 
+def statement_written(incident, author, *, body="Sorry.", submit=False):
+    """A statement by `author` through the service, in English for VK; with `submit`, on its route."""
+    from incidents import statements
+
+    principal = Principal.for_user(author)
+    statement = statements.statement_create(
+        incident_id=incident.pk, principal=principal, channels=["vk"], language="en", body=body
+    )
+    if submit:
+        statements.statement_submit(incident_id=incident.pk, statement_id=statement.pk, principal=principal)
+    return statement
+
+
 @pytest.fixture
 def root(db):
     return make_user("root", is_superuser=True, is_staff=True)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from crisis.tenancy import Principal
 from incidents import clock, statements
 from incidents.models import Notification, Statement, StatementDecision, TimelineEvent
+from tests.conftest import statement_written
 
 ROUTE = [
     {"name": "PR head", "users": ["erin"], "within_seconds": 900},
@@ -28,16 +29,7 @@ def submitted(acme, alice, bob, erin, file_incident):
     alice.save()
     statements.statement_route_set(brand=acme, hops=ROUTE)
     incident = file_incident(severity="low")
-    statement = statements.statement_create(
-        incident_id=incident.pk,
-        principal=Principal.for_user(bob),
-        channels=["vk"],
-        language="en",
-        body="Sorry.",
-    )
-    statements.statement_submit(
-        incident_id=incident.pk, statement_id=statement.pk, principal=Principal.for_user(bob)
-    )
+    statement = statement_written(incident, bob, submit=True)
     return Statement.all_brands.get(pk=statement.pk)
 
 

@@ -12,6 +12,7 @@ from crisis.tenancy import Principal
 from incidents import statements
 from incidents.models import Statement
 from playbooks.models import ResponseTemplate
+from tests.conftest import statement_written
 
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)>'
 
@@ -136,16 +137,7 @@ def test_a_decision_on_a_version_edited_since_is_refused_and_the_page_offers_the
     web, bob, erin, route, file_incident
 ):
     incident = file_incident(channel="vk")
-    statement = statements.statement_create(
-        incident_id=incident.pk,
-        principal=Principal.for_user(bob),
-        channels=["vk"],
-        language="en",
-        body="Sorry.",
-    )
-    statements.statement_submit(
-        incident_id=incident.pk, statement_id=statement.pk, principal=Principal.for_user(bob)
-    )
+    statement = statement_written(incident, bob, submit=True)
     page = card(web(erin).get(f"/incidents/{incident.pk}/"))
     assert f'name="d{statement.pk}-version" value="1"' in page  # the version erin reads
     # Bob edits while erin reads version 1: her approval of it decides nothing.

@@ -18,6 +18,7 @@ from incidents import clock, messages, statements
 from incidents.models import Notification, Statement, StatementDecision, TimelineEvent
 from integrations.chat import cards
 from integrations.chat.models import TelegramRejectPrompt
+from tests.conftest import statement_written
 from tests.incidents.test_outbox_delivery import deliver_until_done
 
 from .fake_bot_api import press
@@ -48,12 +49,7 @@ def submitted(people, acme, bob, file_incident):
     """Bob's statement, submitted: at the PR head's hop, erin told in Telegram."""
     statements.statement_route_set(brand=acme, hops=ROUTE)
     incident = file_incident(severity="high", title="Cold coffee wave")
-    statement = statements.statement_create(
-        incident_id=incident.pk, principal=Principal.for_user(bob), channels=["vk"], language="en", body=BODY
-    )
-    statements.statement_submit(
-        incident_id=incident.pk, statement_id=statement.pk, principal=Principal.for_user(bob)
-    )
+    statement = statement_written(incident, bob, body=BODY, submit=True)
     deliver_until_done(telegram_rows())
     return Statement.all_brands.get(pk=statement.pk)
 
