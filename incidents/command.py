@@ -24,7 +24,7 @@ from crisis.models import SEVERITY_RANK, Role, Severity
 from crisis.tenancy import Principal
 
 from . import chain as chains
-from . import clock, messages, outbox, reach, selectors, sla
+from . import clock, messages, outbox, reach, selectors, services, sla
 from .brand_setup import brand_setup
 from .errors import InvalidTransition
 from .models import (
@@ -364,8 +364,10 @@ def incident_merge(*, incident_id: int, principal: Principal, into: int) -> Inci
     The source is resolved with `merged_into` and the resolution "merged into #N", whatever
     its checklist says; that is final: no review, no review reminder, no reopening. Its
     filings (itself and its duplicates), wave mentions and dedup keys move to the target,
-    so a later filing with its key counts there; the target keeps its own detection time
-    and deadlines. Both timelines say so.
+    each key with its record (filer, source state, last firing), so a later filing with its
+    key counts there and what its source says lands there; a source still firing re-arms a
+    target whose sources had all resolved. The target keeps its own detection time and
+    deadlines. Both timelines say so.
     """
     into = int(into)
     with _locked_pair(incident_id, into, principal) as (source, target):
@@ -380,8 +382,14 @@ def incident_merge(*, incident_id: int, principal: Principal, into: int) -> Inci
         mentions = (
             WaveMention.objects.for_brands([source.brand_id]).filter(incident=source).update(incident=target)
         )
+        # What the target's sources said before: whether they had stopped its escalation.
+        stopped = target.state == State.DETECTED and services.sources_resolved(target)
+        moved_keys = MovedDedupKey.objects.for_brands([source.brand_id])
+        # The source's key keeps its record: its row if it came to the source by a merge
+        # too, else the source's own filer and what its source last said.
+        carried = bool(key) and moved_keys.filter(incident=source, dedup_key=key).exists()
         # Keys merged into the source earlier follow it.
-        MovedDedupKey.objects.for_brands([source.brand_id]).filter(incident=source).update(incident=target)
+        moved_keys.filter(incident=source).update(incident=target)
         source.merge(into=target, at=now)
         source.duplicate_count = 0
         source.save(
@@ -402,14 +410,26 @@ def incident_merge(*, incident_id: int, principal: Principal, into: int) -> Inci
         target.duplicate_count += filings
         target_fields = ["duplicate_count"]
         if key and not target.dedup_key:
-            # Saved after the source gave it up: one open incident per key, always.
+            # Saved after the source gave it up: one open incident per key, always. Its
+            # row (below) speaks for it there, not the target's own filer.
             target.dedup_key = key
             target_fields.append("dedup_key")
-        elif key:
-            MovedDedupKey.objects.for_brands([source.brand_id]).update_or_create(
-                brand_id=source.brand_id, dedup_key=key, defaults={"incident": target}
+        if key and not carried:
+            moved_keys.update_or_create(
+                brand_id=source.brand_id,
+                dedup_key=key,
+                defaults={
+                    "incident": target,
+                    "reported_by_key_id": source.reported_by_key_id,
+                    "reported_by_user_id": source.reported_by_user_id,
+                    "source_state": source.source_state,
+                    "source_details": source.source_details,
+                },
             )
         target.save(update_fields=target_fields)
+        if stopped and not services.sources_resolved(target):
+            # A source still firing came with the merge: the target escalates again.
+            services.escalation_rearmed(target)
         moved = {"dedup_key": key, "filings": filings, "mentions": mentions}
         timeline_record(
             incident=source,

@@ -20,14 +20,9 @@ from crisis.tenancy import Principal
 from playbooks import services as playbooks
 from playbooks.models import ChecklistStep
 
-from . import clock, sla
+from . import clock, selectors, sla
 from .brand_setup import brand_setup
-from .models import (
-    OPEN_STATES,
-    EventKind,
-    Incident,
-    MovedDedupKey,
-)
+from .models import OPEN_STATES, EventKind, Incident
 from .timeline import timeline_record
 
 
@@ -144,12 +139,7 @@ def _count_duplicate(
     incident = _counted_open_incident(brand.pk, dedup_key)
     if incident is None:
         # The key may have come to an open incident by a merge (`command.incident_merge`).
-        moved_to = (
-            MovedDedupKey.objects.for_brands([brand.pk])
-            .filter(dedup_key=dedup_key, incident__state__in=OPEN_STATES)
-            .values_list("incident_id", flat=True)
-            .first()
-        )
+        moved_to = selectors.moved_key_incident_id(brand.pk, dedup_key)
         if moved_to is not None:
             incident = _counted_open_incident(brand.pk, dedup_key, incident_id=moved_to)
     if incident is None:

@@ -702,13 +702,29 @@ class WaveMention(models.Model):
 
 class MovedDedupKey(models.Model):
     """
-    A dedup key that came to an incident by a merge while it already had a key of its own:
-    a later filing with it counts on that incident while it is open (`filing`).
+    A dedup key that came to an incident by a merge (`command.incident_merge`): a later
+    filing with it counts on that incident while it is open (`filing`), and what its
+    source says later (acknowledged, resolved, firing again) lands there too
+    (`selectors.open_incident_with_key`). The row is the key's own record on the
+    incident: who filed it (only they speak for it, as for an incident's own key), what
+    its source last said and the last firing's fields. A key moved onto a target that
+    had none becomes the target's `dedup_key` and has its row too, which then speaks for it.
     """
 
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
     dedup_key = models.CharField(max_length=255)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="moved_keys")
+    # The filer of the incident the key was filed with (a key, or a person).
+    reported_by_key = models.ForeignKey(
+        BrandKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reported_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # As `Incident.source_state` and `source_details`, for this key alone; written by
+    # `services.incident_source_*` under the incident's row lock.
+    source_state = models.CharField(max_length=16, choices=SourceState.choices, blank=True, default="")
+    source_details = models.JSONField(default=dict, blank=True)
 
     objects = TenantManager()
     all_brands = models.Manager()

@@ -9,10 +9,12 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -35,11 +37,13 @@ from playbooks.models import ChecklistStep, ResponseTemplate
 from . import chain as chains
 from . import messages, reach, sla
 from .models import (
+    OPEN_STATES,
     SEVERITY_RANK,
     EscalationPolicy,
     EventKind,
     FollowUp,
     Incident,
+    MovedDedupKey,
     Notification,
     SlaPolicy,
     SourceState,
@@ -50,6 +54,64 @@ from .models import (
     WaveMention,
 )
 from .sla import DEFAULT_TARGETS, DEFAULT_UPDATE_CADENCE, SlaTarget
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """
+    The open incident that carries a dedup key, and the key's own record there: who filed
+    it and what its source last said. For a key the incident was filed with, that is the
+    incident's own columns; for one that came to it by a merge, its `MovedDedupKey` row.
+    """
+
+    incident_id: int
+    moved: bool
+    reported_by_key_id: int | None
+    reported_by_user_id: int | None
+    source_state: str
+    source_details: dict
+
+
+_RECORD = ("reported_by_key_id", "reported_by_user_id", "source_state", "source_details")
+
+
+def moved_keys(brand_id: int, keys) -> QuerySet[MovedDedupKey]:
+    """
+    The rows of `keys` (an iterable of dedup keys) that a merge moved to an open incident
+    of the brand (`command.incident_merge`): how filing, waves and the adapters follow a
+    moved key, after the open incidents' own keys.
+    """
+    return MovedDedupKey.objects.for_brands([brand_id]).filter(
+        dedup_key__in=list(keys), incident__state__in=OPEN_STATES
+    )
+
+
+def moved_key_incident_id(brand_id: int, dedup_key: str) -> int | None:
+    """The open incident of the brand that `dedup_key` was merged into, if any."""
+    return moved_keys(brand_id, [dedup_key]).values_list("incident_id", flat=True).first()
+
+
+def open_incident_with_key(brand_id: int, dedup_key: str) -> KeyHolder | None:
+    """
+    The brand's open incident that carries `dedup_key`, whoever filed it: the one whose own
+    key it is, else the one a merge moved it to; in the order filing counts duplicates
+    (`filing._count_duplicate`), so what a key's source says lands where its firings count.
+    """
+    if not dedup_key:
+        return None
+    own = (
+        Incident.objects.for_brands([brand_id])
+        .filter(dedup_key=dedup_key, state__in=OPEN_STATES)
+        .values("id", *_RECORD)
+        .first()
+    )
+    moved = moved_keys(brand_id, [dedup_key]).values("incident_id", *_RECORD).first()
+    if moved is not None and (own is None or own["id"] == moved["incident_id"]):
+        # A key moved onto a target that had none is the target's `dedup_key`; its row speaks for it.
+        return KeyHolder(moved["incident_id"], True, *(moved[name] for name in _RECORD))
+    if own is not None:
+        return KeyHolder(own["id"], False, *(own[name] for name in _RECORD))
+    return None
 
 
 def incidents_visible_to(principal: Principal) -> QuerySet[Incident]:
@@ -98,6 +160,13 @@ def incidents_for_lists(principal: Principal) -> QuerySet[Incident]:
 CLAIMED_STATES = (State.ACKNOWLEDGED, State.INVESTIGATED)
 
 
+def _moved_key_firing() -> Exists:
+    """Whether a key merged into the incident is still firing (or acknowledged) at its source."""
+    return Exists(
+        MovedDedupKey.all_brands.filter(incident_id=OuterRef("pk")).exclude(source_state=SourceState.RESOLVED)
+    )
+
+
 def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     """
     The queue's order, most urgent first (README, "The web console"):
@@ -106,6 +175,8 @@ def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
        overdue longest is at the top: nobody is working it yet. Those whose source
        (PagerDuty, an alert group) has since said "resolved" come after the ones still
        firing, in the same order: they stopped escalating, a person still closes them.
+       One that carries keys merged into it has stopped only when every one of them
+       has resolved too (`services.incident_source_resolved`).
     2. Claimed ones (acknowledged, investigated), soonest resolve deadline first: their
        owner is on them, and the acknowledge deadline no longer means anything.
     3. Closed ones (resolved, reviewed: only when a state filter asks for them), the
@@ -114,7 +185,10 @@ def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     """
     return incidents.annotate(
         queue_tier=Case(
-            When(state=State.DETECTED, source_state=SourceState.RESOLVED, then=Value(1)),
+            When(
+                Q(state=State.DETECTED, source_state=SourceState.RESOLVED) & ~_moved_key_firing(),
+                then=Value(1),
+            ),
             When(state=State.DETECTED, then=Value(0)),
             When(state__in=CLAIMED_STATES, then=Value(2)),
             default=Value(3),

@@ -35,6 +35,7 @@ from .models import (
     EventKind,
     FollowUp,
     Incident,
+    MovedDedupKey,
     SourceState,
     State,
 )
@@ -442,86 +443,165 @@ def incident_comment(*, incident_id: int, principal: Principal, body: str):
 # has claimed, exactly as a claim does, by clearing the clock's columns under the row
 # lock: the clock only fires a column that is set (DESIGN.md, "the database is the
 # clock"), so a sweep waiting on the lock finds nothing due afterwards.
+#
+# An incident may carry keys merged into it (`MovedDedupKey`, `command.incident_merge`);
+# each such key has its own record (`source_state`, `source_details`) on its row, and
+# `dedup_key` names the key an event is about. The incident's own columns are its own
+# key's. Its escalation stops only once every source it carries has resolved — its own
+# and each merged key's, as PagerDuty resolves an incident once all its alerts have —
+# and one of them firing again re-arms it. Every row of an incident is written under
+# the incident's row lock, so two events about two of its keys take turns.
 
 
-def incident_source_acknowledged(*, incident_id: int, principal: Principal, data: dict) -> Incident:
+@contextmanager
+def _locked_for_source(incident_id: int, principal: Principal, dedup_key: str):
+    """
+    As `_locked_incident`, for what a source says: a key sees the incidents it filed and,
+    by a key it filed, the one that key was merged into (the adapters have checked that the
+    caller filed the key: `integrations.inbound.alerts.is_filer`).
+    """
+    with transaction.atomic():
+        incidents = Incident.objects.visible_to(principal)
+        if principal.key is not None:
+            carried = MovedDedupKey.objects.visible_to(principal).filter(
+                dedup_key=dedup_key, reported_by_key=principal.key
+            )
+            incidents = incidents.filter(
+                Q(reported_by_key=principal.key) | Q(pk__in=carried.values("incident_id"))
+            )
+        incident = incidents.select_for_update(of=("self",)).filter(pk=incident_id).first()
+        if incident is None:
+            raise NotFound()
+        yield incident
+
+
+def _key_record(incident: Incident, dedup_key: str):
+    """The record `dedup_key` speaks through on the locked incident: its merged-key row, else the incident."""
+    if dedup_key:
+        row = (
+            MovedDedupKey.objects.for_brands([incident.brand_id])
+            .filter(incident=incident, dedup_key=dedup_key)
+            .first()
+        )
+        if row is not None:
+            return row
+    return incident
+
+
+def sources_resolved(incident: Incident) -> bool:
+    """Whether every source the incident carries (its own, and the keys merged into it) has resolved."""
+    return (
+        incident.source_state == SourceState.RESOLVED
+        and not MovedDedupKey.objects.for_brands([incident.brand_id])
+        .filter(incident=incident)
+        .exclude(source_state=SourceState.RESOLVED)
+        .exists()
+    )
+
+
+def _said(incident: Incident, record, data: dict, dedup_key: str) -> dict:
+    """The timeline's data: what the source sent, and which merged key it was about."""
+    if record is incident:
+        return data
+    return {**data, "dedup_key": dedup_key, "merged_key": True}
+
+
+def incident_source_acknowledged(
+    *, incident_id: int, principal: Principal, data: dict, dedup_key: str = ""
+) -> Incident:
     """The source acknowledged the alert: recorded on the timeline; nothing else changes."""
-    with _locked_incident(incident_id, principal) as incident:
-        if incident.source_state == SourceState.ACKNOWLEDGED:
+    with _locked_for_source(incident_id, principal, dedup_key) as incident:
+        record = _key_record(incident, dedup_key)
+        if record.source_state == SourceState.ACKNOWLEDGED:
             return incident  # said again: nothing new to record
-        incident.source_state = SourceState.ACKNOWLEDGED
-        incident.save(update_fields=["source_state"])
-        timeline_record(incident=incident, kind=EventKind.SOURCE_ACKNOWLEDGED, principal=principal, data=data)
+        record.source_state = SourceState.ACKNOWLEDGED
+        record.save(update_fields=["source_state"])
+        timeline_record(
+            incident=incident,
+            kind=EventKind.SOURCE_ACKNOWLEDGED,
+            principal=principal,
+            data=_said(incident, record, data, dedup_key),
+        )
         return incident
 
 
-def incident_source_resolved(*, incident_id: int, principal: Principal, data: dict) -> Incident:
+def incident_source_resolved(
+    *, incident_id: int, principal: Principal, data: dict, dedup_key: str = ""
+) -> Incident:
     """
     The source says the alert cleared itself. Recorded; on an incident nobody has claimed
-    the escalation and the SLA warning stop (`ack_due_at` stays, and is still judged);
-    the incident stays open for a person to close.
+    whose every source has now resolved, the escalation and the SLA warning stop
+    (`ack_due_at` stays, and is still judged); the incident stays open for a person to close.
     """
-    with _locked_incident(incident_id, principal) as incident:
-        if incident.source_state == SourceState.RESOLVED:
+    with _locked_for_source(incident_id, principal, dedup_key) as incident:
+        record = _key_record(incident, dedup_key)
+        if record.source_state == SourceState.RESOLVED:
             return incident  # a resend of the same news
-        incident.source_state = SourceState.RESOLVED
-        fields = ["source_state"]
-        stopped = incident.state == State.DETECTED
+        record.source_state = SourceState.RESOLVED
+        record.save(update_fields=["source_state"])
+        stopped = incident.state == State.DETECTED and sources_resolved(incident)
         if stopped:
             incident.next_escalation_at = None
             incident.sla_warning_at = None
-            fields += ["next_escalation_at", "sla_warning_at"]
-        incident.save(update_fields=fields)
+            incident.save(update_fields=["next_escalation_at", "sla_warning_at"])
         timeline_record(
             incident=incident,
             kind=EventKind.SOURCE_RESOLVED,
             principal=principal,
-            data={**data, "escalation_stopped": stopped},
+            data={**_said(incident, record, data, dedup_key), "escalation_stopped": stopped},
         )
         return incident
 
 
 def incident_source_retriggered(
-    *, incident_id: int, principal: Principal, details: dict | None = None
+    *, incident_id: int, principal: Principal, details: dict | None = None, dedup_key: str = ""
 ) -> Incident:
     """
     The source fires again on an open incident (its duplicate is already counted): what
-    it said before no longer holds, and if it had resolved an unclaimed incident, the
-    escalation is re-armed where it stood, with levels that fell due meanwhile firing at
-    the next tick (once each: the clock's compare-and-set), and the SLA warning if it
-    had not been sent yet. `details`, when given, replace `source_details` (the firing's
-    own fields, such as an alert's new `startsAt`).
+    it said before no longer holds, and if its sources had resolved an unclaimed incident,
+    the escalation is re-armed where it stood (`escalation_rearmed`). `details`, when
+    given, replace the key's `source_details` (the firing's own fields, such as an alert's
+    new `startsAt`).
     """
-    with _locked_incident(incident_id, principal) as incident:
+    with _locked_for_source(incident_id, principal, dedup_key) as incident:
+        record = _key_record(incident, dedup_key)
         fields = []
-        if details is not None and details != incident.source_details:
-            incident.source_details = details
+        if details is not None and details != record.source_details:
+            record.source_details = details
             fields.append("source_details")
-        if not incident.source_state:
+        if not record.source_state:
             if fields:
-                incident.save(update_fields=fields)
+                record.save(update_fields=fields)
             return incident
-        rearm = incident.source_state == SourceState.RESOLVED and incident.state == State.DETECTED
-        incident.source_state = ""
-        fields.append("source_state")
-        now = timezone.now()
-        if rearm:
-            incident.next_escalation_at = chains.due_at_level(
-                incident.escalation_chain, incident.ack_due_at, incident.escalation_level
-            )
-            # A warning is worth sending only before the deadline, and only once.
-            warned = (
-                incident.ack_due_at <= now
-                or incident.escalation_level > 0
-                or incident.events.filter(kind=EventKind.SLA_WARNING).exists()
-            )
-            incident.sla_warning_at = (
-                None
-                if warned
-                else chains.warning_at(incident.detected_at, incident.ack_due_at, settings.SLA_WARNING_SHARE)
-            )
-            fields += ["next_escalation_at", "sla_warning_at"]
-        incident.save(update_fields=fields)
-        if rearm:
-            clock.schedule_fast_path(incident, now=now)
+        stopped = incident.state == State.DETECTED and sources_resolved(incident)
+        record.source_state = ""
+        record.save(update_fields=[*fields, "source_state"])
+        if stopped:
+            escalation_rearmed(incident)
         return incident
+
+
+def escalation_rearmed(incident: Incident) -> Incident:
+    """
+    Re-arm the escalation of an unclaimed incident (locked by the caller) that its sources
+    had stopped, where it stood: levels that fell due meanwhile fire at the next tick (once
+    each: the clock's compare-and-set), and the SLA warning if it had not been sent yet.
+    """
+    now = timezone.now()
+    incident.next_escalation_at = chains.due_at_level(
+        incident.escalation_chain, incident.ack_due_at, incident.escalation_level
+    )
+    # A warning is worth sending only before the deadline, and only once.
+    warned = (
+        incident.ack_due_at <= now
+        or incident.escalation_level > 0
+        or incident.events.filter(kind=EventKind.SLA_WARNING).exists()
+    )
+    incident.sla_warning_at = (
+        None
+        if warned
+        else chains.warning_at(incident.detected_at, incident.ack_due_at, settings.SLA_WARNING_SHARE)
+    )
+    incident.save(update_fields=["next_escalation_at", "sla_warning_at"])
+    clock.schedule_fast_path(incident, now=now)
+    return incident

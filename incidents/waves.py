@@ -25,8 +25,8 @@ from crisis import mentions as crisis_mentions
 from crisis.models import Brand, Mention, Role, Sentiment
 from crisis.tenancy import Principal
 
-from . import command, filing
-from .models import OPEN_STATES, Incident, MovedDedupKey, WaveMention
+from . import command, filing, selectors
+from .models import OPEN_STATES, Incident, WaveMention
 
 WAVE_KEY = "mention-wave"
 
@@ -103,6 +103,11 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
     if keys:
         rows = Incident.objects.for_brands([brand.pk]).filter(dedup_key__in=keys, state__in=OPEN_STATES)
         found.update({("key", i.dedup_key): i for i in rows})
+        # A key merged into another incident names that one, as a filing with it counts there.
+        unfound = keys - {name[1] for name in found if isinstance(name, tuple)}
+        if unfound:
+            moved = selectors.moved_keys(brand.pk, unfound).select_related("incident")
+            found.update({("key", row.dedup_key): row.incident for row in moved})
     return found
 
 
@@ -168,12 +173,7 @@ def _open_wave_id(brand: Brand) -> int | None:
         .first()
     )
     if found is None:  # merged into an incident that had a key of its own
-        found = (
-            MovedDedupKey.objects.for_brands([brand.pk])
-            .filter(dedup_key=WAVE_KEY, incident__state__in=OPEN_STATES)
-            .values_list("incident_id", flat=True)
-            .first()
-        )
+        found = selectors.moved_key_incident_id(brand.pk, WAVE_KEY)
     return found
 
 

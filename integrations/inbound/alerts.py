@@ -5,7 +5,9 @@ alert groups have in common, and the alert groups themselves.
 An alert that fires files an incident through `incidents.filing.incident_file` under the
 tool's dedup key, or counts a duplicate on the open one; what the tool later says about
 it (acknowledged, resolved, firing again) goes through `incidents.services`
-(`incident_source_*`). A key's events touch only incidents that key filed.
+(`incident_source_*`). An alert's events follow its key to the incident that carries it,
+its own or merged into it (`selectors.open_incident_with_key`), and only the one who filed
+the key speaks for it there.
 
 Alertmanager (webhook_config, payload version 4) and Grafana alerting (webhook contact
 point) post the same shape: a group (`receiver`, `status`, `groupLabels`,
@@ -23,14 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crisis.models import Brand, Category, Channel, Severity
 from crisis.tenancy import Principal
-from incidents import filing, services
-from incidents.models import FREE_TEXT_MAX, OPEN_STATES, Incident, SourceState
+from incidents import filing, selectors, services
+from incidents.models import FREE_TEXT_MAX, Incident, SourceState
 
 from ..channels import channel_for
 from . import reading
@@ -82,36 +83,46 @@ def detected_at(value: datetime | None, now: datetime) -> datetime:
     return now if value is None else min(value, now)
 
 
-def filed_by(principal: Principal) -> Q:
+def open_incident(brand: Brand, dedup_key: str) -> selectors.KeyHolder | None:
+    """
+    The brand's open incident that carries this dedup key (whoever filed it), its own or
+    merged into it (`selectors.open_incident_with_key`), with the key's record there.
+    """
+    return selectors.open_incident_with_key(brand.pk, dedup_key)
+
+
+def is_filer(holder: selectors.KeyHolder | Incident, principal: Principal) -> bool:
+    """Whether `principal` filed the key (or incident): only the filer speaks for it, merged or not."""
     if principal.key is not None:
-        return Q(reported_by_key=principal.key)
-    return Q(reported_by_user=principal.user)
+        return holder.reported_by_key_id == principal.key.pk
+    return holder.reported_by_user_id is not None and holder.reported_by_user_id == principal.user_id
 
 
-def open_incident(brand: Brand, dedup_key: str) -> Incident | None:
-    """The brand's open incident with this dedup key (whoever filed it), for comparing a resend."""
-    return (
-        Incident.objects.for_brands([brand.pk])
-        .filter(dedup_key=dedup_key, state__in=OPEN_STATES)
-        .only("id", "source_details", "source_state", "reported_by_key", "reported_by_user", "brand")
-        .first()
-    )
-
-
-def is_filer(incident: Incident, principal: Principal) -> bool:
-    if principal.key is not None:
-        return incident.reported_by_key_id == principal.key.pk
-    return incident.reported_by_user_id is not None and incident.reported_by_user_id == principal.user_id
-
-
-def fire(*, principal: Principal, brand: Brand, dedup_key: str, fields: dict, details: dict, now) -> Incident:
-    """A firing: a new incident, or a duplicate counted on the open (re-armed if its source resolved it)."""
+def fire(
+    *,
+    principal: Principal,
+    brand: Brand,
+    dedup_key: str,
+    fields: dict,
+    details: dict,
+    now,
+    holder: selectors.KeyHolder | None = None,
+) -> Incident:
+    """
+    A firing: a new incident, or a duplicate counted on the open one that carries the key
+    (re-armed if its sources had resolved it). `holder`: the key's holder, when the caller
+    has looked it up already under the key's lock.
+    """
     filed = filing.incident_file(
         principal=principal, brand=brand, dedup_key=dedup_key, source_details=details, now=now, **fields
     )
-    if not filed.created and is_filer(filed.incident, principal):
+    if filed.created:
+        return filed.incident
+    if holder is None or holder.incident_id != filed.incident.pk:
+        holder = open_incident(brand, dedup_key)
+    if holder is not None and holder.incident_id == filed.incident.pk and is_filer(holder, principal):
         services.incident_source_retriggered(
-            incident_id=filed.incident.pk, principal=principal, details=details
+            incident_id=filed.incident.pk, principal=principal, details=details, dedup_key=dedup_key
         )
     return filed.incident
 
@@ -225,7 +236,8 @@ def receive_group(*, principal: Principal, brand: Brand, group, prefix: str) -> 
     """
     Every alert of a group, in one transaction: firing ones filed or counted (a resend
     with the same `startsAt` changes nothing), resolved ones recorded on the incident
-    their key filed. The answer names every incident the group touched.
+    that carries their key (merged into another or not). The answer names every incident
+    the group touched.
     """
     alerts = alerts_of(group, prefix=prefix)
     now = timezone.now()
@@ -237,7 +249,7 @@ def receive_group(*, principal: Principal, brand: Brand, group, prefix: str) -> 
             existing = open_incident(brand, alert.dedup_key)
             if alert.firing:
                 if existing is not None and _same_firing(existing, alert):
-                    touched.append(existing.pk)
+                    touched.append(existing.incident_id)
                     continue
                 fields = {**alert.fields, "detected_at": detected_at(alert.starts_at, now)}
                 incident = fire(
@@ -247,23 +259,26 @@ def receive_group(*, principal: Principal, brand: Brand, group, prefix: str) -> 
                     fields=fields,
                     details=alert.details,
                     now=now,
+                    holder=existing,
                 )
                 touched.append(incident.pk)
             elif existing is not None and is_filer(existing, principal):
                 services.incident_source_resolved(
-                    incident_id=existing.pk,
+                    incident_id=existing.incident_id,
                     principal=principal,
                     data={"endsAt": alert.details["endsAt"], "fingerprint": alert.details["fingerprint"]},
+                    dedup_key=alert.dedup_key,
                 )
-                touched.append(existing.pk)
+                touched.append(existing.incident_id)
     return {"incidents": sorted(set(touched))}
 
 
-def _same_firing(incident: Incident, alert: Alert) -> bool:
-    """Whether the open incident already knows this firing (same `startsAt`), so a resend is nothing."""
-    if incident.source_state == SourceState.RESOLVED:
+def _same_firing(holder: selectors.KeyHolder, alert: Alert) -> bool:
+    """Whether the alert's key already knows this firing (same `startsAt`), so a resend is nothing."""
+    if holder.source_state == SourceState.RESOLVED:
         return False
-    known = incident.source_details.get("startsAt") if isinstance(incident.source_details, dict) else None
+    details = holder.source_details
+    known = details.get("startsAt") if isinstance(details, dict) else None
     try:
         return known is not None and datetime.fromisoformat(known) == alert.starts_at
     except (TypeError, ValueError):

@@ -32,7 +32,6 @@ from api.text import free_text, is_unsafe
 from crisis.models import Brand, BrandKey
 from crisis.tenancy import Principal
 from incidents import services
-from incidents.models import OPEN_STATES, Incident
 
 from . import alerts, reading
 
@@ -92,19 +91,21 @@ def receive(*, principal: Principal, brand: Brand, event) -> str:
     dedup_key = _str(event.get("dedup_key"), "dedup_key", required=action != "trigger", max_length=255)
     if action == "trigger":
         return _trigger(principal, brand, event, dedup_key)
-    incident = (
-        Incident.objects.for_brands([brand.pk])
-        .filter(alerts.filed_by(principal), dedup_key=dedup_key, state__in=OPEN_STATES)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if incident is not None:  # an event that matches nothing is accepted and does nothing
+    # The open incident that carries the key, its own or merged into it; only the key's
+    # filer speaks for it. An event that matches nothing is accepted and does nothing.
+    holder = alerts.open_incident(brand, dedup_key)
+    if holder is not None and alerts.is_filer(holder, principal):
         said = (
             services.incident_source_acknowledged
             if action == "acknowledge"
             else services.incident_source_resolved
         )
-        said(incident_id=incident, principal=principal, data={"dedup_key": dedup_key})
+        said(
+            incident_id=holder.incident_id,
+            principal=principal,
+            data={"dedup_key": dedup_key},
+            dedup_key=dedup_key,
+        )
     return dedup_key
 
 
@@ -136,10 +137,12 @@ def _trigger(principal: Principal, brand: Brand, event: dict, dedup_key: str) ->
             **{k: v for k, v in payload.items() if k not in _PAYLOAD_COLUMNS},
         }
     )
-    incident = alerts.fire(
+    # The event's own key is the answer's, also when the incident carries it merged in.
+    dedup_key = dedup_key or f"pd:{uuid.uuid4().hex}"
+    alerts.fire(
         principal=principal,
         brand=brand,
-        dedup_key=dedup_key or f"pd:{uuid.uuid4().hex}",
+        dedup_key=dedup_key,
         fields={
             "title": title,
             "description": description,
@@ -154,7 +157,7 @@ def _trigger(principal: Principal, brand: Brand, event: dict, dedup_key: str) ->
         details=details,
         now=now,
     )
-    return incident.dedup_key
+    return dedup_key
 
 
 PD_ANSWER = inline_serializer(

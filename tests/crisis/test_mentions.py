@@ -167,6 +167,23 @@ def test_a_mention_can_name_its_incident(key_client, api, alice, acme, file_inci
     assert WaveMention.all_brands.filter(incident=incident).count() == 2
 
 
+def test_a_mention_naming_a_key_merged_away_goes_to_the_incident_it_was_merged_into(
+    key_client, alice, acme, file_incident
+):
+    from crisis.tenancy import Principal
+    from incidents import command
+
+    merged, target = file_incident(dedup_key="store-42-queue"), file_incident(dedup_key="store-42-hall")
+    command.incident_merge(incident_id=merged.pk, principal=Principal.for_user(alice), into=target.pk)
+    at = T0 + timedelta(hours=2)
+    post(
+        key_client,
+        [mention(1, at, dedup_key="store-42-queue"), mention(2, at, dedup_key="store-42-hall")],
+        at,
+    )
+    assert WaveMention.all_brands.filter(incident=target).count() == 2
+
+
 def test_wave_figures_show_whether_the_response_helped(key_client, api, bob, alice, acme, incident_in):
     start = T0 + timedelta(hours=2)
     burst = [mention(i, start + timedelta(seconds=i), "negative") for i in range(10)]
