@@ -31,6 +31,7 @@ from .errors import AlreadyClaimed, InvalidTransition, StepsIncomplete
 from .models import (
     FOLLOW_UPS_MAX,
     FREE_TEXT_MAX,
+    OPEN_STATES,
     EscalationKind,
     EventKind,
     FollowUp,
@@ -450,7 +451,9 @@ def incident_comment(*, incident_id: int, principal: Principal, body: str):
 # key's. Its escalation stops only once every source it carries has resolved — its own
 # and each merged key's, as PagerDuty resolves an incident once all its alerts have —
 # and one of them firing again re-arms it. Every row of an incident is written under
-# the incident's row lock, so two events about two of its keys take turns.
+# the incident's row lock, so two events about two of its keys take turns. Each of these
+# answers None when, once locked, the incident no longer carries the key (a merge moved
+# it on meanwhile): the caller looks the key up again (`integrations.inbound.alerts.say`).
 
 
 @contextmanager
@@ -476,7 +479,13 @@ def _locked_for_source(incident_id: int, principal: Principal, dedup_key: str):
 
 
 def _key_record(incident: Incident, dedup_key: str):
-    """The record `dedup_key` speaks through on the locked incident: its merged-key row, else the incident."""
+    """
+    The record `dedup_key` speaks through on the locked incident: its merged-key row, else
+    the incident itself; None when the incident no longer carries the key (merged away or
+    closed while the caller waited for the lock: the caller looks the key up again).
+    """
+    if incident.state not in OPEN_STATES:
+        return None
     if dedup_key:
         row = (
             MovedDedupKey.objects.for_brands([incident.brand_id])
@@ -485,6 +494,8 @@ def _key_record(incident: Incident, dedup_key: str):
         )
         if row is not None:
             return row
+        if incident.dedup_key != dedup_key:
+            return None
     return incident
 
 
@@ -508,10 +519,12 @@ def _said(incident: Incident, record, data: dict, dedup_key: str) -> dict:
 
 def incident_source_acknowledged(
     *, incident_id: int, principal: Principal, data: dict, dedup_key: str = ""
-) -> Incident:
+) -> Incident | None:
     """The source acknowledged the alert: recorded on the timeline; nothing else changes."""
     with _locked_for_source(incident_id, principal, dedup_key) as incident:
         record = _key_record(incident, dedup_key)
+        if record is None:
+            return None
         if record.source_state == SourceState.ACKNOWLEDGED:
             return incident  # said again: nothing new to record
         record.source_state = SourceState.ACKNOWLEDGED
@@ -527,7 +540,7 @@ def incident_source_acknowledged(
 
 def incident_source_resolved(
     *, incident_id: int, principal: Principal, data: dict, dedup_key: str = ""
-) -> Incident:
+) -> Incident | None:
     """
     The source says the alert cleared itself. Recorded; on an incident nobody has claimed
     whose every source has now resolved, the escalation and the SLA warning stop
@@ -535,6 +548,8 @@ def incident_source_resolved(
     """
     with _locked_for_source(incident_id, principal, dedup_key) as incident:
         record = _key_record(incident, dedup_key)
+        if record is None:
+            return None
         if record.source_state == SourceState.RESOLVED:
             return incident  # a resend of the same news
         record.source_state = SourceState.RESOLVED
@@ -555,7 +570,7 @@ def incident_source_resolved(
 
 def incident_source_retriggered(
     *, incident_id: int, principal: Principal, details: dict | None = None, dedup_key: str = ""
-) -> Incident:
+) -> Incident | None:
     """
     The source fires again on an open incident (its duplicate is already counted): what
     it said before no longer holds, and if its sources had resolved an unclaimed incident,
@@ -565,6 +580,8 @@ def incident_source_retriggered(
     """
     with _locked_for_source(incident_id, principal, dedup_key) as incident:
         record = _key_record(incident, dedup_key)
+        if record is None:
+            return None
         fields = []
         if details is not None and details != record.source_details:
             record.source_details = details

@@ -39,6 +39,8 @@ from . import reading
 TITLE_MAX = Incident._meta.get_field("title").max_length
 DEDUP_KEY_MAX = Incident._meta.get_field("dedup_key").max_length
 ALERTS_MAX = 1000  # per group: Alertmanager's own `max_alerts` is unlimited by default
+# Looks of a key that merges keep moving away while an event waits for its incident (`say`).
+MERGE_RETRIES = 5
 
 # Severities as alerting tools spell them (PagerDuty's four, and ours) → ours.
 SEVERITIES = {
@@ -98,6 +100,33 @@ def is_filer(holder: selectors.KeyHolder | Incident, principal: Principal) -> bo
     return holder.reported_by_user_id is not None and holder.reported_by_user_id == principal.user_id
 
 
+def say(
+    said,
+    *,
+    principal: Principal,
+    brand: Brand,
+    dedup_key: str,
+    holder: selectors.KeyHolder | None = None,
+    **news,
+) -> int | None:
+    """
+    Tell the open incident that carries `dedup_key` what its source said, through `said`
+    (`services.incident_source_*`), if `principal` filed the key; that incident's id, or None.
+
+    `holder`, when the caller has looked the key up already. A merge may move the key on
+    between the look-up and the service's row lock: the service then answers None and the
+    key is looked up again (a merge takes two row locks, so this ends in a step or two).
+    """
+    for _attempt in range(MERGE_RETRIES):
+        holder = holder or open_incident(brand, dedup_key)
+        if holder is None or not is_filer(holder, principal):
+            return None
+        if said(incident_id=holder.incident_id, principal=principal, dedup_key=dedup_key, **news) is not None:
+            return holder.incident_id
+        holder = None
+    return None
+
+
 def fire(
     *,
     principal: Principal,
@@ -116,13 +145,14 @@ def fire(
     filed = filing.incident_file(
         principal=principal, brand=brand, dedup_key=dedup_key, source_details=details, now=now, **fields
     )
-    if filed.created:
-        return filed.incident
-    if holder is None or holder.incident_id != filed.incident.pk:
-        holder = open_incident(brand, dedup_key)
-    if holder is not None and holder.incident_id == filed.incident.pk and is_filer(holder, principal):
-        services.incident_source_retriggered(
-            incident_id=filed.incident.pk, principal=principal, details=details, dedup_key=dedup_key
+    if not filed.created:
+        say(
+            services.incident_source_retriggered,
+            principal=principal,
+            brand=brand,
+            dedup_key=dedup_key,
+            holder=holder if holder is not None and holder.incident_id == filed.incident.pk else None,
+            details=details,
         )
     return filed.incident
 
@@ -262,14 +292,17 @@ def receive_group(*, principal: Principal, brand: Brand, group, prefix: str) -> 
                     holder=existing,
                 )
                 touched.append(incident.pk)
-            elif existing is not None and is_filer(existing, principal):
-                services.incident_source_resolved(
-                    incident_id=existing.incident_id,
+            elif existing is not None:
+                told = say(
+                    services.incident_source_resolved,
                     principal=principal,
-                    data={"endsAt": alert.details["endsAt"], "fingerprint": alert.details["fingerprint"]},
+                    brand=brand,
                     dedup_key=alert.dedup_key,
+                    holder=existing,
+                    data={"endsAt": alert.details["endsAt"], "fingerprint": alert.details["fingerprint"]},
                 )
-                touched.append(existing.incident_id)
+                if told is not None:
+                    touched.append(told)
     return {"incidents": sorted(set(touched))}
 
 

@@ -91,21 +91,17 @@ def receive(*, principal: Principal, brand: Brand, event) -> str:
     dedup_key = _str(event.get("dedup_key"), "dedup_key", required=action != "trigger", max_length=255)
     if action == "trigger":
         return _trigger(principal, brand, event, dedup_key)
-    # The open incident that carries the key, its own or merged into it; only the key's
-    # filer speaks for it. An event that matches nothing is accepted and does nothing.
-    holder = alerts.open_incident(brand, dedup_key)
-    if holder is not None and alerts.is_filer(holder, principal):
-        said = (
-            services.incident_source_acknowledged
-            if action == "acknowledge"
-            else services.incident_source_resolved
-        )
-        said(
-            incident_id=holder.incident_id,
-            principal=principal,
-            data={"dedup_key": dedup_key},
-            dedup_key=dedup_key,
-        )
+    # To the open incident that carries the key, its own or merged into it, when this key
+    # filed it. An event that matches nothing is accepted and does nothing.
+    alerts.say(
+        services.incident_source_acknowledged
+        if action == "acknowledge"
+        else services.incident_source_resolved,
+        principal=principal,
+        brand=brand,
+        dedup_key=dedup_key,
+        data={"dedup_key": dedup_key},
+    )
     return dedup_key
 
 

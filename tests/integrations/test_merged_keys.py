@@ -380,3 +380,32 @@ def test_the_migration_gives_rows_written_before_it_their_filer(acme_key, trigge
     assert (rows["D"].incident_id, rows["D"].reported_by_key_id) == (three.pk, acme_key.pk)
     enqueue(event(acme_key, "resolve", "D"))
     assert events_of(three, "source_resolved")[0][1]["merged_key"] is True
+
+
+def test_an_event_that_looked_the_key_up_before_a_merge_lands_on_the_target(acme_key, trigger, api, alice):
+    """A merge between the look-up and the row lock: the service says so and the key is looked up again."""
+    from incidents import selectors, services
+    from integrations.inbound import alerts
+
+    trigger(acme_key, "A")
+    trigger(acme_key, "B")
+    one, two = the(acme_key, "A"), the(acme_key, "B")
+    stale = selectors.open_incident_with_key(acme_key.brand_id, "A")
+    merge(api, alice, one, two)
+    key = Principal.for_key(acme_key)
+
+    assert (
+        services.incident_source_resolved(incident_id=one.pk, principal=key, data={}, dedup_key="A") is None
+    )
+    told = alerts.say(
+        services.incident_source_resolved,
+        principal=key,
+        brand=acme_key.brand,
+        dedup_key="A",
+        holder=stale,
+        data={"dedup_key": "A"},
+    )
+
+    assert told == two.pk
+    assert fresh(one).source_state == "" and events_of(one, "source_resolved") == []
+    assert events_of(two, "source_resolved")[0][1]["dedup_key"] == "A"
