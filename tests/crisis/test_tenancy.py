@@ -43,7 +43,7 @@ from incidents.models import (
     UpdatesPolicy,
     WaveMention,
 )
-from integrations.chat.models import TelegramChat, TelegramLinkCode, TelegramMessage
+from integrations.chat.models import TelegramChat, TelegramLinkCode, TelegramMessage, TelegramRejectPrompt
 from integrations.sources.models import Source
 from playbooks.models import ChecklistStep, Playbook, PlaybookStep, ResponseTemplate
 
@@ -159,6 +159,9 @@ def world(acme, globex, alice, bob, mallory, file_incident):
             expires_at=now + timedelta(minutes=10),
         )
         TelegramMessage.all_brands.create(chat_id=-100 - brand.pk, incident=incident, message_id=7)
+        TelegramRejectPrompt.all_brands.create(
+            chat_id=brand.pk, message_id=8, user=by, statement=statement, version=1
+        )
         schedule = Schedule.all_brands.create(brand=brand, name="Nights", time_zone="UTC")
         layer = ScheduleLayer.all_brands.create(
             schedule=schedule, position=1, name="Rotation", start=now, shift_every=1, shift_unit="days"
