@@ -290,6 +290,9 @@ IDEMPOTENCY_STALE_SECONDS = env.int("IDEMPOTENCY_STALE_SECONDS", default=60)
 # --- Celery -------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
 REDIS_URL = env.str("REDIS_URL", default="")
+# Put before every key the desk writes in Redis (broker, cache, rate limits), so that
+# several desks can share one Redis database; the test suite's parallel processes do.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # kombu's Redis transport, except that a worker holding messages survives Redis
@@ -313,6 +316,8 @@ if REDIS_URL:
         "interval_step": 0.1,
         "interval_max": 0.2,
     }
+    if REDIS_KEY_PREFIX:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 else:
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
@@ -517,7 +522,7 @@ elif REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "crisis-cache",
+            "KEY_PREFIX": f"{REDIS_KEY_PREFIX}crisis-cache",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }

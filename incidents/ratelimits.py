@@ -49,6 +49,7 @@ class Limiter:
 
     def __init__(self, redis_url: str):
         self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.prefix = settings.REDIS_KEY_PREFIX + PREFIX
         self.local_pauses: dict[str, float] = {}  # key → until (time.time())
         self.shared = self.client = None
         if redis_url:
@@ -56,7 +57,7 @@ class Limiter:
                 "socket_timeout": REDIS_TIMEOUT_SECONDS,
                 "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
             }
-            storage = RedisStorage(redis_url, key_prefix=PREFIX, **options)
+            storage = RedisStorage(redis_url, key_prefix=self.prefix, **options)
             self.shared, self.client = MovingWindowRateLimiter(storage), storage.storage
         self.shared_down_until = 0.0
         self.seen_pauses: dict[str, tuple[float, float]] = {}  # key → (until, looked at)
@@ -128,10 +129,10 @@ class Limiter:
         if self._shared_up():
             try:
                 pipe = self.client.pipeline(transaction=False)
-                pipe.zremrangebyscore(f"{PREFIX}:pauses", "-inf", time.time())  # the ended ones
+                pipe.zremrangebyscore(f"{self.prefix}:pauses", "-inf", time.time())  # the ended ones
                 for key in keys:
                     # GT: a shorter pause never shortens a longer one already set.
-                    pipe.zadd(f"{PREFIX}:pauses", {key: until}, gt=True)
+                    pipe.zadd(f"{self.prefix}:pauses", {key: until}, gt=True)
                 pipe.execute()
             except redis.RedisError as exc:
                 self._shared_failed(exc)
@@ -152,7 +153,7 @@ class Limiter:
         until = 0.0
         if self._shared_up():
             try:
-                until = self.client.zscore(f"{PREFIX}:pauses", key) or 0.0
+                until = self.client.zscore(f"{self.prefix}:pauses", key) or 0.0
             except redis.RedisError as exc:
                 self._shared_failed(exc)
         with self.lock:
