@@ -36,8 +36,13 @@ browser:
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null) \
 	  || echo "chromium or wrk is not installed: browser and burst tests will not run"; }
 
+# The whole suite runs in two processes (pytest-xdist; tests/xdist_isolation.py gives
+# each its own database, VAR_DIR and Redis keys): the live tests mostly wait on timers.
+# A subset named in PYTEST_ARGS runs in one process unless PYTEST_WORKERS says otherwise.
+PYTEST_WORKERS ?= $(if $(strip $(PYTEST_ARGS)),0,2)
+
 test: setup browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -24,9 +24,17 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
 def pytest_sessionstart(session):
-    """With REQUIRE_SERVICES=1 (CI), a missing PostgreSQL or Redis fails the run instead of skipping."""
+    """
+    With REQUIRE_SERVICES=1 (CI), a missing PostgreSQL or Redis fails the run instead of
+    skipping. Checked here rather than at collection so that the run stops before any
+    xdist worker starts (workers collect; the controller does not).
+    """
     if not REQUIRE_SERVICES:
         return
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        raise pytest.UsageError(
+            "REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL: refusing to run a weaker suite."
+        )
     import redis
 
     url = os.environ.get("REDIS_URL", "")
@@ -41,10 +49,6 @@ def pytest_sessionstart(session):
 def pytest_collection_modifyitems(config, items):
     """Without PostgreSQL, postgres-only tests skip — unless services are required, then they fail."""
     engine = settings.DATABASES["default"]["ENGINE"]
-    if REQUIRE_SERVICES and "postgresql" not in engine:
-        raise pytest.UsageError(
-            "REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL: refusing to run a weaker suite."
-        )
     no_postgres = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     no_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL)")
     for item in items:

@@ -37,7 +37,9 @@ def test_database_url() -> str:
 
 
 def broker_env(redis_url: str | None = None) -> dict:
-    redis_url = redis_url if redis_url is not None else os.environ.get("REDIS_URL", "")
+    if redis_url is not None:  # a private redis-server: nobody else's keys to keep apart from
+        return {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": ""}
+    redis_url = os.environ.get("REDIS_URL", "")
     return {"REDIS_URL": redis_url} if redis_url else {}
 
 

@@ -29,6 +29,7 @@ from tests.live import (
     Process,
     RedisServer,
     base_env,
+    broker_env,
     free_port,
     start_worker,
     wait_for_port,
@@ -75,7 +76,7 @@ def desk(acme, alice):
 
 def start_production_web(log_dir, port: int, redis_url: str) -> Process:
     """gunicorn with REDIS_URL as broker and cache, as in production (the suite's CACHE_URL dropped)."""
-    env = base_env(REDIS_URL=redis_url)
+    env = base_env(**broker_env(redis_url))
     env.pop("CACHE_URL", None)
     args = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}"]
     args += ["--worker-class", "gthread", "--workers", "1", "--threads", "4", "--timeout", "30"]

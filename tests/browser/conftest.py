@@ -9,7 +9,8 @@ import os
 import shutil
 
 import pytest
-from django.conf import settings
+
+from tests.xdist_isolation import screenshots_dir
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM
 # calls are ordinary blocking calls, which Django would otherwise refuse.
@@ -72,6 +73,6 @@ def page_for(browser, live_server):
 @pytest.fixture
 def shots():
     """Where screenshots go; `shots / "name.png"`."""
-    path = settings.VAR_DIR / "screenshots"
+    path = screenshots_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path

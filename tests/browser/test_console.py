@@ -5,13 +5,13 @@ Playwright. Screenshots of the queue and an incident page are saved under
 """
 
 import pytest
-from django.conf import settings
 
 from crisis.tenancy import Principal
 from incidents import filing, selectors
 from incidents.models import Incident
+from tests.xdist_isolation import screenshots_dir
 
-SHOTS = settings.VAR_DIR / "screenshots"
+SHOTS = screenshots_dir()
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

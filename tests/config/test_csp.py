@@ -9,13 +9,14 @@ import re
 import shutil
 
 import pytest
-from django.conf import settings
 from django.test import Client
+
+from tests.xdist_isolation import screenshots_dir
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop in this thread
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = settings.VAR_DIR / "screenshots"
+SHOTS = screenshots_dir()
 
 
 @pytest.mark.parametrize("path", ["/login/", "/api/docs/", "/api/v1/brands/", "/admin/login/", "/healthz"])
