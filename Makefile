@@ -42,7 +42,7 @@ browser:
 PYTEST_WORKERS ?= $(if $(strip $(PYTEST_ARGS)),0,2)
 
 test: setup browser
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist worksteal) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-DEFAULT_VAR_DIR = "var/test"  # pyproject.toml's `D:VAR_DIR`, which pytest-env has set by now
+DEFAULT_VAR_DIR = "var/test"  # pyproject.toml's `D:VAR_DIR`, should pytest-env not have set it yet
 
 
 @pytest.hookimpl(tryfirst=True)
