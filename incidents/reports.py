@@ -9,22 +9,31 @@ A time reported with its percentiles (a `Distribution`: to acknowledge, to the f
 public statement) goes through one path, the histogram of its whole seconds per group,
 from which its count, mean, p50 and p90 are taken:
 
-1. One pass over the incidents, a hash aggregate: per group, figure and bucket of
-   `BUCKET_SECONDS` whole seconds, the count and sum of the seconds, with the additive
-   figures (counts, sums) beside them. Buckets keep the hash table small: one row per
-   incident and second would be as many rows as incidents when grouping by day.
+1. A first pass, one hash aggregate per figure: per group and bucket of
+   `BUCKET_SECONDS` whole seconds, the count and sum of the seconds; figure 0 reads
+   every incident and carries the additive figures (counts, sums), the others read only
+   the incidents that have their time (no incident is repeated once per figure).
+   Buckets keep the hash tables small: one row per incident and second would be as many
+   rows as incidents when grouping by day.
 2. From the buckets' running counts, Python finds the buckets holding the ranks
    `percentile_cont` reads (floor and ceiling of `fraction * (count - 1)`) for each
    group and for the total.
-3. A second pass counts whole seconds (value, count) only inside those buckets.
+3. A second pass counts whole seconds (value, count) only inside those buckets: per
+   figure, the incidents whose seconds fall in the ranges of buckets needed by any group
+   or the total, each then kept only for the (group, bucket) pairs that need it.
 4. The percentile is interpolated from those ranks in PostgreSQL's own floating-point
    steps, so it is identical to `percentile_cont` over the same whole seconds
    (tests/incidents/test_report_histogram.py holds it to PostgreSQL's).
 
-Both passes are the same SQL on PostgreSQL and SQLite. On PostgreSQL the covering index
-`incident_report` holds every column they read (index-only scans; bench/report.py
-measures a million incidents). Groups are made on raw columns (brand and assignee ids,
-and on PostgreSQL the day's index among the zone's midnights) and named afterwards.
+Both passes are the same SQL on PostgreSQL and SQLite. On PostgreSQL they are index-only
+scans (bench/report.py measures a million incidents): figure 0's first pass of the
+covering index `incident_report`; each figure's own partial index (`incident_ack_seconds`,
+`incident_statement_seconds`: its seconds first, then what a report filters and groups
+on) for the statement figure's first pass and for every second pass, which reads only
+the needed ranges of seconds. Statistics on the bucket expressions (migration 0021) let
+the planner size the hash tables and aggregate in parallel workers first. Groups are made
+on raw columns (brand and assignee ids, and on PostgreSQL the day's index among the
+zone's midnights) and named afterwards.
 """
 
 import bisect
@@ -184,74 +193,87 @@ def _group_key(group_by: str, starts: list[datetime], zone: ZoneInfo):
     return F({"brand": "brand_id"}.get(group_by, group_by))
 
 
-def _spread_sql(*, brand_ids, since, until, group_by: str, starts, zone, now: datetime) -> tuple[str, list]:
+def _incidents(*, brand_ids, since, until, group_by: str, starts, zone, now: datetime, figure: int | None):
     """
-    One row per counted incident and figure (SQL, params): group key, figure, its whole
-    seconds and bucket; figure 0 carries every incident (seconds null when the time is
-    not there yet) and its additive columns, the others only incidents that have their time.
+    The counted incidents (a queryset of values): group key and, for `figure` None, every
+    incident with its additive columns and each distribution's whole seconds (`d0`, `d1`…);
+    for a figure number, only the incidents that have that time, with its whole seconds
+    (`seconds`) and the stored float (`stored`, which the second pass filters on).
     """
-    met = Q(acknowledged_at__lte=F("ack_due_at"))
-    breached = Q(acknowledged_at__gt=F("ack_due_at")) | Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
     incidents = (
         Incident.objects.for_brands(brand_ids)
         .filter(detected_at__gte=since, detected_at__lt=until, merged_into__isnull=True)
         .order_by()
-        .annotate(
-            group_key=_group_key(group_by, starts, zone),
-            resolve_s=WholeSeconds("resolve_seconds", "resolved_at"),
-            met=Case(When(met, then=Value(1)), default=Value(0)),
-            breached=Case(When(breached, then=Value(1)), default=Value(0)),
-            **{f"d{i}": WholeSeconds(d.seconds, d.ends_at) for i, d in enumerate(DISTRIBUTIONS)},
-        )
-        .values("group_key", "resolve_s", "met", "breached", "escalation_count", *_figure_columns())
+        .annotate(group_key=_group_key(group_by, starts, zone))
     )
-    sql, params = incidents.query.sql_with_params()
-    numbers = range(len(DISTRIBUTIONS))
-    if connection.vendor == "postgresql":
-        # Correlated, so the incidents are the outer side: one scan (with a list of figures
-        # as the outer side, a parallel plan scanned the incidents once per figure).
-        values = ", ".join(f"({i}, incident.d{i})" for i in numbers)
-        figures = f"CROSS JOIN LATERAL (VALUES {values}) AS figures (figure, seconds)"
-        seconds = "figures.seconds"
-    else:  # SQLite has no LATERAL
-        figures = "CROSS JOIN ({}) AS figures".format(
-            " UNION ALL ".join(f"SELECT {i} AS figure" for i in numbers)
+    if figure is not None:
+        distribution = DISTRIBUTIONS[figure]
+        return (
+            incidents.filter(**{f"{distribution.seconds}__isnull": False})
+            .annotate(
+                seconds=WholeSeconds(distribution.seconds, distribution.ends_at),
+                # SQLite's stored float is julianday's (milliseconds): there the exact seconds.
+                stored=F(distribution.seconds)
+                if connection.vendor == "postgresql"
+                else WholeSeconds(distribution.seconds, distribution.ends_at),
+            )
+            .values("group_key", "seconds", "stored")
         )
-        seconds = "CASE figures.figure " + " ".join(f"WHEN {i} THEN d{i}" for i in numbers) + " END"
-    spread = SPREAD_SQL.format(incidents=sql, figures=figures, seconds=seconds, width=BUCKET_SECONDS)
-    return spread, list(params)
+    met = Q(acknowledged_at__lte=F("ack_due_at"))
+    breached = Q(acknowledged_at__gt=F("ack_due_at")) | Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
+    return incidents.annotate(
+        resolve_s=WholeSeconds("resolve_seconds", "resolved_at"),
+        met=Case(When(met, then=Value(1)), default=Value(0)),
+        breached=Case(When(breached, then=Value(1)), default=Value(0)),
+        seconds=WholeSeconds(DISTRIBUTIONS[0].seconds, DISTRIBUTIONS[0].ends_at),
+    ).values("group_key", "seconds", "resolve_s", "met", "breached", "escalation_count")
 
 
-def _figure_columns():
-    return [f"d{i}" for i in range(len(DISTRIBUTIONS))]
+def _buckets_sql(**where) -> tuple[str, list]:
+    """
+    The first pass (SQL, params): one aggregate per figure, each over only the incidents
+    that have its time (on PostgreSQL a scan of that figure's own narrow index), so no
+    incident is repeated per figure. Figure 0 reads every incident (its seconds null when
+    not acknowledged yet) and carries the additive figures.
+    """
+    branches, params = [], []
+    for figure in range(len(DISTRIBUTIONS)):
+        sql, branch_params = _incidents(
+            **where, figure=None if figure == 0 else figure
+        ).query.sql_with_params()
+        additive = ADDITIVE_SQL if figure == 0 else ", 0, 0, 0, 0, 0"
+        branches.append(
+            BUCKETS_SQL.format(incidents=sql, figure=figure, width=BUCKET_SECONDS, additive=additive)
+        )
+        params += branch_params
+    return " UNION ALL ".join(branches), params
 
 
 # Only our own names and numbers are formatted into these; every value is a parameter.
-SPREAD_SQL = """
-SELECT spread.*, floor(seconds / {width}) AS bucket FROM (
-    SELECT incident.*, figures.figure, {seconds} AS seconds
-    FROM ({incidents}) AS incident {figures}
-) AS spread
-WHERE figure = 0 OR seconds IS NOT NULL
-"""
 BUCKETS_SQL = """
-SELECT group_key, figure, bucket, count(*), sum(seconds), count(resolve_s), sum(resolve_s),
-       sum(met), sum(breached), sum(escalation_count)
-FROM ({spread}) AS spread
-GROUP BY group_key, figure, bucket
+SELECT group_key, {figure} AS figure, floor(seconds / {width}) AS bucket, count(*), sum(seconds){additive}
+FROM ({incidents}) AS incident
+GROUP BY group_key, floor(seconds / {width})
+"""
+ADDITIVE_SQL = ", count(resolve_s), sum(resolve_s), sum(met), sum(breached), sum(escalation_count)"
+# One figure's incidents whose seconds are in the needed buckets: a join with the buckets'
+# bounds on the stored float (whole seconds in [lo, hi) exactly when the float is, lo and
+# hi being whole), so PostgreSQL reads only those ranges of the figure's index.
+NEEDED_SQL = """
+SELECT incident.group_key, {figure} AS figure, floor(incident.seconds / {width}) AS bucket, incident.seconds
+FROM ({incidents}) AS incident
+JOIN (VALUES {ranges}) AS ranges ON incident.stored >= ranges.column1 AND incident.stored < ranges.column2
 """
 # `mine`: the incident is in a bucket its group needs (a hash join with those buckets'
 # row values, named column1… on both databases); otherwise it is there only for the
 # total, and is counted without its group (one row per second, however many groups).
-# `bucket IN (…)`, any bucket needed by anyone, is a cheap first sieve.
 SECONDS_SQL = """
 SELECT CASE WHEN mine.column1 IS NOT NULL THEN spread.group_key END, mine.column1 IS NOT NULL,
        spread.figure, spread.bucket, spread.seconds, count(*)
 FROM ({spread}) AS spread
 LEFT JOIN (VALUES {mine}) AS mine
        ON mine.column1 = spread.group_key AND mine.column2 = spread.figure AND mine.column3 = spread.bucket
-WHERE spread.seconds IS NOT NULL AND spread.bucket IN ({buckets})
-  AND (mine.column1 IS NOT NULL {or_total})
+WHERE mine.column1 IS NOT NULL {or_total}
 GROUP BY 1, 2, spread.figure, spread.bucket, spread.seconds
 """
 TOTAL_SQL = "OR (spread.figure, spread.bucket) IN (VALUES {})"
@@ -277,13 +299,19 @@ def gathered(*, brand_ids, since: datetime, until: datetime, group_by: str, now:
     """
     zone = ZoneInfo(tz)
     starts = _day_starts(since, until, zone)
-    spread, params = _spread_sql(
-        brand_ids=brand_ids, since=since, until=until, group_by=group_by, starts=starts, zone=zone, now=now
-    )
+    where = {
+        "brand_ids": brand_ids,
+        "since": since,
+        "until": until,
+        "group_by": group_by,
+        "starts": starts,
+        "zone": zone,
+        "now": now,
+    }
     with _one_snapshot() as cursor:
-        cursor.execute(BUCKETS_SQL.format(spread=spread), params)
+        cursor.execute(*_buckets_sql(**where))
         groups, total = _sum_buckets(cursor.fetchall())
-        _count_needed_seconds(cursor, spread, params, groups, total)
+        _count_needed_seconds(cursor, where, groups, total)
     if group_by == "day" and connection.vendor == "postgresql":
         groups = {starts[key - 1].date(): row for key, row in groups.items()}
     return groups, total
@@ -328,22 +356,26 @@ class Histogram:
         self.total = 0
         self.buckets: dict[int, int] = defaultdict(int)
         self.seconds: dict[tuple[int, int], int] = defaultdict(int)  # (bucket, second): count
+        self._needed: list[int] | None = None
 
     def add_bucket(self, bucket: int, count: int, seconds_sum: int) -> None:
         self.buckets[bucket] += count
         self.count += count
         self.total += seconds_sum
+        self._needed = None
 
     def needed_buckets(self) -> list[int]:
         """The buckets holding the ranks (0-based, ascending) that percentile_cont reads."""
-        ranks = self._ranks()
-        needed, before = [], 0
-        for bucket in sorted(self.buckets):
-            after = before + self.buckets[bucket]
-            if any(before <= rank < after for rank in ranks):
-                needed.append(bucket)
-            before = after
-        return needed
+        if self._needed is None:
+            ranks = sorted(self._ranks())
+            self._needed, after, at = [], 0, 0
+            for bucket in sorted(self.buckets):
+                after += self.buckets[bucket]
+                if at < len(ranks) and ranks[at] < after:
+                    self._needed.append(bucket)
+                    while at < len(ranks) and ranks[at] < after:
+                        at += 1
+        return self._needed
 
     def _ranks(self) -> set[int]:
         positions = [fraction * (self.count - 1) for fraction in FRACTIONS] if self.count else []
@@ -382,21 +414,32 @@ def _empty() -> dict:
 def _sum_buckets(rows) -> tuple[dict, dict]:
     """The first pass's rows as {key: group} and the total (the groups' sums)."""
     groups: dict = {}
-    total = _empty()
-    for key, figure, bucket, n, seconds_sum, *additive in rows:
-        group = groups.get(key) or groups.setdefault(key, _empty())
+    additive: dict = {}  # {key: [the ADDITIVE figures]}, summed as lists, named at the end
+    for key, figure, bucket, n, seconds_sum, *rest in rows:
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _empty()
+            additive[key] = [0] * len(ADDITIVE)
         if bucket is not None:
-            for row in (group, total):
-                row["figures"][figure].add_bucket(int(bucket), n, int(seconds_sum))
+            group["figures"][figure].add_bucket(int(bucket), n, int(seconds_sum))
         if figure == 0:  # every incident is in figure 0 once
-            for name, value in zip(ADDITIVE, (n, *additive), strict=True):
-                value = int(value or 0)
-                group[name] += value
-                total[name] += value
+            sums = additive[key]
+            for i, value in enumerate((n, *rest)):
+                sums[i] += int(value or 0)
+    total = _empty()
+    for key, group in groups.items():
+        for name, value in zip(ADDITIVE, additive[key], strict=True):
+            group[name] = value
+            total[name] += value
+        for histogram, of_total in zip(group["figures"], total["figures"], strict=True):
+            for bucket, n in histogram.buckets.items():
+                of_total.buckets[bucket] += n
+            of_total.count += histogram.count
+            of_total.total += histogram.total
     return groups, total
 
 
-def _count_needed_seconds(cursor, spread: str, params: list, groups: dict, total: dict) -> None:
+def _count_needed_seconds(cursor, where: dict, groups: dict, total: dict) -> None:
     """Fill each histogram's whole seconds in its needed buckets (the second pass)."""
     mine = [
         (key, figure, bucket)
@@ -415,21 +458,36 @@ def _count_needed_seconds(cursor, spread: str, params: list, groups: dict, total
     for number, chunk in enumerate(chunks):
         # The first pass alone counts the total's buckets: each incident in them once.
         with_total = number == 0
-        buckets = sorted({bucket for *_, bucket in chunk} | {bucket for _, bucket in for_total})
+        branches, params = [], []
+        for figure in range(len(DISTRIBUTIONS)):
+            buckets = {bucket for _key, f, bucket in chunk if f == figure}
+            if with_total:
+                buckets |= {bucket for f, bucket in for_total if f == figure}
+            if not buckets:
+                continue
+            ranges = _ranges(buckets)
+            sql, incident_params = _incidents(**where, figure=figure).query.sql_with_params()
+            branches.append(
+                NEEDED_SQL.format(
+                    incidents=sql,
+                    figure=figure,
+                    width=BUCKET_SECONDS,
+                    ranges=", ".join(["(%s, %s)"] * len(ranges)),
+                )
+            )
+            params += [*incident_params, *(bound for lo_hi in ranges for bound in lo_hi)]
         sql = SECONDS_SQL.format(
-            spread=spread,
+            spread=" UNION ALL ".join(branches),
             mine=", ".join(["(%s, %s, %s)"] * len(chunk)),
-            buckets=", ".join(["%s"] * len(buckets)),
             or_total=TOTAL_SQL.format(", ".join(["(%s, %s)"] * len(for_total))) if with_total else "",
         )
-        # In the order of their placeholders: the incidents, the groups' buckets, the sieve,
-        # the total's buckets.
+        # In the order of their placeholders: the figures' incidents and ranges, the groups'
+        # buckets, the total's buckets.
         cursor.execute(
             sql,
             [
                 *params,
                 *(value for row in chunk for value in row),
-                *buckets,
                 *(value for row in (for_total if with_total else ()) for value in row),
             ],
         )
@@ -439,6 +497,17 @@ def _count_needed_seconds(cursor, spread: str, params: list, groups: dict, total
                 groups[key]["figures"][figure].seconds[at] += n
             if with_total:
                 total["figures"][figure].seconds[at] += n
+
+
+def _ranges(buckets: set[int]) -> list[tuple[int, int]]:
+    """Whole seconds [lo, hi) covering exactly these buckets, adjacent buckets in one range."""
+    ranges: list[list[int]] = []
+    for bucket in sorted(buckets):
+        if ranges and ranges[-1][1] == bucket * BUCKET_SECONDS:
+            ranges[-1][1] += BUCKET_SECONDS
+        else:
+            ranges.append([bucket * BUCKET_SECONDS, (bucket + 1) * BUCKET_SECONDS])
+    return [(lo, hi) for lo, hi in ranges]
 
 
 def percentiles_from_bins(bins: list[tuple[int, int, float]], count: int) -> list[float]:

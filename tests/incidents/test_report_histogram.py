@@ -279,3 +279,38 @@ def test_both_passes_share_one_snapshot_outside_a_transaction(acme, bob, file_in
     assert not connection.in_atomic_block
     incident = file_incident(title="filed after the report")
     services.incident_claim(incident_id=incident.pk, principal=Principal.for_user(bob))
+
+
+@pytest.mark.postgres
+def test_the_planner_knows_how_many_buckets_the_first_pass_makes(acme):
+    """
+    The migration's statistics are on the very expressions the first pass groups by: the
+    planner's estimate of its groups follows the data's buckets, not the number of rows
+    (the guess that kept the aggregate from running in parallel workers first).
+    """
+    # Distinct times (the columns' own statistics see 600), in few buckets.
+    rows = [
+        (SEVERITIES[i % 4], timedelta(milliseconds=900 * i + 1), timedelta(milliseconds=1300 * i + 1))
+        for i in range(600)
+    ]
+    add_incidents(acme, rows)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE incidents_incident")
+        where = {
+            "brand_ids": {acme.pk},
+            "since": SINCE,
+            "until": UNTIL,
+            "group_by": "severity",
+            "starts": [],
+            "zone": reports.ZoneInfo("UTC"),
+            "now": UNTIL,
+        }
+        sql, params = reports._buckets_sql(**where)
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    branches = plan["Plans"]  # one aggregate per figure under the Append
+    assert len(branches) == len(reports.DISTRIBUTIONS)
+    for branch in branches:
+        # 4 severities x 3 (acknowledge) or 4 (statement) buckets; without the statistics
+        # the estimate is about the rows themselves.
+        assert branch["Plan Rows"] <= 4 * 4, branch
