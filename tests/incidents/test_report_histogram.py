@@ -124,6 +124,33 @@ def test_histogram_percentiles_match_the_definition_on_every_database(rows, acme
         assert total["figures"][figure].percentiles() == (overall if overall[0] is not None else [None, None])
 
 
+# (hours after T0 it was detected, time to acknowledge, time to the first statement): three
+# days, so the groups are days and the second pass finds them by their day.
+by_day = st.lists(st.tuples(st.integers(-33, 38), seconds, seconds), min_size=1, max_size=40)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=by_day)
+def test_day_groups_match_the_definition_on_every_database(rows, acme):
+    with transaction.atomic():
+        for hours, ack, statement in rows:
+            add_incidents(acme, [("high", ack, statement)], detected_at=T0 + timedelta(hours=hours))
+        report = reports.response_times(
+            brand_ids={acme.pk}, since=SINCE, until=UNTIL, group_by="day", now=UNTIL
+        )
+        transaction.set_rollback(True)
+    days: dict = {}
+    for hours, *times in rows:
+        days.setdefault((T0 + timedelta(hours=hours)).date().isoformat(), []).append(("high", *times))
+    assert [group["key"] for group in report["groups"]] == sorted(days)
+    for group in report["groups"]:
+        for figure, (p50, p90) in enumerate(
+            (("ack_p50_seconds", "ack_p90_seconds"), ("statement_p50_seconds", "statement_p90_seconds"))
+        ):
+            (values,) = expected(days[group["key"]], figure)[0].values()
+            assert [group[p50], group[p90]] == [None if v is None else round(v, 3) for v in values]
+
+
 def test_one_row_and_empty_groups(acme):
     add_incidents(acme, [("high", timedelta(seconds=42, microseconds=999_999)), ("low", None)])
     report = reports.response_times(
