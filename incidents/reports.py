@@ -30,7 +30,7 @@ scans (bench/report.py measures a million incidents): figure 0's first pass of t
 covering index `incident_report`; each figure's own partial index (`incident_ack_seconds`,
 `incident_statement_seconds`: its seconds first, then what a report filters and groups
 on) for the statement figure's first pass and for every second pass, which reads only
-the needed ranges of seconds. Statistics on the bucket expressions (migration 0021) let
+the needed ranges of seconds. Statistics on the bucket expressions (migration 0022) let
 the planner size the hash tables and aggregate in parallel workers first. Groups are made
 on raw columns (brand and assignee ids, and on PostgreSQL the day's index among the
 zone's midnights) and named afterwards.
@@ -114,7 +114,7 @@ METRICS = (
 # it saves here. Sorting is off too: without statistics the planner cannot estimate how
 # many buckets an expression makes (it guessed 1.7 million for 1,567) and sorted a million
 # rows, on disk, to group them, where a hash table of the real groups is small. The bucket
-# expressions now have statistics (migration 0021); a day's index among the zone's
+# expressions now have statistics (migration 0022); a day's index among the zone's
 # midnights cannot, so grouping by day still rests on this. Parallel workers are the
 # server's own settings.
 REPORT_WORK_MEM = "64MB"

@@ -33,7 +33,7 @@ def drop_statistics(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("crisis", "0010_schedule_handoff_clock"),
-        ("incidents", "0020_wave_mentions_by_reach"),
+        ("incidents", "0021_moved_key_records"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
