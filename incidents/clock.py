@@ -180,32 +180,23 @@ def _publish_upcoming(now: datetime) -> int:
     """
     horizon = now + timedelta(seconds=settings.ESCALATION_TICK_SECONDS)
     moments: set[datetime] = set()
-    for column in TIMER_COLUMNS:
+    # The incidents' timers; statements' approval hops and schedules' shift hand-offs
+    # (incidents/handoffs.py) are timers of their own tables.
+    timers = [
+        *((Incident, column) for column in TIMER_COLUMNS),
+        (Statement, "hop_due_at"),
+        (Schedule, "next_handoff_at"),
+    ]
+    for model, column in timers:
         # order_by(column): the model's default ordering would make DISTINCT useless
-        # and keep the newest incidents' moments instead of the earliest.
+        # and keep the newest rows' moments instead of the earliest.
         rows = (
-            Incident.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
+            model.all_brands.filter(**{f"{column}__gt": now, f"{column}__lte": horizon})
             .order_by(column)
             .values_list(column, flat=True)
             .distinct()[:1000]
         )
         moments.update(_bucket(at) for at in rows)
-    # Statements' approval hops: their own column, on the statements' table.
-    rows = (
-        Statement.all_brands.filter(hop_due_at__gt=now, hop_due_at__lte=horizon)
-        .order_by("hop_due_at")
-        .values_list("hop_due_at", flat=True)
-        .distinct()[:1000]
-    )
-    moments.update(_bucket(at) for at in rows)
-    # Shift hand-offs due before the next tick land on time too (incidents/handoffs.py).
-    rows = (
-        Schedule.all_brands.filter(next_handoff_at__gt=now, next_handoff_at__lte=horizon)
-        .order_by("next_handoff_at")
-        .values_list("next_handoff_at", flat=True)
-        .distinct()[:1000]
-    )
-    moments.update(_bucket(at) for at in rows)
     for at in sorted(moments)[:MAX_UPCOMING_SWEEPS]:
         # Several at once: skip_locked splits the due rows between them, so every
         # worker process fires a share instead of one doing all.

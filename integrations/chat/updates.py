@@ -201,9 +201,8 @@ def _decide(query: dict, press: cards.Press, account: TelegramAccount, *, langua
     if press.action == cards.APPROVE:
         client.answer_callback(query["id"], _("Approved."))
         if isinstance(chat.get("id"), int) and pressed is not None:
-            _edit_statement(
-                chat["id"], pressed, statement, _("Approved by %(user)s.") % {"user": username}, language
-            )
+            approved = _("Approved by %(user)s.") % {"user": username}
+            _edit_statement(chat["id"], pressed, statement, language, happened=approved)
         return
     if not isinstance(chat.get("id"), int):
         return
@@ -256,11 +255,14 @@ def _reply(message: dict, chat: dict, sender: dict) -> bool:
         client.send_message(chat["id"], answer)
         if decided is not None and decided[0].pressed_message_id is not None:
             prompt, statement = decided
-            happened = _("Rejected by %(user)s: %(reason)s") % {
-                "user": account.user.get_username(),
-                "reason": message["text"].strip(),
-            }
-            _edit_statement(chat["id"], prompt.pressed_message_id, statement, happened, language)
+            _edit_statement(
+                chat["id"],
+                prompt.pressed_message_id,
+                statement,
+                language,
+                rejected_by=account.user.get_username(),
+                comment=message["text"].strip(),
+            )
     return True
 
 
@@ -305,8 +307,11 @@ def _reject_with_reason(account: TelegramAccount, chat_id: int, asked: int, reas
     return (prompt, statement), _("Rejected: the statement is a draft again, and its author is told why.")
 
 
-def _edit_statement(chat_id: int, message_id: int, statement, happened: str, language: str) -> None:
-    """The pressed statement message shows what was decided, without its buttons."""
+def _edit_statement(chat_id: int, message_id: int, statement, language: str, **decided) -> None:
+    """
+    The pressed statement message shows what was decided, without its buttons: `decided` is
+    `cards.statement`'s `happened`, or its `rejected_by` and `comment`.
+    """
     text, keyboard = cards.statement(
         statement.incident,
         statement_id=statement.pk,
@@ -317,6 +322,6 @@ def _edit_statement(chat_id: int, message_id: int, statement, happened: str, lan
         hop="",
         language=language,
         decide=False,
-        happened=happened,
+        **decided,
     )
     client.edit_message(chat_id, message_id, text, buttons=keyboard)
