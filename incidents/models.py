@@ -48,7 +48,10 @@ FOLLOW_UPS_MAX = 100
 
 
 class SecondsBetween(models.Func):
-    """`later - earlier` in seconds (float); null if either is. Immutable, so it can be stored."""
+    """
+    `later - earlier` in float seconds; null if either is. What the report columns stored
+    before they became whole seconds (migration 0023); kept for the migrations before it.
+    """
 
     output_field = models.FloatField()
     arity = 2
@@ -66,6 +69,43 @@ class SecondsBetween(models.Func):
             arg_joiner=") - julianday(",
             **extra,
         )
+
+
+class WholeSecondsBetween(models.Func):
+    """
+    Whole seconds from `earlier` to `later`, floored (a second is the finest resolution a
+    report shows); null if either is. Immutable, so the database can store it.
+
+    PostgreSQL floors the epoch difference (exact: a difference in microseconds is never
+    within rounding of the next second). SQLite's `julianday` keeps milliseconds only, so
+    there the difference is made exactly from the stored text ('YYYY-MM-DD HH:MM:SS[.ffffff]'):
+    the whole seconds of each, less one when the later fraction is the smaller.
+    """
+
+    output_field = models.IntegerField()
+    arity = 2
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="floor(date_part('epoch', %(expressions)s))::integer",
+            arg_joiner=" - ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        later, later_params = compiler.compile(self.source_expressions[0])
+        earlier, earlier_params = compiler.compile(self.source_expressions[1])
+
+        def micros(text):
+            return f"CAST(substr(substr({text}, 21) || '000000', 1, 6) AS INTEGER)"
+
+        sql = (
+            f"(CAST(round((julianday(substr({later}, 1, 19)) - julianday(substr({earlier}, 1, 19)))"
+            f" * 86400) AS INTEGER) - ({micros(later)} < {micros(earlier)}))"
+        )
+        return sql, (*later_params, *earlier_params, *later_params, *earlier_params)
 
 
 # --- Transition permissions -----------------------------------------------------
@@ -95,6 +135,10 @@ def _manager(incident: "Incident", principal: Principal) -> bool:
 def _not_merged(incident: "Incident") -> bool:
     # A merged incident lives on in its target: it is never reviewed or reopened.
     return incident.merged_into_id is None
+
+
+# What every report reads of each incident besides its brand, detection time and group.
+REPORT_COLUMNS = ["ack_seconds", "resolve_seconds", "acknowledged_at", "ack_due_at", "escalation_count"]
 
 
 class Incident(ConcurrentTransitionMixin, models.Model):
@@ -143,17 +187,17 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     ack_due_at = models.DateTimeField()
     resolve_due_at = models.DateTimeField()
-    # Response times, kept by the database itself for the reports: aggregating a stored
-    # number is much cheaper over a million rows than computing it from the two
-    # timestamps in every report (docs/benchmarks.md, report).
+    # Response times in whole seconds, kept by the database itself for the reports:
+    # aggregating a stored integer is much cheaper over a million rows than computing it
+    # from the two timestamps in every report (docs/benchmarks.md, report).
     ack_seconds = models.GeneratedField(
-        expression=SecondsBetween("acknowledged_at", "detected_at"),
-        output_field=models.FloatField(),
+        expression=WholeSecondsBetween("acknowledged_at", "detected_at"),
+        output_field=models.IntegerField(),
         db_persist=True,
     )
     resolve_seconds = models.GeneratedField(
-        expression=SecondsBetween("resolved_at", "detected_at"),
-        output_field=models.FloatField(),
+        expression=WholeSecondsBetween("resolved_at", "detected_at"),
+        output_field=models.IntegerField(),
         db_persist=True,
     )
 
@@ -208,8 +252,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # `incidents.statements`); kept on the row, with the time it took, for the reports.
     first_statement_at = models.DateTimeField(null=True, blank=True)
     statement_seconds = models.GeneratedField(
-        expression=SecondsBetween("first_statement_at", "detected_at"),
-        output_field=models.FloatField(),
+        expression=WholeSecondsBetween("first_statement_at", "detected_at"),
+        output_field=models.IntegerField(),
         db_persist=True,
     )
 
@@ -255,26 +299,22 @@ class Incident(ConcurrentTransitionMixin, models.Model):
                 condition=Q(update_due_at__isnull=False),
             ),
             models.Index(fields=["brand", "-created_at"], name="incident_brand_created"),
-            # Reports filter a brand's incidents by detection time; on PostgreSQL the
-            # index also carries every column a report reads, so a report over a
-            # million rows is an index-only scan instead of a walk over the wide rows.
+            # Reports read a brand's incidents by detection time, merged ones left out; on
+            # PostgreSQL each of these also carries every column its reports read, so a
+            # report over a million rows is an index-only scan instead of a walk over the
+            # wide rows. The narrow one serves reports by brand and by day; the planner
+            # takes it over the other because it is smaller (docs/benchmarks.md, report).
             models.Index(
                 fields=["brand", "detected_at"],
                 name="incident_report",
-                include=[
-                    "ack_seconds",
-                    "resolve_seconds",
-                    "statement_seconds",
-                    "acknowledged_at",
-                    "ack_due_at",
-                    "escalation_count",
-                    "severity",
-                    "category",
-                    "channel",
-                    "assignee",
-                    # Reports leave merged incidents out; read here, that stays index-only.
-                    "merged_into",
-                ],
+                include=[*REPORT_COLUMNS, "severity", "category", "channel", "assignee"],
+                condition=Q(merged_into__isnull=True),
+            ),
+            models.Index(
+                fields=["brand", "detected_at"],
+                name="incident_report_narrow",
+                include=REPORT_COLUMNS,
+                condition=Q(merged_into__isnull=True),
             ),
             models.Index(fields=["brand", "state", "ack_due_at"], name="incident_brand_state_due"),
             # A report's second pass reads only the incidents whose whole seconds fall in the

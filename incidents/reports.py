@@ -1,46 +1,50 @@
 """
 Response-time reports (API.md, "Reports"), computed in the database.
 
-Every time is floored to whole seconds from `detected_at` before aggregating (a second
-is the finest resolution a manager reads); SLA met or breached is judged on the
-timestamps. Merged incidents are left out: their filings count on the target.
+Every time is in whole seconds from `detected_at` (the incident's stored `*_seconds`
+columns, floored: a second is the finest resolution a manager reads); SLA met or
+breached is judged on the timestamps. Merged incidents are left out: their filings count
+on the target.
 
 A time reported with its percentiles (a `Distribution`: to acknowledge, to the first
 public statement) goes through one path, the histogram of its whole seconds per group,
-from which its count, mean, p50 and p90 are taken:
+from which its count, mean, p50 and p90 are taken. Only the few values the percentiles
+read ever leave the database:
 
-1. A first pass, one hash aggregate per figure: per group and bucket of
-   `BUCKET_SECONDS` whole seconds, the count and sum of the seconds; figure 0 reads
-   every incident and carries the additive figures (counts, sums), the others read only
-   the incidents that have their time (no incident is repeated once per figure).
-   Buckets keep the hash tables small: one row per incident and second would be as many
-   rows as incidents when grouping by day.
-2. From the buckets' running counts, Python finds the buckets holding the ranks
-   `percentile_cont` reads (floor and ceiling of `fraction * (count - 1)`) for each
-   group and for the total.
-3. A second pass counts whole seconds (value, count) only inside those buckets: per
-   figure, the incidents whose seconds fall in the ranges of buckets needed by any group
-   or the total, each then kept only for the (group, bucket) pairs that need it.
-4. The percentile is interpolated from those ranks in PostgreSQL's own floating-point
+1. The first statement makes, per figure, a hash aggregate per group and bucket of
+   2 ** BUCKET_BITS whole seconds: the count and sum of the seconds; figure 0 reads every
+   incident and carries the additive figures (counts, sums), the others read only the
+   incidents that have their time (no incident is repeated once per figure). Buckets keep
+   the hash tables small: one row per incident and second would be as many rows as
+   incidents when grouping by day. Over those buckets, kept in the database, running
+   counts find the buckets holding the ranks `percentile_cont` reads (floor and ceiling
+   of `fraction * (count - 1)`) for each group and for the total; the statement returns
+   those buckets, each with the number of values before it, and each group's sums.
+2. The second statement counts whole seconds (value, count) only inside those buckets:
+   per figure, the incidents whose seconds fall in the ranges of buckets needed by any
+   group or the total, each then kept only for the (group, bucket) pairs that need it;
+   running counts again give each second's ranks, and only the seconds at the ranks
+   wanted are returned.
+3. The percentile is interpolated from those values in PostgreSQL's own floating-point
    steps, so it is identical to `percentile_cont` over the same whole seconds
    (tests/incidents/test_report_histogram.py holds it to PostgreSQL's).
 
-Both passes are the same SQL on PostgreSQL and SQLite. On PostgreSQL they are index-only
-scans (bench/report.py measures a million incidents): figure 0's first pass of the
-covering index `incident_report`; each figure's own partial index (`incident_ack_seconds`,
-`incident_statement_seconds`: its seconds first, then what a report filters and groups
-on) for the statement figure's first pass and for every second pass, which reads only
-the needed ranges of seconds. Statistics on the bucket expressions (migration 0022) let
-the planner size the hash tables and aggregate in parallel workers first. Groups are made
-on raw columns (brand and assignee ids, and on PostgreSQL the day's index among the
-zone's midnights) and named afterwards.
+Both statements are the same SQL on PostgreSQL and SQLite. On PostgreSQL they read
+index-only scans (bench/report.py measures a million incidents): the first pass of
+figure 0 the partial covering index `incident_report_narrow` (by brand or day) or
+`incident_report` (the other groupings); each figure's own partial index
+(`incident_ack_seconds`, `incident_statement_seconds`: its seconds first, then what a
+report filters and groups on) for the statement figure's first pass and for every
+second pass, which reads only the needed ranges of seconds. Statistics on the bucket
+expressions (migration 0023) let the planner size the hash tables. Groups are made on
+raw columns (brand and assignee ids, and on PostgreSQL the day's index among the zone's
+midnights) and named afterwards.
 """
 
 import bisect
 import contextlib
 import math
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -58,8 +62,8 @@ from .models import Incident
 class Distribution:
     """A time from detection reported as the count, mean, p50 and p90 of its whole seconds."""
 
-    seconds: str  # the float seconds the database stores (PostgreSQL reads them from the index)
-    ends_at: str  # the timestamp they run to (SQLite computes exact whole seconds from it)
+    seconds: str  # the incident's stored whole seconds
+    ends_at: str  # the timestamp they run to from `detected_at`
     count: str
     mean: str
     p50: str
@@ -81,10 +85,12 @@ DISTRIBUTIONS = (
     ),
 )
 FRACTIONS = (0.5, 0.9)
-# Width of the first pass's buckets. A year's day groups (~2,500 incidents each over
-# hours of acknowledge times) then give ~90 buckets a day, and each needed bucket a few
-# dozen distinct seconds in the second pass: both stay small.
-BUCKET_SECONDS = 256
+# Buckets of the first pass: `seconds >> BUCKET_BITS`, 256 whole seconds (a shift floors on
+# both databases, as Python's does). A year's day groups (~2,500 incidents each over hours
+# of acknowledge times) then give ~90 buckets a day, and each needed bucket a few dozen
+# distinct seconds in the second pass: both stay small.
+BUCKET_BITS = 8
+BUCKET_SECONDS = 1 << BUCKET_BITS
 # Needed buckets are sent as row values; more than this per statement are sent in
 # several second passes (a century of days: SQLite takes at most 32,766 parameters).
 NEEDED_PER_PASS = 3000
@@ -108,55 +114,19 @@ METRICS = (
 )
 # For the report's transaction only. Left to itself the planner read a year of
 # incidents with a sequential or bitmap scan of the wide rows (docs/benchmarks.md, report)
-# where the covering `incident_report` index, which holds every column a report
-# reads, is the cheapest read (an index-only scan); those two are switched off (the
-# planner still falls back to them if that index were missing). JIT costs more than
-# it saves here. Sorting is off too: without statistics the planner cannot estimate how
-# many buckets an expression makes (it guessed 1.7 million for 1,567) and sorted a million
-# rows, on disk, to group them, where a hash table of the real groups is small. The bucket
-# expressions now have statistics (migration 0022); a day's index among the zone's
-# midnights cannot, so grouping by day still rests on this. Parallel workers are the
-# server's own settings.
+# where the covering report indexes, which hold every column a report reads, are the
+# cheapest read (an index-only scan); those two are switched off (the planner still falls
+# back to them if the indexes were missing). JIT costs more than it saves here. Sorting is
+# off too: a day's index among the zone's midnights has no statistics (the bucket
+# expressions do, migration 0023), so the planner cannot estimate how many groups days
+# make and would sort a million rows, on disk, to group them, where a hash table of the
+# real groups is small. Parallel workers are the server's own settings.
 REPORT_WORK_MEM = "64MB"
 PLANNER_SETTINGS = """
     SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true),
            set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
            set_config('enable_sort', 'off', true)
 """
-
-
-class WholeSeconds(Func):
-    """
-    Whole seconds from `detected_at` to `later`, floored; null if `later` is.
-
-    PostgreSQL floors the stored float seconds (exact: an epoch difference in
-    microseconds is never within rounding of the next second). SQLite's `julianday`
-    keeps milliseconds only, so there the difference is made exactly from the stored
-    text ('YYYY-MM-DD HH:MM:SS[.ffffff]'): the whole seconds of each, less one when the
-    later fraction is the smaller.
-    """
-
-    output_field = IntegerField()
-
-    def __init__(self, stored: str, later: str):
-        super().__init__(F(stored), F(later), F("detected_at"))
-
-    def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"floor({sql})", params
-
-    def as_sqlite(self, compiler, connection, **extra):
-        later, later_params = compiler.compile(self.source_expressions[1])
-        earlier, earlier_params = compiler.compile(self.source_expressions[2])
-
-        def micros(text):
-            return f"CAST(substr(substr({text}, 21) || '000000', 1, 6) AS INTEGER)"
-
-        sql = (
-            f"(CAST(round((julianday(substr({later}, 1, 19)) - julianday(substr({earlier}, 1, 19)))"
-            f" * 86400) AS INTEGER) - ({micros(later)} < {micros(earlier)}))"
-        )
-        return sql, (*later_params, *earlier_params, *later_params, *earlier_params)
 
 
 class DayIndex(Func):
@@ -199,9 +169,9 @@ def _group_key(group_by: str, starts: list[datetime], zone: ZoneInfo):
 def _incidents(*, brand_ids, since, until, group_by: str, starts, zone, now: datetime, figure: int | None):
     """
     The counted incidents (a queryset of values): group key and, for `figure` None, every
-    incident with its additive columns and each distribution's whole seconds (`d0`, `d1`…);
-    for a figure number, only the incidents that have that time, with its whole seconds
-    (`seconds`) and the stored float (`stored`, which the second pass filters on).
+    incident with its additive columns and the first distribution's whole seconds
+    (`seconds`, null when not acknowledged yet); for a figure number, only the incidents
+    that have that time, with its whole seconds.
     """
     incidents = (
         Incident.objects.for_brands(brand_ids)
@@ -210,34 +180,28 @@ def _incidents(*, brand_ids, since, until, group_by: str, starts, zone, now: dat
         .annotate(group_key=_group_key(group_by, starts, zone))
     )
     if figure is not None:
-        distribution = DISTRIBUTIONS[figure]
+        column = DISTRIBUTIONS[figure].seconds
         return (
-            incidents.filter(**{f"{distribution.seconds}__isnull": False})
-            .annotate(
-                seconds=WholeSeconds(distribution.seconds, distribution.ends_at),
-                # SQLite's stored float is julianday's (milliseconds): there the exact seconds.
-                stored=F(distribution.seconds)
-                if connection.vendor == "postgresql"
-                else WholeSeconds(distribution.seconds, distribution.ends_at),
-            )
-            .values("group_key", "seconds", "stored")
+            incidents.filter(**{f"{column}__isnull": False})
+            .annotate(seconds=F(column))
+            .values("group_key", "seconds")
         )
     met = Q(acknowledged_at__lte=F("ack_due_at"))
     breached = Q(acknowledged_at__gt=F("ack_due_at")) | Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
     return incidents.annotate(
-        resolve_s=WholeSeconds("resolve_seconds", "resolved_at"),
+        seconds=F(DISTRIBUTIONS[0].seconds),
+        resolve_s=F("resolve_seconds"),
         met=Case(When(met, then=Value(1)), default=Value(0)),
         breached=Case(When(breached, then=Value(1)), default=Value(0)),
-        seconds=WholeSeconds(DISTRIBUTIONS[0].seconds, DISTRIBUTIONS[0].ends_at),
     ).values("group_key", "seconds", "resolve_s", "met", "breached", "escalation_count")
 
 
 def _buckets_sql(**where) -> tuple[str, list]:
     """
-    The first pass (SQL, params): one aggregate per figure, each over only the incidents
-    that have its time (on PostgreSQL a scan of that figure's own narrow index), so no
-    incident is repeated per figure. Figure 0 reads every incident (its seconds null when
-    not acknowledged yet) and carries the additive figures.
+    The first pass's buckets (SQL, params): one aggregate per figure, each over only the
+    incidents that have its time (on PostgreSQL a scan of that figure's own narrow
+    index), so no incident is repeated per figure. Figure 0 reads every incident (its
+    bucket null when not acknowledged yet) and carries the additive figures.
     """
     branches, params = [], []
     for figure in range(len(DISTRIBUTIONS)):
@@ -245,41 +209,105 @@ def _buckets_sql(**where) -> tuple[str, list]:
             **where, figure=None if figure == 0 else figure
         ).query.sql_with_params()
         additive = ADDITIVE_SQL if figure == 0 else ", 0, 0, 0, 0, 0"
-        branches.append(
-            BUCKETS_SQL.format(incidents=sql, figure=figure, width=BUCKET_SECONDS, additive=additive)
-        )
+        branches.append(BUCKETS_SQL.format(incidents=sql, figure=figure, bits=BUCKET_BITS, additive=additive))
         params += branch_params
     return " UNION ALL ".join(branches), params
 
 
 # Only our own names and numbers are formatted into these; every value is a parameter.
 BUCKETS_SQL = """
-SELECT group_key, {figure} AS figure, floor(seconds / {width}) AS bucket, count(*), sum(seconds){additive}
+SELECT group_key, {figure} AS figure, seconds >> {bits} AS bucket,
+       count(*) AS n, sum(seconds) AS seconds_sum{additive}
 FROM ({incidents}) AS incident
-GROUP BY group_key, floor(seconds / {width})
+GROUP BY group_key, seconds >> {bits}
 """
-ADDITIVE_SQL = ", count(resolve_s), sum(resolve_s), sum(met), sum(breached), sum(escalation_count)"
+ADDITIVE_SQL = (
+    ", count(resolve_s) AS resolved, sum(resolve_s) AS resolve_sum, sum(met) AS met,"
+    " sum(breached) AS breached, sum(escalation_count) AS escalations"
+)
+# Whether one of the ranks percentile_cont reads at FRACTIONS, among `counted` values, is
+# in [{first}, {upto}): floor and ceiling of fraction * (counted - 1), in the same
+# floating-point steps as PostgreSQL's. Its parameters: RANK_PARAMS.
+HOLDS_A_RANK = " OR ".join(
+    "({rank} >= {first} AND {rank} < {upto})".replace(
+        "{rank}", f"{rounding}(%s * CAST(counted - 1 AS DOUBLE PRECISION))"
+    )
+    for _fraction in FRACTIONS
+    for rounding in ("floor", "ceil")
+)
+RANK_PARAMS = [fraction for fraction in FRACTIONS for _placeholder in range(4)]
+# The first pass: each group's sums per figure (`kind` 2), and the buckets holding a
+# wanted rank of a group (0) or of the total (1), with the number of values before them.
+RANKED_BUCKETS_SQL = """
+WITH buckets AS MATERIALIZED ({buckets}),
+histograms AS (
+    SELECT 0 AS is_total, group_key, figure, bucket, n FROM buckets WHERE bucket IS NOT NULL
+    UNION ALL
+    SELECT 1, NULL, figure, bucket, sum(n) FROM buckets WHERE bucket IS NOT NULL GROUP BY figure, bucket
+),
+running AS (
+    SELECT is_total, group_key, figure, bucket, n,
+           CAST(sum(n) OVER (PARTITION BY is_total, group_key, figure ORDER BY bucket
+                             ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto,
+           CAST(sum(n) OVER (PARTITION BY is_total, group_key, figure) AS BIGINT) AS counted
+    FROM histograms
+)
+SELECT is_total AS kind, group_key, figure, bucket, upto - n, n, counted, 0, 0, 0, 0, 0, 0
+FROM running WHERE {holds_a_rank}
+UNION ALL
+SELECT 2, group_key, figure, NULL, sum(CASE WHEN bucket IS NULL THEN 0 ELSE n END), sum(seconds_sum), sum(n),
+       sum(resolved), sum(resolve_sum), sum(met), sum(breached), sum(escalations), 0
+FROM buckets GROUP BY group_key, figure
+"""
 # One figure's incidents whose seconds are in the needed buckets: a join with the buckets'
-# bounds on the stored float (whole seconds in [lo, hi) exactly when the float is, lo and
-# hi being whole), so PostgreSQL reads only those ranges of the figure's index.
+# bounds, so PostgreSQL reads only those ranges of the figure's index.
 NEEDED_SQL = """
-SELECT incident.group_key, {figure} AS figure, floor(incident.seconds / {width}) AS bucket, incident.seconds
+SELECT incident.group_key, {figure} AS figure, incident.seconds
 FROM ({incidents}) AS incident
-JOIN (VALUES {ranges}) AS ranges ON incident.stored >= ranges.column1 AND incident.stored < ranges.column2
+JOIN (VALUES {ranges}) AS ranges ON incident.seconds >= ranges.column1 AND incident.seconds < ranges.column2
 """
-# `mine`: the incident is in a bucket its group needs (a hash join with those buckets'
-# row values, named column1… on both databases); otherwise it is there only for the
-# total, and is counted without its group (one row per second, however many groups).
-SECONDS_SQL = """
-SELECT CASE WHEN mine.column1 IS NOT NULL THEN spread.group_key END, mine.column1 IS NOT NULL,
-       spread.figure, spread.bucket, spread.seconds, count(*)
-FROM ({spread}) AS spread
-LEFT JOIN (VALUES {mine}) AS mine
-       ON mine.column1 = spread.group_key AND mine.column2 = spread.figure AND mine.column3 = spread.bucket
-WHERE mine.column1 IS NOT NULL {or_total}
-GROUP BY 1, 2, spread.figure, spread.bucket, spread.seconds
+# The second pass: whole seconds counted in the buckets a group needs (`mine`, found by
+# row value: those rows keep their group) or only the total needs (counted without their
+# group: one row per second, however many groups); then, per group's and the total's
+# bucket, running counts give each second's ranks, and only the seconds holding a wanted
+# rank are returned with the ranks they hold.
+RANKED_SECONDS_SQL = """
+WITH mine(group_key, figure, bucket, before, counted) AS (VALUES {mine}),{total_needed}
+seconds AS MATERIALIZED (
+    SELECT CASE WHEN mine.group_key IS NOT NULL THEN spread.group_key END AS group_key,
+           mine.group_key IS NOT NULL AS is_mine, spread.figure, spread.seconds >> {bits} AS bucket,
+           spread.seconds, count(*) AS n
+    FROM ({spread}) AS spread
+    LEFT JOIN mine ON mine.group_key = spread.group_key AND mine.figure = spread.figure
+                  AND mine.bucket = spread.seconds >> {bits}
+    WHERE mine.group_key IS NOT NULL {or_total}
+    GROUP BY 1, 2, spread.figure, spread.seconds
+),
+ranked AS (
+    SELECT 0 AS is_total, seconds.group_key, seconds.figure, seconds.seconds, seconds.n, mine.counted,
+           mine.before + CAST(sum(seconds.n) OVER (
+               PARTITION BY seconds.group_key, seconds.figure, seconds.bucket ORDER BY seconds.seconds
+               ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto
+    FROM seconds JOIN mine ON mine.group_key = seconds.group_key AND mine.figure = seconds.figure
+                          AND mine.bucket = seconds.bucket
+    WHERE seconds.is_mine
+    {total}
+)
+SELECT is_total, group_key, figure, upto - n, upto, seconds FROM ranked WHERE {holds_a_rank}
 """
-TOTAL_SQL = "OR (spread.figure, spread.bucket) IN (VALUES {})"
+TOTAL_NEEDED_SQL = """
+total(figure, bucket, before, counted) AS (VALUES {needed}),"""
+OR_TOTAL_SQL = "OR (spread.figure, spread.seconds >> {bits}) IN (SELECT figure, bucket FROM total)"
+TOTAL_SQL = """
+    UNION ALL
+    SELECT 1, NULL, per_second.figure, per_second.seconds, per_second.n, total.counted,
+           total.before + CAST(sum(per_second.n) OVER (
+               PARTITION BY per_second.figure, per_second.bucket ORDER BY per_second.seconds
+               ROWS UNBOUNDED PRECEDING) AS BIGINT)
+    FROM (SELECT figure, bucket, seconds, sum(n) AS n FROM seconds
+          GROUP BY figure, bucket, seconds) AS per_second
+    JOIN total ON total.figure = per_second.figure AND total.bucket = per_second.bucket
+"""
 
 
 def response_times(
@@ -312,9 +340,8 @@ def gathered(*, brand_ids, since: datetime, until: datetime, group_by: str, now:
         "now": now,
     }
     with _one_snapshot() as cursor:
-        cursor.execute(*_buckets_sql(**where))
-        groups, total = _sum_buckets(cursor.fetchall())
-        _count_needed_seconds(cursor, where, groups, total)
+        groups, total, needed = _first_pass(cursor, where)
+        _second_pass(cursor, where, needed, groups, total)
     if group_by == "day" and connection.vendor == "postgresql":
         groups = {starts[key - 1].date(): row for key, row in groups.items()}
     return groups, total
@@ -351,60 +378,22 @@ def _one_snapshot():
 ADDITIVE = ("incidents", "resolved", "resolve_sum", "ack_sla_met", "ack_sla_breached", "escalations")
 
 
+@dataclass
 class Histogram:
-    """One figure's whole seconds in one group: counts per bucket, then per second where needed."""
+    """
+    One figure's whole seconds in one group (or the total): how many, their sum, and the
+    values at the ranks its percentiles read, as bins (first rank, rank past the bin, value).
+    """
 
-    def __init__(self):
-        self.count = 0
-        self.total = 0
-        self.buckets: dict[int, int] = defaultdict(int)
-        self.seconds: dict[tuple[int, int], int] = defaultdict(int)  # (bucket, second): count
-        self._needed: list[int] | None = None
-
-    def add_bucket(self, bucket: int, count: int, seconds_sum: int) -> None:
-        self.buckets[bucket] += count
-        self.count += count
-        self.total += seconds_sum
-        self._needed = None
-
-    def needed_buckets(self) -> list[int]:
-        """The buckets holding the ranks (0-based, ascending) that percentile_cont reads."""
-        if self._needed is None:
-            ranks = sorted(self._ranks())
-            self._needed, after, at = [], 0, 0
-            for bucket in sorted(self.buckets):
-                after += self.buckets[bucket]
-                if at < len(ranks) and ranks[at] < after:
-                    self._needed.append(bucket)
-                    while at < len(ranks) and ranks[at] < after:
-                        at += 1
-        return self._needed
-
-    def _ranks(self) -> set[int]:
-        positions = [fraction * (self.count - 1) for fraction in FRACTIONS] if self.count else []
-        return {math.floor(p) for p in positions} | {math.ceil(p) for p in positions}
+    count: int = 0
+    total: int = 0
+    bins: list[tuple[int, int, float]] = field(default_factory=list)
 
     def percentiles(self) -> list[float | None]:
-        """percentile_cont at each of FRACTIONS, from the seconds counted in the needed buckets."""
+        """percentile_cont at each of FRACTIONS."""
         if not self.count:
             return [None for _ in FRACTIONS]
-        needed = set(self.needed_buckets())
-        inside = defaultdict(list)
-        for (bucket, second), n in self.seconds.items():
-            if bucket in needed:
-                inside[bucket].append((second, n))
-        bins, before = [], 0  # (first rank, rank past the bin, value)
-        for bucket in sorted(self.buckets):
-            first = before
-            if bucket not in needed:
-                before += self.buckets[bucket]
-                continue
-            for second, n in sorted(inside[bucket]):
-                bins.append((before, before + n, float(second)))
-                before += n
-            if before - first != self.buckets[bucket]:
-                raise AssertionError("the second pass counted other incidents than the first")
-        return percentiles_from_bins(bins, self.count)
+        return percentiles_from_bins(sorted(self.bins), self.count)
 
     def mean(self) -> float | None:
         return round(self.total / self.count, 3) if self.count else None
@@ -414,92 +403,91 @@ def _empty() -> dict:
     return {**dict.fromkeys(ADDITIVE, 0), "figures": [Histogram() for _ in DISTRIBUTIONS]}
 
 
-def _sum_buckets(rows) -> tuple[dict, dict]:
-    """The first pass's rows as {key: group} and the total (the groups' sums)."""
+@dataclass(frozen=True)
+class Needed:
+    """A bucket holding a wanted rank of one group's figure (`is_total` False) or of the total's."""
+
+    is_total: bool
+    group_key: object
+    figure: int
+    bucket: int
+    before: int  # values of the group's figure in the buckets below
+    counted: int  # values of the group's figure in all
+
+
+def _first_pass(cursor, where: dict) -> tuple[dict, dict, list[Needed]]:
+    """Each group's sums and the total (their sums), and the buckets the second pass counts."""
+    buckets, params = _buckets_sql(**where)
+    holds = HOLDS_A_RANK.format(first="upto - n", upto="upto")
+    cursor.execute(RANKED_BUCKETS_SQL.format(buckets=buckets, holds_a_rank=holds), [*params, *RANK_PARAMS])
     groups: dict = {}
-    additive: dict = {}  # {key: [the ADDITIVE figures]}, summed as lists, named at the end
-    for key, figure, bucket, n, seconds_sum, *rest in rows:
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _empty()
-            additive[key] = [0] * len(ADDITIVE)
-        if bucket is not None:
-            group["figures"][figure].add_bucket(int(bucket), n, int(seconds_sum))
-        if figure == 0:  # every incident is in figure 0 once
-            sums = additive[key]
-            for i, value in enumerate((n, *rest)):
-                sums[i] += int(value or 0)
+    needed = []
+    for kind, key, figure, bucket, *figures in cursor.fetchall():
+        if kind == 2:
+            counted, seconds_sum, *additive, _ = (int(value or 0) for value in figures)
+            group = groups.setdefault(key, _empty())
+            group["figures"][figure] = Histogram(count=counted, total=seconds_sum)
+            if figure == 0:  # every incident is in figure 0 once
+                group.update(zip(ADDITIVE, additive, strict=True))
+        else:
+            before, _n, counted = (int(value) for value in figures[:3])
+            needed.append(Needed(kind == 1, key, figure, int(bucket), before, counted))
     total = _empty()
-    for key, group in groups.items():
-        for name, value in zip(ADDITIVE, additive[key], strict=True):
-            group[name] = value
-            total[name] += value
+    for group in groups.values():
+        for name in ADDITIVE:
+            total[name] += group[name]
         for histogram, of_total in zip(group["figures"], total["figures"], strict=True):
-            for bucket, n in histogram.buckets.items():
-                of_total.buckets[bucket] += n
             of_total.count += histogram.count
             of_total.total += histogram.total
-    return groups, total
+    return groups, total, needed
 
 
-def _count_needed_seconds(cursor, where: dict, groups: dict, total: dict) -> None:
-    """Fill each histogram's whole seconds in its needed buckets (the second pass)."""
-    mine = [
-        (key, figure, bucket)
-        for key, row in groups.items()
-        for figure, histogram in enumerate(row["figures"])
-        for bucket in histogram.needed_buckets()
-    ]
-    for_total = [
-        (figure, bucket)
-        for figure, histogram in enumerate(total["figures"])
-        for bucket in histogram.needed_buckets()
-    ]
+def _second_pass(cursor, where: dict, needed: list[Needed], groups: dict, total: dict) -> None:
+    """The values at the wanted ranks of each group's and the total's figures."""
+    mine = [n for n in needed if not n.is_total]
+    for_total = [n for n in needed if n.is_total]
     if not for_total:
         return  # no incident has a timed figure
     chunks = [mine[i : i + NEEDED_PER_PASS] for i in range(0, len(mine), NEEDED_PER_PASS)]
     for number, chunk in enumerate(chunks):
-        # The first pass alone counts the total's buckets: each incident in them once.
-        with_total = number == 0
+        # The first statement alone counts the total's buckets: each incident in them once.
+        with_total = for_total if number == 0 else []
         branches, params = [], []
         for figure in range(len(DISTRIBUTIONS)):
-            buckets = {bucket for _key, f, bucket in chunk if f == figure}
-            if with_total:
-                buckets |= {bucket for f, bucket in for_total if f == figure}
-            if not buckets:
+            ranges = _ranges({n.bucket for n in (*chunk, *with_total) if n.figure == figure})
+            if not ranges:
                 continue
-            ranges = _ranges(buckets)
             sql, incident_params = _incidents(**where, figure=figure).query.sql_with_params()
             branches.append(
-                NEEDED_SQL.format(
-                    incidents=sql,
-                    figure=figure,
-                    width=BUCKET_SECONDS,
-                    ranges=", ".join(["(%s, %s)"] * len(ranges)),
-                )
+                NEEDED_SQL.format(incidents=sql, figure=figure, ranges=", ".join(["(%s, %s)"] * len(ranges)))
             )
             params += [*incident_params, *(bound for lo_hi in ranges for bound in lo_hi)]
-        sql = SECONDS_SQL.format(
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+        sql = RANKED_SECONDS_SQL.format(
             spread=" UNION ALL ".join(branches),
-            mine=", ".join(["(%s, %s, %s)"] * len(chunk)),
-            or_total=TOTAL_SQL.format(", ".join(["(%s, %s)"] * len(for_total))) if with_total else "",
+            mine=rows,
+            total_needed=TOTAL_NEEDED_SQL.format(needed=", ".join(["(%s, %s, %s, %s)"] * len(with_total)))
+            if with_total
+            else "",
+            or_total=OR_TOTAL_SQL.format(bits=BUCKET_BITS) if with_total else "",
+            total=TOTAL_SQL if with_total else "",
+            bits=BUCKET_BITS,
+            holds_a_rank=HOLDS_A_RANK.format(first="upto - n", upto="upto"),
         )
-        # In the order of their placeholders: the figures' incidents and ranges, the groups'
-        # buckets, the total's buckets.
+        # In the order of their placeholders: the groups' buckets, the total's buckets, the
+        # figures' incidents and ranges, the fractions.
         cursor.execute(
             sql,
             [
+                *(v for n in chunk for v in (n.group_key, n.figure, n.bucket, n.before, n.counted)),
+                *(v for n in with_total for v in (n.figure, n.bucket, n.before, n.counted)),
                 *params,
-                *(value for row in chunk for value in row),
-                *(value for row in (for_total if with_total else ()) for value in row),
+                *RANK_PARAMS,
             ],
         )
-        for key, is_mine, figure, bucket, seconds, n in cursor.fetchall():
-            at = (int(bucket), int(seconds))
-            if is_mine:
-                groups[key]["figures"][figure].seconds[at] += n
-            if with_total:
-                total["figures"][figure].seconds[at] += n
+        for is_total, key, figure, first, upto, seconds in cursor.fetchall():
+            histogram = (total if is_total else groups[key])["figures"][figure]
+            histogram.bins.append((int(first), int(upto), float(seconds)))
 
 
 def _ranges(buckets: set[int]) -> list[tuple[int, int]]:
