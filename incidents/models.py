@@ -302,8 +302,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             # Reports read a brand's incidents by detection time, merged ones left out; on
             # PostgreSQL each of these also carries every column its reports read, so a
             # report over a million rows is an index-only scan instead of a walk over the
-            # wide rows. The narrow one serves reports by brand and by day; the planner
-            # takes it over the other because it is smaller (docs/benchmarks.md, report).
+            # wide rows. The narrow one serves reports by brand, severity and day; the
+            # planner takes it over the other because it is smaller (docs/benchmarks.md,
+            # report).
             models.Index(
                 fields=["brand", "detected_at"],
                 name="incident_report",
@@ -313,7 +314,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["brand", "detected_at"],
                 name="incident_report_narrow",
-                include=REPORT_COLUMNS,
+                include=[*REPORT_COLUMNS, "severity"],
                 condition=Q(merged_into__isnull=True),
             ),
             models.Index(fields=["brand", "state", "ack_due_at"], name="incident_brand_state_due"),

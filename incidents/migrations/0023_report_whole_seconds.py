@@ -1,5 +1,6 @@
 # The report columns become whole seconds (integers), and the report's first pass reads a
-# partial index without merged incidents; a narrow one serves reports by brand and by day.
+# partial index without merged incidents; a narrow one serves reports by brand, severity
+# and day.
 # Generated columns cannot be altered: each is dropped (with its indexes and statistics)
 # and added again, which PostgreSQL computes for every row.
 
@@ -91,7 +92,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("merged_into__isnull", True)),
                 fields=["brand", "detected_at"],
-                include=REPORT_COLUMNS,
+                include=(*REPORT_COLUMNS, "severity"),
                 name="incident_report_narrow",
             ),
         ),
