@@ -24,7 +24,7 @@ from crisis.models import SEVERITY_RANK, Role, Severity
 from crisis.tenancy import Principal
 
 from . import chain as chains
-from . import clock, messages, outbox, reach, selectors, services, sla
+from . import clock, messages, outbox, reach, selectors, services, sla, wave_tally
 from .brand_setup import brand_setup
 from .errors import InvalidTransition
 from .models import (
@@ -34,7 +34,9 @@ from .models import (
     MovedDedupKey,
     State,
     StatusUpdate,
+    TimelineEvent,
     WaveMention,
+    WaveTally,
 )
 from .selectors import incidents_visible_to
 from .services import _locked_incident, _require_role, _text
@@ -184,28 +186,41 @@ def _severity_set(
 
 
 def incident_wave_grew(
-    *, incident_id: int, severity: str, title: str | None, reason: str, data: dict
+    *, incident_id: int, severity: str, title: str | None, title_step: int = 0, reason: str, data: dict
 ) -> None:
     """
     The automatic severity and title of a mention wave (`waves`), as it grows: the severity
     detection's rule gives the wave is applied through the same re-timing as a person's
     change, raised only, never lowered — and not at all once a person has set the severity
-    by hand (their decision wins). `title`, when given, replaces the generated one.
+    by hand (their decision wins). `title`, when given, replaces the generated one if it
+    names a higher step of the wave's count (`title_step`) than the title did: two batches
+    that reach steps 20 and 50 at once end with the title of 50, whichever locks first.
     """
     with transaction.atomic():
-        incident = Incident.all_brands.select_for_update(of=("self",)).filter(pk=incident_id).first()
+        # FOR NO KEY UPDATE: intake's commits check their wave mentions' foreign key on this
+        # row (FOR KEY SHARE), holding the tally this waits for; FOR UPDATE would deadlock.
+        incident = (
+            Incident.all_brands.select_for_update(of=("self",), no_key=True).filter(pk=incident_id).first()
+        )
         if incident is None or not incident.is_open:
             return
-        if title and title != incident.title:
-            incident.title = title
-            incident.save(update_fields=["title"])
-        if SEVERITY_RANK[severity] >= SEVERITY_RANK[incident.severity]:
-            return
-        decided_by_a_person = incident.events.filter(
-            kind=EventKind.SEVERITY_CHANGED, actor__isnull=False
-        ).exists()
-        if not decided_by_a_person:
+        if SEVERITY_RANK[severity] < SEVERITY_RANK[incident.severity] and not severity_set_by_a_person(
+            incident_id
+        ):
             _severity_set(incident, severity=severity, reason=reason, principal=None, data=data)
+        # Last: the tally's row is locked from here to the commit, and intake adds to it.
+        if title and title != incident.title:
+            stepped = WaveTally.all_brands.filter(incident_id=incident_id, title_step__lt=title_step)
+            if stepped.update(title_step=title_step):
+                incident.title = title
+                incident.save(update_fields=["title"])
+
+
+def severity_set_by_a_person(incident_id: int) -> bool:
+    """Whether a person has changed the incident's severity by hand (automatic changes then stop)."""
+    return TimelineEvent.all_brands.filter(
+        incident_id=incident_id, kind=EventKind.SEVERITY_CHANGED, actor__isnull=False
+    ).exists()
 
 
 # --- Status-update cadence ------------------------------------------------------------------
@@ -293,13 +308,18 @@ def _notify(
 
 @contextmanager
 def _locked_pair(incident_id: int, other_id: int, principal: Principal):
-    """Both incidents the caller can see, row-locked in id order (no deadlock between two callers)."""
+    """
+    Both incidents the caller can see, row-locked in id order (no deadlock between two
+    callers). FOR NO KEY UPDATE, as any UPDATE of them takes: a merge recounts wave tallies
+    (`wave_tally.tally_recount`) that a mention intake holds while its commit checks its
+    wave mentions' foreign key on these rows (FOR KEY SHARE), which FOR UPDATE would block.
+    """
     incident_id, other_id = int(incident_id), int(other_id)  # ids from URLs come as text
     with transaction.atomic():
         rows = {
             incident.pk: incident
             for incident in incidents_visible_to(principal)
-            .select_for_update(of=("self",))
+            .select_for_update(of=("self",), no_key=True)
             .filter(pk__in={incident_id, other_id})
             .order_by("pk")
         }
@@ -382,6 +402,9 @@ def incident_merge(*, incident_id: int, principal: Principal, into: int) -> Inci
         mentions = (
             WaveMention.objects.for_brands([source.brand_id]).filter(incident=source).update(incident=target)
         )
+        if mentions:  # the counters follow the mentions (in id order, as intake adds to them)
+            for incident_id in sorted((source.pk, target.pk)):
+                wave_tally.tally_recount(incident_id)
         # What the target's sources said before: whether they had stopped its escalation.
         stopped = target.state == State.DETECTED and services.sources_resolved(target)
         moved_keys = MovedDedupKey.objects.for_brands([source.brand_id])

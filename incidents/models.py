@@ -754,6 +754,29 @@ class WaveMention(models.Model):
         return f"#{self.incident_id} ← {self.mention_id}"
 
 
+class WaveTally(models.Model):
+    """
+    The running figures of the negative mentions attached to an incident (`waves`), kept
+    as counters: each batch that attaches some adds what it linked in one UPDATE, so a
+    wave's growth is followed without re-reading every mention it holds. A merge recounts
+    the target's (`waves.tally_recount`). `title_step`: the count the wave's title last
+    named (the desk rewrites it only when the count reaches a higher step).
+    """
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    negatives = models.PositiveIntegerField(default=0)
+    reach = models.PositiveBigIntegerField(default=0)
+    loudest = models.PositiveBigIntegerField(default=0)  # the most followers of one negative's author
+    last_published_at = models.DateTimeField(null=True, blank=True)
+    title_step = models.PositiveIntegerField(default=0)
+
+    objects = TenantManager("incident__brand")
+    all_brands = models.Manager()
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id}: {self.negatives}"
+
+
 class MovedDedupKey(models.Model):
     """
     A dedup key that came to an incident by a merge (`command.incident_merge`): a later

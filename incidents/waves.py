@@ -8,6 +8,8 @@ wave already open, or to the incident a mention names. Attaching links the menti
 here and marks it counted in `crisis/` in the same transaction, so detection never
 weighs it again. At most one detection-opened wave per brand is open at a time: it
 carries the dedup key `WAVE_KEY`, and the database allows one open incident per key.
+What the negatives attached add to an incident's counters (`wave_tally`) is added in
+that transaction too, last; its severity and title follow from them.
 """
 
 import math
@@ -15,18 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Max, Sum
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from api.errors import Forbidden, InvalidInput
 from crisis import detection
 from crisis import mentions as crisis_mentions
-from crisis.models import Brand, Mention, Role, Sentiment
+from crisis.models import SEVERITY_RANK, Brand, Mention, Role, Sentiment
 from crisis.tenancy import Principal
 
-from . import command, filing, selectors
-from .models import OPEN_STATES, Incident, WaveMention
+from . import command, filing, selectors, wave_tally
+from .models import OPEN_STATES, Incident
 
 WAVE_KEY = "mention-wave"
 
@@ -55,7 +56,7 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict], n
         # incident, and the negatives of a wave already open.
         return target(item) is not None or (wave_id is not None and item["sentiment"] == Sentiment.NEGATIVE)
 
-    grown = False
+    added: dict[int, wave_tally.Figures] = {}
     with transaction.atomic():
         stored = crisis_mentions.mentions_store(brand=brand, items=items, now=now, counted=attached_now)
         touched: set[int] = set()
@@ -68,21 +69,22 @@ def mentions_receive(*, principal: Principal, brand: Brand, items: list[dict], n
             else:
                 loose.append(mention)
         for incident_id, mentions in by_target.items():
-            _attach(brand, incident_id, mentions, now)
+            _attach(brand, incident_id, mentions, now, added)
             touched.add(incident_id)
         if loose:
             if wave_id is None:
                 decision = detection.detect(brand=brand, fresh=loose, now=now)
                 if decision is not None:
                     category = next((i["category"] for i in items if i.get("category")), "negative_wave")
-                    wave_id = _file_wave(principal, brand, decision, loose, now, category).pk
+                    wave_id = _file_wave(principal, brand, decision, loose, now, category, added).pk
             if wave_id is not None:
                 negatives = [m for m in loose if m.sentiment == Sentiment.NEGATIVE]
-                _attach(brand, wave_id, negatives, now)
+                _attach(brand, wave_id, negatives, now, added)
                 touched.add(wave_id)
-                grown = bool(negatives)
-    if loose and wave_id is not None and grown:
-        _follow_the_wave(brand, wave_id)
+        # Last: each tally's row stays locked from here to the commit.
+        tallies = wave_tally.tally_add(added)
+    if wave_id in tallies:  # the open wave holds negatives it did not hold before
+        _follow_the_wave(brand, wave_id, tallies[wave_id])
     return Intake(len(stored.fresh), stored.duplicates, sorted(touched))
 
 
@@ -111,48 +113,78 @@ def _named_incidents(brand: Brand, items: list[dict]) -> dict:
     return found
 
 
-def _follow_the_wave(brand: Brand, wave_id: int) -> None:
+def _follow_the_wave(brand: Brand, wave_id: int, tally: wave_tally.Figures) -> None:
     """
-    The wave grew: its severity follows detection's rule over every negative mention it
-    holds (`detection.severity_for`; an author with `follower_threshold` followers makes it
-    high at least), raised only, through `command.incident_wave_grew`; and once it holds
-    `min_count` negatives its title says how many, over how long.
+    The wave grew to `tally` (its figures as this batch left them): its severity follows
+    detection's rule over every negative mention it holds (`detection.severity_for`; an
+    author with `follower_threshold` followers makes it high at least), raised only,
+    through `command.incident_wave_grew`; and its title says how many, over how long,
+    once it holds `min_count` negatives.
+
+    The title follows the count by steps, not mention by mention: it is rewritten when
+    the count reaches `min_count` and then each of 10, 20, 50, 100, 200, 500, 1,000, …
+    above it (1-2-5 in each power of ten), and it names the step reached ("50+ in 20
+    min"): at least that many, true until the next step rewrites it (the wave view and
+    the API give the exact count). Rewriting it with every mention made each one of a
+    storm lock the incident's row, and a title changing under the team's eyes several
+    times a second is no help to them. So the incident is read without a lock first,
+    and locked only when this batch changes something: a higher severity, or a higher
+    step. The figures come from the wave's tally (`wave_tally`), not from re-reading
+    every mention the wave holds.
     """
     policy = detection.policy_for(brand)
-    figures = (
-        WaveMention.objects.for_brands([brand.pk])
-        .filter(incident_id=wave_id, mention__sentiment=Sentiment.NEGATIVE)
-        .aggregate(
-            count=Count("pk"),
-            reach=Sum("mention__reach"),
-            loudest=Max("mention__author_followers"),
-            last=Max("mention__published_at"),
-        )
-    )
-    count, reach = figures["count"], figures["reach"] or 0
-    if (figures["loudest"] or 0) >= policy.follower_threshold:
+    count, reach = tally.negatives, tally.reach
+    if tally.loudest >= policy.follower_threshold:
         reach = max(reach, 100_000)
     severity = detection.severity_for(negatives=count, reach=reach, policy=policy)
-    incident = Incident.objects.for_brands([brand.pk]).filter(pk=wave_id).values("detected_at").first()
+    step = title_step(count, policy.min_count)
+    incident = (
+        Incident.objects.for_brands([brand.pk])
+        .filter(pk=wave_id, state__in=OPEN_STATES)
+        .values("detected_at", "severity")
+        .first()
+    )
     if incident is None:
         return
+    raise_severity = SEVERITY_RANK[severity] < SEVERITY_RANK[incident["severity"]] and (
+        not command.severity_set_by_a_person(wave_id)
+    )
+    if not raise_severity and step <= tally.title_step:
+        return  # the common case: nothing to write, no lock
     title = None
     with translation.override(brand.language):
-        if count >= policy.min_count:
-            span = (figures["last"] - incident["detected_at"]).total_seconds() if figures["last"] else 0
+        if step > tally.title_step:
+            last = tally.last_published_at
+            span = (last - incident["detected_at"]).total_seconds() if last else 0
             minutes = max(policy.window_seconds // 60, math.ceil(span / 60))
-            title = _volume_title(count, minutes)[:200]
+            title = (
+                _("Wave of negative mentions: %(count)d+ in %(minutes)d min")
+                % {"count": step, "minutes": minutes}
+            )[:200]
         reason = _("The wave grew: %(count)d negative mentions, reach %(reach)d.") % {
             "count": count,
-            "reach": figures["reach"] or 0,
+            "reach": tally.reach,
         }
     command.incident_wave_grew(
         incident_id=wave_id,
         severity=severity,
         title=title,
+        title_step=step,
         reason=reason,
-        data={"automatic": True, "negatives": count, "reach": figures["reach"] or 0},
+        data={"automatic": True, "negatives": count, "reach": tally.reach},
     )
+
+
+def title_step(count: int, min_count: int) -> int:
+    """
+    The step of a wave's count its title names (`_follow_the_wave`): 0 below `min_count`,
+    else the highest of `min_count` and of 1, 2, 5, 10, 20, 50, … not above the count.
+    """
+    if count < max(min_count, 1):
+        return 0
+    power = 10 ** (len(str(count)) - 1)
+    step = next(power * m for m in (5, 2, 1) if power * m <= count)
+    return max(step, min_count)
 
 
 def _volume_title(count: int, minutes: int) -> str:
@@ -177,7 +209,7 @@ def _open_wave_id(brand: Brand) -> int | None:
     return found
 
 
-def _file_wave(principal, brand, decision: detection.Wave, loose, now, category) -> Incident:
+def _file_wave(principal, brand, decision: detection.Wave, loose, now, category, added) -> Incident:
     first = min((m for m in loose if m.sentiment == Sentiment.NEGATIVE), key=lambda m: m.published_at)
     # The title is stored, so it is written in the brand's language, not in whatever
     # language the monitoring tool's request happened to ask for.
@@ -202,22 +234,36 @@ def _file_wave(principal, brand, decision: detection.Wave, loose, now, category)
         detected_at=min(decision.first_published_at, now),
         now=now,
     )
+    if filed.created:
+        # A title naming the count names its step: the wave's growth rewrites it at the next.
+        policy = detection.policy_for(brand)
+        named = decision.negatives_in_window if decision.reason == "volume" else 0
+        wave_tally.tally_start(filed.incident.pk, title_step=title_step(named, policy.min_count))
     # The wave began before this batch: the negatives already in the window belong to it.
     window = timedelta(seconds=detection.policy_for(brand).window_seconds)
     earlier = crisis_mentions.mentions_uncounted_negative(brand=brand).filter(
         published_at__gt=now - window, published_at__lte=now
     )
-    _attach(brand, filed.incident.pk, list(earlier), now)
+    _attach(brand, filed.incident.pk, list(earlier), now, added)
     return filed.incident
 
 
-def _attach(brand: Brand, incident_id: int, mentions: list[Mention], now: datetime) -> None:
-    """Link the mentions to the incident and mark them counted; one already linked stays where it is."""
+def _attach(
+    brand: Brand,
+    incident_id: int,
+    mentions: list[Mention],
+    now: datetime,
+    added: dict[int, wave_tally.Figures],
+) -> None:
+    """
+    Link the mentions to the incident and mark them counted; one already linked stays
+    where it is. What the negatives linked now add to the incident's tally is summed in
+    `added`, for the caller to add at the end of its transaction (`wave_tally.tally_add`).
+    """
     # In id order: two batches attaching the same earlier mentions lock them in one order.
     mentions = sorted(mentions, key=lambda m: m.pk)
-    WaveMention.objects.bulk_create(
-        [WaveMention(incident_id=incident_id, mention=m, attached_at=now, reach=m.reach) for m in mentions],
-        ignore_conflicts=True,
-    )
+    linked = wave_tally.link(incident_id, mentions, now)
     uncounted = [m.pk for m in mentions if m.wave_counted_at is None]  # the rest: counted when stored
     crisis_mentions.mentions_mark_counted(brand=brand, ids=uncounted, at=now)
+    if linked:
+        added[incident_id] = added.get(incident_id, wave_tally.Figures()).plus(wave_tally.figures_of(linked))

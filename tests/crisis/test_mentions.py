@@ -77,7 +77,7 @@ def test_a_burst_opens_exactly_one_incident_at_the_right_moment(key_client, acme
         ("medium", "high", 20, "system"),
         ("high", "critical", 50, "system"),
     ]
-    assert incident.title == "Wave of negative mentions: 50 in 10 min"
+    assert incident.title == "Wave of negative mentions: 50+ in 10 min"
     assert WaveMention.all_brands.filter(incident=incident).count() == 50
     assert Mention.all_brands.filter(brand=acme).count() == 500
 

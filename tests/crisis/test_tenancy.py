@@ -42,6 +42,7 @@ from incidents.models import (
     TimelineEvent,
     UpdatesPolicy,
     WaveMention,
+    WaveTally,
 )
 from integrations.chat.models import TelegramChat, TelegramLinkCode, TelegramMessage, TelegramRejectPrompt
 from integrations.sources.models import Source
@@ -83,7 +84,7 @@ def test_the_walk_finds_the_brand_owned_models():
     # A floor, not the list: the walk must at least see the models we know of.
     known = {
         BrandKey, DetectionPolicy, Mention, Incident, TimelineEvent, SlaPolicy, FollowUp,
-        EscalationPolicy, Escalation, Notification, WaveMention, Playbook, PlaybookStep,
+        EscalationPolicy, Escalation, Notification, WaveMention, WaveTally, Playbook, PlaybookStep,
         ChecklistStep, ResponseTemplate, Membership, Invitation,
     }  # fmt: skip
     assert known <= set(BRAND_OWNED)
@@ -131,6 +132,7 @@ def world(acme, globex, alice, bob, mallory, file_incident):
             idempotency_key=uuid.uuid4(),
         )
         WaveMention.objects.create(incident=incident, mention=mention)
+        WaveTally.all_brands.create(incident=incident, negatives=1)
         MovedDedupKey.objects.create(brand=brand, dedup_key="merged", incident=incident)
         StatusUpdate.objects.create(incident=incident, author=by, audience="team", body="On it.")
         UpdatesPolicy.objects.create(brand=brand, cadence_seconds={}, stakeholder_emails=[])

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db import connection
 
 from crisis.models import Mention
+from incidents import wave_tally
 from incidents.models import WaveMention
 from incidents.waves import WAVE_KEY
 
@@ -70,4 +71,5 @@ def make_wave(file_incident, *, count: int, detected_at, span: timedelta, loud_e
         )
         if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {table}, {mentions}")
+    wave_tally.tally_recount(incident.pk)  # as a merge would: the wave's counters
     return incident
