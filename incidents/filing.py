@@ -20,9 +20,9 @@ from crisis.tenancy import Principal
 from playbooks import services as playbooks
 from playbooks.models import ChecklistStep
 
-from . import clock, selectors, sla
+from . import clock, sla
 from .brand_setup import brand_setup
-from .models import OPEN_STATES, EventKind, Incident
+from .models import OPEN_STATES, EventKind, Incident, MovedDedupKey
 from .timeline import timeline_record
 
 
@@ -138,11 +138,6 @@ def _count_duplicate(
     """
     incident = _counted_open_incident(brand.pk, dedup_key)
     if incident is None:
-        # The key may have come to an open incident by a merge (`command.incident_merge`).
-        moved_to = selectors.moved_key_incident_id(brand.pk, dedup_key)
-        if moved_to is not None:
-            incident = _counted_open_incident(brand.pk, dedup_key, incident_id=moved_to)
-    if incident is None:
         return None
     # The rows the response shows besides the incident: the brand is at hand, and the
     # reporter most often is the caller (a monitoring tool reporting the crisis again).
@@ -183,24 +178,27 @@ def _reads_whole(principal: Principal, incident: Incident) -> bool:
     return principal.key is None or incident.reported_by_key_id == principal.key.pk
 
 
-def _counted_open_incident(
-    brand_id: int, dedup_key: str, *, incident_id: int | None = None
-) -> Incident | None:
+def _counted_open_incident(brand_id: int, dedup_key: str) -> Incident | None:
     """
     `duplicate_count + 1` on the brand's open incident with `dedup_key`, and that
-    incident as it is now (None if there is none). With `incident_id`: on that open
-    incident of the brand instead, the one a merge moved `dedup_key` to.
+    incident as it is now (None if there is none): the one whose own key it is, else
+    the one a merge moved the key to (`MovedDedupKey`, `command.incident_merge`), in
+    the order `selectors.open_incident_with_key` reads them.
 
     Written as SQL because the ORM cannot return rows from an UPDATE: an ORM update
     and a re-read take two round trips and several times the CPU per duplicate report,
-    which a storm of duplicates pays in full (docs/benchmarks.md, filing). `UPDATE … RETURNING`
-    runs on PostgreSQL and on SQLite (3.35+); `raw()` turns the row into an Incident
-    through the fields' own converters. The conditions are those of the unique
-    constraint `incident_one_open_per_dedup_key`, whose index finds the row.
+    which a storm of duplicates pays in full (docs/benchmarks.md, filing). The moved
+    key is looked up inside the same statement: as a query of its own it cost every
+    new incident filed with a key a round trip and the ORM's query building, most of
+    what filing had slowed down by (docs/benchmarks.md, filing, session 11).
+    `UPDATE … RETURNING` runs on PostgreSQL and on SQLite (3.35+); `raw()` turns the row
+    into an Incident through the fields' own converters. The conditions are those of the
+    unique constraints `incident_one_open_per_dedup_key` and `moved_dedup_key_unique`,
+    whose indexes find the rows.
     """
     database = router.db_for_write(Incident)
     quote = connections[database].ops.quote_name
-    meta = Incident._meta
+    meta, moved = Incident._meta, MovedDedupKey._meta
     table, column = (
         quote(meta.db_table),
         {
@@ -208,18 +206,26 @@ def _counted_open_incident(
             for name in ("duplicate_count", "brand", "dedup_key", "state", "id")
         },
     )
+    moved_table, moved_column = (
+        quote(moved.db_table),
+        {name: quote(moved.get_field(name).column) for name in ("brand", "dedup_key", "incident")},
+    )
     returning = ", ".join(quote(field.column) for field in meta.concrete_fields)
     states = ", ".join(["%s"] * len(OPEN_STATES))
-    # Identifiers from the model's metadata; every value is a parameter.
-    which, value = (column["dedup_key"], dedup_key) if incident_id is None else (column["id"], incident_id)
+    # Identifiers from the models' metadata; every value is a parameter.
     sql = (
         f"UPDATE {table}"  # noqa: S608  # nosec B608
         f" SET {column['duplicate_count']} = {column['duplicate_count']} + 1"
-        f" WHERE {column['brand']} = %s AND {which} = %s"
-        f" AND {column['state']} IN ({states})"
+        f" WHERE {column['brand']} = %s AND {column['state']} IN ({states})"
+        f" AND ({column['dedup_key']} = %s"
+        f" OR ({column['id']} = (SELECT {moved_column['incident']} FROM {moved_table}"
+        f" WHERE {moved_column['brand']} = %s AND {moved_column['dedup_key']} = %s)"
+        f" AND NOT EXISTS (SELECT 1 FROM {table} AS own WHERE own.{column['brand']} = %s"
+        f" AND own.{column['dedup_key']} = %s AND own.{column['state']} IN ({states}))))"
         f" RETURNING {returning}"
     )
-    counted = Incident.all_brands.db_manager(database).raw(sql, [brand_id, value, *OPEN_STATES])
+    params = [brand_id, *OPEN_STATES, dedup_key, brand_id, dedup_key, brand_id, dedup_key, *OPEN_STATES]
+    counted = Incident.all_brands.db_manager(database).raw(sql, params)
     return next(iter(counted), None)
 
 

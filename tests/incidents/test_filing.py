@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from incidents import filing, idempotency
-from incidents.models import Incident, SlaPolicy, TimelineEvent
+from incidents.models import Incident, MovedDedupKey, SlaPolicy, TimelineEvent
 from tests.conftest import all_at_once
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -224,6 +224,47 @@ class TestDedup:
         with django_assert_num_queries(8):
             again = client.post("/api/v1/incidents/", body, format="json")
         assert (again.status_code, again.data["reported_by"], again.data["assignee"]) == (200, "bob", None)
+
+    def test_a_new_incident_with_a_key_looks_for_a_moved_key_in_the_same_statement(
+        self, api, bob, django_assert_num_queries
+    ):
+        """The look-up of a key a merge moved is part of the counting UPDATE, not a query of its own."""
+        client = api(bob)
+        # The brand's policies and playbooks are read once, then kept (`brand_setup`).
+        client.post(
+            "/api/v1/incidents/", {"brand": "acme", "title": "First", "dedup_key": "fresh-0"}, format="json"
+        )
+        # token, roles, brand, SAVEPOINT, count (none), insert, checklist, timeline, RELEASE.
+        with django_assert_num_queries(9):
+            created = client.post(
+                "/api/v1/incidents/", {"brand": "acme", "title": "New", "dedup_key": "fresh-1"}, format="json"
+            )
+        assert created.status_code == 201, created.data
+
+    def test_a_key_moved_by_a_merge_counts_on_its_open_target(self, api, bob, acme, file_incident):
+        target = file_incident(title="The crisis")
+        MovedDedupKey.all_brands.create(brand=acme, dedup_key="moved-1", incident=target)
+        again = api(bob).post(
+            "/api/v1/incidents/", {"brand": "acme", "title": "Again", "dedup_key": "moved-1"}, format="json"
+        )
+        assert (again.status_code, again.data["id"], again.data["duplicate_count"]) == (200, target.pk, 1)
+        # Once the target is closed, the key files a new incident of its own.
+        Incident.all_brands.filter(pk=target.pk).update(state="resolved")
+        later = api(bob).post(
+            "/api/v1/incidents/", {"brand": "acme", "title": "Later", "dedup_key": "moved-1"}, format="json"
+        )
+        assert later.status_code == 201 and later.data["id"] != target.pk
+        assert Incident.all_brands.get(pk=target.pk).duplicate_count == 1
+
+    def test_an_open_incident_s_own_key_comes_before_a_moved_one(self, api, bob, acme, file_incident):
+        own = file_incident(title="Own", dedup_key="both-1")
+        other = file_incident(title="Other")
+        MovedDedupKey.all_brands.create(brand=acme, dedup_key="both-1", incident=other)
+        again = api(bob).post(
+            "/api/v1/incidents/", {"brand": "acme", "title": "Again", "dedup_key": "both-1"}, format="json"
+        )
+        assert (again.status_code, again.data["id"]) == (200, own.pk)
+        assert Incident.all_brands.get(pk=other.pk).duplicate_count == 0
 
     @pytest.mark.parametrize("inside_a_transaction", [False, True])
     def test_a_filer_that_loses_the_insert_race_counts_a_duplicate(
