@@ -252,7 +252,7 @@ running AS (
            CAST(sum(n) OVER (PARTITION BY is_total, group_key, figure) AS BIGINT) AS counted
     FROM histograms
 )
-SELECT is_total AS kind, group_key, figure, bucket, upto - n, n, counted, 0, 0, 0, 0, 0, 0
+SELECT is_total AS kind, group_key, figure, bucket, upto - n, counted, 0, 0, 0, 0, 0, 0, 0
 FROM running WHERE {holds_a_rank}
 UNION ALL
 SELECT 2, group_key, figure, NULL, sum(CASE WHEN bucket IS NULL THEN 0 ELSE n END), sum(seconds_sum), sum(n),
@@ -430,7 +430,7 @@ def _first_pass(cursor, where: dict) -> tuple[dict, dict, list[Needed]]:
             if figure == 0:  # every incident is in figure 0 once
                 group.update(zip(ADDITIVE, additive, strict=True))
         else:
-            before, _n, counted = (int(value) for value in figures[:3])
+            before, counted = (int(value) for value in figures[:2])
             needed.append(Needed(kind == 1, key, figure, int(bucket), before, counted))
     total = _empty()
     for group in groups.values():
