@@ -113,16 +113,22 @@ def wave_chart(
     share as a line on its own 0–100 % axis, the `moments` as labelled vertical lines.
     `points` are the wave API's series (`at`, `mentions`, `negative`).
     """
-    left, right, top, bottom = 34, 34, 30, 22
+    left, right, bottom = 34, 34, 22
     height = 200
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+    plot_w = WIDTH - left - right
     span = max((until - since).total_seconds(), bucket_seconds)
-    peak = max((p["mentions"] for p in points), default=0)
-    step = nice_step(max(peak, 1))
-    y_top = step * math.ceil(max(peak, 1) / step)
 
     def x(at: datetime) -> float:
         return left + plot_w * min(max((at - since).total_seconds() / span, 0), 1)
+
+    shown = [m for m in moments if m.at is not None and since <= m.at <= until]
+    placed = _label_rows([x(m.at) for m in shown], [m.label for m in shown], left=left, plot_w=plot_w)
+    # Two rows of labels fit above the plot; a third and more push it down.
+    top = 30 + LABEL_ROW * max(0, max((row for row, _anchor in placed), default=0) - 1)
+    plot_h = height - top - bottom
+    peak = max((p["mentions"] for p in points), default=0)
+    step = nice_step(max(peak, 1))
+    y_top = step * math.ceil(max(peak, 1) / step)
 
     def y(count: float) -> float:
         return top + plot_h * (1 - count / y_top)
@@ -171,16 +177,45 @@ def wave_chart(
             line.append(f"{_n(x0 + bar / 2)},{_n(top + plot_h * (1 - p['negative'] / p['mentions']))}")
     if line:
         parts.append(f'<polyline class="share" points="{" ".join(line)}"/>')
-    for row, moment in enumerate(m for m in moments if m.at is not None and since <= m.at <= until):
+    for moment, (row, anchor) in zip(shown, placed, strict=True):
         mx = x(moment.at)
-        label_y = 10 + 11 * (row % 2)  # alternate rows, so that close moments' labels do not overlap
-        anchor = "end" if mx > left + plot_w * 0.8 else "start" if mx < left + plot_w * 0.2 else "middle"
+        label_y = 10 + LABEL_ROW * row
         parts.append(
             f'<g class="moment {moment.kind}" data-moment="{moment.kind}">'
             f'<line x1="{_n(mx)}" x2="{_n(mx)}" y1="{label_y + 2}" y2="{top + plot_h}"/>'
             f"{_text(mx, label_y, moment.label, 'moment-label', anchor)}</g>"
         )
     return _svg(parts, height=height, title=title, css="wave-chart")
+
+
+# A moment label's row height, and the most a character of it takes across (bold, at the
+# phone's 12 px; charts.css): enough to keep labels apart without measuring text.
+LABEL_ROW = 14
+LABEL_CHAR_WIDTH = 7.5
+
+
+def _label_rows(xs: list[float], labels: list[str], *, left: float, plot_w: float) -> list[tuple[int, str]]:
+    """
+    (row, text anchor) of each moment's label at `xs`: anchored so that it stays inside the
+    plot, on the first row where it overlaps no label already placed, so that moments close
+    together (detected, claimed and a statement within minutes) are all readable.
+    """
+    taken: list[list[tuple[float, float]]] = []
+    placed = []
+    for mx, label in zip(xs, labels, strict=True):
+        anchor = "end" if mx > left + plot_w * 0.8 else "start" if mx < left + plot_w * 0.2 else "middle"
+        width = LABEL_CHAR_WIDTH * len(label)
+        lo = {"start": mx, "end": mx - width, "middle": mx - width / 2}[anchor]
+        span = (lo, lo + width)
+        row = next(
+            (i for i, spans in enumerate(taken) if all(span[1] < a or b < span[0] for a, b in spans)),
+            len(taken),
+        )
+        if row == len(taken):
+            taken.append([])
+        taken[row].append(span)
+        placed.append((row, anchor))
+    return placed
 
 
 def duration_bars(rows: list[dict], *, title: str, median_label: str, p90_label: str) -> SafeString:

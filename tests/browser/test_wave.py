@@ -109,6 +109,12 @@ def test_the_wave_in_russian_on_a_phone(page_for, live_server, alice, bob, file_
         assert russian in text, russian
     labels = page.locator("#wave-chart g.moment text").all_text_contents()
     assert labels == ["Обнаружен", "Взят в работу", "Публичное заявление", "Решён"]
+    # As drawn on the phone, no two moments' labels overlap (they share rows where they fit).
+    boxes = [text.bounding_box() for text in page.locator("#wave-chart g.moment text").all()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+            assert apart or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"], (a, b)
     assert no_sideways_scroll(page)
     page.evaluate("document.getElementById('wave').scrollIntoView()")
     page.screenshot(path=str(shots / "wave-ru-phone.png"))

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crisis.models import Mention
+from incidents.console.charts import _label_rows
 from incidents.models import WaveMention
 from incidents.selectors import WAVE_MAX_POINTS
 
@@ -226,3 +227,14 @@ def web_client_for_bob(bob, file_incident):
     client.force_login(bob)
     client.incident = file_incident()
     return client
+
+
+def test_moment_labels_close_together_take_rows_of_their_own():
+    """Labels that would overlap go to the next free row; one far away shares the first."""
+    labels = ["Detected", "Claimed", "Public statement", "Resolved"]
+    placed = _label_rows([40, 60, 150, 340], labels, left=34, plot_w=332)
+    assert [row for row, _anchor in placed] == [0, 1, 2, 0]
+    assert [anchor for _row, anchor in placed] == ["start", "start", "middle", "end"]
+    # Far apart, all on one row.
+    spread = _label_rows([40, 200, 340], ["Detected", "Public statement", "Resolved"], left=34, plot_w=332)
+    assert [row for row, _anchor in spread] == [0, 0, 0]
