@@ -226,10 +226,11 @@ ADDITIVE_SQL = (
     " sum(breached) AS breached, sum(escalation_count) AS escalations"
 )
 # Whether one of the ranks percentile_cont reads at FRACTIONS, among `counted` values, is
-# in [{first}, {upto}): floor and ceiling of fraction * (counted - 1), in the same
+# in [upto - n, upto) (a bucket's or a second's ranks, from the running count `upto` and
+# its own `n`): floor and ceiling of fraction * (counted - 1), in the same
 # floating-point steps as PostgreSQL's. Its parameters: RANK_PARAMS.
 HOLDS_A_RANK = " OR ".join(
-    "({rank} >= {first} AND {rank} < {upto})".replace(
+    "({rank} >= upto - n AND {rank} < upto)".replace(
         "{rank}", f"{rounding}(%s * CAST(counted - 1 AS DOUBLE PRECISION))"
     )
     for _fraction in FRACTIONS
@@ -418,8 +419,9 @@ class Needed:
 def _first_pass(cursor, where: dict) -> tuple[dict, dict, list[Needed]]:
     """Each group's sums and the total (their sums), and the buckets the second pass counts."""
     buckets, params = _buckets_sql(**where)
-    holds = HOLDS_A_RANK.format(first="upto - n", upto="upto")
-    cursor.execute(RANKED_BUCKETS_SQL.format(buckets=buckets, holds_a_rank=holds), [*params, *RANK_PARAMS])
+    cursor.execute(
+        RANKED_BUCKETS_SQL.format(buckets=buckets, holds_a_rank=HOLDS_A_RANK), [*params, *RANK_PARAMS]
+    )
     groups: dict = {}
     needed = []
     for kind, key, figure, bucket, *figures in cursor.fetchall():
@@ -472,7 +474,7 @@ def _second_pass(cursor, where: dict, needed: list[Needed], groups: dict, total:
             or_total=OR_TOTAL_SQL.format(bits=BUCKET_BITS) if with_total else "",
             total=TOTAL_SQL if with_total else "",
             bits=BUCKET_BITS,
-            holds_a_rank=HOLDS_A_RANK.format(first="upto - n", upto="upto"),
+            holds_a_rank=HOLDS_A_RANK,
         )
         # In the order of their placeholders: the groups' buckets, the total's buckets, the
         # figures' incidents and ranges, the fractions.
